@@ -1,0 +1,131 @@
+"""`newsbot check`: one line per thing a person setting the bot up must get right."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+from dotenv import dotenv_values
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.errors import NewsbotError
+
+OK, FAIL = "✓", "✗"
+
+SHOWN = ["OPENAI_BASE_URL", "OPENAI_API_KEY", "LLM_MODEL", "LLM_RESPONSE_FORMAT",
+         "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL", "DATABASE_PATH", "DATA_DIR"]
+
+
+def _origin(name: str, file_values: dict[str, str | None]) -> str | None:
+    if name in os.environ:
+        return "environment"
+    if file_values.get(name) is not None:
+        return ".env"
+    return None
+
+
+class Report:
+    def __init__(self) -> None:
+        self.failed = 0
+
+    def line(self, ok: bool, what: str, fix: str = "") -> None:
+        if not ok:
+            self.failed += 1
+        print(f"{OK if ok else FAIL} {what}" + (f" — fix: {fix}" if fix and not ok else ""))
+
+
+async def run_checks(env_file: str = ".env") -> int:
+    rep = Report()
+    file_values = dotenv_values(env_file)  # {} when there is no such file
+    try:
+        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        rep.line(False, f"settings: {'.'.join(map(str, err['loc'])).upper()}: {err['msg']}",
+                 "correct the value in .env or the environment (see .env.example)")
+        return 1
+    found = []
+    for name in SHOWN:
+        where = _origin(name, file_values)
+        if where:
+            secret = "KEY" in name or "TOKEN" in name
+            found.append(f"{name}{'' if secret else '=' + str(getattr(settings, name.lower()))} ({where})")
+    rep.line(True, "settings: " + (", ".join(found) if found else "defaults only"))
+
+    await _check_llm(settings, rep)
+    await _check_telegram(settings, rep)
+    _check_database(settings, rep)
+    print(f"\n{'all checks passed' if not rep.failed else f'{rep.failed} check(s) failed'}")
+    return 0 if not rep.failed else 1
+
+
+async def _check_llm(settings: Settings, rep: Report) -> None:
+    from bot.llm import LLMClient
+
+    if not settings.llm_configured:
+        rep.line(False, "LLM endpoint: not configured", "set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server")
+        return
+    where = settings.openai_base_url or "https://api.openai.com/v1"
+    llm = LLMClient(settings)
+    try:
+        try:
+            await llm._client.models.list()
+            rep.line(True, f"LLM endpoint reachable: {where}")
+        except Exception as exc:
+            import openai
+            if isinstance(exc, openai.APIConnectionError):
+                rep.line(False, f"LLM endpoint unreachable: {where}", "start the server or correct OPENAI_BASE_URL")
+                return
+            rep.line(True, f"LLM endpoint reachable: {where} (models list: {type(exc).__name__})")
+        schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
+                  "additionalProperties": False}
+        try:
+            reply = await llm.complete(
+                [{"role": "system", "content": "Answer with a JSON object only."},
+                 {"role": "user", "content": 'Reply with {"ok": true} as JSON.'}],
+                schema, max_tokens=300, name="ping")
+            data = json.loads(reply.text.strip().strip("`").removeprefix("json").strip())
+            ok = isinstance(data, dict) and "ok" in data
+            rep.line(ok, f"model {settings.llm_model} answers in mode {settings.llm_response_format}",
+                     "try LLM_RESPONSE_FORMAT=json_object or none for servers without JSON Schema support")
+        except (NewsbotError, json.JSONDecodeError) as exc:
+            rep.line(False, f"model {settings.llm_model} did not answer a structured request: {exc}",
+                     "check LLM_MODEL, or try LLM_RESPONSE_FORMAT=json_object or none")
+    finally:
+        await llm.close()
+
+
+async def _check_telegram(settings: Settings, rep: Report) -> None:
+    if settings.telegram_bot_token is None:
+        rep.line(False, "Telegram: TELEGRAM_BOT_TOKEN is not set", "ask @BotFather for a token and set it")
+        return
+    from telegram import Bot
+    from telegram.error import InvalidToken, TelegramError
+
+    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_base_url)
+    try:
+        async with bot:  # initialize() calls getMe
+            me = bot.bot
+        rep.line(True, f"Telegram token accepted: @{me.username}")
+    except InvalidToken:
+        rep.line(False, "Telegram rejected the token", "copy the token from @BotFather again")
+    except TelegramError as exc:
+        rep.line(False, f"Telegram not reachable: {exc}", "check the network or TELEGRAM_API_BASE_URL")
+
+
+def _check_database(settings: Settings, rep: Report) -> None:
+    path = settings.db_path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(path)
+        try:
+            con.execute("CREATE TABLE IF NOT EXISTS _newsbot_check (x INTEGER)")
+            con.execute("DROP TABLE _newsbot_check")
+            con.commit()
+        finally:
+            con.close()
+        rep.line(True, f"database writable: {path}")
+    except (OSError, sqlite3.Error) as exc:
+        rep.line(False, f"database not writable: {path} ({exc})", "set DATABASE_PATH or DATA_DIR to a writable place")

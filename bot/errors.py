@@ -1,0 +1,138 @@
+"""The project's exceptions: one small tree, each with a message a user can act on.
+
+Every error carries a bilingual, user-facing text (`user_message`) so that the CLI and the
+Telegram handlers never have to invent wording, and never show a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    #: short machine-readable code, stable across versions (used in JSON and logs)
+    code = "error"
+    ar = "حدث خطأ غير متوقع."
+    en = "Something went wrong."
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.en)
+        self.detail = detail
+
+    @property
+    def user_message(self) -> str:
+        """Arabic line, then English line; the detail (English) is appended when present."""
+        en = self.en if not self.detail else f"{self.en} ({self.detail})"
+        return f"{self.ar}\n{en}"
+
+
+class ConfigError(NewsbotError):
+    code = "config"
+    ar = "الإعدادات ناقصة أو غير صحيحة."
+    en = "The configuration is missing or invalid."
+
+
+# --- input -----------------------------------------------------------------------------------
+class InputError(NewsbotError):
+    code = "bad_input"
+    ar = "تعذّرت قراءة المُدخل."
+    en = "The input could not be read."
+
+
+class EmptyInput(InputError):
+    code = "empty"
+    ar = "لم أجد نصًا لأعمل عليه. أرسل مقالًا أو رابطًا."
+    en = "There is no text to work on. Send an article or a link."
+
+
+class NotAnArticle(InputError):
+    code = "not_article"
+    ar = "هذا لا يبدو مقالًا إخباريًا (ربما صورة أو ملف PDF أو صفحة بلا نص)."
+    en = "This does not look like a news article (an image, a PDF or a page without text?)."
+
+
+class TooShort(InputError):
+    code = "too_short"
+    ar = "النص قصير جدًا لكتابة ملخص موثوق."
+    en = "The text is too short for a reliable brief."
+
+
+# --- fetching --------------------------------------------------------------------------------
+class FetchError(NewsbotError):
+    code = "fetch_failed"
+    ar = "تعذّر تحميل الرابط."
+    en = "The link could not be fetched."
+
+
+class BlockedAddress(FetchError):
+    code = "blocked_address"
+    ar = "لا أفتح هذا النوع من العناوين (عنوان داخلي أو غير عام أو بروتوكول غير مدعوم)."
+    en = "I do not open this kind of address (private, internal or unsupported scheme)."
+
+
+class FetchTooLarge(FetchError):
+    code = "too_large"
+    ar = "الصفحة أكبر من الحد المسموح."
+    en = "The page is larger than the allowed limit."
+
+
+class FetchBlocked(FetchError):
+    code = "blocked_by_site"
+    ar = "رفض الموقع الطلب أو لم يستجب في الوقت المحدد."
+    en = "The site refused the request or did not answer in time."
+
+
+class Paywalled(FetchError):
+    code = "paywall"
+    ar = "يبدو أن المقال خلف جدار دفع أو مقتطع؛ أرسل نصه مباشرة."
+    en = "The article seems to be paywalled or truncated; paste its text instead."
+
+
+# --- LLM -------------------------------------------------------------------------------------
+class LLMError(NewsbotError):
+    code = "llm_error"
+    ar = "تعذّر على نموذج اللغة كتابة الملخص."
+    en = "The language model could not write the brief."
+
+
+class LLMUnavailable(LLMError):
+    code = "llm_unavailable"
+    ar = "خدمة نموذج اللغة غير متاحة الآن. حاول لاحقًا."
+    en = "The language model service is unavailable right now. Try again later."
+
+
+class LLMAuthError(LLMError):
+    code = "llm_auth"
+    ar = "رفضت خدمة نموذج اللغة المفتاح أو الطلب."
+    en = "The language model service rejected the key or the request."
+
+
+class LLMRefused(LLMError):
+    code = "llm_refused"
+    ar = "رفض نموذج اللغة تلخيص هذا النص."
+    en = "The language model refused to summarise this text."
+
+
+class LLMTruncated(LLMError):
+    code = "llm_truncated"
+    ar = "توقّف نموذج اللغة قبل إكمال الملخص (حد الطول)."
+    en = "The language model stopped before finishing the brief (length limit)."
+
+
+class LLMBadOutput(LLMError):
+    code = "llm_bad_output"
+    ar = "أعاد نموذج اللغة ملخصًا لا يطابق المخطط حتى بعد التصحيح."
+    en = "The language model returned a brief that does not fit the schema, even after a repair."
+
+
+# --- bot-level -------------------------------------------------------------------------------
+class QuotaReached(NewsbotError):
+    code = "quota"
+    ar = "بلغت الحد اليومي للطلبات. حاول غدًا."
+    en = "The daily quota is reached. Try again tomorrow."
+
+
+class NotAllowed(NewsbotError):
+    code = "not_allowed"
+    ar = "هذا البوت غير متاح في هذه المحادثة."
+    en = "This bot is not available in this chat."

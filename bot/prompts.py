@@ -1,0 +1,54 @@
+"""Prompt templates from `prompts/`: text files whose first line carries a version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from bot.schema import brief_json_schema
+
+_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    version: str
+    text: str
+
+
+def _read(name: str) -> str:
+    path = _DIR / f"{name}.txt"
+    if path.exists():
+        return path.read_text(encoding="utf-8")
+    # installed as a wheel: the prompts ship as package data
+    return resources.files("bot").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
+
+
+@cache
+def load(name: str) -> Prompt:
+    """Load `prompts/<name>.txt`; its first line is `# version: <version>`."""
+    first, _, body = _read(name).partition("\n")
+    if not first.startswith("# version:"):
+        raise ValueError(f"prompts/{name}.txt must start with '# version: ...'")
+    return Prompt(name=name, version=first.split(":", 1)[1].strip(), text=body.strip())
+
+
+@cache
+def system_prompt() -> str:
+    """The static system message: instructions and schema (identical for every article, so
+    providers can cache it)."""
+    schema = json.dumps(brief_json_schema(), ensure_ascii=False, separators=(",", ":"))
+    return load("system").text.replace("{schema}", schema)
+
+
+def repair_prompt(failures: str) -> str:
+    return load("repair").text.replace("{failures}", failures)
+
+
+def version() -> str:
+    """The version recorded in every brief: system and repair prompt versions together."""
+    return f"{load('system').version}+{load('repair').version}"

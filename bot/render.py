@@ -1,0 +1,243 @@
+"""Rendering: a brief envelope → Telegram HTML messages (≤ 4096) or plain text. Pure functions.
+
+Telegram picks a paragraph's direction from its first strong character, so every Arabic line
+starts with RLM, and runs of the other direction (an English quote in the Arabic view) are
+wrapped in Unicode isolates.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.normalize import script_share
+from bot.schema import BriefEnvelope
+
+View = Literal["ar", "en", "both"]
+TELEGRAM_LIMIT = 4096
+FIELD_CAP = 1200  # a single field longer than this is cut with "…": no field may break a message
+
+RLM, FSI, PDI = "\u200f", "\u2068", "\u2069"
+LANG_RULE = "— — —"
+
+LABELS: dict[str, dict[str, str]] = {
+    "summary": {"ar": "الملخص", "en": "Summary"},
+    "pressures": {"ar": "من يضغط على من", "en": "Who is pressuring whom"},
+    "positions": {"ar": "المواقف المعلنة", "en": "Stated positions"},
+    "sources": {"ar": "المصادر", "en": "Sources"},
+    "means": {"ar": "الوسيلة", "en": "Means"},
+    "demand": {"ar": "المطلب", "en": "Demand"},
+    "via": {"ar": "عبر", "en": "via"},
+    "unverified": {"ar": "⚠️ غير موثّق: لم يُعثر على الدليل حرفيًا في المقال",
+                   "en": "⚠️ unverified: evidence not found verbatim in the article"},
+    "dropped": {"ar": "أُسقط {n} اقتباس/عنصر لم يُعثر عليه في المقال",
+                "en": "{n} quote(s)/item(s) not found in the article were left out"},
+    "truncated": {"ar": "✂️ المقال طويل؛ لُخّص أوله فقط ({sent} من {total} حرفًا)",
+                  "en": "✂️ Long article: only its first part was briefed ({sent} of {total} characters)"},
+    "paywalled": {"ar": "🔒 يبدو أن المقال مقتطع أو خلف جدار دفع", "en": "🔒 The article looks truncated or paywalled"},
+    "none": {"ar": "لا شيء في المقال", "en": "none in the article"},
+    "more_sources": {"ar": "و{n} غيرها", "en": "and {n} more"},
+}
+SOURCE_KINDS: dict[str, dict[str, str]] = {
+    "media": {"ar": "وسائل إعلام", "en": "Media"},
+    "named_official": {"ar": "مسؤولون مسمّون", "en": "Named officials"},
+    "anonymous_official": {"ar": "🕶 مسؤولون مجهولون", "en": "🕶 Anonymous officials"},
+    "anonymous_source": {"ar": "🕶 مصادر مجهولة", "en": "🕶 Anonymous sources"},
+    "document": {"ar": "وثائق", "en": "Documents"},
+    "social_media": {"ar": "وسائل التواصل", "en": "Social media"},
+    "other": {"ar": "أخرى", "en": "Other"},
+}
+EVENTS: dict[str, dict[str, str]] = {
+    "REQUEST": {"ar": "مطالبة", "en": "request"}, "ACCUSE": {"ar": "اتهام", "en": "accusation"},
+    "REJECT": {"ar": "رفض", "en": "rejection"}, "THREATEN": {"ar": "تهديد", "en": "threat"},
+    "PROTEST": {"ar": "احتجاج", "en": "protest"}, "SANCTION": {"ar": "عقوبات", "en": "sanctions"},
+    "MOBILIZE": {"ar": "حشد", "en": "mobilisation"}, "COERCE": {"ar": "إكراه", "en": "coercion"},
+    "ASSAULT": {"ar": "هجوم", "en": "assault"},
+}
+
+
+@dataclass
+class _Fmt:
+    """Builds either Telegram HTML or plain text from the same calls."""
+
+    html: bool
+    lang: str
+
+    def esc(self, text: str) -> str:
+        text = _cap(text)
+        if self.lang == "ar":
+            arabic, latin = script_share(text)
+            if latin > arabic:
+                text = f"{FSI}{text}{PDI}"
+        return html.escape(text, quote=False) if self.html else text
+
+    def b(self, text: str) -> str:
+        return f"<b>{self.esc(text)}</b>" if self.html else self.esc(text)
+
+    def i(self, text: str) -> str:
+        return f"<i>{self.esc(text)}</i>" if self.html else self.esc(text)
+
+    def quote(self, text: str) -> str:
+        return f"<blockquote>{self.esc(text)}</blockquote>" if self.html else f"   “{self.esc(text)}”"
+
+    def line(self, text: str) -> str:
+        return f"{RLM}{text}" if self.lang == "ar" else text
+
+
+def _cap(text: str) -> str:
+    text = " ".join(text.split()) if "\n" not in text else text.strip()
+    return text if len(text) <= FIELD_CAP else text[: FIELD_CAP - 1].rstrip() + "…"
+
+
+def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) -> list[list[str]]:
+    """The brief in one language as sections, each a list of self-contained atoms."""
+    f = _Fmt(html=as_html, lang=lang)
+    b = env.brief
+    L = {k: v[lang] for k, v in LABELS.items()}
+    out: list[list[str]] = []
+
+    head = [f.line(f"📰 {f.b(getattr(b.headline, lang))}"), f.line(f.esc(getattr(b.summary, lang)))]
+    notes = []
+    if env.article.truncated:
+        notes.append(L["truncated"].format(sent=env.article.chars_sent, total=env.article.chars))
+    if env.article.status == "paywalled":
+        notes.append(L["paywalled"])
+    head += [f.line(f.i(n)) for n in notes]
+    out.append(head)
+
+    pressures = [f.line(f"🎯 {f.b(L['pressures'])}")]
+    for i, p in enumerate(b.pressures):
+        actors = "، ".join(b.actor_name(a, lang) for a in p.actors) if lang == "ar" else \
+            ", ".join(b.actor_name(a, lang) for a in p.actors)
+        targets = ("، " if lang == "ar" else ", ").join(b.actor_name(t, lang) for t in p.targets)
+        arrow = "←" if lang == "ar" else "→"
+        atom = [f.line(f"• {f.b(actors)} {arrow} {f.b(targets)} ({f.esc(EVENTS[p.event][lang])})"),
+                f.line(f"{f.esc(L['means'])}: {f.esc(getattr(p.means, lang))}"),
+                f.line(f"{f.esc(L['demand'])}: {f.esc(getattr(p.demand, lang))}")]
+        if env.is_verified(f"pressures[{i}].evidence"):
+            atom.append(f.quote(p.evidence))
+        else:
+            atom.append(f.line(f.i(L["unverified"])))
+        out_atom = "\n".join(atom)
+        pressures.append(out_atom)
+    if not b.pressures:
+        pressures.append(f.line(f.i(L["none"])))
+    out.append(pressures)
+
+    positions = [f.line(f"🗣 {f.b(L['positions'])}")]
+    for p in b.positions:
+        atom = [f.line(f"• {f.b(b.actor_name(p.actor, lang))}: {f.esc(getattr(p.stance, lang))}")]
+        names = [s.name for s in (b.source(sid) for sid in p.source_ids) if s]
+        if names:
+            atom[0] += " " + f.i(f"({L['via']} {', '.join(getattr(n, lang) for n in names)})")
+        if p.quote:
+            atom.append(f.quote(p.quote))
+        positions.append("\n".join(atom))
+    if not b.positions:
+        positions.append(f.line(f.i(L["none"])))
+    out.append(positions)
+
+    sources = [f.line(f"📚 {f.b(L['sources'])}")]
+    by_kind: dict[str, list[int]] = {}
+    for i, s in enumerate(b.sources):
+        by_kind.setdefault(s.kind, []).append(i)
+    for kind in SOURCE_KINDS:
+        if kind not in by_kind:
+            continue
+        items = by_kind[kind]
+        if full_sources:
+            sources.append(f.line(f.b(SOURCE_KINDS[kind][lang])))
+            for i in items:
+                s = b.sources[i]
+                atom = [f.line(f"• {f.esc(getattr(s.name, lang))}")]
+                if env.is_verified(f"sources[{i}].evidence"):
+                    atom.append(f.quote(s.evidence))
+                else:
+                    atom.append(f.line(f.i(L["unverified"])))
+                sources.append("\n".join(atom))
+        else:
+            names = ("، " if lang == "ar" else "; ").join(getattr(b.sources[i].name, lang) for i in items)
+            sources.append(f.line(f"{f.b(SOURCE_KINDS[kind][lang])}: {f.esc(names)}"))
+    if not b.sources:
+        sources.append(f.line(f.i(L["none"])))
+    if env.checks.dropped:
+        sources.append(f.line(f.i("ℹ️ " + L["dropped"].format(n=len(env.checks.dropped)))))
+    out.append(sources)
+    return out
+
+
+def _langs(view: View) -> list[str]:
+    return ["ar", "en"] if view == "both" else [view]
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def pack(atoms: Iterable[str], limit: int = TELEGRAM_LIMIT, sep: str = "\n\n") -> list[str]:
+    """Join atoms into as few messages as fit in `limit`, never splitting inside an atom.
+
+    An atom longer than the limit (only possible for a caller's own long atoms) is split at
+    line breaks; each line is short because every field is capped.
+    """
+    messages: list[str] = []
+    current = ""
+    for atom in atoms:
+        pieces = [atom] if utf16_len(atom) <= limit else atom.split("\n")
+        for piece in pieces:
+            candidate = f"{current}{sep}{piece}" if current else piece
+            if utf16_len(candidate) <= limit:
+                current = candidate
+            else:
+                if current:
+                    messages.append(current)
+                current = piece
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _atoms(sections: list[list[str]]) -> list[str]:
+    """A section's heading travels with its first item so a heading never ends a message."""
+    atoms: list[str] = []
+    for section in sections:
+        if len(section) >= 2:
+            atoms.append(f"{section[0]}\n{section[1]}")
+            atoms.extend(section[2:])
+        else:
+            atoms.extend(section)
+    return atoms
+
+
+def render_messages(env: BriefEnvelope, view: View = "both", *, full_sources: bool = False,
+                    limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The brief as Telegram HTML messages, each at most `limit` UTF-16 units."""
+    atoms: list[str] = []
+    for lang in _langs(view):
+        if atoms:
+            atoms.append(LANG_RULE)
+        atoms += _atoms(_sections(env, lang, True, full_sources))
+    return pack(atoms, limit)
+
+
+def render_sources(env: BriefEnvelope, view: View = "both", limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Only the sources section, in full (with the spans where the article cites each)."""
+    messages: list[str] = []
+    for lang in _langs(view):
+        messages += pack(_atoms(_sections(env, lang, True, True)[-1:]), limit)
+    return messages
+
+
+def render_text(env: BriefEnvelope, view: View = "both") -> str:
+    """The brief as plain text for a terminal."""
+    blocks = []
+    for lang in _langs(view):
+        blocks.append("\n\n".join("\n".join(s) for s in _sections(env, lang, False, True)))
+    footer = (f"— {env.provenance.model} · prompt {env.provenance.prompt_version} · "
+              f"{env.provenance.usage.total_tokens} tokens · {env.checks.verified_spans} verified span(s)")
+    if env.checks.dropped or env.checks.unverified:
+        footer += f" · {len(env.checks.dropped)} dropped, {len(env.checks.unverified)} unverified"
+    return "\n\n".join([*blocks, footer]) + "\n"
