@@ -99,3 +99,19 @@ def test_check_with_dead_endpoint(tmp_path: Path) -> None:
     r = newsbot("check", env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "DATA_DIR": str(tmp_path)}, cwd=tmp_path)
     assert r.returncode == 1
     assert "✗ LLM endpoint unreachable: http://127.0.0.1:9/v1 — fix:" in r.stdout
+
+
+def test_extract_url_and_refusal(tmp_path: Path) -> None:
+    from tests.fakes.web_server import FakeWeb
+
+    web = FakeWeb(TESTDATA / "html").start()
+    try:
+        url = web.url("/page/html__arabic_article.html")
+        r = newsbot("extract", url, "--json", env={"FETCH_ALLOW_PRIVATE_ADDRESSES": "true"}, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["language"] == "ar" and out["status"] == "full" and "دمشق" in out["text"]
+        refused = newsbot("extract", url, cwd=tmp_path)  # the default refuses loopback
+        assert refused.returncode == 4 and "non-public" in refused.stderr
+    finally:
+        web.stop()

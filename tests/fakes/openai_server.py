@@ -43,6 +43,13 @@ def error(status: int, message: str = "error", code: str | None = None, **header
                  headers={k.replace("_", "-"): v for k, v in headers.items()})
 
 
+class QuietServer(ThreadingHTTPServer):
+    """Clients that hang up early (timeout and cap tests) are expected here, not errors."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 class FakeLLM:
     def __init__(self, default: Callable[[dict[str, Any]], Reply] | None = None) -> None:
         self.script: list[Reply] = []
@@ -102,7 +109,7 @@ class FakeLLM:
                     with fake.lock:
                         fake.in_flight -= 1
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -1,0 +1,109 @@
+"""Input → Article: links through the safe fetcher, files, and what is not an article."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.errors import InputError, NotAnArticle
+from bot.fetch import Fetcher, Response
+from bot.reader import article_from_response, find_urls, read_file, read_url, telegram_post
+from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
+from tests.fakes.web_server import FakeWeb
+
+
+@pytest.fixture
+def web() -> Iterator[FakeWeb]:
+    server = FakeWeb(TESTDATA / "html").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def fetcher(tmp_path: Path) -> AsyncIterator[Fetcher]:
+    f = Fetcher(Settings(_env_file=None, data_dir=tmp_path),  # type: ignore[call-arg]
+                allow_networks=[ipaddress.ip_network("127.0.0.1/32")])
+    yield f
+    await f.close()
+
+
+async def test_real_page_becomes_an_article(web: FakeWeb, fetcher: Fetcher) -> None:
+    a = await read_url(web.url("/page/html__arabic_article.html"), fetcher)
+    assert a.title == "معارضون يسيطرون على مخازن للصواريخ بريف دمشق"
+    assert a.language == "ar" and a.status == "full" and a.url and a.url.endswith("html__arabic_article.html")
+
+
+@pytest.mark.parametrize(("ctype", "body"), [
+    ("application/pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj"),
+    ("image/png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+    ("video/mp4", b"\x00\x00\x00\x18ftypmp42"),
+    ("", b"%PDF-1.4 no content type"),
+])
+async def test_not_an_article(web: FakeWeb, fetcher: Fetcher, ctype: str, body: bytes) -> None:
+    web.routes["/file"] = (200, ctype, body)
+    with pytest.raises(NotAnArticle):
+        await read_url(web.url("/file"), fetcher)
+
+
+async def test_page_with_no_article(web: FakeWeb, fetcher: Fetcher) -> None:
+    web.routes["/empty"] = (200, "text/html", b"<html><body><nav>Home | About</nav></body></html>")
+    with pytest.raises(NotAnArticle):
+        await read_url(web.url("/empty"), fetcher)
+
+
+async def test_plain_text_and_xhtml_are_read(web: FakeWeb, fetcher: Fetcher) -> None:
+    web.routes["/t.txt"] = (200, "text/plain; charset=utf-8", EXAMPLE_ARTICLE.read_bytes())
+    a = await read_url(web.url("/t.txt"), fetcher)
+    assert a.text.startswith("ضغوط دولية مكثفة") and a.status == "full"
+    web.routes["/x"] = (200, "application/xhtml+xml", (TESTDATA / "html" / "bbc.com.52241221.html").read_bytes())
+    assert "New York" in (await read_url(web.url("/x"), fetcher)).text
+
+
+async def test_short_or_paywalled_body_is_flagged(web: FakeWeb, fetcher: Fetcher) -> None:
+    teaser = "<html><body><article><h1>Deal near</h1><p>" + "Officials said a deal was close. " * 5 + \
+             "</p><div class='paywall'>Subscribe to continue reading</div></article></body></html>"
+    web.routes["/pw"] = (200, "text/html", teaser.encode())
+    assert (await read_url(web.url("/pw"), fetcher)).status == "paywalled"
+
+
+def test_telegram_post_links() -> None:
+    assert telegram_post("https://t.me/some_channel/1234") == ("some_channel", "1234")
+    assert telegram_post("https://t.me/s/some_channel/1234") == ("some_channel", "1234")
+    assert telegram_post("https://t.me/some_channel") is None
+    assert telegram_post("https://example.com/a/1") is None
+
+
+def test_telegram_preview_page_is_read() -> None:
+    page = """<html><body><div class="tgme_widget_message">
+      <div class="tgme_widget_message_owner_name"><span>قناة الأخبار</span></div>
+      <div class="tgme_widget_message_text js-message_text" dir="auto">عاجل: الوسطاء يضغطون لاستئناف المفاوضات<br/>
+      وأفادت مصادر مطلعة بأن جولة جديدة ستعقد في القاهرة.</div></div></body></html>"""
+    resp = Response(url="https://t.me/news_channel/77?embed=1", status=200, content_type="text/html",
+                    body=page.encode(), fetched_at=time.time())
+    a = article_from_response(resp, source="https://t.me/news_channel/77")
+    assert a.outlet == "قناة الأخبار"
+    assert a.text.splitlines()[0] == "عاجل: الوسطاء يضغطون لاستئناف المفاوضات"
+    assert a.status == "full"  # a short post is a whole post, not a paywall
+
+
+def test_find_urls() -> None:
+    text = "اقرأ https://example.com/a?b=1، ثم (https://t.me/chan/5). Again: https://example.com/a?b=1"
+    assert find_urls(text) == ["https://example.com/a?b=1", "https://t.me/chan/5"]
+
+
+def test_files(tmp_path: Path) -> None:
+    assert read_file(str(EXAMPLE_ARTICLE)).language == "ar"
+    ant = read_file(str(TESTDATA / "articles" / "ar" / "JA-politic-36-20170124.txt"))
+    assert ant.title == "الوضع في ليبيا أبرز محاور لقاء محمد الناصر بوزير خارجية مصر"
+    assert "<TEXT>" not in ant.text and ant.outlet == "Jawhara FM"
+    pdf = tmp_path / "a.txt"
+    pdf.write_bytes(b"%PDF-1.5 binary")
+    with pytest.raises(NotAnArticle):
+        read_file(str(pdf))
+    with pytest.raises(InputError):
+        read_file(str(tmp_path / "missing.txt"))
