@@ -1,0 +1,285 @@
+"""A Bot API server on loopback, as strict as Telegram where it matters to us.
+
+It checks every call against `shared/testdata/bot-api/api.json` (Bot API 10.1): unknown
+methods and parameters are rejected, required ones enforced; message text must be 1–4096
+characters after entity parsing, valid HTML in parse mode HTML, and callback data ≤ 64 bytes.
+Tests push updates into it and read what the bot sent; 429s and 5xx can be ordered up.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from tests.fakes.telegram_html import parse as parse_html
+from tests.fakes.telegram_html import utf16_len
+
+BOT_ID = 777000111
+BOT_USERNAME = "news_brief_test_bot"
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.retry_after = code, description, retry_after
+
+
+class FakeBotAPI:
+    def __init__(self, spec_path: Path, token: str = "123456:TEST-token") -> None:
+        spec = json.loads(spec_path.read_text())
+        self.methods: dict[str, dict[str, dict[str, Any]]] = {
+            name: {f["name"]: f for f in m.get("fields", [])} for name, m in spec["methods"].items()
+        }
+        self.token = token
+        self.calls: list[Call] = []
+        self.errors: list[tuple[str, str]] = []  # (method, description) of rejected calls
+        self.updates: list[dict[str, Any]] = []
+        self.confirmed = 0
+        self.cond = threading.Condition()
+        self.update_ids = itertools.count(1)
+        self.message_ids: dict[int, itertools.count[int]] = {}
+        self.failures: dict[str, list[ApiError]] = {}
+        self.chat_members: dict[tuple[int, int], str] = {}  # (chat, user) → status
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what is visible in each chat
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _json(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self.do_POST()
+
+            def do_POST(self) -> None:
+                prefix = f"/bot{api.token}/"
+                if not self.path.startswith(prefix):
+                    self._json(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+                    return
+                method = self.path[len(prefix):].split("?")[0]
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                try:
+                    params = api._decode(self.headers.get("Content-Type", ""), body)
+                    result = api.handle(method, params)
+                    self._json(200, {"ok": True, "result": result})
+                except ApiError as exc:
+                    api.errors.append((method, exc.description))
+                    payload: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
+                    if exc.retry_after is not None:
+                        payload["parameters"] = {"retry_after": exc.retry_after}
+                    self._json(exc.code, payload)
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/bot"
+
+    def start(self) -> FakeBotAPI:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- what tests do ------------------------------------------------------------------------
+    def push(self, kind: str, obj: dict[str, Any]) -> int:
+        with self.cond:
+            uid = next(self.update_ids)
+            self.updates.append({"update_id": uid, kind: obj})
+            self.cond.notify_all()
+            return uid
+
+    def fail(self, method: str, code: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
+        self.failures.setdefault(method, []).extend([ApiError(code, description, retry_after)] * times)
+
+    def sent(self, chat_id: int | None = None, methods: tuple[str, ...] = ("sendMessage", "editMessageText")) -> list[Call]:
+        return [c for c in self.calls if c.method in methods
+                and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
+
+    def visible_text(self, chat_id: int) -> str:
+        """What a user now sees in the chat from the bot (plain text, edits applied)."""
+        return "\n\n".join(m.get("plain", "") for (c, _), m in sorted(self.messages.items()) if c == chat_id)
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.02)
+        raise AssertionError("timed out waiting for the bot")
+
+    # --- the API --------------------------------------------------------------------------------
+    def _decode(self, ctype: str, body: bytes) -> dict[str, Any]:
+        raw: dict[str, Any] = {}
+        if ctype.startswith("application/json") and body:
+            raw = json.loads(body)
+            return raw
+        if ctype.startswith("multipart/form-data"):
+            msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+                b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
+            for part in msg.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                filename = part.get_filename()
+                payload = part.get_payload(decode=True)
+                raw[name] = {"filename": filename, "content": payload} if filename else payload.decode()
+        elif body:
+            raw = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        out: dict[str, Any] = {}
+        for k, v in raw.items():
+            if isinstance(v, str) and v[:1] in "{[":
+                try:
+                    v = json.loads(v)
+                except json.JSONDecodeError:
+                    pass
+            out[k] = v
+        return out
+
+    def _check_spec(self, method: str, params: dict[str, Any]) -> None:
+        if method not in self.methods:
+            raise ApiError(404, "Not Found: method not found")
+        fields = self.methods[method]
+        for name in params:
+            if name not in fields and not (isinstance(params[name], dict) and "filename" in params[name]):
+                raise ApiError(400, f"Bad Request: unknown parameter {name} for {method}")
+        for name, f in fields.items():
+            if f["required"] and name not in params:
+                raise ApiError(400, f"Bad Request: {name} is required")
+
+    def _check_text(self, text: Any, parse_mode: Any, limit: int = 4096) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        plain = text
+        if parse_mode == "HTML":
+            try:
+                plain = parse_html(text)
+            except ValueError as exc:
+                raise ApiError(400, f"Bad Request: {exc}") from exc
+        if not plain.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if utf16_len(plain) > limit:
+            raise ApiError(400, "Bad Request: message is too long")
+        return plain
+
+    def _check_markup(self, markup: Any) -> None:
+        if not markup:
+            return
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not (1 <= len(data.encode()) <= 64):
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+
+    def _message(self, chat_id: int, **extra: Any) -> dict[str, Any]:
+        ids = self.message_ids.setdefault(chat_id, itertools.count(10_000))
+        mid = next(ids)
+        chat_type = "private" if chat_id > 0 else ("channel" if str(chat_id).startswith("-100") and chat_id < -1009000000000 else "supergroup")
+        msg = {"message_id": mid, "date": int(time.time()), "chat": {"id": chat_id, "type": chat_type},
+               "from": {"id": BOT_ID, "is_bot": True, "first_name": "News Brief", "username": BOT_USERNAME}, **extra}
+        return msg
+
+    def handle(self, method: str, params: dict[str, Any]) -> Any:
+        self._check_spec(method, params)
+        with self.cond:
+            queue = self.failures.get(method)
+            if queue:
+                raise queue.pop(0)
+        if method != "getUpdates":
+            self.calls.append(Call(method, params))
+        chat_id = int(params["chat_id"]) if "chat_id" in params else 0
+
+        if method == "getMe":
+            return {"id": BOT_ID, "is_bot": True, "first_name": "News Brief", "username": BOT_USERNAME,
+                    "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+        if method == "getUpdates":
+            # as on Telegram, asking with an offset confirms every earlier update for good
+            offset = int(params.get("offset", 0) or 0)
+            with self.cond:
+                self.confirmed = max(self.confirmed, offset)
+                offset = self.confirmed
+            timeout = float(params.get("timeout", 0) or 0)
+            deadline = time.monotonic() + min(timeout, 2.0)
+            with self.cond:
+                while True:
+                    ready = [u for u in self.updates if u["update_id"] >= offset]
+                    if ready or time.monotonic() >= deadline:
+                        return ready[:100]
+                    self.cond.wait(timeout=max(0.0, deadline - time.monotonic()))
+        if method in ("deleteWebhook", "setMyCommands", "answerCallbackQuery", "sendChatAction",
+                      "deleteMessage", "setWebhook", "close", "logOut"):
+            if method == "deleteMessage":
+                self.messages.pop((chat_id, int(params["message_id"])), None)
+            return True
+        if method == "sendMessage":
+            plain = self._check_text(params.get("text"), params.get("parse_mode"))
+            self._check_markup(params.get("reply_markup"))
+            msg = self._message(chat_id, text=plain)
+            self.messages[(chat_id, msg["message_id"])] = {"plain": plain, "html": params["text"]}
+            return msg
+        if method == "editMessageText":
+            plain = self._check_text(params.get("text"), params.get("parse_mode"))
+            self._check_markup(params.get("reply_markup"))
+            key = (chat_id, int(params["message_id"]))
+            if key not in self.messages:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if self.messages[key]["html"] == params["text"] and not params.get("reply_markup"):
+                raise ApiError(400, "Bad Request: message is not modified")
+            self.messages[key] = {"plain": plain, "html": params["text"]}
+            return {**self._message(chat_id, text=plain), "message_id": key[1]}
+        if method == "editMessageReplyMarkup":
+            self._check_markup(params.get("reply_markup"))
+            return self._message(chat_id, text="")
+        if method == "sendDocument":
+            doc = params.get("document")
+            if not isinstance(doc, dict):
+                raise ApiError(400, "Bad Request: document must be uploaded")
+            if "caption" in params:
+                self._check_text(params["caption"], params.get("parse_mode"), limit=1024)
+            return self._message(chat_id, document={"file_id": "f1", "file_unique_id": "u1",
+                                                    "file_name": doc["filename"]})
+        if method == "getChatMember":
+            status = self.chat_members.get((chat_id, int(params["user_id"])), "member")
+            return {"status": status, "user": {"id": int(params["user_id"]), "is_bot": False, "first_name": "U"},
+                    **({"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+                        "can_delete_messages": True, "can_manage_video_chats": True, "can_restrict_members": True,
+                        "can_promote_members": False, "can_change_info": True, "can_invite_users": True,
+                        "can_post_stories": False, "can_edit_stories": False, "can_delete_stories": False}
+                       if status == "administrator" else {})}
+        raise ApiError(501, f"fake server does not implement {method}")

@@ -1,0 +1,238 @@
+"""The bot end to end: real python-telegram-bot Application, loopback Bot API and LLM servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from bot.config import Settings
+from bot.telegram import NewsBot
+from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
+from tests.fakes import updates as U
+from tests.fakes.botapi_server import BOT_USERNAME, FakeBotAPI
+from tests.fakes.openai_server import FakeLLM, error
+from tests.fakes.web_server import FakeWeb
+from tests.telegram_harness import BRIEF_MARK, bot_settings, botapi, newsbot, until  # noqa: F401
+
+ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+
+
+def replies(api: FakeBotAPI, chat_id: int) -> str:
+    return api.visible_text(chat_id)
+
+
+@pytest.fixture
+def web() -> FakeWeb:
+    server = FakeWeb(TESTDATA / "html").start()
+    yield server
+    server.stop()
+
+
+async def test_private_text_gets_one_brief_in_reply(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    msg = U.message(501, ARTICLE)
+    botapi.push("message", msg)
+    await until(lambda: BRIEF_MARK in replies(botapi, 501))
+    text = replies(botapi, 501)
+    assert "من يضغط على من" in text and "United States, Qatar, Egypt → Israel, Hamas" in text
+    first = botapi.sent(501, ("sendMessage",))[0].params
+    assert first["reply_parameters"]["message_id"] == msg["message_id"]  # quotes the user's message
+    assert first["link_preview_options"] == {"is_disabled": True}
+    final = [c for c in botapi.sent(501) if c.params.get("reply_markup")][-1].params
+    buttons = [b for row in final["reply_markup"]["inline_keyboard"] for b in row]
+    assert {b["callback_data"].split(":")[0] for b in buttons} == {"v", "s", "j"}
+    assert any(c.method == "sendChatAction" for c in botapi.calls)
+    assert llm_server.calls == 1
+
+
+async def test_status_message_walks_through_stages_without_flooding(newsbot: NewsBot, botapi: FakeBotAPI,
+                                                                    llm_server: FakeLLM) -> None:
+    llm_server.delay = 1.2
+    botapi.push("message", U.message(502, ARTICLE))
+    await until(lambda: BRIEF_MARK in replies(botapi, 502))
+    edits = [c for c in botapi.sent(502, ("editMessageText",))]
+    first = botapi.sent(502, ("sendMessage",))[0]
+    assert "Reading the article" in first.params["text"]
+    assert any("Writing the brief" in c.params["text"] for c in edits)
+    times = [first.at] + [c.at for c in edits]
+    assert all(b - a >= 0.95 for a, b in zip(times, times[1:], strict=False))  # ≤ 1 edit/s per chat
+
+
+async def test_link_is_fetched_and_briefed(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM,
+                                           web: FakeWeb) -> None:
+    url = web.url("/page/html__arabic_article.html")
+    botapi.push("message", U.link_message(503, f"شوف هذا {url}", url))
+    await until(lambda: BRIEF_MARK in replies(botapi, 503))
+    sent = llm_server.requests[0]["messages"][1]["content"]
+    assert "أكدت جهات سورية معارضة" in sent and "Title: معارضون يسيطرون" in sent
+
+
+async def test_text_link_in_caption(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM, web: FakeWeb) -> None:
+    url = web.url("/page/bbc.com.52241221.html")
+    botapi.push("message", U.message(504, caption="المصدر", photo=[{"file_id": "p", "file_unique_id": "pu",
+                                                                     "width": 1, "height": 1}],
+                                     entities=[{"type": "text_link", "offset": 0, "length": 6, "url": url}]))
+    await until(lambda: BRIEF_MARK in replies(botapi, 504))
+    assert "New York" in llm_server.requests[0]["messages"][1]["content"]
+
+
+async def test_several_links_are_capped_and_said(newsbot: NewsBot, botapi: FakeBotAPI, web: FakeWeb) -> None:
+    urls = [web.url(f"/page/{n}") for n in ("bbc.com.52241221.html", "politico.com.retirement.html",
+                                             "html__cnn_article.html", "html__arabic_article.html")]
+    text = " ".join(urls)
+    ents = [{"type": "url", "offset": U.utf16_offset(text, u)[0], "length": len(u)} for u in urls]
+    botapi.push("message", U.message(505, text, entities=ents))
+    await until(lambda: replies(botapi, 505).count(BRIEF_MARK) == 3)
+    assert "I brief the first 3 links only; 1 left out." in replies(botapi, 505)
+
+
+async def test_forwarded_channel_post_records_publisher(newsbot: NewsBot, botapi: FakeBotAPI,
+                                                        llm_server: FakeLLM) -> None:
+    botapi.push("message", U.forwarded_from_channel(506, ARTICLE, "قناة مصدر الإخبارية"))
+    await until(lambda: BRIEF_MARK in replies(botapi, 506))
+    assert "Forwarded from: قناة مصدر الإخبارية" in llm_server.requests[0]["messages"][1]["content"]
+
+
+async def test_group_command_reply_and_mention(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    group = -100200
+    article = U.message(group, ARTICLE, uid=11)
+    botapi.push("message", article)  # an ordinary message: the bot stays quiet
+    botapi.push("message", U.command(group, "/summarize", uid=12, reply_to=article))
+    await until(lambda: BRIEF_MARK in replies(botapi, group))
+    assert llm_server.calls == 1
+    botapi.push("message", U.mention(group, f"@{BOT_USERNAME} " + ARTICLE.replace("غزة", "القطاع", 1), uid=13))
+    await until(lambda: replies(botapi, group).count(BRIEF_MARK) == 2)
+    assert llm_server.calls == 2
+    await asyncio.sleep(0.3)
+    # the first, plain message got no reply of its own
+    replied_to = {c.params["reply_parameters"]["message_id"] for c in botapi.sent(group, ("sendMessage",))}
+    assert article["message_id"] not in replied_to
+
+
+async def test_channel_posts_get_no_replies(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    channel = -1009999000001
+    botapi.push("channel_post", U.message(channel, ARTICLE))
+    await asyncio.sleep(0.5)
+    assert botapi.sent(channel) == [] and llm_server.calls == 0
+
+
+async def test_language_switch_and_json_buttons(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
+    botapi.push("message", U.message(507, ARTICLE))
+    await until(lambda: BRIEF_MARK in replies(botapi, 507))
+    final = [c for c in botapi.sent(507) if c.params.get("reply_markup")][-1]
+    buttons = {b["callback_data"]: b for row in final.params["reply_markup"]["inline_keyboard"] for b in row}
+    assert all(len(d.encode()) <= 64 for d in buttons)
+    brief_id = next(iter(buttons)).split(":")[1]
+    mid = int(final.params["message_id"]) if "message_id" in final.params else 10000
+    botapi.push("callback_query", U.callback(507, mid, f"v:{brief_id}:en"))
+    await until(lambda: "من يضغط على من" not in replies(botapi, 507))
+    assert BRIEF_MARK in replies(botapi, 507)
+    botapi.push("callback_query", U.callback(507, mid, f"j:{brief_id}"))
+    await until(lambda: any(c.method == "sendDocument" for c in botapi.calls))
+    doc = next(c for c in botapi.calls if c.method == "sendDocument").params["document"]
+    envelope = json.loads(doc["content"])
+    assert doc["filename"] == f"brief-{brief_id}.json" and envelope["brief"]["actors"][0]["id"] == "usa"
+    botapi.push("callback_query", U.callback(507, mid, f"s:{brief_id}"))
+    await until(lambda: "ونقلت الهيئة عن مصادر مطلعة" in replies(botapi, 507))
+    assert sum(c.method == "answerCallbackQuery" for c in botapi.calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("case", "ar", "en"),
+    [
+        ("not_article", "لا يبدو مقالًا", "does not look like a news article"),
+        ("blocked", "رفض الموقع", "refused the request"),
+        ("private_address", "عنوان داخلي", "do not open this kind of address"),
+        ("too_short", "قصير جدًا", "too short"),
+        ("llm_down", "غير متاحة", "unavailable"),
+        ("quota", "الحد اليومي", "quota is reached"),
+        ("not_allowed", "غير متاح في هذه المحادثة", "not available in this chat"),
+    ],
+)
+async def test_each_failure_gets_a_clear_bilingual_reply(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM, web: FakeWeb, case: str, ar: str, en: str
+) -> None:
+    cid = 600
+    overrides: dict[str, object] = {}
+    if case == "private_address":
+        overrides["fetch_allow_private_addresses"] = False
+    if case == "llm_down":
+        overrides["llm_max_attempts"] = 2
+        llm_server.script = [error(503, "down")] * 2
+    if case == "quota":
+        overrides["daily_requests_per_user"] = 1
+    if case == "not_allowed":
+        overrides["allowed_chat_ids"] = frozenset({1})
+    bot = NewsBot(Settings.model_validate({**bot_settings.model_dump(), **overrides}))
+    web.routes["/doc.pdf"] = (200, "application/pdf", b"%PDF-1.7 ...")
+    messages = {
+        "not_article": U.link_message(cid, web.url("/doc.pdf"), web.url("/doc.pdf")),
+        "blocked": U.link_message(cid, web.url("/status/403"), web.url("/status/403")),
+        "private_address": U.link_message(cid, web.url("/page/bbc.com.52241221.html"),
+                                          web.url("/page/bbc.com.52241221.html")),
+        "too_short": U.message(cid, "خبر قصير"),
+    }
+    await bot.start()
+    try:
+        if case == "quota":
+            botapi.push("message", U.message(cid, ARTICLE))
+            await until(lambda: BRIEF_MARK in replies(botapi, cid))
+        botapi.push("message", messages.get(case, U.message(cid, ARTICLE)))
+        await until(lambda: en in replies(botapi, cid))
+        assert ar in replies(botapi, cid)
+        # the bot keeps going: the next good message is answered
+        botapi.push("message", U.message(cid + 1, ARTICLE))
+        if case not in ("llm_down", "not_allowed"):
+            await until(lambda: BRIEF_MARK in replies(botapi, cid + 1))
+    finally:
+        await bot.stop()
+
+
+async def test_twenty_chats_at_once_with_a_slow_llm(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    llm_server.delay = 1.0
+    chats = list(range(700, 720))
+    for i, cid in enumerate(chats):
+        botapi.push("message", U.message(cid, f"{ARTICLE}\n\nنسخة رقم {i}"))  # different texts: no cache hits
+    await until(lambda: all(BRIEF_MARK in replies(botapi, c) for c in chats), timeout=30)
+    assert llm_server.calls == 20
+    assert llm_server.max_in_flight >= 10  # the chats were served concurrently, not one by one
+
+
+async def test_per_chat_order_is_kept(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    llm_server.delay = 0.3
+    first, second = U.message(730, ARTICLE), U.message(730, ARTICLE + "\n\nتحديث")
+    botapi.push("message", first)
+    botapi.push("message", second)
+    await until(lambda: replies(botapi, 730).count(BRIEF_MARK) == 2)
+    order = [c.params["reply_parameters"]["message_id"] for c in botapi.sent(730, ("sendMessage",))]
+    # a brief may take two messages; all of the first request's come before the second's
+    assert order == sorted(order) and set(order) == {first["message_id"], second["message_id"]}
+
+
+async def test_telegram_429_is_waited_out(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
+    botapi.fail("sendMessage", 429, "Too Many Requests: retry after 1 (injected)", retry_after=1)
+    botapi.push("message", U.message(740, ARTICLE))
+    await until(lambda: BRIEF_MARK in replies(botapi, 740))
+    assert ("sendMessage", "Too Many Requests: retry after 1 (injected)") in botapi.errors
+
+
+async def test_polling_survives_telegram_5xx(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
+    botapi.fail("getUpdates", 502, "Bad Gateway (injected)", times=2)
+    await until(lambda: len([e for e in botapi.errors if e[0] == "getUpdates"]) == 2)
+    botapi.push("message", U.message(750, ARTICLE))
+    await until(lambda: BRIEF_MARK in replies(botapi, 750))
+
+
+async def test_commands_help_lang_and_registration(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
+    registered = [c.params for c in botapi.calls if c.method == "setMyCommands"]
+    assert {p.get("language_code") for p in registered} == {None, "ar"}
+    botapi.push("message", U.command(760, "/start"))
+    await until(lambda: "Send me a news link" in replies(botapi, 760))
+    assert "أرسل لي رابط خبر" in replies(botapi, 760)
+    botapi.push("message", U.command(760, "/lang en"))
+    await until(lambda: "Language view: en" in replies(botapi, 760))
+    botapi.push("message", U.message(760, ARTICLE))
+    await until(lambda: BRIEF_MARK in replies(botapi, 760))
+    brief = botapi.sent(760)[-1].params["text"]
+    assert "من يضغط على من" not in brief
