@@ -12,6 +12,8 @@ import pytest
 from bot.config import Settings
 from tests.fakes.openai_server import FakeLLM, Reply, completion
 
+pytest_plugins = ["tests.telegram_harness"]
+
 # shared/ lies beside the repository, for developers and for CI alike
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EXAMPLE_ARTICLE = SHARED / "examples" / "gaza-mediators.ar.txt"

@@ -17,9 +17,9 @@ SPEC = TESTDATA / "bot-api" / "api.json"
 BRIEF_MARK = "Who is pressuring whom"
 
 
-async def until(predicate: Callable[[], object], timeout: float = 15.0) -> None:
+async def until(predicate: Callable[[], object], within: float = 15.0) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not predicate():
         if loop.time() > deadline:
             raise AssertionError("timed out waiting for the bot")
@@ -36,17 +36,21 @@ def botapi() -> Iterator[FakeBotAPI]:
     assert unexpected == [], unexpected
 
 
+def configure(settings: Settings, **updates: object) -> Settings:
+    """A validated copy (model_copy does not validate, so SecretStr fields would stay str)."""
+    return Settings.model_validate({**settings.model_dump(), **updates})
+
+
 @pytest.fixture
 def bot_settings(settings: Settings, botapi: FakeBotAPI, tmp_path: Path) -> Settings:
-    return settings.model_copy(update={
-        "telegram_bot_token": botapi.token, "telegram_api_base_url": botapi.base_url,
-        "fetch_allow_private_addresses": True, "llm_max_concurrency": 32, "database_path": tmp_path / "bot.sqlite3",
-    })
+    return configure(settings, telegram_bot_token=botapi.token, telegram_api_base_url=botapi.base_url,
+                     fetch_allow_private_addresses=True, llm_max_concurrency=32,
+                     database_path=tmp_path / "bot.sqlite3")
 
 
 @pytest.fixture
 async def newsbot(bot_settings: Settings) -> AsyncIterator[NewsBot]:
-    bot = NewsBot(Settings.model_validate(bot_settings.model_dump()))
+    bot = NewsBot(bot_settings)
     await bot.start()
     yield bot
     await bot.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import pytest
@@ -14,7 +15,7 @@ from tests.fakes import updates as U
 from tests.fakes.botapi_server import BOT_USERNAME, FakeBotAPI
 from tests.fakes.openai_server import FakeLLM, error
 from tests.fakes.web_server import FakeWeb
-from tests.telegram_harness import BRIEF_MARK, bot_settings, botapi, newsbot, until  # noqa: F401
+from tests.telegram_harness import BRIEF_MARK, configure, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -56,7 +57,7 @@ async def test_status_message_walks_through_stages_without_flooding(newsbot: New
     assert "Reading the article" in first.params["text"]
     assert any("Writing the brief" in c.params["text"] for c in edits)
     times = [first.at] + [c.at for c in edits]
-    assert all(b - a >= 0.95 for a, b in zip(times, times[1:], strict=False))  # ≤ 1 edit/s per chat
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(times))  # ≤ 1 edit/s per chat
 
 
 async def test_link_is_fetched_and_briefed(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM,
@@ -164,7 +165,7 @@ async def test_each_failure_gets_a_clear_bilingual_reply(
         overrides["daily_requests_per_user"] = 1
     if case == "not_allowed":
         overrides["allowed_chat_ids"] = frozenset({1})
-    bot = NewsBot(Settings.model_validate({**bot_settings.model_dump(), **overrides}))
+    bot = NewsBot(configure(bot_settings, **overrides))
     web.routes["/doc.pdf"] = (200, "application/pdf", b"%PDF-1.7 ...")
     messages = {
         "not_article": U.link_message(cid, web.url("/doc.pdf"), web.url("/doc.pdf")),
@@ -194,7 +195,7 @@ async def test_twenty_chats_at_once_with_a_slow_llm(newsbot: NewsBot, botapi: Fa
     chats = list(range(700, 720))
     for i, cid in enumerate(chats):
         botapi.push("message", U.message(cid, f"{ARTICLE}\n\nنسخة رقم {i}"))  # different texts: no cache hits
-    await until(lambda: all(BRIEF_MARK in replies(botapi, c) for c in chats), timeout=30)
+    await until(lambda: all(BRIEF_MARK in replies(botapi, c) for c in chats), within=30)
     assert llm_server.calls == 20
     assert llm_server.max_in_flight >= 10  # the chats were served concurrently, not one by one
 
