@@ -107,9 +107,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def cmd_eval(args: argparse.Namespace) -> int:
-    from bot.evaluate import run_eval
+    from bot.evaluate import load, run_eval
 
-    return await run_eval(_settings(), args.dir, as_json=args.json)
+    settings = _settings()
+    return await run_eval(settings, load(args.dir), as_json=args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:

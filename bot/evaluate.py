@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bot.article import Article
 from bot.brief import BriefEngine
 from bot.config import Settings
 from bot.errors import InputError, LLMError
@@ -124,22 +125,26 @@ def total(scores: Iterable[Score]) -> dict[str, float]:
     return {m: round(sum(getattr(s, m) for s in scores) / len(scores), 4) if scores else 0.0 for m in METRICS}
 
 
-async def run_eval(settings: Settings, folder: str, *, as_json: bool = False) -> int:
+def load(folder: str) -> list[tuple[str, Article, Brief]]:
+    """Read every (article, reference) pair of a folder, or say clearly why there is none."""
     path = Path(folder)
     if not path.is_dir():
         raise InputError(f"no such folder: {folder}")
-    items = pairs_in(path)
+    items = [(name, read_file(str(a)), Brief.model_validate_json(r.read_text(encoding="utf-8")))
+             for name, a, r in pairs_in(path)]
     if not items:
         raise InputError(f"no NAME.summary.json with a NAME.<lang>.txt beside it in {folder}")
+    return items
+
+
+async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], *, as_json: bool = False) -> int:
     llm = LLMClient(settings)
     engine = BriefEngine(settings, llm)
     scores: list[Score] = []
     try:
-        for name, article_path, ref_path in items:
-            ref = Brief.model_validate_json(ref_path.read_text(encoding="utf-8"))
+        for name, article, ref in items:
             try:
-                env = await engine.run(read_file(str(article_path)))
-                scores.append(score(name, env, ref))
+                scores.append(score(name, await engine.run(article), ref))
             except LLMError as exc:
                 scores.append(score(name, None, ref, error=exc.code))
     finally:
