@@ -60,6 +60,7 @@ from bot.store import Request, Store
 log = logging.getLogger(__name__)
 
 EDIT_INTERVAL_S = 1.0  # at most one status edit per second per chat
+PROGRESS_GRACE_S = 1.5  # a stage shorter than this is never shown
 LONG_POST = 600  # a post with links whose own text is this long is an article itself
 
 STAGES = {
@@ -518,16 +519,17 @@ class NewsBot:
                     final: bool = False) -> None:
         """Edit a status message, at most once a second per chat.
 
-        A progress edit that comes too soon is deferred, and replaced by any later one, so the
-        pipeline never waits for it; the final edit waits for its turn.
+        A progress edit is shown only if its stage lasts PROGRESS_GRACE_S; it is deferred, and
+        replaced by any later one, so the pipeline never waits for it and quick stages cost no
+        edit (nor push the final edit back). The final edit waits for its turn.
         """
         chat_id = message.chat_id
         wait = self.last_edit[chat_id] + EDIT_INTERVAL_S - time.monotonic()
-        if not final and wait > 0:
+        if not final:
             first = chat_id not in self.deferred
             self.deferred[chat_id] = (message, text)
             if first:
-                self.app.create_task(self._deferred_edit(chat_id, wait))
+                self.app.create_task(self._deferred_edit(chat_id, max(wait, PROGRESS_GRACE_S)))
             return
         self.deferred.pop(chat_id, None)
         if wait > 0:
@@ -543,7 +545,7 @@ class NewsBot:
         await asyncio.sleep(wait)
         pending = self.deferred.pop(chat_id, None)
         if pending is not None:  # not superseded by the final edit
-            await self._edit(*pending)
+            await self._edit(pending[0], pending[1], final=True)
 
     async def _show(self, req: Request, status: Message | None, text: str, reply: ReplyParameters | None) -> None:
         if status is not None:

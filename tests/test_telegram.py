@@ -49,7 +49,7 @@ async def test_private_text_gets_one_brief_in_reply(newsbot: NewsBot, botapi: Fa
 
 async def test_status_message_walks_through_stages_without_flooding(newsbot: NewsBot, botapi: FakeBotAPI,
                                                                     llm_server: FakeLLM) -> None:
-    llm_server.delay = 1.2
+    llm_server.delay = 2.0  # longer than the grace period: the writing stage is shown
     botapi.push("message", U.message(502, ARTICLE))
     await until(lambda: BRIEF_MARK in replies(botapi, 502))
     edits = [c for c in botapi.sent(502, ("editMessageText",))]

@@ -56,6 +56,7 @@ class FakeBotAPI:
         self.errors: list[tuple[str, str]] = []  # (method, description) of rejected calls
         self.updates: list[dict[str, Any]] = []
         self.confirmed = 0
+        self.first_poll_at: float | None = None
         self.cond = threading.Condition()
         self.update_ids = itertools.count(1)
         self.message_ids: dict[int, itertools.count[int]] = {}
@@ -223,6 +224,8 @@ class FakeBotAPI:
                 raise queue.pop(0)
         if method != "getUpdates":
             self.calls.append(Call(method, params))
+        elif self.first_poll_at is None:
+            self.first_poll_at = time.monotonic()
         chat_id = int(params["chat_id"]) if "chat_id" in params else 0
 
         if method == "getMe":
