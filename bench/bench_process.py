@@ -50,7 +50,7 @@ async def main() -> None:
             t0 = time.monotonic()
             for i in range(args.briefs):
                 api.push("message", message(chats[i % len(chats)], unique_article(i)))
-            await wait_replies(api, chats, timeout=3600)
+            await wait_replies(api, chats, within=3600)
             while sum(1 for c in api.calls if c.params.get("reply_markup")) < args.briefs:
                 await asyncio.sleep(0.1)
             elapsed = time.monotonic() - t0

@@ -48,8 +48,8 @@ def reply_time(api: FakeBotAPI, chat_id: int) -> float | None:
     return done[-1] if done else None
 
 
-async def wait_replies(api: FakeBotAPI, chats: list[int], timeout: float = 600) -> dict[int, float]:
-    deadline = time.monotonic() + timeout
+async def wait_replies(api: FakeBotAPI, chats: list[int], within: float = 600) -> dict[int, float]:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         times = {c: reply_time(api, c) for c in chats}
         if all(t is not None for t in times.values()):
@@ -60,7 +60,7 @@ async def wait_replies(api: FakeBotAPI, chats: list[int], timeout: float = 600) 
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 def summary(values: list[float]) -> str:

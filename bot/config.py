@@ -72,9 +72,11 @@ class Settings(BaseSettings):
             return frozenset(int(p) for p in parts if p)
         return value
 
-    @field_validator("openai_base_url", "webhook_url", mode="before")
+    @field_validator("openai_api_key", "openai_base_url", "telegram_bot_token", "webhook_url", "webhook_secret",
+                     "database_path", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
+        # `KEY=` in a .env copied from .env.example means "not set", not "set to nothing"
         return None if isinstance(value, str) and not value.strip() else value
 
     @property

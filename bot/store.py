@@ -201,15 +201,17 @@ class Store:
             return int(cur.lastrowid or 0)
 
     def find_brief(self, *, content_hash: str | None = None, url: str | None = None, model: str,
-                   prompt_version: str) -> tuple[int, BriefEnvelope] | None:
-        """A brief of the same text (or the same URL) by the same model and prompts."""
+                   prompt_version: str, max_age_s: float | None = None) -> tuple[int, BriefEnvelope] | None:
+        """A brief of the same text (or the same URL, not older than `max_age_s`) by the same model
+        and prompts."""
         column, value = ("content_hash", content_hash) if content_hash else ("url", url)
         if value is None:
             return None
+        since = time.time() - max_age_s if max_age_s is not None else 0.0
         with self._lock:
             row = self._db.execute(
                 f"SELECT id, envelope FROM briefs WHERE {column} = ? AND model = ? AND prompt_version = ?"
-                " ORDER BY id DESC LIMIT 1", (value, model, prompt_version)).fetchone()
+                " AND created_at >= ? ORDER BY id DESC LIMIT 1", (value, model, prompt_version, since)).fetchone()
         return (row["id"], BriefEnvelope.model_validate_json(row["envelope"])) if row else None
 
     def get_brief(self, brief_id: int) -> BriefEnvelope | None:

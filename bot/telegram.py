@@ -8,6 +8,8 @@ starts and marked done after the reply is sent, so a restart resumes what a cras
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import html
 import logging
 import time
@@ -98,17 +100,6 @@ def error_text(exc: NewsbotError) -> str:
     return "⚠️ " + bilingual(exc.ar, en)
 
 
-def keyboard(brief_id: int) -> InlineKeyboardMarkup:
-    """Buttons under a brief; callback data stays far below Telegram's 64 bytes."""
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton("عربي", callback_data=f"v:{brief_id}:ar"),
-         InlineKeyboardButton("English", callback_data=f"v:{brief_id}:en"),
-         InlineKeyboardButton("عربي + English", callback_data=f"v:{brief_id}:both")],
-        [InlineKeyboardButton("📚 المصادر · Sources", callback_data=f"s:{brief_id}"),
-         InlineKeyboardButton("{ } JSON", callback_data=f"j:{brief_id}")],
-    ])
-
-
 def forward_publisher(message: Message) -> str | None:
     """Who published a forwarded post (channel title, user or chat name)."""
     origin = message.forward_origin
@@ -154,7 +145,28 @@ class NewsBot:
         self.chat_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.last_edit: dict[int, float] = defaultdict(float)
         self.deferred: dict[int, tuple[Message, str]] = {}
+        self._button_key = hashlib.sha256(b"buttons:" + settings.telegram_bot_token.get_secret_value().encode()).digest()
         self.app: Application = self._build()  # type: ignore[type-arg]
+
+    # --- buttons --------------------------------------------------------------------------------
+    def _sign(self, chat_id: int, brief_id: int) -> str:
+        """Buttons carry a short signature, so a crafted callback cannot open another chat's brief."""
+        return hmac.new(self._button_key, f"{chat_id}:{brief_id}".encode(), hashlib.sha256).hexdigest()[:10]
+
+    def keyboard(self, chat_id: int, brief_id: int) -> InlineKeyboardMarkup:
+        """Buttons under a brief; callback data (kind:brief:view:signature) stays under 40 bytes."""
+        sig = self._sign(chat_id, brief_id)
+
+        def data(kind: str, view: str = "") -> str:
+            return f"{kind}:{brief_id}:{view}:{sig}"
+
+        return InlineKeyboardMarkup([
+            [InlineKeyboardButton("عربي", callback_data=data("v", "ar")),
+             InlineKeyboardButton("English", callback_data=data("v", "en")),
+             InlineKeyboardButton("عربي + English", callback_data=data("v", "both"))],
+            [InlineKeyboardButton("📚 المصادر · Sources", callback_data=data("s")),
+             InlineKeyboardButton("{ } JSON", callback_data=data("j"))],
+        ])
 
     # --- wiring ---------------------------------------------------------------------------------
     def _build(self) -> Application:  # type: ignore[type-arg]
@@ -315,21 +327,23 @@ class NewsBot:
         query = update.callback_query
         if not query or not query.data:
             return
-        kind, _, rest = query.data.partition(":")
-        brief_id_text, _, view = rest.partition(":")
-        env = self.store.get_brief(int(brief_id_text)) if brief_id_text.isdigit() else None
+        parts = query.data.split(":")
         message = query.message if isinstance(query.message, Message) else None
+        env = None
+        if len(parts) == 4 and parts[1].isdigit() and message is not None and \
+                hmac.compare_digest(parts[3], self._sign(message.chat_id, int(parts[1]))):
+            env = self.store.get_brief(int(parts[1]))
         if env is None or message is None:
             await query.answer("انتهت صلاحية هذا الملخص · This brief is no longer available", show_alert=True)
             return
         await query.answer()
-        brief_id = int(brief_id_text)
+        kind, brief_id, view = parts[0], int(parts[1]), parts[2]
         reply = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
         if kind == "v" and view in ("ar", "en", "both"):
             messages = render_messages(env, view)  # type: ignore[arg-type]
             if len(messages) == 1:
                 try:
-                    await message.edit_text(messages[0], reply_markup=keyboard(brief_id))
+                    await message.edit_text(messages[0], reply_markup=self.keyboard(message.chat_id, brief_id))
                 except BadRequest as exc:
                     if "not modified" not in str(exc):
                         raise
@@ -434,14 +448,20 @@ class NewsBot:
         article.publisher_hint = payload.get("publisher_hint")
         return article
 
-    async def _brief(self, article: Article, progress: Any) -> tuple[int, BriefEnvelope, bool]:
-        """From the store when the same text (or URL) was briefed before; else from the LLM."""
+    async def _brief(self, payload: dict[str, Any], progress: Any) -> tuple[int, BriefEnvelope, bool]:
+        """From the store when the same link (recently) or the same text was briefed before by the
+        same model and prompts; else read the article and ask the LLM."""
         key = {"model": self.settings.llm_model, "prompt_version": prompts.version()}
-        found = self.store.find_brief(content_hash=article.content_hash, **key)
+        url = payload.get("url")
+        found = url and self.store.find_brief(url=url, max_age_s=self.settings.fetch_cache_ttl_s, **key)
+        if not found:
+            article = await self._article(payload)
+            found = self.store.find_brief(content_hash=article.content_hash, **key)
         if found:
             return found[0], found[1], True
         env = await self.engine.run(article, progress)
-        return self.store.save_brief(env, article.url), env, False
+        # keyed by the link as shared, so the next share of it needs no fetch either
+        return self.store.save_brief(env, url or article.url), env, False
 
     async def process(self, req: Request) -> None:
         """One request from the store to the chat; every failure becomes a clear reply."""
@@ -473,8 +493,7 @@ class NewsBot:
                     if status is not None:
                         await self._edit(status, self._stage(stage))
 
-                article = await self._article(req.payload)
-                brief_id, env, cached = await self._brief(article, progress)
+                brief_id, env, cached = await self._brief(req.payload, progress)
                 usage = env.provenance.usage
                 self.store.add_usage(req.user_id or 0, req.chat_id, requests=1,
                                      prompt_tokens=0 if cached else usage.prompt_tokens,
@@ -482,6 +501,7 @@ class NewsBot:
                 if quiet:
                     self.store.add_digest_item(req.chat_id, brief_id)
                 else:
+                    assert status is not None
                     messages = render_messages(env, self.store.chat(req.chat_id).lang)  # type: ignore[arg-type]
                     await self._deliver(status, messages, brief_id, reply, req.thread_id)
                 self.store.finish_request(req.id, "done", brief_id=brief_id)
@@ -553,12 +573,11 @@ class NewsBot:
         else:
             await self.app.bot.send_message(req.chat_id, text, reply_parameters=reply, message_thread_id=req.thread_id)
 
-    async def _deliver(self, status: Message | None, messages: list[str], brief_id: int,
+    async def _deliver(self, status: Message, messages: list[str], brief_id: int,
                        reply: ReplyParameters | None, thread_id: int | None) -> None:
         """The status message becomes the brief's first message; the rest follow; buttons on the last."""
-        markup = keyboard(brief_id)
+        markup = self.keyboard(status.chat_id, brief_id)
         first, rest = messages[0], messages[1:]
-        assert status is not None
         await self._edit(status, first, markup if not rest else None, final=True)
         for i, text in enumerate(rest):
             await self.app.bot.send_message(status.chat_id, text, reply_parameters=reply, message_thread_id=thread_id,
@@ -567,7 +586,7 @@ class NewsBot:
     async def _send_all(self, chat_id: int, messages: list[str], brief_id: int, reply: ReplyParameters) -> None:
         for i, text in enumerate(messages):
             await self.app.bot.send_message(chat_id, text, reply_parameters=reply,
-                                            reply_markup=keyboard(brief_id) if i == len(messages) - 1 else None)
+                                            reply_markup=self.keyboard(chat_id, brief_id) if i == len(messages) - 1 else None)
 
     # --- digests --------------------------------------------------------------------------------
     async def digest_command(self, msg: Message, args: list[str], *, is_admin: bool) -> None:
