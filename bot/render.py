@@ -214,13 +214,16 @@ def _atoms(sections: list[list[str]]) -> list[str]:
 
 def render_messages(env: BriefEnvelope, view: View = "both", *, full_sources: bool = False,
                     limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """The brief as Telegram HTML messages, each at most `limit` UTF-16 units."""
-    atoms: list[str] = []
-    for lang in _langs(view):
-        if atoms:
-            atoms.append(LANG_RULE)
-        atoms += _atoms(_sections(env, lang, True, full_sources))
-    return pack(atoms, limit)
+    """The brief as Telegram HTML messages, each at most `limit` UTF-16 units.
+
+    Both languages share one message when they fit; otherwise each language starts its own
+    message, so no reader has to piece a language together across a break.
+    """
+    per_lang = [_atoms(_sections(env, lang, True, full_sources)) for lang in _langs(view)]
+    together = pack([a for i, atoms in enumerate(per_lang) for a in ([LANG_RULE] if i else []) + atoms], limit)
+    if len(together) == 1:
+        return together
+    return [m for atoms in per_lang for m in pack(atoms, limit)]
 
 
 def render_sources(env: BriefEnvelope, view: View = "both", limit: int = TELEGRAM_LIMIT) -> list[str]:

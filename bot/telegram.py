@@ -202,11 +202,17 @@ class NewsBot:
                                           language_code=None if lang == "en" else lang)
         for cs in self.store.digest_chats():
             self.schedule_digest(cs.chat_id, cs.digest_time, cs.timezone)
+        # resumed once the application runs, so that shutdown waits for these tasks too
+        if app.job_queue is not None:
+            app.job_queue.run_once(self._resume, when=0)
+
+    async def _resume(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Pick up requests that an earlier run accepted but never finished."""
         pending = self.store.pending_requests()
         if pending:
             log.info("resuming %d unfinished request(s)", len(pending))
         for req in pending:
-            app.create_task(self.process(req))
+            self.app.create_task(self.process(req))
 
     async def start(self) -> None:
         """Run the bot inside an existing event loop (tests, benchmarks); `run_bot` is for production."""

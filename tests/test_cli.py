@@ -115,3 +115,19 @@ def test_extract_url_and_refusal(tmp_path: Path) -> None:
         assert refused.returncode == 4 and "non-public" in refused.stderr
     finally:
         web.stop()
+
+
+def test_check_passes_with_everything_in_place(llm_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.fakes.botapi_server import BOT_USERNAME, FakeBotAPI
+
+    api = FakeBotAPI(TESTDATA / "bot-api" / "api.json").start()
+    try:
+        env = {**llm_env, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE_URL": api.base_url}
+        r = newsbot("check", env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stdout
+        assert f"✓ Telegram token accepted: @{BOT_USERNAME}" in r.stdout and "all checks passed" in r.stdout
+        assert api.token not in r.stdout
+        bad = newsbot("check", env={**env, "TELEGRAM_BOT_TOKEN": "999:wrong"}, cwd=tmp_path)
+        assert bad.returncode == 1 and "✗ Telegram rejected the token" in bad.stdout
+    finally:
+        api.stop()

@@ -149,3 +149,22 @@ def test_missing_token_is_one_line(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and "TELEGRAM_BOT_TOKEN" in r.stderr and "Traceback" not in r.stderr
+
+
+async def test_request_that_keeps_failing_is_given_up_with_a_reply(bot_settings: Settings, botapi: FakeBotAPI,
+                                                                   llm_server: FakeLLM) -> None:
+    from bot.store import Store
+
+    store = Store(bot_settings.db_path)
+    rid = store.add_request(851, 851, 5, {"text": ARTICLE})
+    for _ in range(bot_settings.request_max_attempts):  # three runs that each died mid-request
+        store.start_attempt(rid)
+    store.close()
+    bot = NewsBot(bot_settings)
+    await bot.start()
+    try:
+        await until(lambda: "I have given up on it" in botapi.visible_text(851))
+        assert "توقفت عن المحاولة" in botapi.visible_text(851)
+        assert llm_server.calls == 0 and bot.store.request_status(rid) == "failed"
+    finally:
+        await bot.stop()

@@ -50,6 +50,12 @@ def test_every_message_is_valid_html_within_limit(view: str, full: bool) -> None
         assert "<script>" in text and "& \"quoted\"" in text
 
 
+def test_both_languages_split_at_the_language_boundary() -> None:
+    ar, en = render_messages(envelope(example_brief()), "both")
+    assert "Who is pressuring whom" not in parse(ar) and "من يضغط على من" in parse(ar)
+    assert "من يضغط على من" not in parse(en) and parse(en).startswith("📰 US, Qatar and Egypt press")
+
+
 def test_example_fits_one_message_each_language() -> None:
     messages = render_messages(envelope(example_brief()), "ar")
     assert len(messages) == 1
