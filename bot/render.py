@@ -108,11 +108,10 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
     out.append(head)
 
     pressures = [f.line(f"🎯 {f.b(L['pressures'])}")]
+    comma, arrow = ("، ", "←") if lang == "ar" else (", ", "→")
     for i, p in enumerate(b.pressures):
-        actors = "، ".join(b.actor_name(a, lang) for a in p.actors) if lang == "ar" else \
-            ", ".join(b.actor_name(a, lang) for a in p.actors)
-        targets = ("، " if lang == "ar" else ", ").join(b.actor_name(t, lang) for t in p.targets)
-        arrow = "←" if lang == "ar" else "→"
+        actors = comma.join(b.actor_name(a, lang) for a in p.actors)
+        targets = comma.join(b.actor_name(t, lang) for t in p.targets)
         atom = [f.line(f"• {f.b(actors)} {arrow} {f.b(targets)} ({f.esc(EVENTS[p.event][lang])})"),
                 f.line(f"{f.esc(L['means'])}: {f.esc(getattr(p.means, lang))}"),
                 f.line(f"{f.esc(L['demand'])}: {f.esc(getattr(p.demand, lang))}")]
@@ -120,8 +119,7 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
             atom.append(f.quote(p.evidence))
         else:
             atom.append(f.line(f.i(L["unverified"])))
-        out_atom = "\n".join(atom)
-        pressures.append(out_atom)
+        pressures.append("\n".join(atom))
     if not b.pressures:
         pressures.append(f.line(f.i(L["none"])))
     out.append(pressures)

@@ -11,6 +11,7 @@ import pytest
 
 from bot.config import Settings
 from tests.fakes.openai_server import FakeLLM, Reply, completion
+from tests.fakes.web_server import FakeWeb
 
 pytest_plugins = ["tests.telegram_harness"]
 
@@ -52,3 +53,11 @@ def settings(llm_server: FakeLLM, tmp_path: Path) -> Settings:
         llm_retry_base_s=0.01,
         data_dir=tmp_path,
     )
+
+
+@pytest.fixture
+def web() -> Iterator[FakeWeb]:
+    """A loopback web server with the real pages of shared/testdata/html and hostile routes."""
+    server = FakeWeb(TESTDATA / "html").start()
+    yield server
+    server.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,17 +12,11 @@ import pytest
 from bot.config import Settings
 from bot.errors import BlockedAddress, FetchBlocked, FetchError, FetchTooLarge
 from bot.fetch import Fetcher
-from tests.conftest import TESTDATA
 from tests.fakes.web_server import FakeWeb
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.1/32")]
 
 
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    server = FakeWeb(TESTDATA / "html").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

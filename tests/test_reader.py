@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +15,6 @@ from bot.fetch import Fetcher, Response
 from bot.reader import article_from_response, find_urls, read_file, read_url, telegram_post
 from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
 from tests.fakes.web_server import FakeWeb
-
-
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    server = FakeWeb(TESTDATA / "html").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.telegram import NewsBot
-from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
+from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import BOT_USERNAME, FakeBotAPI
 from tests.fakes.openai_server import FakeLLM, error
@@ -24,11 +24,6 @@ def replies(api: FakeBotAPI, chat_id: int) -> str:
     return api.visible_text(chat_id)
 
 
-@pytest.fixture
-def web() -> FakeWeb:
-    server = FakeWeb(TESTDATA / "html").start()
-    yield server
-    server.stop()
 
 
 async def test_private_text_gets_one_brief_in_reply(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:

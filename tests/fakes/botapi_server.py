@@ -15,21 +15,17 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.fakes.server import LoopbackServer
 from tests.fakes.telegram_html import parse as parse_html
 from tests.fakes.telegram_html import utf16_len
 
 BOT_ID = 777000111
 BOT_USERNAME = "news_brief_test_bot"
-
-
-class QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
 
 
 @dataclass
@@ -45,7 +41,7 @@ class ApiError(Exception):
         self.code, self.description, self.retry_after = code, description, retry_after
 
 
-class FakeBotAPI:
+class FakeBotAPI(LoopbackServer):
     def __init__(self, spec_path: Path, token: str = "123456:TEST-token") -> None:
         spec = json.loads(spec_path.read_text())
         self.methods: dict[str, dict[str, dict[str, Any]]] = {
@@ -101,24 +97,17 @@ class FakeBotAPI:
                         payload["parameters"] = {"retry_after": exc.retry_after}
                     self._json(exc.code, payload)
 
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     # --- lifecycle ------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/bot"
-
-    def start(self) -> FakeBotAPI:
-        self.thread.start()
-        return self
+        return f"http://127.0.0.1:{self.port}/bot"
 
     def stop(self) -> None:
         with self.cond:
-            self.cond.notify_all()
-        self.server.shutdown()
-        self.server.server_close()
+            self.cond.notify_all()  # release long polls
+        super().stop()
 
     # --- what tests do ------------------------------------------------------------------------
     def push(self, kind: str, obj: dict[str, Any]) -> int:

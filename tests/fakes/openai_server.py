@@ -11,8 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.server import LoopbackServer
 
 
 @dataclass
@@ -43,14 +45,7 @@ def error(status: int, message: str = "error", code: str | None = None, **header
                  headers={k.replace("_", "-"): v for k, v in headers.items()})
 
 
-class QuietServer(ThreadingHTTPServer):
-    """Clients that hang up early (timeout and cap tests) are expected here, not errors."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
-class FakeLLM:
+class FakeLLM(LoopbackServer):
     def __init__(self, default: Callable[[dict[str, Any]], Reply] | None = None) -> None:
         self.script: list[Reply] = []
         self.default = default
@@ -109,22 +104,14 @@ class FakeLLM:
                     with fake.lock:
                         fake.in_flight -= 1
 
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     @property
     def calls(self) -> int:
         return len(self.requests)
 
-    def start(self) -> FakeLLM:
-        self.thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

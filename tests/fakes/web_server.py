@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-
-class QuietServer(ThreadingHTTPServer):
-    """Clients that hang up early (timeout and cap tests) are expected here, not errors."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
+from tests.fakes.server import LoopbackServer
 
 
-class FakeWeb:
+class FakeWeb(LoopbackServer):
     def __init__(self, pages: Path) -> None:
         self.pages = pages
         self.hits: list[str] = []
@@ -94,21 +88,10 @@ class FakeWeb:
                 else:
                     self._reply(404, "text/html", b"<h1>not found</h1>")
 
-        self.server = QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._serve(Handler)
 
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def start(self) -> FakeWeb:
-        self.thread.start()
-        return self
 
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
