@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import __version__
+from bot.article import Article
 from bot.config import Settings
 from bot.errors import ConfigError, FetchError, InputError, LLMError, NewsbotError, TooShort
 
@@ -34,7 +35,7 @@ def _is_url(value: str) -> bool:
     return value.lower().startswith(("http://", "https://", "t.me/", "www."))
 
 
-async def _read(source: str, settings: Settings):
+async def _read(source: str, settings: Settings) -> Article:
     from bot.fetch import Fetcher
     from bot.reader import read_file, read_url
 

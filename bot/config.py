@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(5_000_000, ge=10_000)
     fetch_max_redirects: int = Field(5, ge=0, le=10)
     fetch_cache_ttl_s: int = Field(6 * 3600, ge=0)
-    fetch_user_agent: str = "Mozilla/5.0 (compatible; newsbot/0.1; +https://github.com/)"
+    fetch_user_agent: str = "Mozilla/5.0 (compatible; newsbot/0.1)"
 
     # --- storage and quotas ---
     data_dir: Path = Path("data")

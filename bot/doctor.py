@@ -71,7 +71,7 @@ async def _check_llm(settings: Settings, rep: Report) -> None:
     llm = LLMClient(settings)
     try:
         try:
-            await llm._client.models.list()
+            await llm.list_models()
             rep.line(True, f"LLM endpoint reachable: {where}")
         except Exception as exc:
             import openai

@@ -135,6 +135,11 @@ class LLMClient:
     async def close(self) -> None:
         await self._client.close()
 
+    async def list_models(self) -> list[str]:
+        """The endpoint's models (no retries): `newsbot check` uses it to see the endpoint answers."""
+        page = await self._client.models.list()
+        return [m.id for m in page.data]
+
     async def complete(
         self, messages: list[dict[str, str]], schema: dict[str, Any], *, max_tokens: int | None = None,
         name: str = "brief",
