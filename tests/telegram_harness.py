@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from bot.config import Settings
 from bot.telegram import NewsBot
 from tests.conftest import TESTDATA
 from tests.fakes.botapi_server import FakeBotAPI
+from tests.fakes.openai_server import FakeLLM
 
 SPEC = TESTDATA / "bot-api" / "api.json"
 BRIEF_MARK = "Who is pressuring whom"
@@ -34,6 +38,19 @@ def botapi() -> Iterator[FakeBotAPI]:
     # every call the bot made was a real method with real parameters and valid text
     unexpected = [e for e in server.errors if "injected" not in e[1]]
     assert unexpected == [], unexpected
+
+
+def bot_process(settings: Settings, llm: FakeLLM, **env_extra: str) -> subprocess.Popen[bytes]:
+    """`newsbot run` as a real process, configured only through its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_", "TELEGRAM_", "WEBHOOK_"))}
+    env.update({
+        "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token.get_secret_value(),  # type: ignore[union-attr]
+        "TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
+        "OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "sk-test", "LLM_MODEL": "fake-model",
+        "LLM_TIMEOUT_S": "30", "DATABASE_PATH": str(settings.db_path), "LOG_LEVEL": "WARNING", **env_extra,
+    })
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=settings.db_path.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def configure(settings: Settings, **updates: object) -> Settings:

@@ -16,23 +16,10 @@ from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.briefs import STORIES, story_reply
 from tests.fakes.openai_server import FakeLLM
-from tests.telegram_harness import BRIEF_MARK, configure, until
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 GROUP = -100300
-
-
-def bot_process(bot_settings: Settings, llm_server: FakeLLM) -> subprocess.Popen[bytes]:
-    """`newsbot run` as a real process, configured only through its environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_", "TELEGRAM_"))}
-    env.update({
-        "TELEGRAM_BOT_TOKEN": bot_settings.telegram_bot_token.get_secret_value(),  # type: ignore[union-attr]
-        "TELEGRAM_API_BASE_URL": bot_settings.telegram_api_base_url,
-        "OPENAI_BASE_URL": llm_server.base_url, "OPENAI_API_KEY": "sk-test", "LLM_MODEL": "fake-model",
-        "LLM_TIMEOUT_S": "30", "DATABASE_PATH": str(bot_settings.db_path), "LOG_LEVEL": "WARNING",
-    })
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=bot_settings.db_path.parent,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 async def test_restart_during_a_slow_llm_call_still_delivers(bot_settings: Settings, botapi: FakeBotAPI,
