@@ -7,6 +7,7 @@ WAL mode answers in well under a millisecond, and one connection with a lock kee
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -75,6 +76,11 @@ MIGRATIONS: list[str] = [
         UNIQUE (chat_id, brief_id)
     );
     CREATE INDEX digest_items_chat ON digest_items(chat_id, shared_at);
+    """,
+    # 2: a message redelivered after a crash (Telegram resends unconfirmed updates) is one request
+    """
+    ALTER TABLE requests ADD COLUMN dedupe_key TEXT;
+    CREATE UNIQUE INDEX requests_dedupe ON requests(dedupe_key);
     """,
 ]
 
@@ -157,14 +163,22 @@ class Store:
 
     # --- requests -------------------------------------------------------------------------------
     def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
-                    *, mode: str = "reply", thread_id: int | None = None) -> int:
+                    *, mode: str = "reply", thread_id: int | None = None) -> Request | None:
+        """Write a request before any work starts; None if this message asked for it already."""
         now = time.time()
+        text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        key = None
+        if message_id is not None:
+            key = hashlib.sha256(f"{chat_id}:{message_id}:{mode}:{text}".encode()).hexdigest()
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO requests (chat_id, user_id, message_id, thread_id, mode, payload, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (chat_id, user_id, message_id, thread_id, mode, json.dumps(payload, ensure_ascii=False), now, now))
-            return int(cur.lastrowid or 0)
+                "INSERT OR IGNORE INTO requests (chat_id, user_id, message_id, thread_id, mode, payload, dedupe_key,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, user_id, message_id, thread_id, mode, text, key, now, now))
+            if cur.rowcount == 0:
+                return None
+        return Request(id=int(cur.lastrowid or 0), chat_id=chat_id, user_id=user_id, message_id=message_id,
+                       thread_id=thread_id, mode=mode, payload=payload, status="pending", attempts=0)
 
     def start_attempt(self, request_id: int) -> int:
         """Count an attempt before work starts, so a crash mid-work still counts."""

@@ -420,12 +420,11 @@ class NewsBot:
         if not work.payloads:
             await msg.reply_text(error_text(EmptyInput()))
             return
+        thread_id = msg.message_thread_id if msg.is_topic_message else None
         for payload in work.payloads:
-            rid = self.store.add_request(msg.chat_id, user_id, msg.message_id, payload,
-                                         thread_id=msg.message_thread_id if msg.is_topic_message else None)
-            req = Request(id=rid, chat_id=msg.chat_id, user_id=user_id, message_id=msg.message_id,
-                          thread_id=msg.message_thread_id if msg.is_topic_message else None, mode="reply",
-                          payload=payload, status="pending", attempts=0)
+            req = self.store.add_request(msg.chat_id, user_id, msg.message_id, payload, thread_id=thread_id)
+            if req is None:
+                return  # a redelivered update: its requests exist and are being handled
             self.app.create_task(self.process(req), update=update)
         if work.skipped_links:
             n = self.settings.max_links_per_message
@@ -439,10 +438,9 @@ class NewsBot:
         for payload in work.payloads:
             if "text" in payload and len(payload["text"]) < self.settings.digest_min_chars:
                 continue
-            rid = self.store.add_request(msg.chat_id, None, msg.message_id, payload, mode="collect")
-            req = Request(id=rid, chat_id=msg.chat_id, user_id=None, message_id=msg.message_id, thread_id=None,
-                          mode="collect", payload=payload, status="pending", attempts=0)
-            self.app.create_task(self.process(req), update=update)
+            req = self.store.add_request(msg.chat_id, None, msg.message_id, payload, mode="collect")
+            if req is not None:
+                self.app.create_task(self.process(req), update=update)
 
     async def _article(self, payload: dict[str, Any]) -> Article:
         if "url" in payload:

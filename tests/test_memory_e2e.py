@@ -143,7 +143,7 @@ async def test_request_that_keeps_failing_is_given_up_with_a_reply(bot_settings:
     from bot.store import Store
 
     store = Store(bot_settings.db_path)
-    rid = store.add_request(851, 851, 5, {"text": ARTICLE})
+    rid = store.add_request(851, 851, 5, {"text": ARTICLE}).id  # type: ignore[union-attr]
     for _ in range(bot_settings.request_max_attempts):  # three runs that each died mid-request
         store.start_attempt(rid)
     store.close()

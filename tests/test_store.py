@@ -30,8 +30,8 @@ def test_opens_with_wal_and_current_schema(tmp_path: Path) -> None:
 
 def test_requests_survive_reopening_until_done(tmp_path: Path) -> None:
     store = Store(tmp_path / "db")
-    rid = store.add_request(5, 7, 99, {"text": "مقال"})
-    done = store.add_request(5, 7, 100, {"url": "https://example.com"})
+    rid = store.add_request(5, 7, 99, {"text": "مقال"}).id  # type: ignore[union-attr]
+    done = store.add_request(5, 7, 100, {"url": "https://example.com"}).id  # type: ignore[union-attr]
     store.finish_request(done, "done")
     assert store.start_attempt(rid) == 1
     store.close()
@@ -74,3 +74,23 @@ def test_digest_items_since(tmp_path: Path) -> None:
     items = store.digest_items(-5, since=0)
     assert len(items) == 2
     assert store.digest_items(-5, since=items[-1][0]) == []
+
+
+def test_a_redelivered_message_is_one_request(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db")
+    first = store.add_request(5, 7, 99, {"url": "https://example.com/a"})
+    assert first is not None
+    assert store.add_request(5, 7, 99, {"url": "https://example.com/a"}) is None
+    assert store.add_request(5, 7, 99, {"url": "https://example.com/b"}) is not None  # another link, same message
+    assert store.add_request(6, 7, 99, {"url": "https://example.com/a"}) is not None  # another chat
+
+
+def test_upgrade_from_schema_1(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(f"BEGIN; {MIGRATIONS[0]}; PRAGMA user_version=1; COMMIT;")
+    db.execute("INSERT INTO requests (chat_id, payload, created_at, updated_at) VALUES (1, '{}', 0, 0)")
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS) and len(store.pending_requests()) == 1

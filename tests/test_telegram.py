@@ -295,3 +295,13 @@ async def test_webhook_mode(bot_settings: Settings, botapi: FakeBotAPI, llm_serv
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+async def test_redelivered_message_is_answered_once(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    msg = U.message(780, ARTICLE)
+    botapi.push("message", msg)
+    botapi.push("message", msg)  # Telegram resends an update whose receipt was never confirmed
+    await until(lambda: BRIEF_MARK in replies(botapi, 780))
+    await asyncio.sleep(0.5)
+    assert len(botapi.sent(780, ("sendMessage",))) == 2  # the status (→ Arabic part) and the English part
+    assert llm_server.calls == 1
