@@ -12,6 +12,7 @@ import pytest
 from bot.config import Settings
 from bot.errors import BlockedAddress, FetchBlocked, FetchError, FetchTooLarge
 from bot.fetch import Fetcher
+from tests.conftest import TESTDATA
 from tests.fakes.web_server import FakeWeb
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.1/32")]
@@ -142,3 +143,39 @@ async def test_same_link_is_fetched_once(fetcher: Fetcher, web: FakeWeb) -> None
     final = await fetcher.fetch(web.url("/page/bbc.com.52241221.html"))  # the final URL, shared elsewhere
     assert first.body == again.body == final.body
     assert web.hits == ["/redirect", "/page/bbc.com.52241221.html"]
+
+
+@pytest.mark.parametrize(("cert_for", "ok"), [("news.example", True), ("other.example", False)])
+async def test_https_to_the_pinned_address_still_verifies_the_real_host(fetch_settings: Settings, cert_for: str,
+                                                                        ok: bool) -> None:
+    import ssl
+
+    import httpx
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(cert_for).configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    web = FakeWeb(TESTDATA / "html")
+    web.server.socket = server_ctx.wrap_socket(web.server.socket, server_side=True)
+    web.start()
+
+    async def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    f = Fetcher(fetch_settings, resolver=resolver, allow_networks=LOOPBACK,
+                transport=httpx.AsyncHTTPTransport(verify=client_ctx))
+    try:
+        url = f"https://news.example:{web.port}/page/bbc.com.52241221.html"
+        if ok:
+            assert (await f.fetch(url)).status == 200  # connected to 127.0.0.1, verified as news.example
+            assert web.host_headers == [f"news.example:{web.port}"]
+        else:
+            with pytest.raises(FetchError):
+                await f.fetch(url)
+            assert web.hits == []
+    finally:
+        await f.close()
+        web.stop()
