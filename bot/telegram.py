@@ -13,6 +13,7 @@ import hmac
 import html
 import logging
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -142,11 +143,19 @@ class NewsBot:
         self.store = store or Store(settings.db_path)
         self.fetcher = fetcher or Fetcher(settings)
         self.engine = engine or BriefEngine(settings, LLMClient(settings))
-        self.chat_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # a chat's lock lives while some task holds or awaits it, so idle chats cost nothing
+        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self.last_edit: dict[int, float] = defaultdict(float)
         self.deferred: dict[int, tuple[Message, str]] = {}
         self._button_key = hashlib.sha256(b"buttons:" + settings.telegram_bot_token.get_secret_value().encode()).digest()
         self.app: Application = self._build()  # type: ignore[type-arg]
+
+    def chat_lock(self, chat_id: int) -> asyncio.Lock:
+        """Work for one chat runs one request at a time, so its replies keep their order."""
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = self._chat_locks[chat_id] = asyncio.Lock()
+        return lock
 
     # --- buttons --------------------------------------------------------------------------------
     def _sign(self, chat_id: int, brief_id: int) -> str:
@@ -469,7 +478,7 @@ class NewsBot:
 
     async def process(self, req: Request) -> None:
         """One request from the store to the chat; every failure becomes a clear reply."""
-        async with self.chat_locks[req.chat_id]:
+        async with self.chat_lock(req.chat_id):
             if self.store.request_status(req.id) != "pending":
                 return  # already finished by an earlier run
             attempts = self.store.start_attempt(req.id)
@@ -479,13 +488,9 @@ class NewsBot:
                 if req.message_id else None
             status: Message | None = None
             if attempts > self.settings.request_max_attempts:
-                self.store.finish_request(req.id, "failed", error="gave up")
-                if not quiet:
-                    await bot.send_message(req.chat_id, "⚠️ " + bilingual(
-                        f"تعذّر إنجاز هذا الطلب بعد {attempts - 1} محاولات؛ توقفت عن المحاولة.",
-                        f"This request failed {attempts - 1} times; I have given up on it."),
-                        reply_parameters=reply, message_thread_id=req.thread_id)
+                await self._give_up(req, attempts - 1, reply)
                 return
+            started = time.monotonic()
             try:
                 if not quiet:
                     await bot.send_chat_action(req.chat_id, ChatAction.TYPING, message_thread_id=req.thread_id)
@@ -509,6 +514,9 @@ class NewsBot:
                     messages = render_messages(env, self.store.chat(req.chat_id).lang)  # type: ignore[arg-type]
                     await self._deliver(status, messages, brief_id, reply, req.thread_id)
                 self.store.finish_request(req.id, "done", brief_id=brief_id)
+                log.info("request %s chat %s: brief %s in %.1f s (%s, %d tokens)", req.id, req.chat_id, brief_id,
+                         time.monotonic() - started, "cached" if cached else env.provenance.model,
+                         0 if cached else usage.total_tokens)
             except NewsbotError as exc:
                 log.info("request %s: %s", req.id, exc.code)
                 self.store.finish_request(req.id, "failed", error=exc.code)
@@ -529,6 +537,15 @@ class NewsBot:
                 self.store.finish_request(req.id, "failed", error="internal")
                 if not quiet:
                     await self._show(req, status, error_text(NewsbotError()), reply)
+
+    async def _give_up(self, req: Request, failures: int, reply: ReplyParameters | None) -> None:
+        """A request that failed (or crashed the bot) too often: stop, and say so."""
+        self.store.finish_request(req.id, "failed", error="gave up")
+        if req.mode != "collect":
+            await self.app.bot.send_message(req.chat_id, "⚠️ " + bilingual(
+                f"تعذّر إنجاز هذا الطلب بعد {failures} محاولات؛ توقفت عن المحاولة.",
+                f"This request failed {failures} times; I have given up on it."),
+                reply_parameters=reply, message_thread_id=req.thread_id)
 
     async def _retry_later(self, req: Request, attempts: int) -> None:
         await asyncio.sleep(min(60.0, 2.0 * attempts))
@@ -558,7 +575,9 @@ class NewsBot:
         self.deferred.pop(chat_id, None)
         if wait > 0:
             await asyncio.sleep(wait)
-        self.last_edit[chat_id] = time.monotonic()
+        now = self.last_edit[chat_id] = time.monotonic()
+        if len(self.last_edit) > 10_000:  # forget chats whose last edit no longer limits anything
+            self.last_edit = defaultdict(float, {c: t for c, t in self.last_edit.items() if now - t < EDIT_INTERVAL_S})
         try:
             await message.edit_text(text, reply_markup=markup)
         except BadRequest as exc:
@@ -649,7 +668,7 @@ class NewsBot:
         """Post what was shared since the last digest; False when there was nothing."""
         cs = self.store.chat(chat_id)
         # wait for articles still being briefed in this chat, so they make it in
-        async with self.chat_locks[chat_id]:
+        async with self.chat_lock(chat_id):
             items = self.store.digest_items(chat_id, cs.last_digest_at)
         messages = compose([env for _, env in items])
         if not messages:
