@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from lxml import html as lxml_html
 
 from bot.article import Article, from_text
-from bot.errors import InputError, NotAnArticle
+from bot.errors import InputError, NotAnArticle, Paywalled
 from bot.extract import Extracted, decode, extract_html, extract_text
 from bot.fetch import Fetcher, Response
 
@@ -21,6 +21,7 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _URL = re.compile(r"https?://[^\s<>\"'«»“”]+", re.I)
 _TME = re.compile(r"^(?:www\.)?(?:t\.me|telegram\.me)$", re.I)
 SHORT_BODY = 600  # a "full" article shorter than this is probably cut or paywalled
+PAYWALL_TEASER = 400  # behind a paywall, less than this is a teaser: not worth a brief
 
 
 def find_urls(text: str) -> list[str]:
@@ -69,6 +70,8 @@ def article_from_response(resp: Response, *, source: str) -> Article:
         raise NotAnArticle(f"the link is {ctype or 'not a web page'}")
     if "\ufffd" in ex.text and ex.text.count("\ufffd") > len(ex.text) // 20:
         raise NotAnArticle("the page's text could not be decoded")
+    if ex.paywalled and len(ex.text) < PAYWALL_TEASER:
+        raise Paywalled(f"only {len(ex.text)} characters are readable")
     status = "paywalled" if ex.paywalled or (len(ex.text) < SHORT_BODY and not telegram_post(resp.url)) else "full"
     return Article(text=ex.text, source=source, url=resp.url, title=ex.title, outlet=ex.outlet,
                    author=ex.author, published=ex.published, language=ex.language, status=status)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.errors import InputError, NotAnArticle
+from bot.errors import InputError, NotAnArticle, Paywalled
 from bot.fetch import Fetcher, Response
 from bot.reader import article_from_response, find_urls, read_file, read_url, telegram_post
 from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
@@ -57,11 +57,20 @@ async def test_plain_text_and_xhtml_are_read(web: FakeWeb, fetcher: Fetcher) -> 
     assert "New York" in (await read_url(web.url("/x"), fetcher)).text
 
 
-async def test_short_or_paywalled_body_is_flagged(web: FakeWeb, fetcher: Fetcher) -> None:
-    teaser = "<html><body><article><h1>Deal near</h1><p>" + "Officials said a deal was close. " * 5 + \
-             "</p><div class='paywall'>Subscribe to continue reading</div></article></body></html>"
-    web.routes["/pw"] = (200, "text/html", teaser.encode())
+def paywalled_page(sentences: int) -> bytes:
+    return ("<html><body><article><h1>Deal near</h1><p>" + "Officials said a deal was close. " * sentences +
+            "</p><div class='paywall'>Subscribe to continue reading</div></article></body></html>").encode()
+
+
+async def test_paywalled_body_is_flagged(web: FakeWeb, fetcher: Fetcher) -> None:
+    web.routes["/pw"] = (200, "text/html", paywalled_page(20))
     assert (await read_url(web.url("/pw"), fetcher)).status == "paywalled"
+
+
+async def test_paywall_teaser_is_refused(web: FakeWeb, fetcher: Fetcher) -> None:
+    web.routes["/teaser"] = (200, "text/html", paywalled_page(5))
+    with pytest.raises(Paywalled):
+        await read_url(web.url("/teaser"), fetcher)
 
 
 def test_telegram_post_links() -> None:

@@ -167,6 +167,8 @@ async def test_same_link_twice_is_fetched_and_briefed_once(newsbot: NewsBot, bot
         ("blocked", "رفض الموقع", "refused the request"),
         ("private_address", "عنوان داخلي", "do not open this kind of address"),
         ("too_short", "قصير جدًا", "too short"),
+        ("paywall", "خلف جدار دفع", "paste its text instead"),
+        ("too_large", "أكبر من الحد المسموح", "larger than the allowed limit"),
         ("llm_down", "غير متاحة", "unavailable"),
         ("quota", "الحد اليومي", "quota is reached"),
         ("not_allowed", "غير متاح في هذه المحادثة", "not available in this chat"),
@@ -188,12 +190,16 @@ async def test_each_failure_gets_a_clear_bilingual_reply(
         overrides["allowed_chat_ids"] = frozenset({1})
     bot = NewsBot(configure(bot_settings, **overrides))
     web.routes["/doc.pdf"] = (200, "application/pdf", b"%PDF-1.7 ...")
+    web.routes["/teaser"] = (200, "text/html", b"<html><body><article><p>" + b"A deal is near. " * 8 +
+                             b"</p><p>Subscribe to continue reading</p></article></body></html>")
     messages = {
         "not_article": U.link_message(cid, web.url("/doc.pdf"), web.url("/doc.pdf")),
         "blocked": U.link_message(cid, web.url("/status/403"), web.url("/status/403")),
         "private_address": U.link_message(cid, web.url("/page/bbc.com.52241221.html"),
                                           web.url("/page/bbc.com.52241221.html")),
         "too_short": U.message(cid, "خبر قصير"),
+        "paywall": U.link_message(cid, web.url("/teaser"), web.url("/teaser")),
+        "too_large": U.link_message(cid, web.url("/endless"), web.url("/endless")),
     }
     await bot.start()
     try:
@@ -218,7 +224,7 @@ async def test_twenty_chats_at_once_with_a_slow_llm(newsbot: NewsBot, botapi: Fa
         botapi.push("message", U.message(cid, f"{ARTICLE}\n\nنسخة رقم {i}"))  # different texts: no cache hits
     await until(lambda: all(BRIEF_MARK in replies(botapi, c) for c in chats), within=30)
     assert llm_server.calls == 20
-    assert llm_server.max_in_flight >= 10  # the chats were served concurrently, not one by one
+    assert llm_server.max_in_flight >= 5  # the chats were served concurrently, not one by one
 
 
 async def test_per_chat_order_is_kept(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
