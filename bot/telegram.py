@@ -52,7 +52,7 @@ from bot.article import Article, from_text
 from bot.brief import BriefEngine
 from bot.config import Settings
 from bot.digest import ScheduleError, compose, parse_schedule, schedule_time
-from bot.errors import ConfigError, EmptyInput, NewsbotError, NotAllowed, QuotaReached, TooShort
+from bot.errors import ConfigError, EmptyInput, NewsbotError, NotAllowed, NotAnArticle, QuotaReached, TooShort
 from bot.fetch import Fetcher
 from bot.llm import LLMClient
 from bot.reader import find_urls, read_url
@@ -307,9 +307,9 @@ class NewsBot:
             for e, v in {**msg.parse_entities(), **msg.parse_caption_entities()}.items())
         replied_to_bot = bool(msg.reply_to_message and msg.reply_to_message.from_user
                               and msg.reply_to_message.from_user.id == bot.id)
-        if mentioned or replied_to_bot:
-            text = (msg.text or msg.caption or "").replace(f"@{bot.username}", "").strip()
-            own_input = bool(message_links(msg)) or len(text) >= self.settings.article_min_chars
+        text = (msg.text or msg.caption or "").replace(f"@{bot.username}", "").strip()
+        own_input = bool(message_links(msg)) or len(text) >= self.settings.article_min_chars
+        if mentioned or (replied_to_bot and own_input):  # a short reply to the bot is conversation, not work
             source = msg if own_input or not msg.reply_to_message or replied_to_bot else msg.reply_to_message
             await self.submit(update, source, strip_mention=True)
         elif self.store.chat(msg.chat_id).digest_enabled:
@@ -427,7 +427,9 @@ class NewsBot:
             return
         work = self.work_of(source, **strip)
         if not work.payloads:
-            await msg.reply_text(error_text(EmptyInput()))
+            media = source.document or source.photo or source.video or source.audio or source.voice
+            await msg.reply_text(error_text(NotAnArticle("send the article's text or its link") if media
+                                            else EmptyInput()))
             return
         thread_id = msg.message_thread_id if msg.is_topic_message else None
         for payload in work.payloads:

@@ -131,3 +131,12 @@ def test_check_passes_with_everything_in_place(llm_env: dict[str, str], tmp_path
         assert bad.returncode == 1 and "✗ Telegram rejected the token" in bad.stdout
     finally:
         api.stop()
+
+
+def test_summarize_url(llm_env: dict[str, str], llm_server: FakeLLM, web: object, tmp_path: Path) -> None:
+    url = web.url("/page/bbc.com.52241221.html")  # type: ignore[attr-defined]
+    r = newsbot("summarize", url, "--json", env={**llm_env, "FETCH_ALLOW_PRIVATE_ADDRESSES": "true"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["article"]["url"] == url and out["article"]["status"] == "full"
+    assert "New York" in llm_server.requests[0]["messages"][1]["content"]

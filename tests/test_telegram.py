@@ -100,7 +100,10 @@ async def test_group_command_reply_and_mention(newsbot: NewsBot, botapi: FakeBot
     botapi.push("message", U.mention(group, f"@{BOT_USERNAME} " + ARTICLE.replace("غزة", "القطاع", 1), uid=13))
     await until(lambda: replies(botapi, group).count(BRIEF_MARK) == 2)
     assert llm_server.calls == 2
-    await asyncio.sleep(0.3)
+    bot_reply = U.bot_message(group, 10_000)  # the bot's first message in this chat
+    botapi.push("message", U.message(group, "شكرًا!", uid=14, reply_to=bot_reply))  # a thank-you is not work
+    await asyncio.sleep(0.5)
+    assert llm_server.calls == 2 and "too short" not in replies(botapi, group)
     # the first, plain message got no reply of its own
     replied_to = {c.params["reply_parameters"]["message_id"] for c in botapi.sent(group, ("sendMessage",))}
     assert article["message_id"] not in replied_to
@@ -311,3 +314,11 @@ async def test_redelivered_message_is_answered_once(newsbot: NewsBot, botapi: Fa
     await asyncio.sleep(0.5)
     assert len(botapi.sent(780, ("sendMessage",))) == 2  # the status (→ Arabic part) and the English part
     assert llm_server.calls == 1
+
+
+async def test_a_file_gets_a_clear_answer(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
+    doc = {"file_id": "d", "file_unique_id": "du", "file_name": "report.pdf", "mime_type": "application/pdf"}
+    upload = U.message(790, document=doc)
+    del upload["text"]
+    botapi.push("message", upload)
+    await until(lambda: "send the article's text or its link" in replies(botapi, 790))
