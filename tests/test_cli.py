@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
 from tests.fakes.openai_server import FakeLLM, completion
+from tests.fakes.web_server import FakeWeb
 
 
 def newsbot(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
@@ -101,20 +102,14 @@ def test_check_with_dead_endpoint(tmp_path: Path) -> None:
     assert "✗ LLM endpoint unreachable: http://127.0.0.1:9/v1 — fix:" in r.stdout
 
 
-def test_extract_url_and_refusal(tmp_path: Path) -> None:
-    from tests.fakes.web_server import FakeWeb
-
-    web = FakeWeb(TESTDATA / "html").start()
-    try:
-        url = web.url("/page/html__arabic_article.html")
-        r = newsbot("extract", url, "--json", env={"FETCH_ALLOW_PRIVATE_ADDRESSES": "true"}, cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
-        out = json.loads(r.stdout)
-        assert out["language"] == "ar" and out["status"] == "full" and "دمشق" in out["text"]
-        refused = newsbot("extract", url, cwd=tmp_path)  # the default refuses loopback
-        assert refused.returncode == 4 and "non-public" in refused.stderr
-    finally:
-        web.stop()
+def test_extract_url_and_refusal(web: FakeWeb, tmp_path: Path) -> None:
+    url = web.url("/page/html__arabic_article.html")
+    r = newsbot("extract", url, "--json", env={"FETCH_ALLOW_PRIVATE_ADDRESSES": "true"}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["language"] == "ar" and out["status"] == "full" and "دمشق" in out["text"]
+    refused = newsbot("extract", url, cwd=tmp_path)  # the default refuses loopback
+    assert refused.returncode == 4 and "non-public" in refused.stderr
 
 
 def test_check_passes_with_everything_in_place(llm_env: dict[str, str], tmp_path: Path) -> None:
@@ -133,8 +128,8 @@ def test_check_passes_with_everything_in_place(llm_env: dict[str, str], tmp_path
         api.stop()
 
 
-def test_summarize_url(llm_env: dict[str, str], llm_server: FakeLLM, web: object, tmp_path: Path) -> None:
-    url = web.url("/page/bbc.com.52241221.html")  # type: ignore[attr-defined]
+def test_summarize_url(llm_env: dict[str, str], llm_server: FakeLLM, web: FakeWeb, tmp_path: Path) -> None:
+    url = web.url("/page/bbc.com.52241221.html")
     r = newsbot("summarize", url, "--json", env={**llm_env, "FETCH_ALLOW_PRIVATE_ADDRESSES": "true"}, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
