@@ -49,11 +49,17 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-def is_public(ip: IPAddress) -> bool:
+def unmap(ip: IPAddress) -> IPAddress:
+    """The IPv4 address inside an IPv4-mapped, 6to4 or Teredo IPv6 address; else the address."""
     if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if mapped is not None:
-            return is_public(mapped)
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is not None:
+            return inner
+    return ip
+
+
+def is_public(ip: IPAddress) -> bool:
+    ip = unmap(ip)
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip in METADATA)
 
 
@@ -100,7 +106,8 @@ class Fetcher:
         if any(ip in net for net in self.allow_networks):
             return True
         if self.settings.fetch_allow_private_addresses:
-            return not ip.is_unspecified and ip not in METADATA
+            inner = unmap(ip)
+            return not inner.is_unspecified and inner not in METADATA
         return is_public(ip)
 
     async def check_url(self, url: str) -> tuple[httpx.URL, IPAddress]:

@@ -75,8 +75,9 @@ async def test_private_setting_on_allows_loopback_but_never_metadata(fetch_setti
     try:
         resp = await f.fetch(web.url("/page/bbc.com.52241221.html"))
         assert resp.status == 200 and b"New York" in resp.body
-        with pytest.raises(BlockedAddress):
-            await f.fetch("http://169.254.169.254/latest/meta-data/")
+        for metadata in ("http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/"):
+            with pytest.raises(BlockedAddress):
+                await f.fetch(metadata)
     finally:
         await f.close()
 
