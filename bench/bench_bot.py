@@ -12,13 +12,39 @@ import logging
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from common import message, servers, settings_for, summary, unique_article, wait_replies
+from common import (
+    first_call_time,
+    message,
+    reply_time,
+    servers,
+    settings_for,
+    summary,
+    unique_article,
+    wait_replies,
+)
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.telegram import NewsBot
+from tests.fakes.botapi_server import FakeBotAPI
+
+
+async def latencies(api: FakeBotAPI, n: int, batch: int, *, first_chat: int,
+                    when: Callable[[FakeBotAPI, int], float | None]) -> list[float]:
+    """Send n articles, `batch` chats at a time; seconds from each update to its answer."""
+    out: list[float] = []
+    for start in range(0, n, batch):
+        chats = list(range(first_chat + start, first_chat + min(n, start + batch)))
+        pushed = {}
+        for c in chats:
+            pushed[c] = time.monotonic()
+            api.push("message", message(c, unique_article(c)))
+        done = await wait_replies(api, chats, when=when)
+        out += [done[c] - pushed[c] for c in chats]
+    return out
 
 
 async def overhead(n: int, llm_delay: float, batch: int) -> list[float]:
@@ -27,21 +53,12 @@ async def overhead(n: int, llm_delay: float, batch: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         bot = NewsBot(settings_for(api, llm, Path(tmp)))
         await bot.start()
-        out: list[float] = []
         try:
-            for start in range(0, n, batch):
-                chats = list(range(10_000 + start, 10_000 + min(n, start + batch)))
-                pushed = {}
-                for c in chats:
-                    pushed[c] = time.monotonic()
-                    api.push("message", message(c, unique_article(c)))
-                done = await wait_replies(api, chats)
-                out += [done[c] - pushed[c] - llm_delay for c in chats]
+            return [t - llm_delay for t in await latencies(api, n, batch, first_chat=10_000, when=reply_time)]
         finally:
             await bot.stop()
             api.stop()
             llm.stop()
-    return out
 
 
 async def concurrency(n: int, llm_delay: float) -> float:
@@ -74,23 +91,12 @@ async def echo_floor(n: int, batch: int) -> list[float]:
 
     app = Application.builder().token(api.token).base_url(api.base_url).concurrent_updates(True).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
-    out: list[float] = []
     async with app:
         await app.start()
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=1)
         try:
-            for start in range(0, n, batch):
-                chats = list(range(30_000 + start, 30_000 + min(n, start + batch)))
-                pushed = {}
-                for c in chats:
-                    pushed[c] = time.monotonic()
-                    api.push("message", message(c, unique_article(c)))
-                while not all(any(int(x.params.get("chat_id", 0)) == c for x in api.calls) for c in chats):
-                    await asyncio.sleep(0.005)
-                for c in chats:
-                    at = next(x.at for x in api.calls if int(x.params.get("chat_id", 0)) == c)
-                    out.append(at - pushed[c])
+            out = await latencies(api, n, batch, first_chat=30_000, when=first_call_time)
         finally:
             await app.updater.stop()
             await app.stop()

@@ -6,6 +6,7 @@ import asyncio
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,10 +49,17 @@ def reply_time(api: FakeBotAPI, chat_id: int) -> float | None:
     return done[-1] if done else None
 
 
-async def wait_replies(api: FakeBotAPI, chats: list[int], within: float = 600) -> dict[int, float]:
+def first_call_time(api: FakeBotAPI, chat_id: int) -> float | None:
+    """When the bot first answered anything in the chat (the echo bot's reply)."""
+    return next((c.at for c in api.calls if int(c.params.get("chat_id", 0)) == chat_id), None)
+
+
+async def wait_replies(api: FakeBotAPI, chats: list[int], within: float = 600,
+                       when: Callable[[FakeBotAPI, int], float | None] = reply_time) -> dict[int, float]:
+    """Wait until every chat is answered; return when each was."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        times = {c: reply_time(api, c) for c in chats}
+        times = {c: when(api, c) for c in chats}
         if all(t is not None for t in times.values()):
             return times  # type: ignore[return-value]
         await asyncio.sleep(0.01)
@@ -67,5 +75,17 @@ def summary(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:8.1f} ms   p95 {pct(values, 0.95) * 1000:8.1f} ms"
 
 
-__all__ = ["ARTICLE", "ROOT", "TESTDATA", "message", "pct", "servers", "settings_for", "summary", "unique_article",
-           "wait_replies"]
+__all__ = [
+    "ARTICLE",
+    "ROOT",
+    "TESTDATA",
+    "first_call_time",
+    "message",
+    "pct",
+    "reply_time",
+    "servers",
+    "settings_for",
+    "summary",
+    "unique_article",
+    "wait_replies",
+]
