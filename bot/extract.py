@@ -106,7 +106,6 @@ def extract_html(page: str, url: str | None = None) -> Extracted:
     doc = trafilatura.bare_extraction(page, url=url, with_metadata=True, include_comments=False,
                                       include_tables=False)
     text = (doc.text or "") if doc is not None else ""
-    meta = doc if doc is not None else None
     try:
         tree = lxml_html.fromstring(page)
         ld = _json_ld_article(tree)
@@ -117,13 +116,12 @@ def extract_html(page: str, url: str | None = None) -> Extracted:
         text = body
     if len(text.strip()) < MIN_ARTICLE_CHARS // 2:
         raise NotAnArticle("no article text found on the page")
-    title = (meta.title if meta else None) or _name(ld.get("headline"))
     return Extracted(
         text=text.strip(),
-        title=title,
-        outlet=(meta.sitename if meta else None) or _name(ld.get("publisher")),
-        author=(meta.author if meta else None) or _name(ld.get("author")),
-        published=(meta.date if meta else None) or _name(ld.get("datePublished")),
+        title=(doc.title if doc else None) or _name(ld.get("headline")),
+        outlet=(doc.sitename if doc else None) or _name(ld.get("publisher")),
+        author=(doc.author if doc else None) or _name(ld.get("author")),
+        published=(doc.date if doc else None) or _name(ld.get("datePublished")),
         language=detect_language(text),
         paywalled=(bool(_PAYWALL.search(page)) and len(text) < 1500) or ld.get("isAccessibleForFree") in (False, "False", "false"),
     )

@@ -61,9 +61,10 @@ def article_from_response(resp: Response, *, source: str) -> Article:
     ctype = resp.content_type.split(";")[0].strip().lower()
     head = resp.body[:512].lstrip().lower()
     looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<head" in head
+    is_post = telegram_post(resp.url) is not None
     if ctype in _HTML_TYPES or (not ctype and looks_html):
         page = decode(resp.body, resp.content_type)
-        ex = extract_telegram_post(page) if telegram_post(resp.url) else extract_html(page, resp.url)
+        ex = extract_telegram_post(page) if is_post else extract_html(page, resp.url)
     elif ctype == "text/plain" or (not ctype and not resp.body[:64].startswith(b"%PDF")):
         ex = extract_text(decode(resp.body, resp.content_type))
     else:
@@ -72,7 +73,8 @@ def article_from_response(resp: Response, *, source: str) -> Article:
         raise NotAnArticle("the page's text could not be decoded")
     if ex.paywalled and len(ex.text) < PAYWALL_TEASER:
         raise Paywalled(f"only {len(ex.text)} characters are readable")
-    status = "paywalled" if ex.paywalled or (len(ex.text) < SHORT_BODY and not telegram_post(resp.url)) else "full"
+    # a short Telegram post is a whole post, not a cut article
+    status = "paywalled" if ex.paywalled or (len(ex.text) < SHORT_BODY and not is_post) else "full"
     return Article(text=ex.text, source=source, url=resp.url, title=ex.title, outlet=ex.outlet,
                    author=ex.author, published=ex.published, language=ex.language, status=status)
 

@@ -601,17 +601,17 @@ class NewsBot:
     async def _deliver(self, status: Message, messages: list[str], brief_id: int,
                        reply: ReplyParameters | None, thread_id: int | None) -> None:
         """The status message becomes the brief's first message; the rest follow; buttons on the last."""
-        markup = self.keyboard(status.chat_id, brief_id)
         first, rest = messages[0], messages[1:]
-        await self._edit(status, first, markup if not rest else None, final=True)
-        for i, text in enumerate(rest):
-            await self.app.bot.send_message(status.chat_id, text, reply_parameters=reply, message_thread_id=thread_id,
-                                            reply_markup=markup if i == len(rest) - 1 else None)
+        await self._edit(status, first, None if rest else self.keyboard(status.chat_id, brief_id), final=True)
+        await self._send_all(status.chat_id, rest, brief_id, reply, thread_id)
 
-    async def _send_all(self, chat_id: int, messages: list[str], brief_id: int, reply: ReplyParameters) -> None:
+    async def _send_all(self, chat_id: int, messages: list[str], brief_id: int, reply: ReplyParameters | None,
+                        thread_id: int | None = None) -> None:
+        """Send a brief's messages in order, with its buttons under the last one."""
         for i, text in enumerate(messages):
-            await self.app.bot.send_message(chat_id, text, reply_parameters=reply,
-                                            reply_markup=self.keyboard(chat_id, brief_id) if i == len(messages) - 1 else None)
+            markup = self.keyboard(chat_id, brief_id) if i == len(messages) - 1 else None
+            await self.app.bot.send_message(chat_id, text, reply_parameters=reply, message_thread_id=thread_id,
+                                            reply_markup=markup)
 
     # --- digests --------------------------------------------------------------------------------
     async def digest_command(self, msg: Message, args: list[str], *, is_admin: bool) -> None:
