@@ -1,4 +1,4 @@
-"""The brief, schema v1: the contract in `shared/docs/summary-schema.md`, as pydantic models.
+"""The brief, schema v1: the contract in `docs/schema.md`, as pydantic models.
 
 Field names and enums are fixed by that document. The envelope (`BriefEnvelope`) adds what code
 knows around the LLM's answer: article metadata, provenance and the results of the checks.

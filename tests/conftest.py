@@ -15,11 +15,10 @@ from tests.fakes.web_server import FakeWeb
 
 pytest_plugins = ["tests.telegram_harness"]
 
-# shared/ lies beside the repository, for developers and for CI alike
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-EXAMPLE_ARTICLE = SHARED / "examples" / "gaza-mediators.ar.txt"
-EXAMPLE_BRIEF = SHARED / "examples" / "gaza-mediators.summary.json"
-TESTDATA = SHARED / "testdata"
+# test material from public sources, with origins and licences in tests/data/README.md
+TESTDATA = Path(__file__).resolve().parent / "data"
+EXAMPLE_ARTICLE = TESTDATA / "examples" / "gaza-mediators.ar.txt"
+EXAMPLE_BRIEF = TESTDATA / "examples" / "gaza-mediators.summary.json"
 
 
 def example_brief() -> dict[str, Any]:
@@ -57,7 +56,7 @@ def settings(llm_server: FakeLLM, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def web() -> Iterator[FakeWeb]:
-    """A loopback web server with the real pages of shared/testdata/html and hostile routes."""
+    """A loopback web server with the real pages of tests/data/html and hostile routes."""
     server = FakeWeb(TESTDATA / "html").start()
     yield server
     server.stop()

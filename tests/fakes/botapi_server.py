@@ -1,6 +1,6 @@
 """A Bot API server on loopback, as strict as Telegram where it matters to us.
 
-It checks every call against `shared/testdata/bot-api/api.json` (Bot API 10.1): unknown
+It checks every call against `tests/data/bot-api/api.json` (Bot API 10.1): unknown
 methods and parameters are rejected, required ones enforced; message text must be 1–4096
 characters after entity parsing, valid HTML in parse mode HTML, and callback data ≤ 64 bytes.
 Tests push updates into it and read what the bot sent; 429s and 5xx can be ordered up.

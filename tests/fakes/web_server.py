@@ -1,4 +1,4 @@
-"""A loopback web server for fetch tests: real pages from shared/testdata plus hostile routes."""
+"""A loopback web server for fetch tests: real pages from tests/data plus hostile routes."""
 
 from __future__ import annotations
 
