@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
+import subprocess
+import sys
 import time
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import brotli
 import pytest
+import zstandard
 
 from bot.config import Settings
 from bot.errors import BlockedAddress, FetchBlocked, FetchError, FetchTooLarge
-from bot.fetch import Fetcher
+from bot.fetch import DECODE_CHUNK, BodyDecoder, Fetcher, is_public, supported_encodings
 from tests.conftest import TESTDATA
 from tests.fakes.web_server import FakeWeb
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.1/32")]
-
-
 
 
 @pytest.fixture
@@ -180,3 +184,168 @@ async def test_https_to_the_pinned_address_still_verifies_the_real_host(fetch_se
     finally:
         await f.close()
         web.stop()
+
+
+# --- compression: the cap bounds what every layer produces -----------------------------------
+def gzip_bomb(decoded_mib: int) -> bytes:
+    """A gzip stream of `decoded_mib` MiB of zeros, built without compressing them all: after a
+    full flush every further MiB of zeros compresses to the same bytes. Its trailer (CRC, size)
+    is wrong, which a reader only notices after decoding everything."""
+    co = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    mib = bytes(1 << 20)
+    first = co.compress(mib) + co.flush(zlib.Z_FULL_FLUSH)
+    again = co.compress(mib) + co.flush(zlib.Z_FULL_FLUSH)
+    return first + again * (decoded_mib - 1) + co.flush()
+
+
+def serve(web: FakeWeb, path: str, body: bytes, encoding: str, ctype: str = "text/html; charset=utf-8") -> str:
+    web.routes[path] = (200, ctype, body)
+    web.headers[path] = {"Content-Encoding": encoding}
+    return web.url(path)
+
+
+def deflate_raw(data: bytes) -> bytes:
+    co = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return co.compress(data) + co.flush()
+
+
+PAGE = (TESTDATA / "html" / "bbc.com.52241221.html").read_bytes()
+ENCODERS = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "deflate (raw)": deflate_raw,
+    "br": lambda b: brotli.compress(b, quality=5),
+    "zstd": lambda b: zstandard.ZstdCompressor(level=3).compress(b),
+    "gzip, gzip": lambda b: gzip.compress(gzip.compress(b)),
+    "deflate, br, zstd": lambda b: zstandard.ZstdCompressor().compress(brotli.compress(zlib.compress(b))),
+}
+
+
+@pytest.mark.parametrize("name", list(ENCODERS))
+async def test_every_encoding_is_decoded(fetcher: Fetcher, web: FakeWeb, name: str) -> None:
+    resp = await fetcher.fetch(serve(web, "/enc", ENCODERS[name](PAGE), name.replace(" (raw)", "")))
+    assert resp.body == PAGE
+
+
+async def test_multi_member_gzip_is_read_whole(fetcher: Fetcher, web: FakeWeb) -> None:
+    resp = await fetcher.fetch(serve(web, "/members", gzip.compress(PAGE[:5000]) + gzip.compress(PAGE[5000:]), "gzip"))
+    assert resp.body == PAGE
+
+
+BOMBS = {  # 64 MiB of zeros each, far past the 2 MB cap of these tests
+    "gzip": lambda: gzip_bomb(64),
+    "deflate": lambda: zlib.compress(bytes(64 << 20), 9),
+    "br": lambda: brotli.compress(bytes(64 << 20), quality=1),
+    "zstd": lambda: zstandard.ZstdCompressor(level=1).compress(bytes(64 << 20)),
+    "gzip, gzip": lambda: gzip.compress(gzip_bomb(1024)),
+}
+
+
+@pytest.mark.parametrize("name", list(BOMBS))
+async def test_compression_bombs_are_refused(fetcher: Fetcher, web: FakeWeb, name: str) -> None:
+    with pytest.raises(FetchTooLarge, match="once decoded"):
+        await fetcher.fetch(serve(web, "/bomb", BOMBS[name](), name))
+
+
+def test_no_layer_holds_more_than_the_cap() -> None:
+    cap = 1_000_000
+    decoder = BodyDecoder("gzip, gzip", cap)
+    outer = gzip.compress(gzip_bomb(1024))  # 1 GiB inside 1 MiB inside a few KB
+    with pytest.raises(FetchTooLarge):
+        for i in range(0, len(outer), 1024):
+            decoder.feed(outer[i:i + 1024])
+    assert len(decoder.body) <= cap
+    assert all(layer.out.total <= cap + DECODE_CHUNK for layer in decoder.layers)  # type: ignore[union-attr]
+
+
+BOMB_PROBE = """
+import asyncio, ipaddress, resource, sys
+from bot.config import Settings
+from bot.fetch import Fetcher
+
+async def main() -> None:
+    f = Fetcher(Settings(_env_file=None), allow_networks=[ipaddress.ip_network("127.0.0.1/32")])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        await f.fetch(sys.argv[1])
+    except Exception as exc:
+        print(type(exc).__name__)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+
+asyncio.run(main())
+"""
+
+
+def test_gzip_inside_gzip_bomb_keeps_memory_low(web: FakeWeb) -> None:
+    """The attack of the issue: a few KB with `Content-Encoding: gzip, gzip` that decodes to
+    1 GiB. Measured in a process of its own, with the default 5 MB cap."""
+    url = serve(web, "/bomb", gzip.compress(gzip_bomb(1024)), "gzip, gzip")
+    assert len(web.routes["/bomb"][2]) < 8_000
+    started = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", BOMB_PROBE, url], capture_output=True, text=True, timeout=60,
+                       cwd=Path(__file__).resolve().parent.parent)
+    kind, grown_kib = r.stdout.split()
+    assert kind == "FetchTooLarge", r.stderr
+    assert int(grown_kib) < 300 * 1024  # under 300 MB for the link (2.1 GB before)
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("encoding", ["compress", "gzip, gzip, gzip, gzip", "exi"])
+async def test_unknown_or_absurd_encodings_are_refused(fetcher: Fetcher, web: FakeWeb, encoding: str) -> None:
+    with pytest.raises(FetchError, match="encoding"):
+        await fetcher.fetch(serve(web, "/odd", PAGE, encoding))
+
+
+async def test_only_decodable_encodings_are_asked_for(fetcher: Fetcher, web: FakeWeb) -> None:
+    await fetcher.fetch(web.url("/page/bbc.com.52241221.html"))
+    assert set(web.accept_encodings[-1].replace(" ", "").split(",")) == set(supported_encodings())
+
+
+# --- metadata addresses: refused in every spelling, whatever the settings --------------------
+METADATA_FORMS = [
+    "169.254.169.254", "169.254.170.2", "169.254.0.1", "169.254.255.255",  # AWS, ECS credentials, all of /16
+    "[::ffff:169.254.170.2]",  # IPv4-mapped
+    "[::a9fe:a9fe]",  # IPv4-compatible
+    "[64:ff9b::a9fe:a9fe]", "[64:ff9b::169.254.170.2]",  # NAT64
+    "[64:ff9b:1:a9fe:00:a9fe::]",  # NAT64 local-use /48
+    "[2002:a9fe:a9fe::1]",  # 6to4
+    "[2001:0:4136:e378:8000:63bf:5601:5601]",  # Teredo, client 169.254.169.254 (inverted bits)
+    "[2001:0:a9fe:a9fe:8000:63bf:3fff:fdd2]",  # Teredo, server 169.254.169.254
+    "[fd00:ec2::254]", "100.100.100.200",
+]
+
+
+@pytest.mark.parametrize("host", METADATA_FORMS)
+async def test_metadata_refused_even_when_private_addresses_are_allowed(fetch_settings: Settings, host: str) -> None:
+    f = Fetcher(fetch_settings.model_copy(update={"fetch_allow_private_addresses": True}), allow_networks=LOOPBACK)
+    try:
+        with pytest.raises(BlockedAddress):
+            await f.check_url(f"http://{host}/latest/meta-data/")
+    finally:
+        await f.close()
+
+
+async def test_names_resolving_to_metadata_are_refused(fetch_settings: Settings) -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        return {"creds.example": ["169.254.170.2"], "nat64.example": ["64:ff9b::a9fe:a9fe"]}[host]
+
+    f = Fetcher(fetch_settings.model_copy(update={"fetch_allow_private_addresses": True}), resolver=resolver)
+    try:
+        for host in ("creds.example", "nat64.example"):
+            with pytest.raises(BlockedAddress, match="non-public"):
+                await f.check_url(f"http://{host}/v2/credentials")
+    finally:
+        await f.close()
+
+
+@pytest.mark.parametrize("address", [
+    "64:ff9b::7f00:1", "64:ff9b::a00:1", "::7f00:1", "::ffff:7f00:1", "2002:7f00:1::1", "2002:c0a8:101::1",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+])
+def test_embedded_private_addresses_are_not_public(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["93.184.216.34", "64:ff9b::5db8:d822", "2002:5db8:d822::1", "2606:4700::1111"])
+def test_public_addresses_stay_public(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -15,8 +16,10 @@ class FakeWeb(LoopbackServer):
         self.pages = pages
         self.hits: list[str] = []
         self.host_headers: list[str] = []
+        self.accept_encodings: list[str] = []
         self.bytes_sent = 0
         self.routes: dict[str, tuple[int, str, bytes]] = {}  # path → (status, content type, body)
+        self.headers: dict[str, dict[str, str]] = {}  # path → extra headers (Content-Encoding, ...)
         web = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,6 +44,7 @@ class FakeWeb(LoopbackServer):
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 web.hits.append(parts.path)
                 web.host_headers.append(self.headers.get("Host", ""))
+                web.accept_encodings.append(self.headers.get("Accept-Encoding", ""))
                 try:
                     self._route(parts.path, query)
                 except (BrokenPipeError, ConnectionResetError):
@@ -49,7 +53,7 @@ class FakeWeb(LoopbackServer):
             def _route(self, path: str, query: dict[str, str]) -> None:
                 if path in web.routes:
                     status, ctype, body = web.routes[path]
-                    self._reply(status, ctype, body)
+                    self._reply(status, ctype, body, **web.headers.get(path, {}))
                 elif path.startswith("/page/"):
                     name = path.removeprefix("/page/")
                     file = web.pages / name
@@ -89,7 +93,8 @@ class FakeWeb(LoopbackServer):
                     self._reply(404, "text/html", b"<h1>not found</h1>")
 
         self._serve(Handler)
-
+        # stop() waits for the serve loop to look up: every test that uses the web pays that once
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
