@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     llm_max_attempts: int = Field(4, ge=1, le=10)
     llm_retry_base_s: float = Field(1.0, ge=0)
     llm_response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
-    llm_max_concurrency: int = Field(4, ge=1)
+    llm_max_concurrency: int = Field(32, ge=1)  # the ceiling of the adaptive cap (bot/llm.py)
     llm_max_completion_tokens: int = Field(4096, ge=256)
     llm_temperature: float = Field(0.2, ge=0, le=2)
     article_max_chars: int = Field(14000, ge=500)
@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(5, ge=0, le=10)
     fetch_cache_ttl_s: int = Field(6 * 3600, ge=0)
     fetch_user_agent: str = "Mozilla/5.0 (compatible; newsbot/0.1)"
+    extract_timeout_s: float = Field(20.0, gt=0)
+    extract_max_elements: int = Field(50_000, ge=100)
 
     # --- storage and quotas ---
     data_dir: Path = Path("data")
@@ -62,7 +64,17 @@ class Settings(BaseSettings):
     request_max_attempts: int = Field(3, ge=1)
     digest_min_chars: int = Field(400, ge=0)
 
-    log_level: str = "INFO"
+    # --- the chat ---
+    status_grace_s: float = Field(0.8, ge=0)
+    typing_interval_s: float = Field(4.5, gt=0)
+    paste_join_window_s: float = Field(1.5, ge=0)
+
+    # --- operations ---
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    metrics_listen: str = "127.0.0.1"
+    shutdown_timeout_s: float = Field(4.0, gt=0)
 
     @field_validator("allowed_chat_ids", "allowed_user_ids", "admin_user_ids", mode="before")
     @classmethod
@@ -73,7 +85,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("openai_api_key", "openai_base_url", "telegram_bot_token", "webhook_url", "webhook_secret",
-                     "database_path", mode="before")
+                     "database_path", "metrics_port", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         # `KEY=` in a .env copied from .env.example means "not set", not "set to nothing"

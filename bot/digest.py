@@ -131,9 +131,11 @@ def parse_schedule(args: list[str], default_time: str = "18:00", default_tz: str
             when = f"{h:02d}:{m:02d}"
         else:
             tz = arg
+    if len(tz) > 64:  # the longest IANA name is about 30 characters
+        raise ScheduleError("unknown timezone")
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Europe" is a folder: IsADirectoryError
         raise ScheduleError(f"unknown timezone {tz}") from exc
     return when, tz
 

@@ -15,9 +15,11 @@ class NewsbotError(Exception):
     ar = "حدث خطأ غير متوقع."
     en = "Something went wrong."
 
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", *, detail_ar: str = "") -> None:
         super().__init__(detail or self.en)
         self.detail = detail
+        #: the detail in Arabic; the chat shows a detail only when it has both languages
+        self.detail_ar = detail_ar
 
     @property
     def user_message(self) -> str:
@@ -57,6 +59,14 @@ class TooShort(InputError):
     en = "The text is too short for a reliable brief."
 
 
+class NoLetters(InputError):
+    """Whitespace, invisible characters, emoji or digits only: nothing a brief could be about."""
+
+    code = "no_letters"
+    ar = "لا يحتوي النص على كلمات (مسافات أو رموز أو رموز تعبيرية فقط)."
+    en = "The text has no words in it (only spaces, symbols or emoji)."
+
+
 # --- fetching --------------------------------------------------------------------------------
 class FetchError(NewsbotError):
     code = "fetch_failed"
@@ -74,6 +84,14 @@ class FetchTooLarge(FetchError):
     code = "too_large"
     ar = "الصفحة أكبر من الحد المسموح."
     en = "The page is larger than the allowed limit."
+
+
+class PageTooComplex(FetchError):
+    """Too many elements to parse, or parsing took longer than EXTRACT_TIMEOUT_S."""
+
+    code = "too_complex"
+    ar = "هذه الصفحة معقدة جدًا فلا أستطيع قراءتها."
+    en = "This page is too complex to read."
 
 
 class FetchBlocked(FetchError):
@@ -94,6 +112,13 @@ class LLMError(NewsbotError):
     ar = "تعذّر على نموذج اللغة كتابة الملخص."
     en = "The language model could not write the brief."
 
+    def __init__(self, detail: str = "", *, detail_ar: str = "", status: int | None = None,
+                 reason: str | None = None, setting: str | None = None) -> None:
+        super().__init__(detail, detail_ar=detail_ar)
+        self.status = status  # the endpoint's HTTP status, when it answered with one
+        self.reason = reason  # the endpoint's own message: one line, never the API key
+        self.setting = setting  # the setting that would fix it (LLM_TIMEOUT_S, LLM_RESPONSE_FORMAT, ...)
+
 
 class LLMUnavailable(LLMError):
     code = "llm_unavailable"
@@ -113,10 +138,25 @@ class LLMRefused(LLMError):
     en = "The language model refused to summarise this text."
 
 
+class LLMRequestRejected(LLMError):
+    """The endpoint named our request as the cause (unsupported response_format, context too long):
+    retrying the same request cannot help, so it is not retried and the server's reason is shown."""
+
+    code = "llm_rejected"
+    ar = "رفضت خدمة نموذج اللغة الطلب."
+    en = "The language model service rejected the request."
+
+
 class LLMTruncated(LLMError):
     code = "llm_truncated"
     ar = "توقّف نموذج اللغة قبل إكمال الملخص (حد الطول)."
     en = "The language model stopped before finishing the brief (length limit)."
+
+    def __init__(self, detail: str = "", *, cut_off: str = "length", partial: object = None,
+                 setting: str | None = None) -> None:
+        super().__init__(detail, setting=setting)
+        self.cut_off = cut_off  # "length" (token limit) or "repetition" (stopped: the model looped)
+        self.partial = partial  # the `LLMReply` with what was produced, for callers that salvage
 
 
 class LLMBadOutput(LLMError):
@@ -136,3 +176,11 @@ class NotAllowed(NewsbotError):
     code = "not_allowed"
     ar = "هذا البوت غير متاح في هذه المحادثة."
     en = "This bot is not available in this chat."
+
+
+class StorageUnavailable(NewsbotError):
+    """The store cannot write (disk full, read-only, locked): no work is accepted until it can."""
+
+    code = "storage"
+    ar = "لا أستطيع قبول طلبات الآن (مشكلة في التخزين لدى البوت). أعد المحاولة بعد قليل."
+    en = "I cannot accept work right now (the bot's storage has a problem). Please try again shortly."

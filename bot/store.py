@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.errors import QuotaReached, StorageUnavailable
 from bot.schema import BriefEnvelope
+from bot.texts import REQUESTS, TOKENS, count
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -82,6 +84,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE requests ADD COLUMN dedupe_key TEXT;
     CREATE UNIQUE INDEX requests_dedupe ON requests(dedupe_key);
     """,
+    # 3: a resumed request edits its own status message; quotas reserve tokens when a request is accepted
+    """
+    ALTER TABLE requests ADD COLUMN status_message_id INTEGER;
+    ALTER TABLE requests ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL);
+    """,
 ]
 
 
@@ -96,6 +105,8 @@ class Request:
     payload: dict[str, Any]
     status: str
     attempts: int
+    status_message_id: int | None = None
+    reserved_tokens: int = 0
 
 
 @dataclass
@@ -106,6 +117,7 @@ class ChatSettings:
     digest_time: str = "18:00"
     timezone: str = "UTC"
     last_digest_at: float = 0.0
+    known: bool = True  # False: the chat has no stored settings yet (defaults shown)
 
 
 @dataclass
@@ -114,13 +126,39 @@ class UsageFigures:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
+    reserved_tokens: int = 0  # accepted requests still at work: their estimate counts against quotas
+
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def committed_tokens(self) -> int:
+        return self.tokens + self.reserved_tokens
+
 
 def today() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d")
+    return _day(time.time())
+
+
+def _day(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Daily limits (0 = none), checked inside the transaction that accepts a request."""
+
+    requests_per_user: int = 0
+    tokens_per_chat: int = 0
+
+    def check(self, user: UsageFigures, chat: UsageFigures, user_id: int | None) -> None:
+        if self.requests_per_user and user_id is not None and user.requests >= self.requests_per_user:
+            raise QuotaReached(f"{self.requests_per_user} requests per user per day",
+                               detail_ar=f"{count(self.requests_per_user, REQUESTS, 'ar')} لكل مستخدم في اليوم")
+        if self.tokens_per_chat and chat.committed_tokens >= self.tokens_per_chat:
+            raise QuotaReached(f"{self.tokens_per_chat} tokens per chat per day",
+                               detail_ar=f"{count(self.tokens_per_chat, TOKENS, 'ar')} لكل محادثة في اليوم")
 
 
 class Store:
@@ -143,13 +181,19 @@ class Store:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                # disk full, read-only or locked: callers tell the user instead of losing the work
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StorageUnavailable(str(exc)) from exc
 
     def _migrate(self) -> None:
         with self._lock:
@@ -163,22 +207,32 @@ class Store:
 
     # --- requests -------------------------------------------------------------------------------
     def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
-                    *, mode: str = "reply", thread_id: int | None = None) -> Request | None:
-        """Write a request before any work starts; None if this message asked for it already."""
+                    *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
+                    quota: Quota | None = None) -> Request | None:
+        """Write a request before any work starts; None if this message asked for it already.
+
+        Counting the request and reserving its estimated tokens happen in the same transaction as
+        the quota check, so a burst of messages gets exactly the allowed number (QuotaReached for
+        the rest) however many arrive at once.
+        """
         now = time.time()
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         key = None
         if message_id is not None:
             key = hashlib.sha256(f"{chat_id}:{message_id}:{mode}:{text}".encode()).hexdigest()
         with self._tx() as db:
+            if quota is not None:
+                quota.check(self._usage_in(db, user_id=user_id), self._usage_in(db, chat_id=chat_id), user_id)
             cur = db.execute(
                 "INSERT OR IGNORE INTO requests (chat_id, user_id, message_id, thread_id, mode, payload, dedupe_key,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (chat_id, user_id, message_id, thread_id, mode, text, key, now, now))
+                " reserved_tokens, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, user_id, message_id, thread_id, mode, text, key, reserve_tokens, now, now))
             if cur.rowcount == 0:
                 return None
+            self._add_usage(db, _day(now), user_id or 0, chat_id, requests=1, reserved_tokens=reserve_tokens)
         return Request(id=int(cur.lastrowid or 0), chat_id=chat_id, user_id=user_id, message_id=message_id,
-                       thread_id=thread_id, mode=mode, payload=payload, status="pending", attempts=0)
+                       thread_id=thread_id, mode=mode, payload=payload, status="pending", attempts=0,
+                       reserved_tokens=reserve_tokens)
 
     def start_attempt(self, request_id: int) -> int:
         """Count an attempt before work starts, so a crash mid-work still counts."""
@@ -187,18 +241,41 @@ class Store:
                        (time.time(), request_id))
             return int(db.execute("SELECT attempts FROM requests WHERE id = ?", (request_id,)).fetchone()[0])
 
-    def finish_request(self, request_id: int, status: str, *, error: str | None = None,
-                       brief_id: int | None = None) -> None:
+    def set_status_message(self, request_id: int, message_id: int) -> None:
+        """Remember the status message, so a resumed request turns that one into its brief."""
         with self._tx() as db:
-            db.execute("UPDATE requests SET status = ?, error = ?, brief_id = COALESCE(?, brief_id), updated_at = ?"
-                       " WHERE id = ?", (status, error, brief_id, time.time(), request_id))
+            db.execute("UPDATE requests SET status_message_id = ? WHERE id = ?", (message_id, request_id))
+
+    def finish_request(self, request_id: int, status: str, *, error: str | None = None,
+                       brief_id: int | None = None, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        """Close a request and turn its token reservation into what was really spent."""
+        with self._tx() as db:
+            row = db.execute("SELECT chat_id, user_id, reserved_tokens, created_at, status FROM requests"
+                             " WHERE id = ?", (request_id,)).fetchone()
+            db.execute("UPDATE requests SET status = ?, error = ?, brief_id = COALESCE(?, brief_id), updated_at = ?,"
+                       " reserved_tokens = 0 WHERE id = ?", (status, error, brief_id, time.time(), request_id))
+            if row is not None and row["status"] == "pending":
+                self._add_usage(db, _day(row["created_at"]), row["user_id"] or 0, row["chat_id"],
+                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                                reserved_tokens=-row["reserved_tokens"])
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM requests WHERE status = 'pending'").fetchone()[0])
+
+    def ping(self) -> None:
+        """A real write, for health checks: raises StorageUnavailable when the store cannot write."""
+        with self._tx() as db:
+            db.execute("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at",
+                       (time.time(),))
 
     def pending_requests(self) -> list[Request]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM requests WHERE status = 'pending' ORDER BY id").fetchall()
         return [Request(id=r["id"], chat_id=r["chat_id"], user_id=r["user_id"], message_id=r["message_id"],
                         thread_id=r["thread_id"], mode=r["mode"], payload=json.loads(r["payload"]),
-                        status=r["status"], attempts=r["attempts"]) for r in rows]
+                        status=r["status"], attempts=r["attempts"], status_message_id=r["status_message_id"],
+                        reserved_tokens=r["reserved_tokens"]) for r in rows]
 
     def request_status(self, request_id: int) -> str:
         with self._lock:
@@ -238,7 +315,7 @@ class Store:
         with self._lock:
             row = self._db.execute("SELECT * FROM chat_settings WHERE chat_id = ?", (chat_id,)).fetchone()
         if row is None:
-            return ChatSettings(chat_id=chat_id)
+            return ChatSettings(chat_id=chat_id, known=False)
         return ChatSettings(chat_id=chat_id, lang=row["lang"], digest_enabled=bool(row["digest_enabled"]),
                             digest_time=row["digest_time"], timezone=row["timezone"],
                             last_digest_at=row["last_digest_at"])
@@ -261,14 +338,27 @@ class Store:
     def add_usage(self, user_id: int, chat_id: int, *, requests: int = 0, prompt_tokens: int = 0,
                   completion_tokens: int = 0) -> None:
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO usage (day, user_id, chat_id, requests, prompt_tokens, completion_tokens)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(day, user_id, chat_id) DO UPDATE SET"
-                " requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-                " completion_tokens = completion_tokens + excluded.completion_tokens",
-                (today(), user_id, chat_id, requests, prompt_tokens, completion_tokens))
+            self._add_usage(db, today(), user_id, chat_id, requests=requests, prompt_tokens=prompt_tokens,
+                            completion_tokens=completion_tokens)
+
+    @staticmethod
+    def _add_usage(db: sqlite3.Connection, day: str, user_id: int, chat_id: int, *, requests: int = 0,
+                   prompt_tokens: int = 0, completion_tokens: int = 0, reserved_tokens: int = 0) -> None:
+        db.execute(
+            "INSERT INTO usage (day, user_id, chat_id, requests, prompt_tokens, completion_tokens, reserved_tokens)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day, user_id, chat_id) DO UPDATE SET"
+            " requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = completion_tokens + excluded.completion_tokens,"
+            " reserved_tokens = MAX(0, reserved_tokens + excluded.reserved_tokens)",
+            (day, user_id, chat_id, requests, prompt_tokens, completion_tokens, reserved_tokens))
 
     def usage(self, *, user_id: int | None = None, chat_id: int | None = None, day: str | None = None) -> UsageFigures:
+        with self._lock:
+            return self._usage_in(self._db, user_id=user_id, chat_id=chat_id, day=day)
+
+    @staticmethod
+    def _usage_in(db: sqlite3.Connection, *, user_id: int | None = None, chat_id: int | None = None,
+                  day: str | None = None) -> UsageFigures:
         where, args = ["day = ?"], [day or today()]
         if user_id is not None:
             where.append("user_id = ?")
@@ -276,11 +366,10 @@ class Store:
         if chat_id is not None:
             where.append("chat_id = ?")
             args.append(chat_id)  # type: ignore[arg-type]
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COALESCE(SUM(requests),0), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0)"
-                f" FROM usage WHERE {' AND '.join(where)}", args).fetchone()
-        return UsageFigures(requests=row[0], prompt_tokens=row[1], completion_tokens=row[2])
+        row = db.execute(
+            "SELECT COALESCE(SUM(requests),0), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
+            f" COALESCE(SUM(reserved_tokens),0) FROM usage WHERE {' AND '.join(where)}", args).fetchone()
+        return UsageFigures(requests=row[0], prompt_tokens=row[1], completion_tokens=row[2], reserved_tokens=row[3])
 
     # --- digests --------------------------------------------------------------------------------
     def add_digest_item(self, chat_id: int, brief_id: int) -> None:

@@ -51,7 +51,7 @@ async def test_same_article_twice_costs_one_llm_call(newsbot: NewsBot, botapi: F
     await until(lambda: BRIEF_MARK in botapi.visible_text(812))
     assert llm_server.calls == 1
     botapi.push("message", U.command(812, "/usage"))
-    await until(lambda: "Today: 1 request(s), 0 token(s)" in botapi.visible_text(812))
+    await until(lambda: "Today: 1 request, 0 tokens." in botapi.visible_text(812))
 
 
 async def test_token_quota_per_chat(bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:

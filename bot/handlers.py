@@ -1,0 +1,474 @@
+"""Update handlers: turn what people send into stored requests, and answer commands.
+
+Handlers do no briefing themselves: `accept` admits work through the gate (allow-lists, quotas,
+durable write) and hands it to the runner. Text that cannot be an article is answered at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import (
+    InputFile,
+    Message,
+    MessageEntity,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot import texts
+from bot.article import from_text
+from bot.buttons import apply_setting, settings_keyboard, settings_text
+from bot.errors import (
+    EmptyInput,
+    InputError,
+    NewsbotError,
+    NotAllowed,
+    NotAnArticle,
+    QuotaReached,
+    StorageUnavailable,
+    TooShort,
+)
+from bot.reader import find_urls
+from bot.render import render_messages, render_sources
+from bot.runner import error_text
+from bot.services import Services, services
+
+log = logging.getLogger(__name__)
+
+LONG_POST = 600  # a post with links whose own text is this long is an article itself
+NEAR_LIMIT = 3_500  # Telegram splits a paste longer than 4,096 characters; its parts are this long
+
+
+# --- reading messages -------------------------------------------------------------------------
+def forward_publisher(message: Message) -> str | None:
+    """Who published a forwarded post (channel title, user or chat name)."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginChannel):
+        return origin.chat.title or origin.chat.username
+    if isinstance(origin, MessageOriginChat):
+        return origin.sender_chat.title
+    if isinstance(origin, MessageOriginUser):
+        return origin.sender_user.full_name
+    if isinstance(origin, MessageOriginHiddenUser):
+        return origin.sender_user_name
+    return None
+
+
+def message_links(message: Message) -> list[str]:
+    """Links of a message: URL and text-link entities, in text or caption."""
+    urls: list[str] = []
+    for ent, value in {**message.parse_entities(), **message.parse_caption_entities()}.items():
+        if ent.type == MessageEntity.URL:
+            urls.append(value if "://" in value else f"https://{value}")
+        elif ent.type == MessageEntity.TEXT_LINK and ent.url:
+            urls.append(ent.url)
+    return list(dict.fromkeys(urls + find_urls(message.text or message.caption or "")))
+
+
+@dataclass
+class Work:
+    """What one message asks for: payloads to brief, and how many links were left out."""
+
+    payloads: list[dict[str, Any]]
+    skipped_links: int = 0
+
+
+def work_of(message: Message, max_links: int, *, strip_command: bool = False,
+            strip_mention: str | None = None) -> Work:
+    """Turn a message into what to brief: links (capped) or its own text."""
+    text = message.text or message.caption or ""
+    if strip_command and text.startswith("/"):
+        text = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+    if strip_mention:
+        text = text.replace(strip_mention, "")
+    publisher = forward_publisher(message)
+    links = message_links(message)
+    own_text = text
+    for link in links:
+        own_text = own_text.replace(link, "")
+    if links and len(own_text.strip()) < LONG_POST:
+        return Work([{"url": u, "publisher_hint": publisher} for u in links[:max_links]],
+                    max(0, len(links) - max_links))
+    if text.strip():
+        return Work([{"text": text, "publisher_hint": publisher}])
+    return Work([])
+
+
+# --- accepting work ---------------------------------------------------------------------------
+async def reply(msg: Message, text: str) -> None:
+    await msg.get_bot().send_message(msg.chat_id, text, reply_parameters=ReplyParameters(
+        message_id=msg.message_id, allow_sending_without_reply=True),
+        message_thread_id=msg.message_thread_id if msg.is_topic_message else None)
+
+
+def check_text(text: str, min_chars: int) -> None:
+    """Refuse at once what cannot be an article (no status message, no request)."""
+    try:
+        from_text(text, "telegram", min_chars=min_chars)
+    except TooShort:
+        n = len(text.strip())
+        raise TooShort(f"{texts.count(n, texts.CHARACTERS, 'en')}, at least {texts.number(min_chars, 'en')} needed",
+                       detail_ar=f"{texts.count(n, texts.CHARACTERS, 'ar')}، والحد الأدنى "
+                                 f"{texts.number(min_chars, 'ar')}") from None
+
+
+async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply") -> None:
+    """Check each payload, admit it through the gate (durably), and start the runner on it."""
+    msg, user = update.effective_message, update.effective_user
+    assert msg is not None
+    user_id = user.id if user else None
+    view = s.view(msg.chat_id)
+    quiet = mode == "collect"
+    thread_id = msg.message_thread_id if msg.is_topic_message else None
+    for payload in work.payloads:
+        try:
+            if "text" in payload:
+                check_text(payload["text"], s.settings.digest_min_chars if quiet else s.settings.article_min_chars)
+            req = s.gate.admit(msg.chat_id, user_id, msg.message_id, payload, mode=mode, thread_id=thread_id)
+        except StorageUnavailable as exc:
+            s.storage_trouble(exc)
+            if not quiet:
+                await reply(msg, "⚠️ " + texts.say("cannot_accept", view))
+            return
+        except (InputError, NotAllowed, QuotaReached) as exc:
+            if not quiet:
+                await reply(msg, error_text(exc, view))
+            continue
+        if req is None:
+            return  # a redelivered update: its requests exist and are being handled
+        s.runner.submit(req)
+    if work.skipped_links and not quiet:
+        cap = s.settings.max_links_per_message
+        await reply(msg, "ℹ️ " + texts.say("links_capped", view, **texts.counts(cap, texts.LINKS, "cap"),
+                                           **texts.counts(work.skipped_links, texts.LINKS, "skipped")))
+
+
+async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message, *,
+                 strip_command: bool = False, strip_mention: bool = False) -> None:
+    """Work asked for explicitly (a private message, /summarize, a mention): always answered."""
+    s = services(context)
+    msg = update.effective_message
+    assert msg is not None
+    mention = f"@{context.bot.username}" if strip_mention else None
+    work = work_of(source, s.settings.max_links_per_message, strip_command=strip_command, strip_mention=mention)
+    if not work.payloads:
+        media = source.document or source.photo or source.video or source.audio or source.voice
+        ar, en = texts.TEXTS["send_article"]
+        exc: NewsbotError = NotAnArticle(en, detail_ar=ar) if media else EmptyInput()
+        await reply(msg, error_text(exc, s.view(msg.chat_id)))
+        return
+    await accept(update, s, work)
+
+
+def collect(update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Message) -> asyncio.Task[None]:
+    """An article shared in a digest chat: briefed quietly for the next digest (same gate, same quotas)."""
+    s = services(context)
+    work = work_of(msg, s.settings.max_links_per_message)
+    return s.runner.spawn(accept(update, s, work, mode="collect"))
+
+
+# --- pasted articles that Telegram split ------------------------------------------------------
+@dataclass
+class _Paste:
+    update: Update
+    context: ContextTypes.DEFAULT_TYPE
+    parts: list[Message] = field(default_factory=list)
+    timer: asyncio.Task[None] | None = None
+
+
+class PasteJoiner:
+    """Parts of one long paste (each near Telegram's 4,096 limit) from one user → one article."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._pending: dict[tuple[int, int], _Paste] = {}
+
+    @staticmethod
+    def _key(msg: Message) -> tuple[int, int] | None:
+        if msg.from_user is None or msg.forward_origin is not None or msg.text is None:
+            return None
+        return msg.chat_id, msg.from_user.id
+
+    def wants(self, msg: Message) -> bool:
+        key = self._key(msg)
+        if key is None or self.window_s <= 0:
+            return False
+        return key in self._pending or (len(msg.text or "") >= NEAR_LIMIT and not message_links(msg))
+
+    def add(self, update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Message) -> None:
+        key = self._key(msg)
+        assert key is not None
+        paste = self._pending.get(key)
+        if paste is None:
+            paste = self._pending[key] = _Paste(update, context)
+        elif paste.timer is not None:
+            paste.timer.cancel()
+        paste.parts.append(msg)
+        s = services(context)
+        if len(msg.text or "") < NEAR_LIMIT and len(paste.parts) > 1:
+            s.runner.spawn(self._flush(key, 0))  # a shorter part ends the paste
+        else:
+            paste.timer = s.runner.spawn(self._flush(key, self.window_s))
+
+    async def _flush(self, key: tuple[int, int], wait: float) -> None:
+        if wait:
+            await asyncio.sleep(wait)
+        paste = self._pending.pop(key, None)
+        if paste is None:
+            return
+        first = paste.parts[0]
+        text = "\n".join(m.text or "" for m in paste.parts)
+        s = services(paste.context)
+        await accept(paste.update, s, Work([{"text": text, "publisher_hint": None, "parts": len(paste.parts)}]))
+        log.info("joined a paste", extra={"fields": {"chat": first.chat_id, "parts": len(paste.parts)}})
+
+
+# --- handlers ---------------------------------------------------------------------------------
+async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: a greeting, what to send (with an example) and the settings buttons."""
+    msg, chat = update.effective_message, update.effective_chat
+    if msg and chat:
+        s = services(context)
+        cs = s.remember_chat(update)
+        group = chat.type != ChatType.PRIVATE
+        await msg.reply_text(texts.say("start", s.view(chat.id)) + "\n\n" + settings_text(cs, group=group),
+                             reply_markup=settings_keyboard(cs, group=group))
+
+
+async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: the full reference."""
+    if update.effective_message and update.effective_chat:
+        s = services(context)
+        s.remember_chat(update)
+        await update.effective_message.reply_text(texts.say("help", s.view(update.effective_chat.id),
+                                                            links=s.settings.max_links_per_message))
+
+
+async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/settings: language view (and, in groups, the digest) as buttons."""
+    msg, chat = update.effective_message, update.effective_chat
+    if msg and chat:
+        cs = services(context).remember_chat(update)
+        group = chat.type != ChatType.PRIVATE
+        await msg.reply_text(settings_text(cs, group=group), reply_markup=settings_keyboard(cs, group=group))
+
+
+async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lang ar|en|both: the chat's language view."""
+    msg, chat = update.effective_message, update.effective_chat
+    if not msg or not chat:
+        return
+    s = services(context)
+    choice = (context.args or [""])[0].lower()
+    if choice not in texts.VIEWS:
+        await msg.reply_text(texts.say("lang_usage", s.view(chat.id)))
+        return
+    cs = s.store.chat(chat.id)
+    cs.lang = choice
+    s.store.save_chat(cs)
+    await msg.reply_text(texts.say("lang_set", choice, **texts.language_name(choice)))  # type: ignore[arg-type]
+
+
+async def on_usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/usage: the user's own figures today; admins also see totals and the LLM concurrency cap."""
+    msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if not msg or not user or not chat:
+        return
+    s = services(context)
+    view = s.view(chat.id)
+    mine = s.store.usage(user_id=user.id)
+    text = texts.say("usage_today", view, **texts.counts(mine.requests, texts.REQUESTS, "requests"),
+                     **texts.counts(mine.tokens, texts.TOKENS, "tokens"))
+    if s.settings.daily_requests_per_user:
+        left = max(0, s.settings.daily_requests_per_user - mine.requests)
+        text += "\n" + texts.say("usage_left", view, **texts.counts(left, texts.REQUESTS, "left"))
+    if user.id in s.settings.admin_user_ids:
+        total = s.store.usage()
+        cap = s.llm_concurrency()
+        text += "\n\n" + texts.say("usage_admin", view, **texts.counts(total.requests, texts.REQUESTS, "requests"),
+                                   **texts.counts(total.tokens, texts.TOKENS, "tokens"),
+                                   ar_cap=texts.number(cap, "ar"), en_cap=texts.number(cap, "en"))
+    await msg.reply_text(text)
+
+
+async def on_summarize(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/summarize: brief the replied-to message, or the command's own text and links."""
+    msg = update.effective_message
+    if not msg:
+        return
+    own = (msg.text or "").split(maxsplit=1)
+    has_args = len(own) > 1 or any(e.type == MessageEntity.TEXT_LINK for e in msg.entities)
+    source = msg if has_args or not msg.reply_to_message else msg.reply_to_message
+    await submit(update, context, source, strip_command=source is msg)
+
+
+async def on_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything sent in a private chat: text, links, captions, forwarded posts."""
+    msg = update.effective_message
+    if not msg:
+        return
+    s = services(context)
+    s.remember_chat(update)
+    if s.joiner.wants(msg):
+        s.joiner.add(update, context, msg)
+    else:
+        await submit(update, context, msg)
+
+
+async def on_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Groups: answer mentions and replies to the bot; otherwise collect for digests quietly."""
+    msg = update.effective_message
+    if not msg:
+        return
+    s = services(context)
+    bot = context.bot
+    mentioned = any(
+        (e.type == MessageEntity.MENTION and v.lower() == f"@{bot.username}".lower())
+        or (e.type == MessageEntity.TEXT_MENTION and e.user and e.user.id == bot.id)
+        for e, v in {**msg.parse_entities(), **msg.parse_caption_entities()}.items())
+    replied_to_bot = bool(msg.reply_to_message and msg.reply_to_message.from_user
+                          and msg.reply_to_message.from_user.id == bot.id)
+    text = (msg.text or msg.caption or "").replace(f"@{bot.username}", "").strip()
+    own_input = bool(message_links(msg)) or len(text) >= s.settings.article_min_chars
+    if mentioned or (replied_to_bot and own_input):  # a short reply to the bot is conversation, not work
+        source = msg if own_input or not msg.reply_to_message or replied_to_bot else msg.reply_to_message
+        await submit(update, context, source, strip_mention=True)
+    elif s.store.chat(msg.chat_id).digest_enabled:
+        collect(update, context, msg)
+
+
+async def on_channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Channel posts are read for digests; the bot never replies under them."""
+    post = update.channel_post
+    if not post:
+        return
+    s = services(context)
+    text = post.text or ""
+    if text.startswith("/digest"):
+        await s.digests.command(post, text.split()[1:], is_admin=True)
+    elif s.store.chat(post.chat_id).digest_enabled:
+        collect(update, context, post)
+
+
+async def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Private chats belong to their user; in groups ask Telegram; anonymous admins post as the chat."""
+    msg, user, chat = update.effective_message, update.effective_user, update.effective_chat
+    if chat is None:
+        return False
+    if chat.type == ChatType.PRIVATE or (msg is not None and msg.sender_chat is not None
+                                         and msg.sender_chat.id == chat.id):
+        return True
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
+
+
+async def on_digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/digest on [HH:MM] [tz] | off | now | status; only chat admins change the schedule."""
+    msg = update.effective_message
+    if msg:
+        await services(context).digests.command(msg, list(context.args or []),
+                                                is_admin=await is_admin(update, context))
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command the bot does not know, in a private chat: point to /help."""
+    msg, chat = update.effective_message, update.effective_chat
+    if msg and chat:
+        await msg.reply_text(texts.say("unknown_command", services(context).view(chat.id)))
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Buttons: under a brief (language view, sources, JSON) and in /settings."""
+    query = update.callback_query
+    message = query.message if query and isinstance(query.message, Message) else None
+    if not query or not query.data or message is None:
+        return
+    s = services(context)
+    if query.data.startswith("cfg:"):
+        await on_settings_button(update, context, message)
+        return
+    button = s.signer.parse(query.data, message.chat_id)
+    env = s.store.get_brief(button.brief_id) if button else None
+    if env is None or button is None or not s.gate.allowed(message.chat_id, query.from_user.id):
+        await query.answer(texts.say("brief_expired", "both").replace("\n\n", " · ").replace(texts.RLM, ""),
+                           show_alert=True)
+        return
+    await query.answer()
+    reply_to = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
+    if button.kind == "v" and button.view in texts.VIEWS:
+        messages = render_messages(env, button.view)  # type: ignore[arg-type]
+        keyboard = s.signer.brief_keyboard(message.chat_id, button.brief_id)
+        if len(messages) == 1:
+            try:
+                await message.edit_text(messages[0], reply_markup=keyboard)
+            except BadRequest as exc:
+                if "not modified" not in str(exc):
+                    raise
+        else:
+            for i, text in enumerate(messages):
+                await context.bot.send_message(message.chat_id, text, reply_parameters=reply_to,
+                                               reply_markup=keyboard if i == len(messages) - 1 else None)
+    elif button.kind == "s":
+        for text in render_sources(env, s.view(message.chat_id)):
+            await context.bot.send_message(message.chat_id, text, reply_parameters=reply_to)
+    elif button.kind == "j":
+        data = env.model_dump_json(indent=2).encode()
+        await context.bot.send_document(message.chat_id, InputFile(data, filename=f"brief-{button.brief_id}.json"),
+                                        reply_parameters=reply_to)
+
+
+async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+    """A /settings choice: applied in place by editing the settings message (admins only in groups)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    s = services(context)
+    group = message.chat.type != ChatType.PRIVATE
+    view = s.view(message.chat_id)
+    if group and not await is_admin(update, context):
+        await query.answer(texts.say("settings_admins_only", view).replace(texts.RLM, ""), show_alert=True)
+        return
+    cs = s.store.chat(message.chat_id)
+    digest_before = (cs.digest_enabled, cs.digest_time)
+    if not apply_setting(cs, query.data) or (not group and not query.data.startswith("cfg:lang:")):
+        await query.answer()
+        return
+    if cs.digest_enabled and not digest_before[0]:
+        cs.last_digest_at = cs.last_digest_at or time.time()
+    s.store.save_chat(cs)
+    if (cs.digest_enabled, cs.digest_time) != digest_before:
+        if cs.digest_enabled:
+            s.digests.schedule(cs)
+        else:
+            s.digests.unschedule(cs.chat_id)
+    await query.answer()
+    try:
+        await message.edit_text(settings_text(cs, group=group), reply_markup=settings_keyboard(cs, group=group))
+    except BadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log a failed update with its id; the bot goes on."""
+    uid = update.update_id if isinstance(update, Update) else None
+    if isinstance(context.error, StorageUnavailable):
+        services(context).storage_trouble(context.error)
+        if isinstance(update, Update) and update.effective_message and update.effective_chat and \
+                update.effective_chat.type != ChatType.CHANNEL:
+            await reply(update.effective_message, "⚠️ " + texts.say("cannot_accept", "both"))
+        return
+    log.error("update %s failed: %r", uid, context.error, exc_info=context.error)

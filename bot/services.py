@@ -1,0 +1,71 @@
+"""What the handlers share: settings, store, gate, runner, digests and buttons, in one value.
+
+The Application keeps it in `bot_data`, so handlers stay plain `async def handler(update, context)`
+functions, as in python-telegram-bot's examples.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot import texts
+from bot.buttons import Signer
+from bot.config import Settings
+from bot.gate import Gate
+from bot.metrics import Metrics
+from bot.runner import Runner
+from bot.store import ChatSettings, Store
+
+if TYPE_CHECKING:
+    from bot.digest_jobs import Digests
+    from bot.handlers import PasteJoiner
+
+log = logging.getLogger(__name__)
+KEY = "newsbot"
+STORAGE_LOG_EVERY_S = 60.0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    gate: Gate
+    runner: Runner
+    digests: Digests
+    signer: Signer
+    joiner: PasteJoiner
+    metrics: Metrics
+    llm_concurrency: Callable[[], int]
+    _storage_logged_at: float = field(default=0.0, repr=False)
+
+    def view(self, chat_id: int) -> texts.View:
+        return self.runner.view(chat_id)
+
+    def remember_chat(self, update: Update) -> ChatSettings:
+        """A new private chat's view follows the user's Telegram language (see texts.default_view)."""
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None
+        cs = self.store.chat(chat.id)
+        if not cs.known and chat.type == ChatType.PRIVATE and user is not None:
+            cs.lang = texts.default_view(user.language_code)
+            self.store.save_chat(cs)
+        return cs
+
+    def storage_trouble(self, exc: Exception) -> None:
+        """Log a store that cannot write once a minute, not once per update."""
+        now = time.monotonic()
+        if now - self._storage_logged_at >= STORAGE_LOG_EVERY_S:
+            self._storage_logged_at = now
+            log.error("the store cannot write (%s); refusing new work until it can", exc)
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data[KEY]  # type: ignore[no-any-return]

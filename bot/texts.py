@@ -1,0 +1,211 @@
+"""Every word the bot says in the chat, in Arabic and English, in one place.
+
+Handlers never write user-facing text themselves: they call `say(key, view, **values)` or one of
+the helpers below, so wording, plural forms and number formatting are reviewed here once.
+
+Choices made once for the whole bot:
+- Numbers use Western digits in both languages (as most Arab newsrooms print them), grouped in
+  thousands with the Arabic thousands separator (٬) in Arabic and a comma in English.
+- Arabic counts follow the language's plural forms: 1 (singular, "واحد"), 2 (dual), 3–10
+  (plural), 11–99 (singular accusative), 100+ and 0 (singular).
+- Lists are joined with the Arabic comma (،) in Arabic.
+- An Arabic line starts with a right-to-left mark, so Telegram lays it out right to left even
+  when it begins with a Latin name or a digit.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Literal
+
+View = Literal["ar", "en", "both"]
+RLM = "\u200f"
+VIEWS: tuple[View, ...] = ("ar", "en", "both")
+
+
+@dataclass(frozen=True)
+class Noun:
+    """An Arabic noun's forms for counting, and its English singular and plural."""
+
+    ar_one: str  # طلب واحد
+    ar_two: str  # طلبان
+    ar_few: str  # طلبات (3–10)
+    ar_many: str  # طلبًا (11–99)
+    ar_other: str  # طلب (0, 100+)
+    en_one: str
+    en_other: str
+
+
+REQUESTS = Noun("طلب واحد", "طلبان", "طلبات", "طلبًا", "طلب", "request", "requests")
+TOKENS = Noun("رمز واحد", "رمزان", "رموز", "رمزًا", "رمز", "token", "tokens")
+LINKS = Noun("رابط واحد", "رابطان", "روابط", "رابطًا", "رابط", "link", "links")
+ATTEMPTS = Noun("محاولة واحدة", "محاولتان", "محاولات", "محاولةً", "محاولة", "attempt", "attempts")
+CHARACTERS = Noun("حرف واحد", "حرفان", "أحرف", "حرفًا", "حرف", "character", "characters")
+ITEMS = Noun("عنصر واحد", "عنصران", "عناصر", "عنصرًا", "عنصر", "item", "items")
+QUOTES = Noun("اقتباس واحد", "اقتباسان", "اقتباسات", "اقتباسًا", "اقتباس", "quote", "quotes")
+
+
+def number(n: int, lang: Literal["ar", "en"]) -> str:
+    """12345 → "12٬345" (ar) or "12,345" (en)."""
+    grouped = f"{n:,}"
+    return grouped.replace(",", "\u066c") if lang == "ar" else grouped
+
+
+def count(n: int, noun: Noun, lang: Literal["ar", "en"]) -> str:
+    """A number with its noun in the right form: "طلبان", "5 طلبات", "11 طلبًا"; "1 request", "2 requests"."""
+    if lang == "en":
+        return f"{number(n, 'en')} {noun.en_one if n == 1 else noun.en_other}"
+    if n == 1:
+        return noun.ar_one
+    if n == 2:
+        return noun.ar_two
+    rest = n % 100
+    if 3 <= rest <= 10:
+        return f"{number(n, 'ar')} {noun.ar_few}"
+    if 11 <= rest <= 99:
+        return f"{number(n, 'ar')} {noun.ar_many}"
+    return f"{number(n, 'ar')} {noun.ar_other}"
+
+
+def join(items: list[str], lang: Literal["ar", "en"]) -> str:
+    return ("، " if lang == "ar" else ", ").join(items)
+
+
+LANGUAGE_NAMES: dict[str, tuple[str, str]] = {
+    "ar": ("العربية", "Arabic"),
+    "en": ("الإنجليزية", "English"),
+    "both": ("العربية والإنجليزية", "Arabic and English"),
+}
+
+#: key → (Arabic, English); `{name}` fields are filled by `say` (values are HTML-escaped).
+TEXTS: dict[str, tuple[str, str]] = {
+    "start": (
+        "👋 أهلًا! أرسل لي رابط خبر أو نص مقال أو منشورًا معاد توجيهه، وسأرد بملخص موثّق: العنوان والملخص، "
+        "ومن يضغط على من، والمواقف المعلنة مع اقتباسات حرفية، والمصادر.\n"
+        "مثال: أرسل رابطًا مثل https://www.bbc.com/arabic/… أو الصق نص المقال.\n"
+        "الإعدادات: /settings — الدليل الكامل: /help",
+        "👋 Hello! Send me a news link, an article's text or a forwarded post, and I reply with a checked brief: "
+        "headline and summary, who is pressuring whom, stated positions with verbatim quotes, and sources.\n"
+        "Example: send a link such as https://www.reuters.com/world/… or paste the article's text.\n"
+        "Settings: /settings — full guide: /help",
+    ),
+    "help": (
+        "📘 الدليل\n"
+        "• أرسل رابطًا (حتى {links}) أو نص مقال أو منشورًا معاد توجيهه، وأرد بملخص بالعربية والإنجليزية.\n"
+        "• الأزرار تحت الملخص: عربي / English / كلاهما لتبديل لغة العرض، «المصادر» لعرض المصادر كاملة، "
+        "و«JSON» لإرسال الملخص ملفًا.\n"
+        "• في المجموعات: /summarize ردًا على رسالة أو مع نص أو رابط، أو اذكرني.\n"
+        "• /lang ar أو en أو both — لغة العرض في هذه المحادثة.\n"
+        "• /settings — اللغة والموجز بالأزرار.\n"
+        "• /digest on [HH:MM] [المنطقة الزمنية] — موجز يومي في المجموعة أو القناة؛ /digest off لإيقافه؛ "
+        "/digest now لنشره الآن؛ /digest status لحالته. المشرفون فقط يغيّرونه.\n"
+        "• /usage — استهلاكك اليوم.\n"
+        "• الاقتباسات المعروضة حرفية ومطابقة لنص المقال؛ ما لم يُتحقق منه لا يُعرض اقتباسًا.",
+        "📘 Guide\n"
+        "• Send a link (up to {links}), an article's text or a forwarded post, and I reply with a brief in "
+        "Arabic and English.\n"
+        "• Buttons under a brief: عربي / English / both switch the language view, “Sources” shows the sources "
+        "in full, and “JSON” sends the brief as a file.\n"
+        "• In groups: /summarize as a reply to a message or with text or a link, or mention me.\n"
+        "• /lang ar, en or both — the language view in this chat.\n"
+        "• /settings — language and digest with buttons.\n"
+        "• /digest on [HH:MM] [timezone] — a daily digest in a group or channel; /digest off stops it; "
+        "/digest now posts it now; /digest status shows it. Only admins change it.\n"
+        "• /usage — your usage today.\n"
+        "• Quotes shown are verbatim and found in the article's text; nothing unchecked is shown as a quote.",
+    ),
+    "unknown_command": (
+        "لا أعرف هذا الأمر. جرّب /help للدليل أو /settings للإعدادات.",
+        "I don't know that command. Try /help for the guide or /settings for settings.",
+    ),
+    "lang_usage": ("الاستخدام: ‎/lang ar‎ أو ‎en‎ أو ‎both", "Usage: /lang ar, en or both"),
+    "lang_set": ("لغة العرض الآن: {ar_name}.", "Language view is now: {en_name}."),
+    "usage_today": ("اليوم: {ar_requests}، {ar_tokens}.", "Today: {en_requests}, {en_tokens}."),
+    "usage_left": ("المتبقي اليوم: {ar_left}.", "Left today: {en_left}."),
+    "usage_admin": (
+        "جميع المستخدمين اليوم: {ar_requests}، {ar_tokens}. حد التوازي الحالي لنموذج اللغة: {ar_cap}.",
+        "All users today: {en_requests}, {en_tokens}. Current LLM concurrency cap: {en_cap}.",
+    ),
+    "links_capped": (
+        "سألخص أول {ar_cap} فقط؛ تُرك {ar_skipped}.",
+        "I brief the first {en_cap} only; {en_skipped} left out.",
+    ),
+    "gave_up": (
+        "تعذّر إنجاز هذا الطلب بعد {ar_attempts}؛ توقفت عن المحاولة.",
+        "This request failed after {en_attempts}; I have given up on it.",
+    ),
+    "cannot_accept": (
+        "لا أستطيع قبول طلبات الآن (مشكلة في التخزين لدى البوت). أعد المحاولة بعد قليل.",
+        "I cannot accept work right now (the bot's storage has a problem). Please try again shortly.",
+    ),
+    "stage_reading": ("📖 أقرأ المقال…", "📖 Reading the article…"),
+    "stage_writing": ("✍️ أكتب الملخص…", "✍️ Writing the brief…"),
+    "stage_checking": ("🔎 أتحقق من الاقتباسات…", "🔎 Checking quotes…"),
+    "brief_expired": ("انتهت صلاحية هذا الملخص", "This brief is no longer available"),
+    "send_article": ("أرسل نص المقال أو رابطه", "send the article's text or its link"),
+    "too_short_detail": ("{ar_chars} والحد الأدنى {ar_min}", "{en_chars}, at least {en_min} needed"),
+    "settings_title": ("⚙️ الإعدادات — لغة العرض: {ar_name}", "⚙️ Settings — language view: {en_name}"),
+    "settings_digest_on": ("الموجز: مفعّل يوميًا الساعة {time} ({tz})", "Digest: on, daily at {time} ({tz})"),
+    "settings_digest_off": ("الموجز: متوقف", "Digest: off"),
+    "settings_admins_only": ("يغيّر مشرفو المجموعة فقط إعداداتها.", "Only the group's admins change its settings."),
+    "digest_admins_only": ("يغيّر مشرفو المحادثة فقط جدول الموجز.",
+                           "Only the chat's admins can change the digest schedule."),
+    "digest_usage": (
+        "الاستخدام: ‎/digest on [HH:MM] [Area/City]‎ أو ‎off‎ أو ‎now‎ أو ‎status‎ — مثال: ‎/digest on 08:30 Asia/Amman",
+        "Usage: /digest on [HH:MM] [Area/City], off, now or status — e.g. /digest on 08:30 Asia/Amman",
+    ),
+    "digest_on": ("الموجز مفعّل يوميًا الساعة {time} ({tz}).", "Digest on: daily at {time} ({tz})."),
+    "digest_off": ("أُوقف الموجز.", "Digest off."),
+    "digest_nothing": ("لا جديد منذ آخر موجز.", "Nothing new since the last digest."),
+    "digest_status_on": ("الموجز: مفعّل يوميًا الساعة {time} ({tz}).", "Digest: on, daily at {time} ({tz})."),
+    "digest_status_off": ("الموجز: متوقف.", "Digest: off."),
+    "button_lang_ar": ("العربية", "العربية"),
+    "button_lang_en": ("English", "English"),
+    "button_lang_both": ("عربي + English", "عربي + English"),
+    "button_sources": ("📚 المصادر", "📚 Sources"),
+    "button_digest_on": ("🗞 تشغيل الموجز", "🗞 Digest on"),
+    "button_digest_off": ("🔕 إيقاف الموجز", "🔕 Digest off"),
+}
+
+
+def _fill(template: str, values: dict[str, object]) -> str:
+    return template.format(**{k: html.escape(str(v)) for k, v in values.items()})
+
+
+def say(key: str, view: View = "both", **values: object) -> str:
+    """A text in the chat's view, HTML-escaped values; "both" gives the Arabic line first."""
+    ar, en = TEXTS[key]
+    ar_text, en_text = _fill(ar, values), _fill(en, values)
+    if view == "ar":
+        return RLM + ar_text.replace("\n", "\n" + RLM)
+    if view == "en":
+        return en_text
+    return RLM + ar_text.replace("\n", "\n" + RLM) + "\n\n" + en_text
+
+
+def both(ar: str, en: str, view: View = "both") -> str:
+    """Already-escaped Arabic and English text in the chat's view."""
+    if view == "ar":
+        return RLM + ar.replace("\n", "\n" + RLM)
+    if view == "en":
+        return en
+    return RLM + ar.replace("\n", "\n" + RLM) + "\n" + en
+
+
+def counts(n: int, noun: Noun, prefix: str) -> dict[str, str]:
+    """Values for a template that shows one count in both languages: {prefix}_ar / {prefix}_en → ar_x, en_x."""
+    return {f"ar_{prefix}": count(n, noun, "ar"), f"en_{prefix}": count(n, noun, "en")}
+
+
+def language_name(view: str) -> dict[str, str]:
+    ar, en = LANGUAGE_NAMES.get(view, LANGUAGE_NAMES["both"])
+    return {"ar_name": ar, "en_name": en}
+
+
+def default_view(language_code: str | None) -> View:
+    """A new private chat's view from the user's Telegram language: Arabic users get both languages,
+    Arabic first (a newsroom often forwards the English half); everyone else gets English."""
+    if language_code is None:
+        return "both"
+    return "both" if language_code.lower().startswith("ar") else "en"
