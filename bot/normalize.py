@@ -14,6 +14,7 @@ from dataclasses import dataclass
 _REMOVE = {0x0640, 0x0670, 0x200E, 0x200F, 0x061C, 0x200B, 0x200C, 0x200D, 0xFEFF, 0x00AD}
 _REMOVE.update(range(0x064B, 0x0653))  # harakat, tanwin, shadda, sukun
 _REMOVE.update(range(0x2066, 0x206A))  # bidi isolates
+_REMOVE.update(range(0x202A, 0x202F))  # bidi embeddings and overrides
 
 _MAP = {
     "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
@@ -62,6 +63,34 @@ def normalize(text: str) -> str:
     return normalize_map(text)[0]
 
 
+#: Bidi controls that can reorder what a reader sees: embeddings, overrides, isolates, and the
+#: direction marks. Stripped from every string the model writes; the renderer adds its own.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_BIDI_TABLE = dict.fromkeys(map(ord, BIDI_CONTROLS))
+
+
+def strip_bidi(text: str) -> str:
+    return text.translate(_BIDI_TABLE)
+
+
+# --- verbatim matching -----------------------------------------------------------------------
+#: The longest elision a quote may make between two pieces: characters of matching form between
+#: the end of one piece and the start of the next, spaces included. A
+#: clause, not a paragraph: long enough for "X said ... that", too short to join two speakers.
+MAX_GAP = 80
+#: Words each piece of an elided quote needs; an unelided quote needs MIN_WORDS_WHOLE.
+MIN_WORDS_PIECE = 3
+MIN_WORDS_WHOLE = 2
+#: A name or mention is a name, not a sentence.
+MAX_WORDS_NAME = 12
+#: Arabic proclitics written joined to the next word: a piece may start after one of them
+#: (quote "قال" in "وقال") or after و/ف followed by ب/ل/ك ("وبالتالي"). Nothing else inside a
+#: word is a boundary, and no suffix is: "we" never matches inside "week".
+_CONJUNCTIONS = "وف"
+_PREPOSITIONS = "بلك"
+_WORD = re.compile(r"\w+")
+
+
 @dataclass(frozen=True)
 class Match:
     start: int  # in the original text
@@ -71,34 +100,128 @@ class Match:
         return original[self.start : self.end]
 
 
+def _is_arabic_letter(c: str) -> bool:
+    return "\u0620" <= c <= "\u064a" or "\u066e" <= c <= "\u06d3"
+
+
 class Matcher:
-    """Finds verbatim spans in one article; the article is normalised once."""
+    """Finds verbatim spans in one article; the article is normalised once.
+
+    Matching form: `normalize`, then quote marks removed (a model that drops the article's
+    inner «» has not changed its words) and letters lower-cased. `find` is for quotes and
+    evidence, `find_name` for the names and mentions of actors and sources.
+    """
 
     def __init__(self, article: str) -> None:
         self.article = article
-        self.norm, self.origin = normalize_map(article)
+        self.norm, self.origin = self._form(article)
+
+    @staticmethod
+    def _form(text: str) -> tuple[str, list[int]]:
+        norm, origin = normalize_map(text)
+        chars: list[str] = []
+        where: list[int] = []
+        for c, o in zip(norm, origin, strict=True):
+            if c in "\"'":
+                continue
+            if c == " " and (not chars or chars[-1] == " "):
+                continue
+            low = c.lower()
+            chars.append(low if len(low) == 1 else c)
+            where.append(o)
+        if chars and chars[-1] == " ":
+            chars.pop()
+            where.pop()
+        return "".join(chars), where
+
+    def _pieces(self, span: str) -> list[str]:
+        pieces = [self._form(p)[0].strip(_EDGE) for p in _ELLIPSIS.split(normalize(span))]
+        return [p for p in pieces if p]
+
+    def _starts_word(self, at: int, piece: str) -> bool:
+        if at == 0 or not piece[0].isalnum() or not self.norm[at - 1].isalnum():
+            return True
+        if not _is_arabic_letter(piece[0]):
+            return False
+        # the letters joined before `at` must be one clitic, or a conjunction and a preposition
+        k = 0
+        while at - k - 1 >= 0 and self.norm[at - k - 1].isalnum():
+            k += 1
+        prefix = self.norm[at - k : at]
+        word = _WORD.match(piece)
+        if word is None or len(word.group()) < 2:
+            return False
+        if k == 1:
+            return prefix in _CONJUNCTIONS + _PREPOSITIONS
+        return k == 2 and prefix[0] in _CONJUNCTIONS and prefix[1] in _PREPOSITIONS
+
+    def _ends_word(self, end: int, piece: str) -> bool:
+        return end == len(self.norm) or not piece[-1].isalnum() or not self.norm[end].isalnum()
+
+    def _occurrences(self, piece: str, start: int, stop: int) -> list[int]:
+        """Starts of `piece` at word boundaries with `start <= at <= stop`, in order."""
+        out = []
+        at = self.norm.find(piece, start)
+        while 0 <= at <= stop:
+            if self._starts_word(at, piece) and self._ends_word(at + len(piece), piece):
+                out.append(at)
+            at = self.norm.find(piece, at + 1)
+        return out
+
+    def _line_break_between(self, a: int, b: int) -> bool:
+        """Whether the original text between matching positions a (exclusive end) and b has a
+        line break: elisions stay within one paragraph."""
+        return "\n" in self.article[self.origin[a - 1] + 1 : self.origin[b]]
+
+    def _chain(self, pieces: list[str], start: int, prev_end: int | None) -> list[int] | None:
+        """Starts of `pieces[0:]` in order, each at most MAX_GAP after the previous one."""
+        piece, rest = pieces[0], pieces[1:]
+        stop = len(self.norm) if prev_end is None else prev_end + MAX_GAP
+        for at in self._occurrences(piece, start, stop):
+            if prev_end is not None and self._line_break_between(prev_end, at):
+                break
+            if not rest:
+                return [at]
+            tail = self._chain(rest, at + len(piece), at + len(piece))
+            if tail is not None:
+                return [at, *tail]
+        return None
 
     def find(self, span: str) -> Match | None:
-        """Where `span` occurs, after normalisation; `…` in the span may skip text in between.
+        """Where a quote or evidence span is in the article, or None.
 
-        Outer quote marks and punctuation are ignored, since models often wrap a quote in its
-        own marks or end it with a full stop that the article puts outside the quote.
+        Found means: every piece (a quote may elide with "…", "...", "[…]") matches whole words
+        (see the clitics above); pieces come in order, each at most MAX_GAP characters after the
+        previous one with no line break in between; an elided quote has at least
+        MIN_WORDS_PIECE words in every piece, an unelided one at least MIN_WORDS_WHOLE. Outer
+        quote marks and punctuation are ignored: models wrap quotes in their own marks.
         """
-        pieces = [p.strip(_EDGE) for p in _ELLIPSIS.split(normalize(span))]
-        pieces = [p for p in pieces if p]
-        if not pieces or sum(len(p) for p in pieces) < 4:
+        pieces = self._pieces(span)
+        if not pieces:
             return None
-        pos = 0
-        first = last = -1
-        for piece in pieces:
-            at = self.norm.find(piece, pos)
-            if at < 0:
-                return None
-            if first < 0:
-                first = at
-            last = at + len(piece)
-            pos = last
-        return Match(self.origin[first], self.origin[last - 1] + 1)
+        need = MIN_WORDS_WHOLE if len(pieces) == 1 else MIN_WORDS_PIECE
+        if any(len(_WORD.findall(p)) < need for p in pieces):
+            return None
+        starts = self._chain(pieces, 0, None)
+        if starts is None:
+            return None
+        last = starts[-1] + len(pieces[-1])
+        return Match(self.origin[starts[0]], self.origin[last - 1] + 1)
+
+    def find_name(self, name: str) -> Match | None:
+        """Where a name (an actor's mention, a source's name) is in the article, or None: one
+        piece of whole words (clitics as above), no elision, at most MAX_WORDS_NAME words."""
+        pieces = self._pieces(name)
+        if len(pieces) != 1 or _ELLIPSIS.search(normalize(name)):
+            return None
+        words = _WORD.findall(pieces[0])
+        if not words or len(words) > MAX_WORDS_NAME or not any(c.isalpha() for c in pieces[0]):
+            return None
+        found = self._occurrences(pieces[0], 0, len(self.norm))
+        if not found:
+            return None
+        at = found[0]
+        return Match(self.origin[at], self.origin[at + len(pieces[0]) - 1] + 1)
 
     def __contains__(self, span: str) -> bool:
         return self.find(span) is not None
