@@ -33,6 +33,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    result: Any = None  # what the server answered (a sent message has its message_id here)
 
 
 class ApiError(Exception):
@@ -212,8 +213,14 @@ class FakeBotAPI(LoopbackServer):
             if queue:
                 raise queue.pop(0)
         if method != "getUpdates":
-            self.calls.append(Call(method, params))
-        elif self.first_poll_at is None:
+            call = Call(method, params)
+            self.calls.append(call)
+            call.result = self._answer(method, params)
+            return call.result
+        return self._answer(method, params)
+
+    def _answer(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getUpdates" and self.first_poll_at is None:
             self.first_poll_at = time.monotonic()
         chat_id = int(params["chat_id"]) if "chat_id" in params else 0
 
