@@ -7,6 +7,7 @@ It knows nothing of Telegram or HTTP fetching; callers hand it an `Article` and 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -36,19 +37,52 @@ async def _no_progress(stage: str) -> None:
     return None
 
 
+#: Any spelling of the tags that fence untrusted text: <article>, </ARTICLE >, <article_metadata
+#: x="">, fullwidth ＜／ａｒｔｉｃｌｅ＞. Nothing inside the fence can close it or open another.
+_FENCE_TAG = re.compile(r"<\s*/?\s*article(?:_metadata)?\b[^>]*>?", re.IGNORECASE)
+# fullwidth and small forms look like ASCII to a model: match on their ASCII twins (same length)
+_ASCII_TWINS = {0xFF01 + i: 0x21 + i for i in range(94)} | {0xFE64: ord("<"), 0xFE65: ord(">")}
+_META_CAP = 300
+
+
+def fence(text: str) -> str:
+    """`text` with every fence tag removed, so it can sit between the fences."""
+    while True:
+        twins = text.translate(_ASCII_TWINS)
+        cuts = [m.span() for m in _FENCE_TAG.finditer(twins)]
+        if not cuts:
+            return text
+        for start, end in reversed(cuts):
+            text = text[:start] + text[end:]  # "<arti<article>cle>" is a tag once the inner one goes
+
+
+def known_outlets(article: Article) -> list[str]:
+    """Publishers known from metadata, not from the article's text: a fetched page's site name,
+    a forwarded post's channel. A source named so is verified as `found_in: metadata`."""
+    return [o for o in dict.fromkeys((article.outlet, article.publisher_hint)) if o and o.strip()]
+
+
 def user_message(article: Article, text: str, truncated: bool) -> str:
-    """The article last, after its metadata, so the static prefix stays cacheable."""
-    meta = [
-        ("Title", article.title), ("Outlet", article.outlet or article.publisher_hint),
-        ("Author", article.author), ("Published", article.published), ("URL", article.url),
-    ]
-    lines = [f"{k}: {v}" for k, v in meta if v]
+    """Metadata, then the article, each fenced: the article is untrusted material (the system
+    prompt says so). The article comes last so the static prefix stays cacheable."""
+
+    def one_line(value: str) -> str:
+        return " ".join(fence(value).split())[:_META_CAP]
+
+    meta = [("Title", article.title), ("Author", article.author), ("Published", article.published),
+            ("URL", article.url)]
+    lines = [f"{k}: {one_line(v)}" for k, v in meta if v]
+    if article.outlet:
+        lines.append(f"Outlet: {one_line(article.outlet)} (known outlet)")
     if article.publisher_hint:
-        lines.append(f"Forwarded from: {article.publisher_hint} (count it as the publisher source)")
+        lines.append(f"Forwarded from: {one_line(article.publisher_hint)} (known outlet)")
+    parts = []
+    if lines:
+        parts.append("<article_metadata>\n" + "\n".join(lines) + "\n</article_metadata>")
     if truncated:
-        lines.append("Note: the article was cut to fit; brief only the text below.")
-    header = "\n".join(lines)
-    return f"{header}\n\nARTICLE:\n{text}" if header else f"ARTICLE:\n{text}"
+        parts.append("Note: the article was cut to fit; brief only the text inside <article>.")
+    parts.append(f"<article>\n{fence(text)}\n</article>")
+    return "\n\n".join(parts)
 
 
 class BriefEngine:
@@ -66,13 +100,13 @@ class BriefEngine:
             {"role": "system", "content": prompts.system_prompt()},
             {"role": "user", "content": user_message(article, text, truncated)},
         ]
-        matcher = Matcher(article.text)
+        grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
 
         await progress("writing")
         reply = await self.llm.complete(messages, self.schema)
         usage, llm_seconds, calls = reply.usage, reply.seconds, 1
         await progress("checking")
-        brief, issues = self._evaluate(reply.text, matcher)
+        brief, issues = self._evaluate(reply.text, grounds)
         first_issues = list(issues)
 
         if issues:
@@ -83,7 +117,7 @@ class BriefEngine:
             ]
             repair = await self.llm.complete(messages, self.schema)
             usage, llm_seconds, calls = usage + repair.usage, llm_seconds + repair.seconds, 2
-            fixed, fixed_issues = self._evaluate(repair.text, matcher)
+            fixed, fixed_issues = self._evaluate(repair.text, grounds)
             # keep whichever answer is better: a valid brief beats none, fewer failures win
             if fixed is not None and (brief is None or len(fixed_issues) <= len(issues)):
                 brief, issues = fixed, fixed_issues
@@ -92,17 +126,18 @@ class BriefEngine:
         if brief is None:
             raise LLMBadOutput(grounding.describe(issues)[:300])
 
-        settled = grounding.settle(brief, issues)
-        n_spans = len(grounding.spans(settled.brief))
+        settled = grounding.settle(brief, grounds)
         report = CheckReport(
             passed_first_time=not first_issues,
             repaired=bool(first_issues) and not issues,
             first_failures=first_issues,
             remaining=issues,
             dropped=settled.dropped,
-            unverified=settled.unverified,
-            verified_spans=n_spans - len(settled.unverified),
+            grounding=settled.grounding,
         )
+        if report.grounding.low:
+            log.info("brief is mostly unchecked: %d of %d span(s) verified",
+                     report.grounding.spans_verified, report.grounding.spans_checked)
         info = ArticleInfo(
             source=article.source, url=article.url, title=article.title, outlet=article.outlet,
             author=article.author, published=article.published,
@@ -120,8 +155,8 @@ class BriefEngine:
         return BriefEnvelope(brief=settled.brief, article=info, provenance=provenance, checks=report)
 
     @staticmethod
-    def _evaluate(raw: str, matcher: Matcher) -> tuple[Brief | None, list[CheckIssue]]:
+    def _evaluate(raw: str, grounds: grounding.Grounds) -> tuple[Brief | None, list[CheckIssue]]:
         brief, issues = grounding.parse(raw)
         if brief is None:
             return None, issues
-        return brief, grounding.check(brief, matcher)
+        return brief, grounding.check(brief, grounds)

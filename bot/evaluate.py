@@ -75,9 +75,9 @@ def score(name: str, env: BriefEnvelope | None, ref: Brief, error: str | None = 
         return Score(name=name, error=error)
     got = env.brief
     s = Score(name=name, schema_valid_rate=1.0)
-    checked = env.checks.verified_spans + len(env.checks.unverified) + \
-        sum(1 for d in env.checks.dropped if d.reason.startswith("quote"))
-    s.grounding_rate = _ratio(env.checks.verified_spans, checked)
+    # the envelope counts what the model claimed as verbatim, dropped quotes included
+    g = env.checks.grounding
+    s.grounding_rate = _ratio(g.spans_verified, g.spans_checked)
 
     g_names = [(a.name.ar, a.name.en) for a in got.actors]
     r_names = [(a.name.ar, a.name.en) for a in ref.actors]

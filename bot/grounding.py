@@ -1,20 +1,37 @@
 """Checks of a brief against the schema and its article, and what to do with what fails.
 
 The pipeline (`brief.py`) calls `parse` and `check`, sends the failures back to the LLM once,
-then calls `settle`, which drops or marks whatever still fails so that nothing unchecked is
-ever shown as verbatim.
+then calls `settle`, which turns the answer into a `CheckedBrief`: every span carries its own
+`SpanCheck`, and whatever cannot be shown honestly is dropped, so that nothing unchecked is ever
+shown as verbatim and no actor or source is shown that the article does not name.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
-from bot.normalize import Matcher, script_share
-from bot.schema import Brief, CheckIssue, Dropped
+from bot.normalize import Matcher, normalize, script_share, strip_bidi
+from bot.schema import (
+    Brief,
+    CheckedActor,
+    CheckedBrief,
+    CheckedPosition,
+    CheckedPressure,
+    CheckedSource,
+    CheckIssue,
+    DropCause,
+    Dropped,
+    DroppedItem,
+    Grounding,
+    Source,
+    SpanCheck,
+)
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.IGNORECASE)
 
@@ -24,6 +41,18 @@ def _path(loc: tuple[object, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "$"
+
+
+def _clean(node: Any) -> Any:
+    """Every string the model wrote, without bidi controls: neither a model nor an article it
+    copies from may reorder what the reader sees. Done at parse time so the JSON is clean too."""
+    if isinstance(node, str):
+        return strip_bidi(node)
+    if isinstance(node, list):
+        return [_clean(v) for v in node]
+    if isinstance(node, dict):
+        return {_clean(k): _clean(v) for k, v in node.items()}
+    return node
 
 
 def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
@@ -43,7 +72,7 @@ def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
     if not isinstance(data, dict):
         return None, [CheckIssue(path="$", kind="schema", message="the answer must be a JSON object")]
     try:
-        return Brief.model_validate(data), []
+        return Brief.model_validate(_clean(data)), []
     except ValidationError as exc:
         return None, [
             CheckIssue(path=_path(tuple(e["loc"])), kind="schema", message=e["msg"])
@@ -74,20 +103,71 @@ def _bilinguals(brief: Brief) -> list[tuple[str, str, str]]:
 
 
 def spans(brief: Brief) -> list[tuple[str, str]]:
-    """(path, text) of every span that must be verbatim in the article."""
+    """(path, text) of every quote and evidence span that must be verbatim in the article. A
+    source's empty evidence is no span: an outlet known only from metadata has none."""
     out = [(f"pressures[{i}].evidence", p.evidence) for i, p in enumerate(brief.pressures)]
     out += [(f"positions[{i}].quote", p.quote) for i, p in enumerate(brief.positions) if p.quote]
-    out += [(f"sources[{i}].evidence", s.evidence) for i, s in enumerate(brief.sources)]
+    out += [(f"sources[{i}].evidence", s.evidence) for i, s in enumerate(brief.sources) if s.evidence.strip()]
     return out
 
 
-def check(brief: Brief, matcher: Matcher) -> list[CheckIssue]:
-    """Checks 2–4: verbatim grounding, references and ids, script of each language."""
+def _outlet_key(name: str) -> str:
+    # "Jawhara FM (publisher)" is the outlet "Jawhara FM": brackets are the model's annotation
+    return normalize(re.sub(r"\([^)]*\)|\[[^\]]*\]", " ", name)).casefold().strip()
+
+
+@dataclass(frozen=True)
+class Grounds:
+    """What a brief is checked against: the article, and the outlets known from metadata (a
+    fetched page's site name, a forwarded post's channel), which the article may not name."""
+
+    matcher: Matcher
+    outlets: tuple[str, ...] = ()
+
+    def span(self, text: str) -> SpanCheck:
+        m = self.matcher.find(text)
+        if m is None:
+            return SpanCheck(verified=False)
+        return SpanCheck(verified=True, found_in="article", start=m.start, end=m.end)
+
+    def mention(self, text: str) -> SpanCheck:
+        m = self.matcher.find_name(text)
+        if m is None:
+            return SpanCheck(verified=False)
+        return SpanCheck(verified=True, found_in="article", start=m.start, end=m.end)
+
+    def source_name(self, source: Source) -> SpanCheck:
+        known = {_outlet_key(o) for o in self.outlets} - {""}
+        if {_outlet_key(source.name.ar), _outlet_key(source.name.en)} & known:
+            return SpanCheck(verified=True, found_in="metadata")
+        for name in (source.name.ar, source.name.en):
+            check = self.mention(name)
+            if check.verified:
+                return check
+        return SpanCheck(verified=False)
+
+
+def _grounds(matcher: Matcher | Grounds, outlets: Sequence[str]) -> Grounds:
+    return matcher if isinstance(matcher, Grounds) else Grounds(matcher, tuple(o for o in outlets if o))
+
+
+def check(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()) -> list[CheckIssue]:
+    """Checks 2–5: verbatim spans, names, references and ids, script of each language."""
+    grounds = _grounds(matcher, outlets)
     issues: list[CheckIssue] = []
     for path, text in spans(brief):
-        if matcher.find(text) is None:
+        if not grounds.span(text).verified:
             issues.append(CheckIssue(path=path, kind="not_found",
                                      message=f"not found verbatim in the article: {text[:120]!r}"))
+    for i, a in enumerate(brief.actors):
+        if not grounds.mention(a.mention).verified:
+            issues.append(CheckIssue(path=f"actors[{i}].mention", kind="not_found",
+                                     message=f"mention not found verbatim in the article: {a.mention[:120]!r}"))
+    for i, s in enumerate(brief.sources):
+        if not grounds.source_name(s).verified:
+            issues.append(CheckIssue(path=f"sources[{i}].name", kind="not_found",
+                                     message=f"source name not in the article and not the known outlet: "
+                                             f"{s.name.ar[:60]!r} / {s.name.en[:60]!r}"))
 
     for kind, ids in (("actor", [a.id for a in brief.actors]), ("source", [s.id for s in brief.sources])):
         seen: set[str] = set()
@@ -133,80 +213,78 @@ def check(brief: Brief, matcher: Matcher) -> list[CheckIssue]:
 
 @dataclass
 class Settled:
-    brief: Brief
+    brief: CheckedBrief
     dropped: list[Dropped] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)
+    grounding: Grounding = field(default_factory=Grounding)
 
 
-def settle(brief: Brief, issues: list[CheckIssue]) -> Settled:
-    """Make a brief safe to show: unfound quotes are dropped, unfound evidence is marked
-    unverified, dangling references are removed, and items left without an actor are dropped."""
-    b = brief.model_copy(deep=True)
-    result = Settled(brief=b)
-    failed = {i.path for i in issues if i.kind == "not_found"}
+def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()) -> Settled:
+    """Make a brief safe to show. Every span gets its `SpanCheck`; an unfound quote is dropped
+    (the position stays), unfound evidence stays marked unverified and is never quoted, an actor
+    or source the article does not name is dropped with its references, and pressures and
+    positions left without their parties are dropped. Paths in `dropped` are those of `brief`."""
+    grounds = _grounds(matcher, outlets)
+    dropped: list[Dropped] = []
 
-    for i, pos in enumerate(b.positions):
-        if pos.quote and f"positions[{i}].quote" in failed:
-            result.dropped.append(Dropped(path=f"positions[{i}].quote", text=pos.quote,
-                                          reason="quote not found in the article"))
-            pos.quote = None
-    result.unverified += sorted(p for p in failed if not p.startswith("positions["))
+    def drop(path: str, item: DroppedItem, cause: DropCause, text: str, reason: str) -> None:
+        dropped.append(Dropped(path=path, item=item, cause=cause, text=text, reason=reason))
 
-    # duplicates: keep the first of each id
-    def dedupe(items: list, label: str) -> list:  # type: ignore[type-arg]
-        seen: set[str] = set()
-        kept = []
-        for i, item in enumerate(items):
-            if item.id in seen:
-                result.dropped.append(Dropped(path=f"{label}[{i}]", text=item.id, reason="duplicate id"))
-                continue
-            seen.add(item.id)
-            kept.append(item)
-        return kept
+    evidence = [grounds.span(p.evidence) for p in brief.pressures]
+    quotes = [grounds.span(q.quote) if q.quote else None for q in brief.positions]
+    source_spans = [grounds.span(s.evidence) if s.evidence.strip() else None for s in brief.sources]
+    mentions = [grounds.mention(a.mention) for a in brief.actors]
+    names = [grounds.source_name(s) for s in brief.sources]
+    span_checks = [c for c in (*evidence, *quotes, *source_spans) if c is not None]
+    grounding = Grounding(spans_checked=len(span_checks), spans_verified=sum(c.verified for c in span_checks),
+                          names_checked=len(mentions) + len(names),
+                          names_verified=sum(c.verified for c in (*mentions, *names)))
 
-    # unverified paths are by index: rewrite them if sources shift
-    source_index = {id(s): i for i, s in enumerate(b.sources)}
-    b.actors = dedupe(b.actors, "actors")
-    b.sources = dedupe(b.sources, "sources")
-    actor_ids = {a.id for a in b.actors}
-    source_ids = {s.id for s in b.sources}
+    actors: list[CheckedActor] = []
+    for i, (a, mention) in enumerate(zip(brief.actors, mentions, strict=True)):
+        if any(k.id == a.id for k in actors):
+            drop(f"actors[{i}]", "actor", "duplicate_id", a.id, "duplicate id")
+        elif not mention.verified:
+            drop(f"actors[{i}]", "actor", "not_found", a.mention or a.name.en,
+                 "actor's mention not found in the article")
+        else:
+            actors.append(CheckedActor(**a.model_dump(), mention_check=mention))
+    sources: list[CheckedSource] = []
+    for i, (s, name, span) in enumerate(zip(brief.sources, names, source_spans, strict=True)):
+        if any(k.id == s.id for k in sources):
+            drop(f"sources[{i}]", "source", "duplicate_id", s.id, "duplicate id")
+        elif not name.verified:
+            drop(f"sources[{i}]", "source", "not_found", f"{s.name.ar} / {s.name.en}",
+                 "source not named in the article and not the known outlet")
+        else:
+            sources.append(CheckedSource(**s.model_dump(), name_check=name, evidence_check=span))
+    actor_ids = {a.id for a in actors}
+    source_ids = {s.id for s in sources}
 
-    pressures = []
-    old_pressure_index: dict[int, int] = {}
-    for i, p in enumerate(b.pressures):
-        p.actors = [a for a in p.actors if a in actor_ids]
-        p.targets = [t for t in p.targets if t in actor_ids]
-        p.source_ids = [s for s in p.source_ids if s in source_ids]
-        if not p.actors or not p.targets:
-            result.dropped.append(Dropped(path=f"pressures[{i}]", text=p.evidence,
-                                          reason="pressure without a known actor or target"))
+    pressures: list[CheckedPressure] = []
+    for i, (p, check_) in enumerate(zip(brief.pressures, evidence, strict=True)):
+        kept = p.model_copy(update={"actors": [a for a in p.actors if a in actor_ids],
+                                    "targets": [t for t in p.targets if t in actor_ids],
+                                    "source_ids": [s for s in p.source_ids if s in source_ids]})
+        if not kept.actors or not kept.targets:
+            drop(f"pressures[{i}]", "pressure", "unknown_reference", p.evidence,
+                 "pressure without a known actor or target")
             continue
-        old_pressure_index[i] = len(pressures)
-        pressures.append(p)
-    b.pressures = pressures
+        pressures.append(CheckedPressure(**kept.model_dump(), evidence_check=check_))
 
-    positions = []
-    for i, q in enumerate(b.positions):
-        q.source_ids = [s for s in q.source_ids if s in source_ids]
+    positions: list[CheckedPosition] = []
+    for i, (q, quote) in enumerate(zip(brief.positions, quotes, strict=True)):
         if q.actor not in actor_ids:
-            result.dropped.append(Dropped(path=f"positions[{i}]", text=q.stance.en,
-                                          reason="position of an unknown actor"))
+            drop(f"positions[{i}]", "position", "unknown_reference", q.stance.en, "position of an unknown actor")
             continue
-        positions.append(q)
-    b.positions = positions
+        kept = q.model_copy(update={"source_ids": [s for s in q.source_ids if s in source_ids]})
+        if quote is not None and not quote.verified:
+            drop(f"positions[{i}].quote", "quote", "not_found", q.quote or "", "quote not found in the article")
+            kept.quote, quote = None, None
+        positions.append(CheckedPosition(**kept.model_dump(), quote_check=quote))
 
-    new_source_index = {source_index[id(s)]: i for i, s in enumerate(b.sources)}
-    remapped = []
-    for path in result.unverified:
-        m = re.match(r"(pressures|sources)\[(\d+)\](.*)", path)
-        if not m:
-            remapped.append(path)
-            continue
-        table = old_pressure_index if m[1] == "pressures" else new_source_index
-        if int(m[2]) in table:
-            remapped.append(f"{m[1]}[{table[int(m[2])]}]{m[3]}")
-    result.unverified = remapped
-    return result
+    checked = CheckedBrief(language=brief.language, headline=brief.headline, summary=brief.summary,
+                           actors=actors, pressures=pressures, positions=positions, sources=sources)
+    return Settled(brief=checked, dropped=dropped, grounding=grounding)
 
 
 def describe(issues: list[CheckIssue]) -> str:

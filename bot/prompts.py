@@ -8,6 +8,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from bot import normalize
 from bot.schema import brief_json_schema
 
 _DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -42,7 +43,13 @@ def system_prompt() -> str:
     """The static system message: instructions and schema (identical for every article, so
     providers can cache it)."""
     schema = json.dumps(brief_json_schema(), ensure_ascii=False, separators=(",", ":"))
-    return load("system").text.replace("{schema}", schema)
+    # the checker's limits come from the checker, so the prompt cannot promise something else
+    rules = {"{min_words_whole}": normalize.MIN_WORDS_WHOLE, "{min_words_piece}": normalize.MIN_WORDS_PIECE,
+             "{max_gap}": normalize.MAX_GAP, "{max_words_name}": normalize.MAX_WORDS_NAME}
+    text = load("system").text
+    for key, value in rules.items():
+        text = text.replace(key, str(value))
+    return text.replace("{schema}", schema)
 
 
 def repair_prompt(failures: str) -> str:

@@ -1,8 +1,9 @@
 """Rendering: a brief envelope → Telegram HTML messages (≤ 4096) or plain text. Pure functions.
 
 Telegram picks a paragraph's direction from its first strong character, so every Arabic line
-starts with RLM, and runs of the other direction (an English quote in the Arabic view) are
-wrapped in Unicode isolates.
+starts with RLM, and runs of the other direction (an English quote in the Arabic view, an Arabic
+name in the English one) are wrapped in Unicode isolates. Those are the only bidi controls in the
+output: any that come with the text are removed first.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.normalize import script_share
-from bot.schema import BriefEnvelope
+from bot.normalize import script_share, strip_bidi
+from bot.schema import BriefEnvelope, DroppedItem
 
 View = Literal["ar", "en", "both"]
 TELEGRAM_LIMIT = 4096
@@ -32,13 +33,23 @@ LABELS: dict[str, dict[str, str]] = {
     "via": {"ar": "عبر", "en": "via"},
     "unverified": {"ar": "⚠️ غير موثّق: لم يُعثر على الدليل حرفيًا في المقال",
                    "en": "⚠️ unverified: evidence not found verbatim in the article"},
-    "dropped": {"ar": "أُسقط {n} اقتباس/عنصر لم يُعثر عليه في المقال",
-                "en": "{n} quote(s)/item(s) not found in the article were left out"},
+    "dropped": {"ar": "أُسقط لأنه غير موجود في المقال: {items}", "en": "Left out as not found in the article: {items}"},
+    "orphans": {"ar": "وما لم يبقَ له طرف ({n})", "en": "and what was left without its parties ({n})"},
+    "low": {"ar": "⚠️ تنبيه: لم يُعثر في المقال إلا على {v} من {n} من الاقتباسات والأدلة؛ معظم هذا الملخص غير موثّق",
+            "en": "⚠️ Caution: only {v} of {n} quotes and evidence spans were found in the article; "
+                  "most of this brief is unchecked"},
+    "nothing": {"ar": "⚠️ تنبيه: لا شيء في هذا الملخص أمكن التحقق منه في نص المقال",
+                "en": "⚠️ Caution: nothing in this brief could be checked against the article"},
     "truncated": {"ar": "✂️ المقال طويل؛ لُخّص أوله فقط ({sent} من {total} حرفًا)",
                   "en": "✂️ Long article: only its first part was briefed ({sent} of {total} characters)"},
     "paywalled": {"ar": "🔒 يبدو أن المقال مقتطع أو خلف جدار دفع", "en": "🔒 The article looks truncated or paywalled"},
     "none": {"ar": "لا شيء في المقال", "en": "none in the article"},
     "more_sources": {"ar": "و{n} غيرها", "en": "and {n} more"},
+}
+DROPPED_ITEMS: dict[DroppedItem, dict[str, str]] = {
+    "actor": {"ar": "أطراف", "en": "actors"}, "source": {"ar": "مصادر", "en": "sources"},
+    "quote": {"ar": "اقتباسات", "en": "quotes"}, "pressure": {"ar": "ضغوط", "en": "pressures"},
+    "position": {"ar": "مواقف", "en": "positions"},
 }
 SOURCE_KINDS: dict[str, dict[str, str]] = {
     "media": {"ar": "وسائل إعلام", "en": "Media"},
@@ -67,10 +78,9 @@ class _Fmt:
 
     def esc(self, text: str) -> str:
         text = _cap(text)
-        if self.lang == "ar":
-            arabic, latin = script_share(text)
-            if latin > arabic:
-                text = f"{FSI}{text}{PDI}"
+        arabic, latin = script_share(text)
+        if (self.lang == "ar" and latin > arabic) or (self.lang != "ar" and arabic > latin):
+            text = f"{FSI}{text}{PDI}"
         return html.escape(text, quote=False) if self.html else text
 
     def b(self, text: str) -> str:
@@ -87,6 +97,7 @@ class _Fmt:
 
 
 def _cap(text: str) -> str:
+    text = strip_bidi(text)  # stored briefs from before parse-time stripping, article metadata
     text = " ".join(text.split()) if "\n" not in text else text.strip()
     return text if len(text) <= FIELD_CAP else text[: FIELD_CAP - 1].rstrip() + "…"
 
@@ -98,7 +109,12 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
     L = {k: v[lang] for k, v in LABELS.items()}
     out: list[list[str]] = []
 
-    head = [f.line(f"📰 {f.b(getattr(b.headline, lang))}"), f.line(f.esc(getattr(b.summary, lang)))]
+    head = []
+    g = env.checks.grounding
+    if g.low:
+        warning = L["low"].format(v=g.spans_verified, n=g.spans_checked) if g.spans_checked else L["nothing"]
+        head.append(f.line(f.b(warning)))
+    head += [f.line(f"📰 {f.b(getattr(b.headline, lang))}"), f.line(f.esc(getattr(b.summary, lang)))]
     notes = []
     if env.article.truncated:
         notes.append(L["truncated"].format(sent=env.article.chars_sent, total=env.article.chars))
@@ -109,13 +125,13 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
 
     pressures = [f.line(f"🎯 {f.b(L['pressures'])}")]
     comma, arrow = ("، ", "←") if lang == "ar" else (", ", "→")
-    for i, p in enumerate(b.pressures):
+    for p in b.pressures:
         actors = comma.join(b.actor_name(a, lang) for a in p.actors)
         targets = comma.join(b.actor_name(t, lang) for t in p.targets)
         atom = [f.line(f"• {f.b(actors)} {arrow} {f.b(targets)} ({f.esc(EVENTS[p.event][lang])})"),
                 f.line(f"{f.esc(L['means'])}: {f.esc(getattr(p.means, lang))}"),
                 f.line(f"{f.esc(L['demand'])}: {f.esc(getattr(p.demand, lang))}")]
-        if env.is_verified(f"pressures[{i}].evidence"):
+        if p.evidence_check.verified:
             atom.append(f.quote(p.evidence))
         else:
             atom.append(f.line(f.i(L["unverified"])))
@@ -130,7 +146,7 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
         names = [s.name for s in (b.source(sid) for sid in p.source_ids) if s]
         if names:
             atom[0] += " " + f.i(f"({L['via']} {', '.join(getattr(n, lang) for n in names)})")
-        if p.quote:
+        if p.quote and p.quote_check is not None and p.quote_check.verified:
             atom.append(f.quote(p.quote))
         positions.append("\n".join(atom))
     if not b.positions:
@@ -150,7 +166,9 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
             for i in items:
                 s = b.sources[i]
                 atom = [f.line(f"• {f.esc(getattr(s.name, lang))}")]
-                if env.is_verified(f"sources[{i}].evidence"):
+                if s.evidence_check is None:
+                    pass  # an outlet known from metadata: no span to show
+                elif s.evidence_check.verified:
                     atom.append(f.quote(s.evidence))
                 else:
                     atom.append(f.line(f.i(L["unverified"])))
@@ -160,10 +178,30 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
             sources.append(f.line(f"{f.b(SOURCE_KINDS[kind][lang])}: {f.esc(names)}"))
     if not b.sources:
         sources.append(f.line(f.i(L["none"])))
-    if env.checks.dropped:
-        sources.append(f.line(f.i("ℹ️ " + L["dropped"].format(n=len(env.checks.dropped)))))
+    note = _dropped_note(env, lang)
+    if note:
+        sources.append(f.line(f.i(note)))
     out.append(sources)
     return out
+
+
+def _dropped_note(env: BriefEnvelope, lang: str) -> str:
+    """What was left out, by kind: what the article does not contain, then what fell with it."""
+    missing: dict[DroppedItem, int] = {}
+    orphans = 0
+    for d in env.checks.dropped:
+        if d.cause == "not_found":
+            missing[d.item] = missing.get(d.item, 0) + 1
+        else:
+            orphans += 1
+    parts = []
+    if missing:
+        sep = "، " if lang == "ar" else ", "
+        items = sep.join(f"{DROPPED_ITEMS[item][lang]} ({n})" for item, n in missing.items())
+        parts.append(LABELS["dropped"][lang].format(items=items))
+    if orphans:
+        parts.append(LABELS["orphans"][lang].format(n=orphans))
+    return ("ℹ️ " + ("؛ " if lang == "ar" else "; ").join(parts)) if parts else ""
 
 
 def _langs(view: View) -> list[str]:
@@ -237,8 +275,10 @@ def render_text(env: BriefEnvelope, view: View = "both") -> str:
     blocks = []
     for lang in _langs(view):
         blocks.append("\n\n".join("\n".join(s) for s in _sections(env, lang, False, True)))
+    g = env.checks.grounding
     footer = (f"— {env.provenance.model} · prompt {env.provenance.prompt_version} · "
-              f"{env.provenance.usage.total_tokens} tokens · {env.checks.verified_spans} verified span(s)")
-    if env.checks.dropped or env.checks.unverified:
-        footer += f" · {len(env.checks.dropped)} dropped, {len(env.checks.unverified)} unverified"
+              f"{env.provenance.usage.total_tokens} tokens · {g.spans_verified} verified span(s) of "
+              f"{g.spans_checked} · {g.names_verified} of {g.names_checked} name(s) found")
+    if env.checks.dropped:
+        footer += f" · {len(env.checks.dropped)} dropped"
     return "\n\n".join([*blocks, footer]) + "\n"

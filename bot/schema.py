@@ -1,7 +1,8 @@
-"""The brief, schema v1: the contract in `docs/schema.md`, as pydantic models.
+"""The brief, schema v2: the contract in `docs/schema.md`, as pydantic models.
 
-Field names and enums are fixed by that document. The envelope (`BriefEnvelope`) adds what code
-knows around the LLM's answer: article metadata, provenance and the results of the checks.
+Field names and enums are fixed by that document. `Brief` is what the LLM answers; `CheckedBrief`
+is the same brief after the checks, each verbatim span carrying its own `SpanCheck`. The envelope
+(`BriefEnvelope`) adds what code knows around it: article metadata, provenance, the checks.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 ActorKind = Literal[
     "state", "government", "armed_group", "political_party", "international_org", "person",
@@ -56,6 +57,7 @@ class Actor(_Strict):
     name: Bilingual
     kind: ActorKind
     country: str | None
+    mention: str
 
     @field_validator("id")
     @classmethod
@@ -131,6 +133,43 @@ class Brief(_Strict):
         return next((s for s in self.sources if s.id == source_id), None)
 
 
+# --- the brief after the checks --------------------------------------------------------------
+class SpanCheck(BaseModel):
+    """Whether one verbatim span (quote, evidence, mention, source name) was found, and where:
+    `start`/`end` are character offsets into the article's text (`article.chars` long)."""
+
+    verified: bool
+    found_in: Literal["article", "metadata"] | None = None  # metadata: the known outlet
+    start: int | None = None
+    end: int | None = None
+
+
+class CheckedActor(Actor):
+    mention_check: SpanCheck
+
+
+class CheckedPressure(Pressure):
+    evidence_check: SpanCheck
+
+
+class CheckedPosition(Position):
+    quote_check: SpanCheck | None  # null when there is no quote
+
+
+class CheckedSource(Source):
+    name_check: SpanCheck
+    evidence_check: SpanCheck | None  # null when the evidence is empty (an outlet known from metadata)
+
+
+class CheckedBrief(Brief):
+    """The brief as shown: what failed is dropped, and every span says whether it verified."""
+
+    actors: list[CheckedActor]  # type: ignore[assignment]
+    pressures: list[CheckedPressure]  # type: ignore[assignment]
+    positions: list[CheckedPosition]  # type: ignore[assignment]
+    sources: list[CheckedSource]  # type: ignore[assignment]
+
+
 # --- the envelope ----------------------------------------------------------------------------
 class ArticleInfo(BaseModel):
     source: str
@@ -183,10 +222,44 @@ class CheckIssue(BaseModel):
     message: str
 
 
+DroppedItem = Literal["quote", "actor", "source", "pressure", "position"]
+DropCause = Literal["not_found", "duplicate_id", "unknown_reference"]
+
+
 class Dropped(BaseModel):
+    """Something the model wrote that is not shown; `path` points into the model's answer."""
+
     path: str
+    item: DroppedItem
+    cause: DropCause
     text: str
-    reason: str
+    reason: str  # for people; code reads `item` and `cause`
+
+
+#: Below this share of verified spans the brief warns at the top that it is mostly unchecked.
+LOW_GROUNDING = 0.5
+
+
+class Grounding(BaseModel):
+    """How much of what the model presented as verbatim was found. `spans` are quotes and
+    evidence; `names` are actor mentions and source names. Counted over the model's answer,
+    before anything is dropped."""
+
+    spans_checked: int = 0
+    spans_verified: int = 0
+    names_checked: int = 0
+    names_verified: int = 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ratio(self) -> float | None:
+        return round(self.spans_verified / self.spans_checked, 4) if self.spans_checked else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def low(self) -> bool:
+        """Less than half of the spans verified, or none to check: the brief says so."""
+        return self.ratio is None or self.ratio < LOW_GROUNDING
 
 
 class CheckReport(BaseModel):
@@ -195,25 +268,82 @@ class CheckReport(BaseModel):
     first_failures: list[CheckIssue] = Field(default_factory=list)
     remaining: list[CheckIssue] = Field(default_factory=list)
     dropped: list[Dropped] = Field(default_factory=list)
-    unverified: list[str] = Field(default_factory=list)
-    verified_spans: int = 0
+    grounding: Grounding = Field(default_factory=Grounding)
+
+    @property
+    def verified_spans(self) -> int:
+        return self.grounding.spans_verified
 
     @property
     def clean(self) -> bool:
-        return not self.remaining and not self.dropped and not self.unverified
+        g = self.grounding
+        return (not self.remaining and not self.dropped and g.spans_verified == g.spans_checked
+                and g.names_verified == g.names_checked)
 
 
 class BriefEnvelope(BaseModel):
     """The full JSON output: the brief plus everything code knows around it."""
 
     schema_version: str = SCHEMA_VERSION
-    brief: Brief
+    brief: CheckedBrief
     article: ArticleInfo
     provenance: Provenance
     checks: CheckReport
 
-    def is_verified(self, path: str) -> bool:
-        return path not in self.checks.unverified
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        # envelopes stored before schema 2 (the bot's database) still load and render
+        if isinstance(data, dict) and data.get("schema_version") == "1":
+            return upgrade_v1(data)
+        return data
+
+
+def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 envelope in schema-2 shape. Schema 1 kept verification as a list of paths
+    (`checks.unverified`) and never checked names, so those are marked unverified here."""
+    from bot.normalize import strip_bidi
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, str):
+            return strip_bidi(node)
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        if isinstance(node, dict):
+            return {k: clean(v) for k, v in node.items()}
+        return node
+
+    data = clean(copy.deepcopy(data))
+    brief, checks = data["brief"], data.get("checks", {})
+    unverified = set(checks.pop("unverified", []))
+    verified_spans = checks.pop("verified_spans", 0)
+    unchecked = {"verified": False}
+    found = {"verified": True, "found_in": "article"}  # where was not recorded
+    for a in brief.get("actors", []):
+        a.setdefault("mention", "")
+        a["mention_check"] = unchecked
+    for i, p in enumerate(brief.get("pressures", [])):
+        p["evidence_check"] = found if f"pressures[{i}].evidence" not in unverified else unchecked
+    for q in brief.get("positions", []):
+        q["quote_check"] = found if q.get("quote") else None  # v1 dropped unfound quotes
+    for i, s in enumerate(brief.get("sources", [])):
+        s["name_check"] = unchecked
+        s["evidence_check"] = found if f"sources[{i}].evidence" not in unverified else unchecked
+    legacy = {"quote not found in the article": ("quote", "not_found"),
+              "duplicate id": ("actor", "duplicate_id"),
+              "pressure without a known actor or target": ("pressure", "unknown_reference"),
+              "position of an unknown actor": ("position", "unknown_reference")}
+    for d in checks.get("dropped", []):
+        item, cause = legacy.get(d.get("reason", ""), ("position", "unknown_reference"))
+        if cause == "duplicate_id" and str(d.get("path", "")).startswith("sources"):
+            item = "source"
+        d.setdefault("item", item)
+        d.setdefault("cause", cause)
+    dropped_quotes = sum(1 for d in checks.get("dropped", []) if d["item"] == "quote")
+    checks["grounding"] = {"spans_checked": verified_spans + len(unverified) + dropped_quotes,
+                           "spans_verified": verified_spans}
+    data["schema_version"] = SCHEMA_VERSION
+    return data
 
 
 def _strictify(node: Any) -> Any:

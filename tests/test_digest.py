@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.digest import ScheduleError, compose, group_stories, parse_schedule
-from bot.schema import Brief
-from tests.fakes.briefs import brief_for
+from bot.schema import Brief, BriefEnvelope
+from tests.fakes.briefs import STORIES, brief_for
 from tests.fakes.telegram_html import parse, utf16_len
 from tests.test_render import envelope
 
 
-def env_of(story: str, content_hash: str | None = None):
-    env = envelope(brief_for(story))
+def env_of(story: str, content_hash: str | None = None) -> BriefEnvelope:
+    env = envelope(brief_for(story), STORIES[story]["article"])
     env.article.content_hash = content_hash or story
     return env
 

@@ -21,8 +21,11 @@ EVAL = Path(__file__).resolve().parent.parent / "eval" / "ar"
 
 
 def references() -> dict[str, dict[str, Any]]:
-    return {name: {"article": read_file(str(a)).text, "brief": json.loads(r.read_text())}
-            for name, a, r in pairs_in(EVAL)}
+    out = {}
+    for name, a, r in pairs_in(EVAL):
+        article = read_file(str(a))
+        out[name] = {"article": article.text, "outlet": article.outlet, "brief": json.loads(r.read_text())}
+    return out
 
 
 def test_reference_briefs_pass_every_check() -> None:
@@ -31,7 +34,15 @@ def test_reference_briefs_pass_every_check() -> None:
     for name, item in refs.items():
         brief, issues = grounding.parse(json.dumps(item["brief"]))
         assert brief is not None and not issues, name
-        assert grounding.check(brief, Matcher(item["article"])) == [], name
+        outlets = [item["outlet"]] if item["outlet"] else []
+        assert grounding.check(brief, Matcher(item["article"]), outlets) == [], name
+        settled = grounding.settle(brief, Matcher(item["article"]), outlets)
+        assert settled.dropped == [] and settled.grounding.spans_verified == settled.grounding.spans_checked > 0
+
+
+def test_example_copy_is_the_example() -> None:
+    example = Path(__file__).resolve().parent / "data" / "examples" / "gaza-mediators.summary.json"
+    assert (EVAL / "gaza-mediators.summary.json").read_bytes() == example.read_bytes()
 
 
 def test_names_match_across_languages_and_articles() -> None:
@@ -47,9 +58,12 @@ def model_answering(refs: dict[str, dict[str, Any]], degrade: bool = False) -> A
             if item["article"][-80:] in content:
                 brief = json.loads(json.dumps(item["brief"]))
                 if degrade:
+                    # a real mention under the wrong name: it verifies, and is still not a reference actor
                     brief["actors"].append({"id": "invented", "name": {"ar": "كوكب المريخ", "en": "Mars"},
-                                            "kind": "other", "country": None})
+                                            "kind": "other", "country": None,
+                                            "mention": brief["actors"][0]["mention"]})
                     brief["pressures"][0]["targets"] = ["invented"]
+                    brief["pressures"][0]["evidence"] = "دليل لم يرد في المقال أبدا"
                     brief["sources"] = brief["sources"][:1]
                     brief["positions"] = [p for p in brief["positions"] if p["source_ids"][0] in
                                           {s["id"] for s in brief["sources"]}] or brief["positions"][:0]
@@ -81,6 +95,7 @@ def test_worse_model_scores_lower(llm_server: FakeLLM, tmp_path: Path) -> None:
     assert total["schema_valid_rate"] == 1.0 and total["bilingual_rate"] == 1.0
     assert total["actor_precision"] < 1.0 and total["actor_recall"] == 1.0
     assert total["pressure_pair_f1"] < 1.0 and total["source_recall"] < 1.0
+    assert total["grounding_rate"] < 1.0  # read from the envelope's counts, not from reason strings
 
 
 def test_unusable_answers_count_as_invalid(llm_server: FakeLLM, tmp_path: Path) -> None:

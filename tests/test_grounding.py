@@ -18,6 +18,10 @@ def brief(data: dict) -> Brief:
     return b
 
 
+def settled(data: dict, outlets: tuple[str, ...] = ()) -> grounding.Settled:
+    return grounding.settle(brief(data), Matcher(ARTICLE), outlets)
+
+
 def test_example_brief_passes_every_check() -> None:
     assert grounding.check(brief(example_brief()), Matcher(ARTICLE)) == []
 
@@ -33,15 +37,27 @@ def test_parse_reports_paths_of_schema_errors() -> None:
     del data["headline"]["en"]
     data["pressures"][0]["event"] = "PERSUADE"
     data["actors"][0]["kind"] = "country"
+    del data["actors"][1]["mention"]
     b, issues = grounding.parse(json.dumps(data))
     assert b is None
     paths = {i.path for i in issues}
-    assert {"headline.en", "pressures[0].event", "actors[0].kind"} <= paths
+    assert {"headline.en", "pressures[0].event", "actors[0].kind", "actors[1].mention"} <= paths
 
 
 def test_parse_of_non_json() -> None:
     b, issues = grounding.parse("Sorry, I cannot do that")
     assert b is None and issues[0].message == "the answer is not valid JSON"
+
+
+def test_parse_strips_bidi_controls_from_every_model_string() -> None:
+    data = example_brief()
+    data["headline"]["en"] = "\u202eUS presses Israel\u202c"
+    data["actors"][0]["name"]["ar"] = "\u2067الولايات المتحدة\u2069"
+    data["positions"][1]["quote"] = "\u200fالباب لم يُغلق بعد\u200e"
+    b = brief(data)
+    assert b.headline.en == "US presses Israel"
+    assert b.actors[0].name.ar == "الولايات المتحدة"
+    assert b.positions[1].quote == "الباب لم يُغلق بعد"
 
 
 def test_invented_quote_and_evidence_are_flagged() -> None:
@@ -51,6 +67,25 @@ def test_invented_quote_and_evidence_are_flagged() -> None:
     issues = grounding.check(brief(data), Matcher(ARTICLE))
     assert {(i.path, i.kind) for i in issues} == {("positions[1].quote", "not_found"),
                                                    ("pressures[0].evidence", "not_found")}
+
+
+def test_spliced_quote_is_flagged() -> None:
+    data = example_brief()
+    # two real sentences of two different speakers, hundreds of characters apart
+    data["positions"][1]["quote"] = "الباب لم يُغلق بعد أمام إمكانية … بدأت حملة التجويع التي تنفذها إسرائيل"
+    issues = grounding.check(brief(data), Matcher(ARTICLE))
+    assert [(i.path, i.kind) for i in issues] == [("positions[1].quote", "not_found")]
+
+
+def test_mentions_and_source_names_are_checked() -> None:
+    data = example_brief()
+    data["actors"][1]["mention"] = "دولة قطر"  # the article never writes this
+    data["sources"][0]["name"] = {"ar": "وكالة الأنباء الرسمية", "en": "Official News Agency"}
+    issues = {(i.path, i.kind) for i in grounding.check(brief(data), Matcher(ARTICLE))}
+    assert issues == {("actors[1].mention", "not_found"), ("sources[0].name", "not_found")}
+    # the outlet known from metadata needs no mention in the text
+    known = grounding.check(brief(data), Matcher(ARTICLE), ["Official News Agency"])
+    assert [i.path for i in known] == ["actors[1].mention"]
 
 
 def test_references_and_duplicates() -> None:
@@ -75,34 +110,78 @@ def test_script_of_each_language() -> None:
     assert issues == {("headline.ar", "script"), ("summary.en", "script"), ("actors[0].name.ar", "script")}
 
 
+def test_every_span_carries_its_verification_and_offsets() -> None:
+    s = settled(example_brief())
+    assert s.dropped == [] and s.grounding.spans_checked == s.grounding.spans_verified == 12
+    assert s.grounding.names_checked == s.grounding.names_verified == 16
+    checks = ([p.evidence_check for p in s.brief.pressures] + [a.mention_check for a in s.brief.actors]
+              + [q.quote_check for q in s.brief.positions if q.quote_check]
+              + [x.name_check for x in s.brief.sources] + [x.evidence_check for x in s.brief.sources if x.evidence_check])
+    assert len(checks) == 12 + 16 and all(c.verified and c.found_in == "article" for c in checks)
+    quote = s.brief.positions[1]
+    assert quote.quote_check is not None and quote.quote_check.start is not None
+    assert ARTICLE[quote.quote_check.start:quote.quote_check.end] == quote.quote
+    mention = s.brief.actors[4].mention_check  # "حركة حماس", first met as "وحركة حماس"
+    assert ARTICLE[mention.start:mention.end] == "حركة حماس"  # type: ignore[misc]
+
+
 def test_settle_drops_unfound_quotes_and_marks_unfound_evidence() -> None:
     data = example_brief()
     data["positions"][1]["quote"] = "سنواصل الحرب حتى النصر الكامل"
     data["pressures"][2]["evidence"] = "invented evidence"
     data["sources"][3]["evidence"] = "invented source line"
-    b = brief(data)
-    settled = grounding.settle(b, grounding.check(b, Matcher(ARTICLE)))
-    assert settled.brief.positions[1].quote is None
-    assert [d.path for d in settled.dropped] == ["positions[1].quote"]
-    assert settled.unverified == ["pressures[2].evidence", "sources[3].evidence"]
-    # nothing left in the brief as verbatim that is not in the article
-    left = [t for p, t in grounding.spans(settled.brief) if p not in settled.unverified]
-    assert all(Matcher(ARTICLE).find(t) for t in left)
+    s = settled(data)
+    assert s.brief.positions[1].quote is None and s.brief.positions[1].quote_check is None
+    assert [(d.path, d.item, d.cause) for d in s.dropped] == [("positions[1].quote", "quote", "not_found")]
+    assert not s.brief.pressures[2].evidence_check.verified
+    assert s.brief.pressures[2].evidence_check.start is None
+    assert s.brief.sources[3].evidence_check is not None and not s.brief.sources[3].evidence_check.verified
+    assert (s.grounding.spans_checked, s.grounding.spans_verified) == (12, 9)
+    # nothing marked verified that is not in the article
+    matcher = Matcher(ARTICLE)
+    assert all(matcher.find(p.evidence) for p in s.brief.pressures if p.evidence_check.verified)
+    assert all(matcher.find(x.evidence) for x in s.brief.sources if x.evidence_check and x.evidence_check.verified)
 
 
-def test_settle_removes_dangling_references_and_keeps_indices_right() -> None:
+def test_actor_without_a_mention_is_dropped_with_its_references() -> None:
+    data = example_brief()
+    data["actors"][3]["mention"] = "الكيان"  # israel: not in the article
+    s = settled(data)
+    assert "israel" not in {a.id for a in s.brief.actors}
+    # the first pressure keeps its other targets; Israel's own pressure and positions go
+    assert s.brief.pressures[0].targets == ["hamas"]
+    assert all(p.actor != "israel" for p in s.brief.positions) and len(s.brief.positions) == 1
+    assert len(s.brief.pressures) == 2
+    by = {(d.item, d.cause) for d in s.dropped}
+    assert by == {("actor", "not_found"), ("pressure", "unknown_reference"), ("position", "unknown_reference")}
+    assert s.grounding.names_verified == s.grounding.names_checked - 1
+
+
+def test_source_not_named_in_the_article_is_dropped_unless_known_from_metadata() -> None:
+    data = example_brief()
+    data["sources"][0] = {"id": "publisher", "name": {"ar": "الجزيرة", "en": "Al Jazeera"}, "kind": "media",
+                          "evidence": ""}
+    s = settled(data)
+    assert "publisher" not in {x.id for x in s.brief.sources}
+    assert all("publisher" not in p.source_ids for p in s.brief.pressures)
+    assert [(d.item, d.cause) for d in s.dropped] == [("source", "not_found")]
+    known = settled(data, outlets=("Al Jazeera",))
+    publisher = known.brief.sources[0]
+    assert publisher.name_check.found_in == "metadata" and publisher.evidence_check is None
+    assert known.grounding.spans_checked == 11  # an empty evidence is no span
+
+
+def test_settle_removes_dangling_references() -> None:
     data = example_brief()
     data["pressures"][0]["actors"] = ["nato"]  # no known actor left → pressure dropped
     data["pressures"][2]["evidence"] = "not in the article"
     data["positions"][0]["actor"] = "ghost"
     data["positions"][2]["source_ids"].append("ghost_source")
-    b = brief(data)
-    settled = grounding.settle(b, grounding.check(b, Matcher(ARTICLE)))
-    assert len(settled.brief.pressures) == 2
-    # the third pressure is now the second: its unverified mark follows it
-    assert settled.unverified == ["pressures[1].evidence"]
-    assert len(settled.brief.positions) == 4
-    assert all(s in {x.id for x in settled.brief.sources}
-               for p in settled.brief.positions for s in p.source_ids)
-    reasons = {d.reason for d in settled.dropped}
-    assert {"pressure without a known actor or target", "position of an unknown actor"} <= reasons
+    s = settled(data)
+    assert len(s.brief.pressures) == 2
+    # the third pressure is now the second: its mark travels with it
+    assert [p.evidence_check.verified for p in s.brief.pressures] == [True, False]
+    assert len(s.brief.positions) == 4
+    assert all(x in {y.id for y in s.brief.sources} for p in s.brief.positions for x in p.source_ids)
+    assert {(d.item, d.cause) for d in s.dropped} == {("pressure", "unknown_reference"),
+                                                     ("position", "unknown_reference")}

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bot.render import RLM, render_messages, render_sources, render_text
-from bot.schema import ArticleInfo, Brief, BriefEnvelope, CheckReport, Provenance, Usage
-from tests.conftest import example_brief
+from bot import grounding
+from bot.normalize import BIDI_CONTROLS, Matcher
+from bot.render import FSI, PDI, RLM, render_messages, render_sources, render_text
+from bot.schema import ArticleInfo, BriefEnvelope, CheckReport, Provenance, Usage
+from tests.conftest import EXAMPLE_ARTICLE, TESTDATA, example_brief
 from tests.fakes.telegram_html import parse, utf16_len
 
+ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
-def envelope(data: dict, **checks: object) -> BriefEnvelope:
+
+def envelope(data: dict, article: str = ARTICLE) -> BriefEnvelope:
+    """The brief as the engine would settle it against `article`."""
+    brief, issues = grounding.parse(json.dumps(data, ensure_ascii=False))
+    assert brief is not None, issues
+    settled = grounding.settle(brief, Matcher(article))
     return BriefEnvelope(
-        brief=Brief.model_validate(data),
-        article=ArticleInfo(source="t", chars=100, chars_sent=100, content_hash="x"),
+        brief=settled.brief,
+        article=ArticleInfo(source="t", chars=len(article), chars_sent=len(article), content_hash="x"),
         provenance=Provenance(model="m", prompt_version="p", response_format="json_schema", usage=Usage(),
                               llm_calls=1, llm_seconds=0, total_seconds=0, created_at="now"),
-        checks=CheckReport(passed_first_time=True, repaired=False, **checks),  # type: ignore[arg-type]
+        checks=CheckReport(passed_first_time=True, repaired=False, dropped=settled.dropped,
+                           grounding=settled.grounding),
     )
 
 
@@ -28,8 +39,8 @@ def nasty() -> dict:
     data["summary"]["en"] = (evil * 100)
     for p in data["positions"]:
         p["stance"]["en"] = evil * 30
-    for i in range(40):
-        data["sources"].append({"id": f"s{i}", "name": {"ar": f"مصدر <{i}> & شركاه", "en": f"Source <{i}> & Co"},
+    for i in range(40):  # the Arabic name is in the article, so the source stays
+        data["sources"].append({"id": f"s{i}", "name": {"ar": "مسؤول إسرائيلي", "en": f"Source <{i}> & Co"},
                                 "kind": "anonymous_source", "evidence": "وأشار مسؤول إسرائيلي إلى أن"})
     return data
 
@@ -74,7 +85,7 @@ def test_arabic_lines_start_right_to_left() -> None:
 
 def test_anonymous_sources_are_marked() -> None:
     en = "".join(parse(m) for m in render_messages(envelope(example_brief()), "en"))
-    assert "🕶 Anonymous officials: unnamed Israeli officials" in en
+    assert "🕶 Anonymous officials: an unnamed Israeli official" in en
     assert "🕶 Anonymous sources: sources familiar with the negotiations" in en
 
 
@@ -84,10 +95,76 @@ def test_sources_in_full_show_their_evidence() -> None:
 
 
 def test_unverified_evidence_is_not_quoted() -> None:
-    env = envelope(example_brief(), unverified=["pressures[0].evidence"])
-    text = "".join(parse(m) for m in render_messages(env, "en"))
-    assert "تمارس الولايات المتحدة الأميركية وقطر ومصر ضغوطًا مكثفة" not in text
+    data = example_brief()
+    data["pressures"][0]["evidence"] = "تمارس الولايات المتحدة الأميركية وقطر ومصر ضغوطًا مكثفة على إيران"
+    text = "".join(parse(m) for m in render_messages(envelope(data), "en"))
+    assert "ضغوطًا مكثفة على إيران" not in text
     assert "unverified" in text
+
+
+def test_a_verified_brief_has_no_warning() -> None:
+    text = "".join(parse(m) for m in render_messages(envelope(example_brief())))
+    assert "⚠️" not in text and "Left out" not in text and "ℹ️" not in text
+
+
+def test_mostly_unverified_brief_says_so_at_the_top_in_both_languages() -> None:
+    data = example_brief()
+    for p in data["pressures"]:
+        p["evidence"] = "ضغوط لم ترد في المقال إطلاقا"
+    for s in data["sources"]:
+        s["evidence"] = "مصدر لم يرد في المقال إطلاقا"
+    ar, en = (parse(render_messages(envelope(data), v)[0]) for v in ("ar", "en"))  # type: ignore[arg-type]
+    assert ar.lstrip(RLM).startswith("⚠️ تنبيه: لم يُعثر في المقال إلا على 3 من 12")
+    assert en.startswith("⚠️ Caution: only 3 of 12 quotes and evidence spans were found in the article")
+    assert render_text(envelope(data), "en").startswith("⚠️ Caution: only 3 of 12")
+
+
+def test_brief_with_nothing_to_check_says_so() -> None:
+    data = example_brief()
+    data["pressures"], data["positions"], data["sources"] = [], [], []
+    en = parse(render_messages(envelope(data), "en")[0])
+    assert en.startswith("⚠️ Caution: nothing in this brief could be checked against the article")
+
+
+def test_what_was_left_out_is_said_by_kind() -> None:
+    data = example_brief()
+    data["actors"][8]["mention"] = "رون ديرمر الثاني"  # dermer: not in the article
+    data["sources"][5]["name"] = {"ar": "صحيفة وهمية", "en": "An invented paper"}  # axios
+    data["positions"][1]["quote"] = "سنواصل الحرب حتى النصر الكامل"
+    text = render_text(envelope(data))
+    assert "ℹ️ Left out as not found in the article: actors (1), sources (1), quotes (1); " \
+           "and what was left without its parties (1)" in text
+    assert "ℹ️ أُسقط لأنه غير موجود في المقال: أطراف (1)، مصادر (1)، اقتباسات (1)" in text
+    assert "رون ديرمر" not in text and "صحيفة وهمية" not in text and "النصر الكامل" not in text
+
+
+def test_bidi_controls_never_reach_the_reader() -> None:
+    data = example_brief()
+    data["headline"]["en"] = "\u202eUS presses Israel\u202c"  # would show reversed
+    data["positions"][1]["stance"]["ar"] = "\u2066الباب\u2069 لم يُغلق \u200fبعد"
+    env = envelope(data)
+    # stored envelopes from before parse-time stripping are cleaned when rendered
+    env.brief.summary.en = "\u202dStill \u202ebad\u202c text"
+    ours = {FSI, PDI, RLM}
+    for out in [*render_messages(env), render_text(env)]:
+        assert not (set(out) & (set(BIDI_CONTROLS) - ours)), out
+        assert "\u202e" not in out and "\u2066" not in out
+    assert "US presses Israel" in render_text(env) and "Still bad text" in render_text(env)
+
+
+def test_english_view_isolates_arabic_runs() -> None:
+    en = render_messages(envelope(example_brief()), "en")[0]
+    assert f"{FSI}الباب لم يُغلق بعد أمام إمكانية التوصل إلى اتفاق" in en
+
+
+def test_envelope_stored_with_schema_1_still_renders() -> None:
+    raw = (TESTDATA / "examples" / "gaza-mediators.envelope-v1.json").read_text(encoding="utf-8")
+    env = BriefEnvelope.model_validate_json(raw)
+    assert env.schema_version == "2"
+    assert [p.evidence_check.verified for p in env.brief.pressures] == [True, True, False]
+    assert env.checks.grounding.spans_checked == 12 and env.checks.grounding.spans_verified == 11
+    text = "".join(parse(m) for m in render_messages(env, "en"))
+    assert "Israel starves Gaza" not in text and "unverified" in text
 
 
 def test_plain_text_has_no_markup() -> None:

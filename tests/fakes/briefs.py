@@ -13,8 +13,8 @@ STORIES: dict[str, dict[str, Any]] = {
                    "وقال مسؤول مصري إن «الوقت ينفد أمام الجميع». " + "وتتواصل الاتصالات بين الوسطاء. " * 10,
         "headline": ("مصر وقطر تطالبان إسرائيل وحماس بالعودة إلى المفاوضات",
                      "Egypt and Qatar urge Israel and Hamas back to talks"),
-        "actors": [("egypt", "مصر", "Egypt", "state", "EGY"), ("qatar", "قطر", "Qatar", "state", "QAT"),
-                   ("israel", "إسرائيل", "Israel", "state", "ISR"), ("hamas", "حماس", "Hamas", "armed_group", "PSE")],
+        "actors": [("egypt", "مصر", "Egypt", "state", "EGY", "مصر"), ("qatar", "قطر", "Qatar", "state", "QAT", "قطر"),
+                   ("israel", "إسرائيل", "Israel", "state", "ISR", "إسرائيل"), ("hamas", "حماس", "Hamas", "armed_group", "PSE", "حركة حماس")],
         "pressure": (["egypt", "qatar"], ["israel", "hamas"], "REQUEST"),
         "evidence": "طالبت مصر وقطر إسرائيل وحركة حماس بالعودة إلى المفاوضات فورًا",
         "quote": "الوقت ينفد أمام الجميع",
@@ -27,8 +27,9 @@ STORIES: dict[str, dict[str, Any]] = {
                    + "Aid agencies describe dire conditions. " * 10,
         "headline": ("الأمم المتحدة تهدد قوات الدعم السريع بعقوبات لفتح ممرات الإغاثة",
                      "UN threatens Rapid Support Forces with sanctions over Darfur aid corridors"),
-        "actors": [("un", "الأمم المتحدة", "United Nations", "international_org", None),
-                   ("rsf", "قوات الدعم السريع", "Rapid Support Forces", "armed_group", "SDN")],
+        "actors": [("un", "الأمم المتحدة", "United Nations", "international_org", None, "United Nations"),
+                   ("rsf", "قوات الدعم السريع", "Rapid Support Forces", "armed_group", "SDN",
+                    "Rapid Support Forces")],
         "pressure": (["un"], ["rsf"], "THREATEN"),
         "evidence": "The United Nations threatened sanctions against the Rapid Support Forces",
         "quote": "Access must be granted now",
@@ -36,25 +37,26 @@ STORIES: dict[str, dict[str, Any]] = {
         "outlet_evidence": "Geneva (Reuters)",
     },
     "ukraine": {
-        "article": "Brussels (AP) - The European Union accused Russia of blocking grain shipments through the "
+        "article": "Brussels (Associated Press) - The European Union accused Russia of blocking grain shipments through the "
                    "Black Sea. \"This is a deliberate policy of hunger,\" the EU foreign policy chief said. "
                    + "Ministers will meet again next week. " * 10,
         "headline": ("الاتحاد الأوروبي يتهم روسيا بعرقلة شحنات الحبوب",
                      "EU accuses Russia of blocking Black Sea grain shipments"),
-        "actors": [("eu", "الاتحاد الأوروبي", "European Union", "international_org", None),
-                   ("russia", "روسيا", "Russia", "state", "RUS")],
+        "actors": [("eu", "الاتحاد الأوروبي", "European Union", "international_org", None, "European Union"),
+                   ("russia", "روسيا", "Russia", "state", "RUS", "Russia")],
         "pressure": (["eu"], ["russia"], "ACCUSE"),
         "evidence": "The European Union accused Russia of blocking grain shipments",
         "quote": "This is a deliberate policy of hunger",
         "outlet": ("أسوشيتد برس", "Associated Press"),
-        "outlet_evidence": "Brussels (AP)",
+        "outlet_evidence": "Brussels (Associated Press)",
     },
 }
 
 
 def brief_for(story: str) -> dict[str, Any]:
     s = STORIES[story]
-    actors = [{"id": i, "name": {"ar": ar, "en": en}, "kind": k, "country": c} for i, ar, en, k, c in s["actors"]]
+    actors = [{"id": i, "name": {"ar": ar, "en": en}, "kind": k, "country": c, "mention": m}
+              for i, ar, en, k, c, m in s["actors"]]
     first = s["pressure"][0][0]
     return {
         "language": "ar" if story == "gaza" else "en",
