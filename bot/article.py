@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.errors import EmptyInput, TooShort
+from bot.errors import EmptyInput, NoLetters, TooShort
 from bot.normalize import detect_language, normalize
 
 Status = Literal["full", "truncated", "paywalled", "text"]
@@ -46,6 +46,13 @@ def clean_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+def require_letters(text: str) -> None:
+    """Refuse text without a single letter (whitespace, zero-width characters, emoji, digits):
+    there is nothing to brief, and a model would only make an empty brief up."""
+    if not any(ch.isalpha() for ch in text):
+        raise NoLetters()
+
+
 _ANT = re.compile(r"<(TITLE|TEXT|SRC|TIME|URL|AUTHOR)>\s*(.*?)\s*</\1>", re.S)
 
 
@@ -61,6 +68,7 @@ def from_text(text: str, source: str, *, min_chars: int = 1, **meta: str | None)
     cleaned = clean_text(text)
     if not cleaned:
         raise EmptyInput()
+    require_letters(cleaned)
     if len(cleaned) < min_chars:
         raise TooShort(f"{len(cleaned)} characters; at least {min_chars} needed")
     return Article(text=cleaned, source=source, **meta)  # type: ignore[arg-type]

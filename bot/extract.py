@@ -2,24 +2,30 @@
 
 trafilatura does the extraction; a schema.org NewsArticle `articleBody` in JSON-LD is used
 instead when trafilatura finds clearly less text than the page's own structured data.
+Everything here is plain, blocking code: `bot.extract_worker` runs it in a worker process with
+a time limit, so that no page can stall the bot.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 import charset_normalizer
-import trafilatura
 from lxml import html as lxml_html
 
-from bot.errors import NotAnArticle
+from bot.errors import NotAnArticle, PageTooComplex
 from bot.normalize import detect_language
 
 log = logging.getLogger(__name__)
-logging.getLogger("trafilatura").setLevel(logging.ERROR)
+# trafilatura logs its own view of bad pages at ERROR; ours (NotAnArticle, ...) is what users see
+logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+
+Kind = Literal["html", "telegram", "text"]
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([-\w]+)""", re.I)
 _PAYWALL = re.compile(
@@ -51,13 +57,65 @@ def charset_from(content_type: str | None, body: bytes) -> str | None:
     return m.group(1).decode("ascii", "ignore") if m else None
 
 
+#: charsets a page declares by habit (server defaults) more often than by knowledge
+_LATIN_DEFAULTS = {"iso8859-1", "cp1252", "iso8859-15", "ascii"}
+_ARABIC_SINGLE_BYTE = ("windows-1256", "iso-8859-6")
+_TAGS = re.compile(rb"<script\b.*?</script\s*>|<style\b.*?</style\s*>|<[^>]*>", re.I | re.S)
+_ASCII_LETTERS = re.compile(rb"[A-Za-z]")
+_ARABIC_LETTERS = re.compile(r"[\u0600-\u06ff]")
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _codec(name: str | None) -> str | None:
+    try:
+        return codecs.lookup(name).name if name else None
+    except LookupError:
+        return None
+
+
+def _utf8_beyond_ascii(body: bytes) -> bool:
+    """Valid UTF-8 with multi-byte sequences: single-byte text almost never looks like that."""
+    if body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _arabic_in_latin_clothes(body: bytes) -> str | None:
+    """The Arabic single-byte charset of a page declared Latin-1/windows-1252 whose text is in
+    fact mostly Arabic letters, else None. Latin languages keep their accented letters well under
+    a third of all letters; Arabic text is nearly all high bytes."""
+    text = _TAGS.sub(b" ", body[:400_000])
+    high = len(text) - len(text.translate(None, _HIGH_BYTES))
+    if not high or high < 0.3 * (high + len(_ASCII_LETTERS.findall(text))):
+        return None
+    for encoding in _ARABIC_SINGLE_BYTE:
+        if len(_ARABIC_LETTERS.findall(text.decode(encoding, errors="replace"))) >= 0.8 * high:
+            return encoding
+    return None
+
+
 def decode(body: bytes, content_type: str | None = None) -> str:
-    """Decode a page as its publisher meant it (UTF-8, windows-1256, ISO-8859-6, …)."""
-    declared = charset_from(content_type, body)
+    """Decode a page as its publisher meant it (UTF-8, windows-1256, ISO-8859-6, …).
+
+    The declared charset is believed unless the bytes contradict it: valid UTF-8 beyond ASCII is
+    UTF-8 whatever the label says, and a page labelled Latin-1 that is mostly Arabic is Arabic.
+    Otherwise a charset that does not decode falls through to UTF-8, then to detection."""
+    declared = _codec(charset_from(content_type, body))
+    if declared and declared != "utf-8" and not declared.startswith(("utf-16", "utf-32")):
+        if _utf8_beyond_ascii(body):
+            log.debug("declared %s, but the bytes are UTF-8", declared)
+            return body.decode("utf-8")
+        if declared in _LATIN_DEFAULTS and (arabic := _arabic_in_latin_clothes(body)):
+            log.debug("declared %s, but the text is Arabic in %s", declared, arabic)
+            return body.decode(arabic, errors="replace")
     if declared:
         try:
             return body.decode(declared)
-        except (LookupError, UnicodeDecodeError):
+        except UnicodeDecodeError:
             log.debug("declared charset %s does not decode; detecting", declared)
     try:
         return body.decode("utf-8")
@@ -103,6 +161,9 @@ def _name(value: object) -> str | None:
 
 def extract_html(page: str, url: str | None = None) -> Extracted:
     """Extract the article from an HTML page; raise NotAnArticle when there is none."""
+    # imported here: only the worker processes extract, so the bot itself never loads it
+    import trafilatura
+
     doc = trafilatura.bare_extraction(page, url=url, with_metadata=True, include_comments=False,
                                       include_tables=False)
     text = (doc.text or "") if doc is not None else ""
@@ -135,3 +196,41 @@ def extract_text(text: str) -> Extracted:
     first = text.split("\n", 1)[0].strip()
     return Extracted(text=text, title=first[:200] if len(first) < 200 else None,
                      language=detect_language(text))
+
+
+# --- bounded extraction: what the worker process runs --------------------------------------------
+_ELEMENT = re.compile(rb"<[A-Za-z]")
+
+
+def count_elements(body: bytes) -> int:
+    """Start tags in a page, counted on the bytes without parsing (no list of matches is built)."""
+    return _ELEMENT.subn(b"", body)[1]
+
+
+def extract_telegram_post(page: str) -> Extracted:
+    """The text and channel of a post from t.me's public preview (embed) page."""
+    tree = lxml_html.fromstring(page)
+    texts = tree.xpath('//div[contains(@class,"tgme_widget_message_text")]')
+    if not texts:
+        raise NotAnArticle("the Telegram post has no text or is not public")
+    node = texts[0]
+    for br in node.xpath(".//br"):
+        br.tail = "\n" + (br.tail or "")
+    owner = tree.xpath('string(//*[contains(@class,"tgme_widget_message_owner_name")])').strip()
+    text = node.text_content().strip()
+    return Extracted(text=text, title=text.split("\n", 1)[0][:200], outlet=owner or None)
+
+
+def extract_page(body: bytes, content_type: str | None, url: str | None, kind: Kind, max_elements: int) -> Extracted:
+    """Bytes of a page → Extracted: the element cap first (lxml's cost grows faster than the page),
+    then decoding and extraction. Raises PageTooComplex or NotAnArticle."""
+    if kind != "text":
+        elements = count_elements(body)
+        if elements > max_elements:
+            raise PageTooComplex(f"{elements} elements; EXTRACT_MAX_ELEMENTS is {max_elements}")
+    page = decode(body, content_type)
+    if kind == "text":
+        return extract_text(page)
+    if kind == "telegram":
+        return extract_telegram_post(page)
+    return extract_html(page, url)

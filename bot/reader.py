@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lxml import html as lxml_html
-
-from bot.article import Article, from_text
+from bot.article import Article, from_text, require_letters
 from bot.errors import InputError, NotAnArticle, Paywalled
-from bot.extract import Extracted, decode, extract_html, extract_text
+from bot.extract import Extracted, Kind, decode, extract_telegram_post
+from bot.extract_worker import Limits, extract_bounded, extract_bounded_async, pool
 from bot.fetch import Fetcher, Response
+
+__all__ = ["article_from_response", "extract_telegram_post", "find_urls", "read_file", "read_stdin", "read_url",
+           "telegram_post"]
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _URL = re.compile(r"https?://[^\s<>\"'«»“”]+", re.I)
@@ -43,60 +45,77 @@ def telegram_post(url: str) -> tuple[str, str] | None:
     return None
 
 
-def extract_telegram_post(page: str) -> Extracted:
-    """The text and channel of a post from t.me's public preview (embed) page."""
-    tree = lxml_html.fromstring(page)
-    texts = tree.xpath('//div[contains(@class,"tgme_widget_message_text")]')
-    if not texts:
-        raise NotAnArticle("the Telegram post has no text or is not public")
-    node = texts[0]
-    for br in node.xpath(".//br"):
-        br.tail = "\n" + (br.tail or "")
-    owner = tree.xpath('string(//*[contains(@class,"tgme_widget_message_owner_name")])').strip()
-    text = node.text_content().strip()
-    return Extracted(text=text, title=text.split("\n", 1)[0][:200], outlet=owner or None)
-
-
-def article_from_response(resp: Response, *, source: str) -> Article:
+def _kind(resp: Response) -> Kind:
+    """How to read a response: an HTML page, a t.me post page or plain text; else NotAnArticle."""
     ctype = resp.content_type.split(";")[0].strip().lower()
     head = resp.body[:512].lstrip().lower()
     looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<head" in head
-    is_post = telegram_post(resp.url) is not None
     if ctype in _HTML_TYPES or (not ctype and looks_html):
-        page = decode(resp.body, resp.content_type)
-        ex = extract_telegram_post(page) if is_post else extract_html(page, resp.url)
-    elif ctype == "text/plain" or (not ctype and not resp.body[:64].startswith(b"%PDF")):
-        ex = extract_text(decode(resp.body, resp.content_type))
-    else:
-        raise NotAnArticle(f"the link is {ctype or 'not a web page'}")
+        return "telegram" if telegram_post(resp.url) is not None else "html"
+    if ctype == "text/plain" or (not ctype and not resp.body[:64].startswith(b"%PDF")):
+        return "text"
+    raise NotAnArticle(f"the link is {ctype or 'not a web page'}")
+
+
+def _article(ex: Extracted, resp: Response, *, source: str, kind: Kind) -> Article:
     if "\ufffd" in ex.text and ex.text.count("\ufffd") > len(ex.text) // 20:
         raise NotAnArticle("the page's text could not be decoded")
+    require_letters(ex.text)
     if ex.paywalled and len(ex.text) < PAYWALL_TEASER:
         raise Paywalled(f"only {len(ex.text)} characters are readable")
     # a short Telegram post is a whole post, not a cut article
-    status = "paywalled" if ex.paywalled or (len(ex.text) < SHORT_BODY and not is_post) else "full"
+    status = "paywalled" if ex.paywalled or (len(ex.text) < SHORT_BODY and kind != "telegram") else "full"
     return Article(text=ex.text, source=source, url=resp.url, title=ex.title, outlet=ex.outlet,
                    author=ex.author, published=ex.published, language=ex.language, status=status)
 
 
-async def read_url(url: str, fetcher: Fetcher) -> Article:
-    """Fetch and extract one link (t.me post links read the public preview page)."""
+def article_from_response(resp: Response, *, source: str, limits: Limits | None = None) -> Article:
+    """A fetched page → Article, extracted in a worker within `limits` (blocks the caller)."""
+    kind = _kind(resp)
+    ex = extract_bounded(resp.body, resp.content_type, resp.url, kind, limits or Limits())
+    return _article(ex, resp, source=source, kind=kind)
+
+
+async def read_url(url: str, fetcher: Fetcher, *, limits: Limits | None = None) -> Article:
+    """Fetch and extract one link (t.me post links read the public preview page). Extraction
+    runs in a worker process within EXTRACT_TIMEOUT_S and EXTRACT_MAX_ELEMENTS."""
     post = telegram_post(url)
     target = f"https://t.me/{post[0]}/{post[1]}?embed=1&mode=tme" if post else url
+    pool().prewarm()  # a worker starting while the page downloads
     resp = await fetcher.fetch(target)
-    return article_from_response(resp, source=url)
+    kind = _kind(resp)
+    ex = await extract_bounded_async(resp.body, resp.content_type, resp.url, kind,
+                                     limits or Limits.of(fetcher.settings))
+    return _article(ex, resp, source=url, kind=kind)
 
 
-def read_file(path: str, *, min_chars: int = 1) -> Article:
-    """A local file (.txt or .html) or '-' for standard input."""
+def read_stdin(*, min_chars: int = 1) -> Article:
+    """Standard input as bytes, decoded like a file (UTF-8, else detection: windows-1256, …)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        if stream is None:
+            raise OSError("no standard input")
+        raw = stream.read()
+    except (OSError, ValueError) as exc:
+        raise InputError("standard input is closed; pipe the text in or give a file") from exc
+    return from_text(decode(raw, "text/plain"), "stdin", min_chars=min_chars)
+
+
+def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None) -> Article:
+    """A local file (.txt or .html) or '-' for standard input. HTML is read like a fetched page:
+    in a worker, within `limits`."""
     if path == "-":
-        return from_text(sys.stdin.read(), "stdin", min_chars=min_chars)
+        return read_stdin(min_chars=min_chars)
     p = Path(path)
     if not p.is_file():
         raise InputError(f"no such file: {path}")
-    raw = p.read_bytes()
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if p.suffix.lower() in (".html", ".htm", ".xhtml"):
-        ex = extract_html(decode(raw), None)
+        ex = extract_bounded(raw, None, None, "html", limits or Limits())
+        require_letters(ex.text)
         return Article(text=ex.text, source=str(p), title=ex.title, outlet=ex.outlet,
                        author=ex.author, published=ex.published, language=ex.language, status="full")
     if raw[:5] == b"%PDF-" or b"\x00" in raw[:1024]:

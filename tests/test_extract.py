@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import NotAnArticle
-from bot.extract import decode, extract_html
+from bot.extract import count_elements, decode, extract_html
 from tests.conftest import TESTDATA
 
 HTML = TESTDATA / "html"
@@ -105,3 +105,31 @@ def test_json_ld_article_body_is_weighed() -> None:
 def test_page_without_article() -> None:
     with pytest.raises(NotAnArticle):
         extract_html("<html><body><nav><a href='/'>Home</a></nav><p>Hello</p></body></html>")
+
+
+# --- charset lies: the bytes win over a label that contradicts them ----------------------------------
+def test_utf8_labelled_latin1_is_utf8() -> None:
+    body = (HTML / "html__arabic_article.html").read_bytes()
+    for label in ("iso-8859-1", "windows-1252", "windows-1256"):
+        assert "معارضون يسيطرون" in decode(body, f"text/html; charset={label}")
+
+
+def test_windows_1256_labelled_latin1_is_arabic() -> None:
+    text = "أكدت جهات سورية معارضة أن فصائل مسلحة سيطرت على مخازن للصواريخ في ريف دمشق. " * 4
+    page = f"<html><head><title>Syrie</title><script>var a = 'navigation';</script></head><body><p>{text}</p></body></html>"
+    assert "فصائل مسلحة" in decode(page.encode("windows-1256"), "text/html; charset=iso-8859-1")
+
+
+@pytest.mark.parametrize("label", ["iso-8859-1", "windows-1252"])
+def test_real_latin1_stays_latin1(label: str) -> None:
+    """French and German really in Latin-1 are not taken for Arabic (cp1256 and ISO-8859-6 map
+    é, à, ü, ... to letters too)."""
+    text = ("Le ministère a précisé que les négociations reprendraient à Doha. Für die Gespräche "
+            "wären Vermittler aus Ägypten und Katar zuständig, hieß es. ") * 5
+    page = f"<html><body><p>{text}</p></body></html>"
+    assert text in decode(page.encode("latin-1"), f"text/html; charset={label}")
+
+
+def test_element_count_is_taken_without_parsing() -> None:
+    assert count_elements(b"<html><body><p>a</p><br/><!-- <x> --><p>b</p></body></html>") == 6
+    assert count_elements(b"if (a < b && c <d) {}") == 1  # an upper bound is what the cap needs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from collections.abc import AsyncIterator
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.errors import InputError, NotAnArticle, Paywalled
+from bot.errors import InputError, NotAnArticle, PageTooComplex, Paywalled
+from bot.extract_worker import pool
 from bot.fetch import Fetcher, Response
 from bot.reader import article_from_response, find_urls, read_file, read_url, telegram_post
 from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
@@ -109,3 +111,80 @@ def test_files(tmp_path: Path) -> None:
         read_file(str(pdf))
     with pytest.raises(InputError):
         read_file(str(tmp_path / "missing.txt"))
+
+
+# --- hostile pages: bounded extraction, off the event loop --------------------------------------
+def tiny_paragraphs(n: int) -> bytes:
+    return b"<html><head><title>t</title></head><body>" + b"<p>a</p>" * n + b"</body></html>"
+
+
+async def test_page_of_120k_tiny_elements_is_too_complex(web: FakeWeb, fetcher: Fetcher, tmp_path: Path) -> None:
+    """The issue's page: 0.5 MB of 120,000 <p> froze every chat for 15 s. Refused before parsing."""
+    web.routes["/many"] = (200, "text/html", tiny_paragraphs(120_000))
+    started = time.monotonic()
+    with pytest.raises(PageTooComplex, match="120004 elements; EXTRACT_MAX_ELEMENTS is 50000") as caught:
+        await read_url(web.url("/many"), fetcher)
+    assert time.monotonic() - started < 3
+    assert "too complex" in caught.value.en and "معقدة" in caught.value.ar
+    page = tmp_path / "many.html"
+    page.write_bytes(tiny_paragraphs(120_000))
+    with pytest.raises(PageTooComplex):  # a local file takes the same path
+        read_file(str(page))
+
+
+async def test_slow_extraction_is_killed_while_the_loop_goes_on(web: FakeWeb, tmp_path: Path) -> None:
+    """20,000 elements pass the cap but take trafilatura seconds: the worker is killed at
+    EXTRACT_TIMEOUT_S, and meanwhile the event loop keeps serving other coroutines."""
+    settings = Settings(_env_file=None, data_dir=tmp_path, extract_timeout_s=0.5)  # type: ignore[call-arg]
+    f = Fetcher(settings, allow_networks=[ipaddress.ip_network("127.0.0.1/32")])
+    web.routes["/slow"] = (200, "text/html", tiny_paragraphs(20_000))
+    ticks: list[float] = []
+
+    async def other_chat() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(other_chat())
+    try:
+        started = time.monotonic()
+        with pytest.raises(PageTooComplex, match=r"more than 0\.5 s"):
+            await read_url(web.url("/slow"), f)
+        ended = time.monotonic()
+        assert ended - started < 2.5
+        during = [t for t in ticks if started <= t <= ended]
+        assert len(during) >= 10, len(during)  # 0 when extraction held the loop
+        # the pool replaced the killed worker: the next page is read as usual
+        assert (await read_url(web.url("/page/html__arabic_article.html"), f)).language == "ar"
+    finally:
+        ticker.cancel()
+        await f.close()
+
+
+async def test_workers_are_reused_between_pages(web: FakeWeb, fetcher: Fetcher) -> None:
+    await read_url(web.url("/page/bbc.com.52241221.html"), fetcher)
+    started = pool().started
+    for name in ("html__arabic_article.html", "html__cnn_article.html"):
+        await read_url(web.url(f"/page/{name}"), fetcher)
+    assert pool().started == started
+
+
+# --- charset lies -----------------------------------------------------------------------------------
+ARABIC_PAGE = (TESTDATA / "html" / "html__arabic_article.html").read_bytes()
+TITLE = "معارضون يسيطرون على مخازن للصواريخ بريف دمشق"
+
+
+@pytest.mark.parametrize("declared", ["iso-8859-1", "windows-1252", "latin-1", "windows-1256"])
+async def test_utf8_arabic_under_a_lying_header(web: FakeWeb, fetcher: Fetcher, declared: str) -> None:
+    a = await read_url(web.url(f"/page/html__arabic_article.html?ctype=text/html;+charset={declared}"), fetcher)
+    assert a.title == TITLE and a.language == "ar" and "أكدت جهات سورية معارضة" in a.text
+
+
+@pytest.mark.parametrize("declared", ["windows-1256", "iso-8859-1"])
+async def test_genuine_windows_1256_page(web: FakeWeb, fetcher: Fetcher, declared: str) -> None:
+    """The same article in windows-1256: right when declared, and right when a server's Latin-1
+    default lies about it."""
+    body = ARABIC_PAGE.decode().encode("windows-1256", errors="xmlcharrefreplace")
+    web.routes["/cp1256"] = (200, f"text/html; charset={declared}", body)
+    a = await read_url(web.url("/cp1256"), fetcher)
+    assert a.title == TITLE and a.language == "ar" and "أكدت جهات سورية معارضة" in a.text
