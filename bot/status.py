@@ -64,8 +64,6 @@ class Status:
         """Start the clock: the status message after the grace period, typing while it stays slow."""
         if self.message_id is None:
             self._tasks.append(self.spawn(self._show_after_grace()))
-        else:
-            self._request_edit()
         self._tasks.append(self.spawn(self._keep_typing()))
 
     async def stage(self, name: str) -> None:
@@ -74,8 +72,10 @@ class Status:
         self._request_edit()
 
     def _request_edit(self) -> None:
-        # one pending edit at most, throttled per chat; it shows whatever stage is current by then
-        if self.message_id is not None and not self._done and self._edit_task is None:
+        # one pending edit at most, throttled per chat; it shows whatever stage is current by then.
+        # A resumed status message shows an unknown stage, so it is only edited into the brief.
+        if self.message_id is not None and self._shown_stage != "resumed" and not self._done \
+                and self._edit_task is None:
             self._edit_task = self.spawn(self._edit_stage())
 
     async def finish(self, messages: list[str], markup: InlineKeyboardMarkup | None = None) -> None:

@@ -1,0 +1,113 @@
+"""Status messages, typing and joined pastes: what the chat shows while a brief is made."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from bot.config import Settings
+from bot.telegram import NewsBot
+from tests.conftest import EXAMPLE_ARTICLE
+from tests.fakes import updates as U
+from tests.fakes.botapi_server import FakeBotAPI
+from tests.fakes.openai_server import FakeLLM
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, until
+
+ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+
+
+def methods(api: FakeBotAPI, chat_id: int) -> list[str]:
+    return [c.method for c in api.calls if str(c.params.get("chat_id")) == str(chat_id)]
+
+
+async def test_cached_brief_is_one_new_message_without_edits(newsbot: NewsBot, botapi: FakeBotAPI,
+                                                             llm_server: FakeLLM) -> None:
+    botapi.push("message", U.message(1001, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(1001))
+    botapi.push("message", U.message(1002, ARTICLE))  # the same article: from the store
+    await until(lambda: BRIEF_MARK in botapi.visible_text(1002))
+    assert llm_server.calls == 1
+    parts = len(botapi.sent(1002, ("sendMessage",)))
+    assert methods(botapi, 1002) == ["sendMessage"] * parts and parts <= 2  # Arabic part, English part
+
+
+async def test_slow_brief_shows_one_status_message_that_becomes_the_brief(newsbot: NewsBot, botapi: FakeBotAPI,
+                                                                          llm_server: FakeLLM) -> None:
+    llm_server.delay = 1.5  # above the 0.8 s grace period
+    botapi.push("message", U.message(1003, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(1003))
+    status = botapi.sent(1003, ("sendMessage",))[0]
+    assert "Writing the brief" in status.params["text"]
+    edits = botapi.sent(1003, ("editMessageText",))
+    assert edits and all(int(e.params["message_id"]) == status.result["message_id"] for e in edits)
+    assert "Writing the brief" not in botapi.visible_text(1003)  # the status message is now the brief
+
+
+async def test_typing_is_refreshed_while_a_slow_model_works(bot_settings: Settings, botapi: FakeBotAPI,
+                                                            llm_server: FakeLLM) -> None:
+    llm_server.delay = 2.0
+    bot = NewsBot(configure(bot_settings, status_grace_s=0.2, typing_interval_s=0.5))
+    await bot.start()
+    try:
+        botapi.push("message", U.message(1004, ARTICLE))
+        await until(lambda: BRIEF_MARK in botapi.visible_text(1004))
+        assert methods(botapi, 1004).count("sendChatAction") >= 2
+    finally:
+        await bot.stop()
+
+
+async def test_ten_articles_in_one_chat_no_stale_progress_edit(newsbot: NewsBot, botapi: FakeBotAPI,
+                                                               llm_server: FakeLLM) -> None:
+    llm_server.delay = 1.0
+    for i in range(10):
+        botapi.push("message", U.message(1005, f"{ARTICLE}\n\nنسخة {i}"))
+    await until(lambda: botapi.visible_text(1005).count(BRIEF_MARK) == 10, within=60)
+    await asyncio.sleep(1.2)  # any deferred edit would have landed by now
+    assert "Writing the brief" not in botapi.visible_text(1005)
+    assert "Reading the article" not in botapi.visible_text(1005)
+
+
+async def test_a_split_paste_is_one_article(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    head = (ARTICLE * 3)[:4096]
+    tail = (ARTICLE * 3)[4096:5596]
+    botapi.push("message", U.message(1006, head, uid=61))
+    await asyncio.sleep(0.3)  # Telegram delivers the second part a moment later
+    botapi.push("message", U.message(1006, tail, uid=61))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(1006))
+    await asyncio.sleep(0.5)
+    assert llm_server.calls == 1
+    sent = llm_server.requests[0]["messages"][-1]["content"]
+    assert head[-200:].strip() in sent and tail[:200].strip() in sent
+
+
+async def test_two_short_articles_are_two_briefs(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    botapi.push("message", U.message(1007, ARTICLE[:1500], uid=62))
+    await asyncio.sleep(0.3)
+    botapi.push("message", U.message(1007, ARTICLE[1500:3000], uid=62))
+    await until(lambda: botapi.visible_text(1007).count(BRIEF_MARK) == 2)
+    # two articles (each may take a repair call, since the stand-in's quotes are not in a half article)
+    assert len({r["messages"][1]["content"] for r in llm_server.requests}) == 2
+
+
+async def test_resumed_request_edits_its_own_status_message(bot_settings: Settings, botapi: FakeBotAPI,
+                                                            llm_server: FakeLLM) -> None:
+    llm_server.delay = 30  # the first run never gets its answer
+    first = bot_process(bot_settings, llm_server)
+    try:
+        botapi.push("message", U.message(1008, ARTICLE))
+        await until(lambda: "Writing the brief" in botapi.visible_text(1008), within=20)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    status_id = botapi.sent(1008, ("sendMessage",))[0].result["message_id"]
+    llm_server.delay = 0
+    second = bot_process(bot_settings, llm_server)
+    try:
+        await until(lambda: BRIEF_MARK in botapi.visible_text(1008), within=20)
+    finally:
+        second.terminate()
+        second.wait(timeout=20)
+    text = botapi.visible_text(1008)
+    assert "Writing the brief" not in text and "Reading" not in text  # no orphaned status message
+    assert text.count("من يضغط على من") == 1  # one brief, not two
+    assert any(int(c.params["message_id"]) == status_id for c in botapi.sent(1008, ("editMessageText",)))
