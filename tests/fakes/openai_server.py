@@ -2,6 +2,8 @@
 
 Each request to /v1/chat/completions takes the next scripted `Reply` (or asks `default`),
 so a test can say "429 twice, then the brief" and watch what the real openai client does.
+A request with `"stream": true` gets the same reply as server-sent events (`data: {chunk}`
+lines, then `data: [DONE]`), paced by the reply's chunk delay and stall, as a slow model would.
 """
 
 from __future__ import annotations
@@ -22,12 +24,22 @@ class Reply:
     status: int = 200
     body: Any = None  # dict → JSON; str → raw
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+    delay: float = 0.0  # before the headers (a queued or slow-to-start model)
+    # --- streamed answers only ---
+    chunk_chars: int = 32  # content characters per chunk (real servers send a token or a few: ~4)
+    chunk_delay: float = 0.0  # between chunks: a model producing tokens at this pace
+    stall_after: int | None = None  # after this many chunks the model hangs ...
+    stall: float = 0.0  # ... for this long, then carries on
+    stream_usage: bool = True  # send the usage chunk when the client asks for it (some servers never do)
+    sse: list[str] | None = None  # raw `data:` payloads instead of chunks made from `body`
+    # --- both ---
+    echo_headers: bool = False  # append the request's headers to the error message (a careless proxy)
 
 
 def completion(content: str | None, *, finish_reason: str = "stop", refusal: str | None = None,
                prompt_tokens: int = 1000, completion_tokens: int = 500, cached_tokens: int = 0,
-               model: str = "fake-model") -> Reply:
+               model: str = "fake-model", **stream: Any) -> Reply:
+    """A chat completion; `stream` takes the streaming fields of `Reply` (chunk_delay, stall, ...)."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if refusal is not None:
         message["refusal"] = refusal
@@ -37,12 +49,37 @@ def completion(content: str | None, *, finish_reason: str = "stop", refusal: str
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens,
                   "prompt_tokens_details": {"cached_tokens": cached_tokens}},
-    })
+    }, **stream)
 
 
 def error(status: int, message: str = "error", code: str | None = None, **headers: str) -> Reply:
     return Reply(status=status, body={"error": {"message": message, "type": "test", "code": code}},
                  headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+
+def chunks(body: Any, reply: Reply, include_usage: bool) -> list[dict[str, Any]]:
+    """A completion body as the chunks a streaming server sends: role, content pieces, finish, usage."""
+    body = body if isinstance(body, dict) else {}
+    base = {"id": body.get("id", "chatcmpl-test"), "object": "chat.completion.chunk",
+            "created": body.get("created", int(time.time())), "model": body.get("model", "fake-model")}
+    out: list[dict[str, Any]] = []
+
+    def delta(d: dict[str, Any], finish: str | None = None) -> None:
+        out.append({**base, "choices": [{"index": 0, "delta": d, "finish_reason": finish}]})
+
+    for choice in body.get("choices", []):
+        message = choice.get("message", {})
+        delta({"role": "assistant", "content": ""})
+        content = message.get("content") or ""
+        step = max(reply.chunk_chars, 1)
+        for i in range(0, len(content), step):
+            delta({"content": content[i:i + step]})
+        if message.get("refusal"):
+            delta({"refusal": message["refusal"]})
+        delta({}, choice.get("finish_reason"))
+    if include_usage and reply.stream_usage and body.get("usage"):
+        out.append({**base, "choices": [], "usage": body["usage"]})
+    return out
 
 
 class FakeLLM(LoopbackServer):
@@ -55,6 +92,8 @@ class FakeLLM(LoopbackServer):
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
+        self.hung_up = threading.Event()  # a client closed a stream before its end
+        self.released = threading.Event()  # set on stop: delays and stalls end at once
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,9 +102,15 @@ class FakeLLM(LoopbackServer):
             def log_message(self, *args: object) -> None:
                 pass
 
+            def _body(self, reply: Reply) -> str:
+                body = reply.body
+                if reply.echo_headers and isinstance(body, dict) and isinstance(body.get("error"), dict):
+                    seen = ", ".join(f"{k}: {v}" for k, v in self.headers.items())
+                    body = {**body, "error": {**body["error"], "message": f"{body['error']['message']} ({seen})"}}
+                return body if isinstance(body, str) else json.dumps(body)
+
             def _send(self, reply: Reply) -> None:
-                body = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-                data = body.encode()
+                data = self._body(reply).encode()
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
@@ -76,6 +121,31 @@ class FakeLLM(LoopbackServer):
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
+
+            def _stream(self, reply: Reply, payload: dict[str, Any]) -> None:
+                include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+                events = reply.sse if reply.sse is not None else [
+                    json.dumps(c) for c in chunks(reply.body, reply, include_usage)]
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    for n, event in enumerate([*events, "[DONE]"]):
+                        if n and reply.chunk_delay:
+                            fake.released.wait(reply.chunk_delay)
+                        if reply.stall_after is not None and n == reply.stall_after:
+                            fake.released.wait(reply.stall)
+                        self._chunk(f"data: {event}\n\n".encode())
+                    self._chunk(b"")  # end of the chunked body
+                except (BrokenPipeError, ConnectionResetError):
+                    fake.hung_up.set()
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
@@ -98,13 +168,21 @@ class FakeLLM(LoopbackServer):
                 try:
                     if reply is None:
                         reply = fake.default(payload) if fake.default else error(500, "no scripted reply")
-                    time.sleep(reply.delay + fake.delay)
-                    self._send(reply)
+                    if reply.delay + fake.delay:
+                        fake.released.wait(reply.delay + fake.delay)
+                    if payload.get("stream") and reply.status == 200:
+                        self._stream(reply, payload)
+                    else:
+                        self._send(reply)
                 finally:
                     with fake.lock:
                         fake.in_flight -= 1
 
         self._serve(Handler)
+
+    def stop(self) -> None:
+        self.released.set()
+        super().stop()
 
     @property
     def base_url(self) -> str:
@@ -113,5 +191,3 @@ class FakeLLM(LoopbackServer):
     @property
     def calls(self) -> int:
         return len(self.requests)
-
-
