@@ -1,16 +1,31 @@
-"""The OpenAI-compatible client: Chat Completions, structured output modes, retries.
+"""The OpenAI-compatible client: streamed Chat Completions, structured output modes, retries.
 
-The SDK's own retries are off; tenacity retries what is worth retrying (429 honouring
-Retry-After, 5xx, timeouts, dropped connections) with jittered backoff, and never 400/401/403/404.
+Completions are streamed, so `LLM_TIMEOUT_S` is a time without progress (no new chunk), not a
+total: a slow CPU model that keeps producing tokens finishes, one that stalls is cut off and retried.
+A model that loops (the same passage again and again) is stopped while it streams.
+
+The SDK's own retries are off; tenacity retries what is worth retrying (429 honouring Retry-After,
+5xx, timeouts, dropped connections) with jittered backoff, and never 400/401/403/404 nor an error
+whose message names the request as its cause (an unsupported response_format, a context overflow):
+that one is shown, with the server's reason, at once.
+
+How many calls run at once adapts to the endpoint (`AdaptiveConcurrency`): additive increase on
+success, halving on 429, overload, timeouts or queueing, never above `LLM_MAX_CONCURRENCY`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
+import statistics
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections import deque
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from itertools import pairwise
+from typing import Any, Literal
 
 import openai
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -22,6 +37,7 @@ from bot.errors import (
     LLMAuthError,
     LLMError,
     LLMRefused,
+    LLMRequestRejected,
     LLMTruncated,
     LLMUnavailable,
 )
@@ -30,32 +46,144 @@ from bot.schema import Usage
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_S = 60.0
+START_CONCURRENCY = 32  # generous: a hosted API takes it; a small local server brings it down quickly
+
+# A model is looping when the end of its answer is the REPEAT_TIMES-th copy of a passage of at least
+# REPEAT_SEGMENT characters within the last REPEAT_WINDOW. Shorter repeats are normal JSON (keys,
+# the same actor id); a whole item or sentence three times over, back to back, is not.
+REPEAT_SEGMENT = 80
+REPEAT_TIMES = 3
+REPEAT_WINDOW = 8000
+REPEAT_SIMILARITY = 0.9  # copies may differ a little (an id counting up)
+
+# Time to first chunk this many times the recent median, and at least QUEUE_MIN_EXTRA_S above it,
+# means our requests wait in the server's queue: fewer at once would serve everyone as fast.
+QUEUE_FACTOR = 4.0
+QUEUE_MIN_EXTRA_S = 1.0
+QUEUE_MIN_SAMPLES = 5
+
+REASON_MAX_CHARS = 240
+
+CutOff = Literal["length", "repetition"]
 
 
 @dataclass
 class LLMReply:
-    text: str
+    """One completion. With `allow_cut_off=True`, an answer that did not finish comes back too,
+    with `cut_off` saying why, instead of raising `LLMTruncated`."""
+
+    text: str  # everything the model produced (for a loop: up to where it was stopped)
     usage: Usage
     model: str
-    seconds: float
+    seconds: float  # wall time of the whole call, retries and waits for a slot included
     attempts: int
+    finish_reason: str | None = None  # the server's own: "stop", "length", ... (None when we stopped it)
+    cut_off: CutOff | None = None  # None: a finished answer
+    loop_start: int | None = None  # with cut_off="repetition": text[:loop_start] keeps one copy of the loop
+    usage_estimated: bool = False  # the server sent no usage; counts are estimated from characters
+    first_chunk_s: float | None = None  # time to the first chunk of the successful attempt
+
+
+# --- errors ---------------------------------------------------------------------------------------
+class _NoProgress(Exception):
+    """No chunk for `seconds`: before the first one (`chunks == 0`) or mid-answer."""
+
+    def __init__(self, seconds: float, chunks: int) -> None:
+        super().__init__(f"no new chunk for {seconds:g} s after {chunks} chunk(s)")
+        self.seconds = seconds
+        self.chunks = chunks
+
+
+class _Dropped(Exception):
+    """The connection broke in the middle of an answer."""
+
+    def __init__(self, chunks: int) -> None:
+        super().__init__(f"the connection dropped after {chunks} chunk(s)")
+        self.chunks = chunks
+
+
+# Phrases with which servers say "your request is the problem": retrying the same request cannot help.
+_REQUEST_CAUSE = re.compile(
+    r"response_format|json_schema|json_object|input should be|invalid|unsupported|not supported|"
+    r"context length|context_length|context size|context window|maximum context|too many tokens|"
+    r"too long|exceeds", re.IGNORECASE)
+# ... unless the same message says it is passing (a proxy's "invalid response from upstream").
+_TRANSIENT = re.compile(r"overload|upstream|temporar|try again|unavailable|timed? ?out|busy|capacity",
+                        re.IGNORECASE)
+_OVERLOAD = re.compile(r"overload|capacity|too busy|server busy", re.IGNORECASE)
+_CONTEXT = re.compile(r"context|too many tokens|too long|exceeds", re.IGNORECASE)
+_FORMAT = re.compile(r"response_format|json_schema|json_object|input should be 'text'", re.IGNORECASE)
+_BEARER = re.compile(r"(?i)(bearer\s+)\S+")
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` without the API key (the exact one, any bearer token, anything shaped like a key)."""
+    if secret:
+        text = text.replace(secret, "[key]")
+    return _KEY_LIKE.sub("[key]", _BEARER.sub(r"\1[key]", text))
+
+
+def one_line(text: str, secret: str | None, limit: int = REASON_MAX_CHARS) -> str:
+    """A server's message fit for an error: one line, no key, at most `limit` characters."""
+    flat = redact(" ".join(text.split()), secret)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _body_message(exc: openai.APIError) -> str:
+    """What the server said: the error's message, FastAPI's detail, or the raw body."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            for key in ("message", "detail", "msg"):
+                if inner.get(key):
+                    return str(inner[key])
+        elif inner:
+            return str(inner)
+        return str(body)
+    if isinstance(body, str) and body.strip():
+        return re.sub(r"<[^>]+>", " ", body)  # an HTML error page from a proxy
+    return ""
+
+
+def _error_code(exc: openai.APIError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    err = body.get("error", body) if isinstance(body, dict) else {}
+    return err.get("code") if isinstance(err, dict) else None
+
+
+def _request_caused(exc: BaseException) -> bool:
+    if not isinstance(exc, openai.APIError) or isinstance(exc, openai.APIConnectionError):
+        return False
+    message = _body_message(exc)
+    return bool(_REQUEST_CAUSE.search(message)) and not _TRANSIENT.search(message)
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+    if isinstance(exc, (_NoProgress, _Dropped, openai.APITimeoutError, openai.APIConnectionError)):
         return True
     if isinstance(exc, openai.RateLimitError):
         # A spent quota will not come back within our retries.
         return _error_code(exc) != "insufficient_quota"
     if isinstance(exc, openai.APIStatusError):
-        return exc.status_code >= 500 or exc.status_code in (408, 409)
+        return (exc.status_code >= 500 or exc.status_code in (408, 409)) and not _request_caused(exc)
+    if isinstance(exc, openai.APIError):  # an error event in the middle of a stream
+        return not _request_caused(exc)
     return False
 
 
-def _error_code(exc: openai.APIStatusError) -> str | None:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    err = body.get("error", body) if isinstance(body, dict) else {}
-    return err.get("code") if isinstance(err, dict) else None
+def _overloaded(exc: BaseException) -> str | None:
+    """Why this failure says "fewer at once, please", or None when it says nothing about load."""
+    if isinstance(exc, (_NoProgress, openai.APITimeoutError)):
+        return "timeout"
+    if isinstance(exc, openai.RateLimitError):
+        return None if _error_code(exc) == "insufficient_quota" else "429"
+    if isinstance(exc, openai.APIStatusError) and exc.status_code in (503, 529):
+        return str(exc.status_code)
+    if isinstance(exc, openai.APIError) and _OVERLOAD.search(_body_message(exc)):
+        return "overloaded"
+    return None
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
@@ -84,27 +212,6 @@ class _WaitRetryAfter(wait_base):
         return hinted if hinted is not None else self.backoff(retry_state)
 
 
-def _to_error(exc: Exception) -> LLMError:
-    """Translate SDK errors into ours, with a message an operator can act on."""
-    if isinstance(exc, openai.APITimeoutError):
-        return LLMUnavailable("the model did not answer in time")
-    if isinstance(exc, openai.APIConnectionError):
-        return LLMUnavailable("cannot connect to the LLM endpoint")
-    if isinstance(exc, openai.RateLimitError):
-        if _error_code(exc) == "insufficient_quota":
-            return LLMUnavailable("the LLM account's quota is used up")
-        return LLMUnavailable("rate limited by the LLM provider")
-    if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-        return LLMAuthError(f"HTTP {exc.status_code}: check OPENAI_API_KEY")
-    if isinstance(exc, openai.NotFoundError):
-        return LLMError("HTTP 404: check LLM_MODEL and OPENAI_BASE_URL")
-    if isinstance(exc, openai.APIStatusError):
-        if exc.status_code >= 500:
-            return LLMUnavailable(f"the LLM endpoint failed (HTTP {exc.status_code})")
-        return LLMError(f"HTTP {exc.status_code}: {str(exc.message)[:200]}")
-    return LLMError(str(exc)[:200])
-
-
 def response_format(mode: str, schema: dict[str, Any], name: str = "brief") -> dict[str, Any] | None:
     if mode == "json_schema":
         return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
@@ -113,8 +220,152 @@ def response_format(mode: str, schema: dict[str, Any], name: str = "brief") -> d
     return None
 
 
+# --- usage and loops ------------------------------------------------------------------------------
+_ARABIC = re.compile(r"[\u0600-\u06FF]")
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens from characters, for servers that report no usage (Latin ≈ 4 per token, Arabic ≈ 2.5)."""
+    arabic = len(_ARABIC.findall(text))
+    return round(arabic / 2.5 + (len(text) - arabic) / 4)
+
+
+def find_loop(text: str, *, segment: int = REPEAT_SEGMENT, times: int = REPEAT_TIMES) -> int | None:
+    """Where `text` began repeating itself, when its end is the `times`-th copy of one passage.
+
+    The last `segment` characters must occur `times` times without overlapping, and the stretches
+    between the occurrences (one period of the loop each) must be nearly the same text: the same
+    evidence sentence in three different items is not a loop, one item three times over is.
+    Returns the start of the second copy (text[:start] keeps one), or None.
+    """
+    if len(text) < segment * times:
+        return None
+    probe = text[-segment:]
+    starts = [len(text) - segment]
+    while len(starts) < times:
+        at = text.rfind(probe, 0, starts[-1])
+        if at < 0:
+            return None
+        starts.append(at)
+    periods = [text[starts[i + 1]:starts[i]] for i in range(times - 1)]
+    for a, b in pairwise(periods):
+        matcher = SequenceMatcher(None, a, b)
+        if matcher.real_quick_ratio() < REPEAT_SIMILARITY or matcher.ratio() < REPEAT_SIMILARITY:
+            return None
+    return starts[-2]
+
+
+# --- adaptive concurrency -------------------------------------------------------------------------
+class AdaptiveConcurrency:
+    """How many LLM calls may be in flight: additive increase, multiplicative decrease (AIMD).
+
+    Starts at min(32, ceiling); each success adds one, never above the ceiling (`LLM_MAX_CONCURRENCY`);
+    a 429, 503/529, "overloaded", a timeout or a time to first chunk far above the recent median halves
+    it (not below 1). Calls that started before the last halving do not halve it again: a burst of 429s
+    from one over-full moment counts once. Calls beyond the cap wait, first come first served.
+    `limit`, `in_flight` and `waiting` are for /usage and metrics.
+    """
+
+    def __init__(self, ceiling: int, *, start: int = START_CONCURRENCY) -> None:
+        self.ceiling = max(1, ceiling)
+        self.limit = max(1, min(start, self.ceiling))
+        self.in_flight = 0
+        self.decreases = 0  # halvings so far
+        self.last_decrease: str | None = None  # why the last one happened
+        self._epoch = 0  # counts halvings; a call remembers the epoch it started in
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._first_chunk_s: deque[float] = deque(maxlen=32)
+        # what counts as queueing (tunable: a fast hosted API and a CPU model differ)
+        self.queue_factor = QUEUE_FACTOR
+        self.queue_min_extra_s = QUEUE_MIN_EXTRA_S
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for f in self._waiters if not f.done())
+
+    def snapshot(self) -> dict[str, int]:
+        return {"limit": self.limit, "in_flight": self.in_flight, "waiting": self.waiting,
+                "ceiling": self.ceiling, "decreases": self.decreases}
+
+    async def acquire(self) -> int:
+        """Wait for a slot; returns the epoch the call starts in (for `overloaded`)."""
+        if self.in_flight < self.limit and not self.waiting:
+            self.in_flight += 1
+            return self._epoch
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():  # granted a slot, then cancelled: give it back
+                self.release()
+            raise
+        return self._epoch
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self._wake()
+
+    def succeeded(self) -> None:
+        if self.limit < self.ceiling:
+            self.limit += 1
+            self._wake()
+
+    def overloaded(self, epoch: int, why: str) -> None:
+        if epoch < self._epoch:
+            return  # started under a cap that has been halved since: already accounted for
+        before, self.limit = self.limit, max(1, self.limit // 2)
+        self._epoch += 1
+        self.decreases += 1
+        self.last_decrease = why
+        if before != self.limit:
+            log.info("LLM concurrency %d → %d (%s)", before, self.limit, why)
+
+    def first_chunk(self, seconds: float, epoch: int) -> None:
+        """A time to first chunk far above the recent ones: the server is queueing our calls."""
+        recent = self._first_chunk_s
+        if len(recent) >= QUEUE_MIN_SAMPLES:
+            median = statistics.median(recent)
+            if seconds > self.queue_factor * median and seconds - median > self.queue_min_extra_s:
+                self.overloaded(epoch, f"queueing: first chunk after {seconds:.1f} s, median {median:.1f} s")
+        recent.append(seconds)
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < self.limit:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                self.in_flight += 1
+                fut.set_result(None)
+
+
+# --- the client -----------------------------------------------------------------------------------
+@dataclass
+class _Streamed:
+    """What one streamed attempt collected."""
+
+    parts: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    tail: str = ""  # the last REPEAT_WINDOW characters, for loop detection
+    length: int = 0
+    chunks: int = 0
+    choices_seen: bool = False
+    model: str | None = None
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    loop_start: int | None = None
+    first_chunk_s: float | None = None
+
+    def add_text(self, piece: str) -> None:
+        self.parts.append(piece)
+        self.length += len(piece)
+        self.tail = (self.tail + piece)[-REPEAT_WINDOW:]
+        at = find_loop(self.tail)
+        if at is not None:
+            self.loop_start = self.length - len(self.tail) + at
+
+
 class LLMClient:
-    """One `AsyncOpenAI` client shared by every request, with a global concurrency cap."""
+    """One `AsyncOpenAI` client shared by every request, with an adaptive concurrency cap."""
 
     def __init__(self, settings: Settings) -> None:
         if not settings.llm_configured:
@@ -123,14 +374,16 @@ class LLMClient:
         self.settings = settings
         self.model = settings.llm_model
         self.mode = settings.llm_response_format
+        self._secret = key if settings.openai_api_key else None
         self._client = openai.AsyncOpenAI(
             api_key=key,
             base_url=settings.openai_base_url,
-            timeout=settings.llm_timeout_s,
+            timeout=settings.llm_timeout_s,  # connect and each read; the stream watchdog measures chunks
             max_retries=0,
         )
-        self._slots = asyncio.Semaphore(settings.llm_max_concurrency)
+        self.concurrency = AdaptiveConcurrency(settings.llm_max_concurrency)
         self._retry_base_s = settings.llm_retry_base_s
+        self._stream_usage = True  # ask for the usage chunk until a server says it does not know the option
 
     async def close(self) -> None:
         await self._client.close()
@@ -142,58 +395,244 @@ class LLMClient:
 
     async def complete(
         self, messages: list[dict[str, str]], schema: dict[str, Any], *, max_tokens: int | None = None,
-        name: str = "brief",
+        name: str = "brief", allow_cut_off: bool = False,
     ) -> LLMReply:
-        """One Chat Completion in the configured structured-output mode, retried as needed."""
+        """One streamed Chat Completion in the configured structured-output mode, retried as needed.
+
+        An answer cut off by the token limit or stopped because the model looped raises
+        `LLMTruncated` (with `.cut_off` and the `.partial` reply); with `allow_cut_off=True` it is
+        returned instead, with `reply.cut_off` set, so the caller can salvage what parsed.
+        """
         fmt = response_format(self.mode, schema, name)
+        limit = max_tokens or self.settings.llm_max_completion_tokens
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "temperature": self.settings.llm_temperature,
-            "max_tokens": max_tokens or self.settings.llm_max_completion_tokens,
+            "max_tokens": limit,
+            "stream": True,
         }
         if fmt is not None:
             kwargs["response_format"] = fmt
         started = time.monotonic()
         attempts = 0
         try:
-            async with self._slots:
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception(_retryable),
-                    stop=stop_after_attempt(self.settings.llm_max_attempts),
-                    wait=_WaitRetryAfter(self._retry_base_s),
-                    reraise=True,
-                ):
-                    with attempt:
-                        attempts += 1
-                        if attempts > 1:
-                            log.info("LLM call: attempt %d", attempts)
-                        resp = await self._client.chat.completions.create(**kwargs)
-        except openai.OpenAIError as exc:
-            raise _to_error(exc) from exc
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_retryable),
+                stop=stop_after_attempt(self.settings.llm_max_attempts),
+                wait=_WaitRetryAfter(self._retry_base_s),
+                before_sleep=self._log_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    got = await self._attempt(kwargs)
+        except (openai.OpenAIError, _NoProgress, _Dropped) as exc:
+            err = self._to_error(exc)
+            # The SDK's exception text quotes the server's body; a server that echoes our headers
+            # would put the key into tracebacks through the chained cause, so it is dropped then.
+            if self._secret and self._secret in f"{exc} {getattr(exc, 'body', '')}":
+                raise err from None
+            raise err from exc
+        return self._reply(got, messages, limit, time.monotonic() - started, attempts, allow_cut_off)
 
-        if not resp.choices:
-            raise LLMError("the endpoint returned no choices")
-        choice = resp.choices[0]
-        refusal = getattr(choice.message, "refusal", None)
-        if refusal:
-            raise LLMRefused(str(refusal)[:200])
-        if choice.finish_reason == "content_filter":
+    async def _attempt(self, kwargs: dict[str, Any]) -> _Streamed:
+        epoch = await self.concurrency.acquire()
+        try:
+            try:
+                got = await self._stream(kwargs, epoch)
+            except openai.APIStatusError as exc:
+                if not (self._stream_usage and 400 <= exc.status_code < 500 and "stream_options" in _body_message(exc)):
+                    raise
+                # an older server that does not know the option: ask again without it, estimate usage
+                log.info("the LLM endpoint does not take stream_options; usage will be estimated")
+                self._stream_usage = False
+                got = await self._stream(kwargs, epoch)
+        except Exception as exc:
+            why = _overloaded(exc)
+            if why:
+                self.concurrency.overloaded(epoch, why)
+            raise
+        else:
+            self.concurrency.succeeded()
+            return got
+        finally:
+            self.concurrency.release()
+
+    async def _stream(self, kwargs: dict[str, Any], epoch: int) -> _Streamed:
+        """Read one streamed answer; the deadline moves forward with every chunk.
+
+        The SSE lines are parsed here rather than by the SDK's `AsyncStream`, which builds a pydantic
+        model per chunk (about 0.4 ms each: 1.5 s of event-loop time for a 4,000-token answer). The
+        SDK still sends the request and raises its status errors before the first line.
+        """
+        timeout = self.settings.llm_timeout_s
+        loop = asyncio.get_running_loop()
+        sent = time.monotonic()
+        got = _Streamed()
+        extra = {"stream_options": {"include_usage": True}} if self._stream_usage else {}
+        try:
+            async with asyncio.timeout(timeout) as deadline, \
+                    self._client.chat.completions.with_streaming_response.create(**kwargs, **extra) as response:
+                lines = response.iter_lines()
+                data: list[str] = []
+                while True:
+                    try:
+                        line = await anext(lines)
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        # the transport failed mid-answer (httpx or httpx2, whichever the SDK uses)
+                        if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+                            raise _NoProgress(timeout, got.chunks) from exc
+                        raise _Dropped(got.chunks) from exc
+                    if line.startswith("data:"):
+                        data.append(line[5:].removeprefix(" "))
+                        continue
+                    if line or not data:
+                        continue  # a comment (keep-alive), an event name: not progress
+                    event, data = "\n".join(data), []
+                    if event.startswith("[DONE]"):
+                        break
+                    deadline.reschedule(loop.time() + timeout)
+                    if got.first_chunk_s is None:
+                        got.first_chunk_s = time.monotonic() - sent
+                        self.concurrency.first_chunk(got.first_chunk_s, epoch)
+                    self._take(got, event, response.http_response.request)
+                    if got.loop_start is not None:
+                        break  # leaving the block closes the connection: the server stops generating
+        except TimeoutError:
+            raise _NoProgress(timeout, got.chunks) from None
+        return got
+
+    @staticmethod
+    def _take(got: _Streamed, event: str, request: Any) -> None:
+        """One chunk of the answer into `got`."""
+        try:
+            chunk = json.loads(event)
+        except ValueError:
+            return  # not a chunk (some servers send odd keep-alives as data)
+        if not isinstance(chunk, dict):
+            return
+        got.chunks += 1
+        if chunk.get("error") and not chunk.get("choices"):
+            err = chunk["error"]
+            message = (err.get("message") if isinstance(err, dict) else None) or "error in the stream"
+            raise openai.APIError(str(message), request, body=err)
+        got.model = got.model or chunk.get("model")
+        if chunk.get("usage"):
+            got.usage = chunk["usage"]
+        for choice in (chunk.get("choices") or [])[:1]:
+            got.choices_seen = True
+            delta = choice.get("delta") or {}
+            if delta.get("refusal"):
+                got.refusal.append(str(delta["refusal"]))
+            if delta.get("content"):
+                got.add_text(str(delta["content"]))
+            if choice.get("finish_reason"):
+                got.finish_reason = choice["finish_reason"]
+
+    def _reply(self, got: _Streamed, messages: list[dict[str, str]], limit: int, seconds: float,
+               attempts: int, allow_cut_off: bool) -> LLMReply:
+        if got.refusal:
+            raise LLMRefused(one_line("".join(got.refusal), self._secret, 200))
+        if got.finish_reason == "content_filter":
             raise LLMRefused("the provider's content filter stopped the answer")
-        if choice.finish_reason == "length":
-            raise LLMTruncated(f"raise LLM_MAX_COMPLETION_TOKENS (now {kwargs['max_tokens']})")
-        usage = Usage()
-        if resp.usage is not None:
-            details = getattr(resp.usage, "prompt_tokens_details", None)
-            usage = Usage(
-                prompt_tokens=resp.usage.prompt_tokens or 0,
-                completion_tokens=resp.usage.completion_tokens or 0,
-                cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
-            )
-        return LLMReply(
-            text=choice.message.content or "",
-            usage=usage,
-            model=resp.model or self.model,
-            seconds=time.monotonic() - started,
-            attempts=attempts,
+        if not got.choices_seen:
+            raise LLMError("the endpoint returned no choices")
+        text = "".join(got.parts)
+        usage, estimated = self._usage(got.usage, messages, text)
+        cut_off: CutOff | None = None
+        if got.loop_start is not None:
+            cut_off = "repetition"
+        elif got.finish_reason == "length":
+            cut_off = "length"
+        reply = LLMReply(
+            text=text, usage=usage, model=got.model or self.model, seconds=seconds, attempts=attempts,
+            finish_reason=got.finish_reason, cut_off=cut_off, loop_start=got.loop_start,
+            usage_estimated=estimated, first_chunk_s=got.first_chunk_s,
         )
+        if cut_off == "repetition":
+            assert got.loop_start is not None
+            period = len(text) - got.loop_start
+            log.warning("LLM answer stopped: the model repeated itself (%d characters from %d on)",
+                        period, got.loop_start)
+            if not allow_cut_off:
+                raise LLMTruncated(
+                    f"the model repeated itself and was stopped after {len(text)} characters; a higher "
+                    f"LLM_MAX_COMPLETION_TOKENS would not help: try again, or use a stronger model",
+                    cut_off="repetition", partial=reply)
+        elif cut_off == "length" and not allow_cut_off:
+            raise LLMTruncated(
+                f"the answer hit the token limit after {usage.completion_tokens} tokens: raise "
+                f"LLM_MAX_COMPLETION_TOKENS (now {limit}) if briefs are that long; a model that rambles "
+                f"needs a stronger model instead",
+                cut_off="length", partial=reply, setting="LLM_MAX_COMPLETION_TOKENS")
+        return reply
+
+    @staticmethod
+    def _usage(reported: dict[str, Any] | None, messages: list[dict[str, str]], text: str) -> tuple[Usage, bool]:
+        if isinstance(reported, dict):
+            details = reported.get("prompt_tokens_details")
+            return Usage(
+                prompt_tokens=int(reported.get("prompt_tokens") or 0),
+                completion_tokens=int(reported.get("completion_tokens") or 0),
+                cached_tokens=int((details.get("cached_tokens") if isinstance(details, dict) else 0) or 0),
+            ), False
+        # Quotas and /usage still need a figure; a few tokens per message for the chat template.
+        prompt = sum(estimate_tokens(str(m.get("content") or "")) + 4 for m in messages)
+        return Usage(prompt_tokens=prompt, completion_tokens=estimate_tokens(text)), True
+
+    def _log_retry(self, retry_state: Any) -> None:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome else None
+        if exc is None:
+            return
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        log.warning("LLM attempt %d failed (%s); retrying in %.1f s",
+                    retry_state.attempt_number, self._to_error(exc).detail, wait)
+
+    def _to_error(self, exc: BaseException) -> LLMError:
+        """Translate SDK errors into ours, with a message an operator can act on and no key in it."""
+        secret = self._secret
+        timeout = self.settings.llm_timeout_s
+        if isinstance(exc, (_NoProgress, openai.APITimeoutError)):
+            where = (f"after {exc.chunks} chunk(s)" if isinstance(exc, _NoProgress) and exc.chunks
+                     else "before its first token")
+            return LLMUnavailable(
+                f"the model did not answer in time: nothing new for {timeout:g} s {where} "
+                f"(raise LLM_TIMEOUT_S, now {timeout:g}, for a slow model)", setting="LLM_TIMEOUT_S")
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMUnavailable("cannot connect to the LLM endpoint", setting="OPENAI_BASE_URL")
+        if isinstance(exc, _Dropped):
+            return LLMUnavailable(f"the connection to the LLM endpoint dropped mid-answer ({exc.chunks} chunks in)")
+        if not isinstance(exc, openai.APIError):
+            return LLMError(one_line(str(exc), secret, 200))
+        reason = one_line(_body_message(exc), secret)
+        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+        said = f": {reason}" if reason else ""
+        if isinstance(exc, openai.RateLimitError):
+            if _error_code(exc) == "insufficient_quota":
+                return LLMUnavailable(f"the LLM account's quota is used up{said}", status=429, reason=reason)
+            return LLMUnavailable(f"rate limited by the LLM provider{said}", status=429, reason=reason)
+        if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            return LLMAuthError(f"HTTP {status}: check OPENAI_API_KEY{said}", status=status, reason=reason,
+                                setting="OPENAI_API_KEY")
+        if isinstance(exc, openai.NotFoundError):
+            return LLMError(f"HTTP 404: check LLM_MODEL and OPENAI_BASE_URL{said}", status=404, reason=reason,
+                            setting="LLM_MODEL")
+        http = f"HTTP {status}" if status else "error mid-answer"
+        if _request_caused(exc) or (status is not None and 400 <= status < 500 and status not in (408, 409)):
+            hint, setting = self._hint(reason)
+            return LLMRequestRejected(f"{http}{said}{hint}", status=status, reason=reason, setting=setting)
+        return LLMUnavailable(f"the LLM endpoint failed ({http}){said}", status=status, reason=reason)
+
+    def _hint(self, reason: str) -> tuple[str, str | None]:
+        if _FORMAT.search(reason) and self.mode != "none":
+            other = "json_object" if self.mode == "json_schema" else "none"
+            return (f" (this server does not take response_format {self.mode}: try "
+                    f"LLM_RESPONSE_FORMAT={other})"), "LLM_RESPONSE_FORMAT"
+        if _CONTEXT.search(reason):
+            return (" (the article and the answer do not fit the model's context: lower ARTICLE_MAX_CHARS "
+                    "or LLM_MAX_COMPLETION_TOKENS, or give the server a larger context)"), "ARTICLE_MAX_CHARS"
+        return "", None

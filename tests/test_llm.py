@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
 from bot.config import Settings
-from bot.errors import LLMAuthError, LLMError, LLMRefused, LLMTruncated, LLMUnavailable
+from bot.errors import LLMAuthError, LLMError, LLMRefused, LLMRequestRejected, LLMTruncated, LLMUnavailable
 from bot.llm import LLMClient
 from tests.fakes.openai_server import FakeLLM, Reply, completion, error
 
@@ -111,3 +118,270 @@ async def test_key_is_sent_as_bearer_and_never_in_the_body(settings: Settings, l
     await ask(settings)
     assert llm_server.headers[0]["authorization"] == "Bearer sk-test-not-a-real-key"
     assert "sk-test" not in json.dumps(llm_server.requests[0])
+
+
+# --- streaming: LLM_TIMEOUT_S is a time without progress ------------------------------------------
+@asynccontextmanager
+async def client(settings: Settings, **update: Any) -> AsyncIterator[LLMClient]:
+    llm = LLMClient(settings.model_copy(update=update))
+    try:
+        yield llm
+    finally:
+        await llm.close()
+
+
+async def test_the_completion_is_streamed_with_usage_requested(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion('{"ok": true}', prompt_tokens=42, completion_tokens=7, cached_tokens=3,
+                                    model="served-model")]
+    async with client(settings) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA)
+    assert llm_server.requests[0]["stream"] is True
+    assert llm_server.requests[0]["stream_options"] == {"include_usage": True}
+    assert (reply.text, reply.model, reply.finish_reason, reply.cut_off) == ('{"ok": true}', "served-model", "stop", None)
+    assert (reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.cached_tokens) == (42, 7, 3)
+    assert not reply.usage_estimated
+
+
+async def test_slow_but_steady_answer_finishes_though_it_takes_longer_than_the_timeout(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    answer = '{"ok": true, "note": "written slowly, a few characters at a time"}'
+    llm_server.script = [completion(answer, chunk_chars=4, chunk_delay=0.05)]  # ~18 chunks: ~0.9 s in all
+    async with client(settings, llm_timeout_s=0.3, llm_max_attempts=1) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA)
+    assert reply.text == answer
+    assert reply.seconds > 0.3  # longer than the timeout in total, never 0.3 s without a chunk
+    assert llm_server.calls == 1
+
+
+async def test_answer_that_stalls_midway_times_out_after_the_timeout_and_names_the_setting(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion('{"ok": true, "padding": "................"}', chunk_chars=4,
+                                    stall_after=4, stall=30)]
+    async with client(settings, llm_timeout_s=0.3, llm_max_attempts=1) as llm:
+        started = time.monotonic()
+        with pytest.raises(LLMUnavailable, match="LLM_TIMEOUT_S") as caught:
+            await llm.complete(MESSAGES, SCHEMA)
+        assert time.monotonic() - started < 3  # the stall lasts 30 s: we gave up 0.3 s after the last chunk
+        assert caught.value.setting == "LLM_TIMEOUT_S"
+        assert "chunk" in str(caught.value)  # mid-answer, not before it started
+        assert llm.concurrency.limit == 16  # a timeout is a sign of overload: the cap halves
+
+
+async def test_stalled_answer_is_retried_and_the_next_attempt_succeeds(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion('{"ok": false, "x": "....."}', chunk_chars=4, stall_after=3, stall=30),
+                         completion('{"ok": true}')]
+    async with client(settings, llm_timeout_s=0.3) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA)
+    assert json.loads(reply.text) == {"ok": True}
+    assert reply.attempts == 2
+
+
+async def test_server_without_usage_gets_an_estimate(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion('{"ok": true, "summary": "' + "word " * 40 + '"}', stream_usage=False)]
+    async with client(settings) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA)
+    assert reply.usage_estimated
+    assert reply.usage.prompt_tokens > 0 and 40 < reply.usage.completion_tokens < 200
+
+
+async def test_server_that_does_not_know_stream_options_is_asked_again_without(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [error(400, "Unrecognized request argument supplied: stream_options"), completion('{"ok": true}')]
+    async with client(settings, llm_max_attempts=1) as llm:  # asking again is not a retry
+        reply = await llm.complete(MESSAGES, SCHEMA)
+        await llm.complete(MESSAGES, SCHEMA)
+    assert json.loads(reply.text) == {"ok": True}
+    assert "stream_options" not in llm_server.requests[1] and "stream_options" not in llm_server.requests[2]
+    assert reply.usage_estimated
+
+
+# --- runaway answers ------------------------------------------------------------------------------
+ITEM = '{"actor": "The ministry of foreign affairs", "said": "we call on all parties to return to the talks"}, '
+LOOPING = '{"ok": true, "items": [' + ITEM * 40
+
+
+async def test_a_model_that_repeats_itself_is_stopped_and_what_it_wrote_comes_back(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion(LOOPING, finish_reason="length", chunk_chars=8, chunk_delay=0.005)]
+    async with client(settings) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA, allow_cut_off=True)
+    assert reply.cut_off == "repetition"
+    assert len(reply.text) < len(LOOPING) / 4  # stopped after the third copy, not at the token limit
+    assert LOOPING.startswith(reply.text)
+    assert reply.loop_start is not None and reply.text[:reply.loop_start].count(ITEM) == 1
+    assert await asyncio.to_thread(llm_server.hung_up.wait, 5)  # the server saw us hang up: generation stops
+    assert llm_server.calls == 1
+
+
+async def test_repetition_without_opt_in_is_an_error_with_the_right_advice(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion(LOOPING, chunk_chars=16)]
+    async with client(settings) as llm:
+        with pytest.raises(LLMTruncated, match="repeated itself") as caught:
+            await llm.complete(MESSAGES, SCHEMA)
+    assert caught.value.cut_off == "repetition"
+    assert "would not help" in str(caught.value)  # not "raise LLM_MAX_COMPLETION_TOKENS"
+    assert caught.value.partial.text.startswith('{"ok": true, "items": [')
+
+
+async def test_same_evidence_in_different_items_is_not_a_loop(settings: Settings, llm_server: FakeLLM) -> None:
+    evidence = "Egypt and Qatar called on Israel and Hamas to return to the negotiations immediately, officials said"
+    items = [f'{{"actor": "{a}", "target": "{t}", "means": "{m}", "evidence": "{evidence}"}}'
+             for a, t, m in [("egypt", "israel", "public statement"), ("qatar", "hamas", "mediation"),
+                             ("egypt", "hamas", "a visit to Cairo by the intelligence chief")]]
+    answer = '{"ok": true, "pressures": [' + ", ".join(items) + "]}"
+    llm_server.script = [completion(answer, chunk_chars=5)]
+    async with client(settings) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA)
+    assert reply.text == answer and reply.cut_off is None
+
+
+async def test_length_cutoff_can_be_returned_instead_of_raised(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion('{"ok": tr', finish_reason="length"), completion('{"ok": tr', finish_reason="length")]
+    async with client(settings) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA, allow_cut_off=True)
+        with pytest.raises(LLMTruncated) as caught:
+            await llm.complete(MESSAGES, SCHEMA)
+    assert (reply.text, reply.cut_off, reply.finish_reason) == ('{"ok": tr', "length", "length")
+    assert caught.value.cut_off == "length" and caught.value.partial.text == '{"ok": tr'
+    assert caught.value.setting == "LLM_MAX_COMPLETION_TOKENS"
+
+
+# --- server errors: shown, and not retried when the request is the cause --------------------------
+LLAMA_CPP_PYTHON = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}")
+
+
+@pytest.mark.parametrize(("status", "message", "shown", "setting"), [
+    (500, LLAMA_CPP_PYTHON, "Input should be 'text' or 'json_object'", "LLM_RESPONSE_FORMAT"),
+    (500, 'response_format type must be one of "text" or "json_object", but got: json_schema', "but got: json_schema",
+     "LLM_RESPONSE_FORMAT"),
+    (400, "the request exceeds the available context size, try increasing it", "exceeds the available context size",
+     "ARTICLE_MAX_CHARS"),
+    (500, "This model's maximum context length is 8192 tokens", "maximum context length", "ARTICLE_MAX_CHARS"),
+    (422, "unsupported value: 'strict'", "unsupported value", None),
+])
+async def test_error_that_names_the_request_is_not_retried_and_its_reason_is_shown(
+        settings: Settings, llm_server: FakeLLM, status: int, message: str, shown: str, setting: str | None) -> None:
+    llm_server.script = [error(status, message)] + [completion('{"ok": true}')] * 3
+    async with client(settings) as llm:
+        with pytest.raises(LLMRequestRejected) as caught:
+            await llm.complete(MESSAGES, SCHEMA)
+    assert llm_server.calls == 1
+    assert shown in str(caught.value) and "\n" not in caught.value.detail
+    assert (caught.value.status, caught.value.setting) == (status, setting)
+    if setting == "LLM_RESPONSE_FORMAT":
+        assert "LLM_RESPONSE_FORMAT=json_object" in str(caught.value)
+
+
+@pytest.mark.parametrize(("status", "message"), [
+    (500, "Internal Server Error"), (502, "Bad gateway: invalid response from upstream"), (503, "Service Unavailable"),
+])
+async def test_plain_server_failures_are_still_retried(settings: Settings, llm_server: FakeLLM, status: int,
+                                                       message: str) -> None:
+    llm_server.script = [error(status, message), completion('{"ok": true}')]
+    assert json.loads(await ask(settings)) == {"ok": True}
+    assert llm_server.calls == 2
+
+
+async def test_persistent_server_failure_shows_the_server_reason(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [error(500, "CUDA error: out of memory")] * 4
+    with pytest.raises(LLMUnavailable, match=r"HTTP 500.*CUDA error: out of memory"):
+        await ask(settings)
+
+
+async def test_error_event_mid_stream_that_names_the_request_is_not_retried(settings: Settings,
+                                                                            llm_server: FakeLLM) -> None:
+    started = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+               "choices": [{"index": 0, "delta": {"content": '{"ok": '}, "finish_reason": None}]}
+    failed = {"error": {"message": "context size exceeded while generating", "type": "server_error"}}
+    llm_server.script = [Reply(sse=[json.dumps(started), json.dumps(failed)])] + [completion('{"ok": true}')] * 3
+    with pytest.raises(LLMRequestRejected, match="context size exceeded"):
+        await ask(settings)
+    assert llm_server.calls == 1
+
+
+@pytest.mark.parametrize(("status", "message"), [(500, "boom"), (500, "invalid response_format"), (400, "bad"),
+                                                 (401, "who are you")])
+async def test_the_key_never_leaks_from_a_server_that_echoes_headers(
+        settings: Settings, llm_server: FakeLLM, caplog: pytest.LogCaptureFixture, status: int, message: str) -> None:
+    echo = error(status, message)
+    echo.echo_headers = True
+    llm_server.script = [echo] * settings.llm_max_attempts
+    caplog.set_level(logging.INFO)
+    with pytest.raises(LLMError) as caught:
+        await ask(settings)
+    assert "sk-test" in json.dumps(llm_server.headers[0])  # the key was sent, and the body echoed it back
+    shown = [str(caught.value), repr(caught.value), caught.value.user_message, caught.value.reason or "",
+             "".join(traceback.format_exception(caught.value)), caplog.text]
+    assert message in str(caught.value)
+    assert not any("sk-test" in text for text in shown)
+
+
+# --- adaptive concurrency -------------------------------------------------------------------------
+async def test_429s_halve_the_cap_and_successes_grow_it_back(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [error(429, "slow down", retry_after="0")] * 3 + [completion('{"ok": true}')] * 4
+    async with client(settings, llm_max_concurrency=32) as llm:
+        assert llm.concurrency.limit == 32
+        await llm.complete(MESSAGES, SCHEMA)
+        assert llm.concurrency.limit == 32 // 2 // 2 // 2 + 1
+        for _ in range(3):
+            await llm.complete(MESSAGES, SCHEMA)
+        assert llm.concurrency.limit == 8
+        assert llm.concurrency.in_flight == 0
+
+
+async def test_a_burst_of_429s_from_one_moment_halves_the_cap_once(settings: Settings, llm_server: FakeLLM) -> None:
+    throttled = error(429, "slow down", retry_after="0.3")  # the retries come after the whole burst
+    throttled.delay = 0.1  # all eight are in flight before the first 429 comes back
+    llm_server.script = [throttled] * 8
+    async with client(settings) as llm:
+        await asyncio.gather(*(llm.complete(MESSAGES, SCHEMA) for _ in range(8)))
+        assert llm.concurrency.decreases == 1, (llm.concurrency.snapshot(), llm.concurrency.last_decrease)
+        assert llm.concurrency.limit == 16 + 8
+
+
+async def test_the_ceiling_holds(settings: Settings, llm_server: FakeLLM) -> None:
+    async with client(settings, llm_max_concurrency=3) as llm:
+        for _ in range(5):
+            await llm.complete(MESSAGES, SCHEMA)
+        assert llm.concurrency.limit == 3
+
+
+async def test_requests_beyond_the_cap_wait_for_a_slot(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.delay = 0.15
+    async with client(settings, llm_max_concurrency=2) as llm:
+        calls = [asyncio.create_task(llm.complete(MESSAGES, SCHEMA)) for _ in range(5)]
+        await asyncio.sleep(0)  # let every call ask for its slot
+        assert (llm.concurrency.in_flight, llm.concurrency.waiting) == (2, 3)
+        await asyncio.gather(*calls)
+        assert (llm.concurrency.in_flight, llm.concurrency.waiting) == (0, 0)
+    assert llm_server.max_in_flight == 2 and llm_server.calls == 5
+
+
+async def test_a_call_cancelled_while_waiting_gives_no_slot_away(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.delay = 0.2
+    async with client(settings, llm_max_concurrency=1) as llm:
+        first = asyncio.create_task(llm.complete(MESSAGES, SCHEMA))
+        second = asyncio.create_task(llm.complete(MESSAGES, SCHEMA))
+        await asyncio.sleep(0)
+        second.cancel()
+        await first
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        llm_server.delay = 0
+        await llm.complete(MESSAGES, SCHEMA)
+        assert llm.concurrency.in_flight == 0
+    assert llm_server.calls == 2
+
+
+async def test_queueing_at_the_server_halves_the_cap(settings: Settings, llm_server: FakeLLM) -> None:
+    async with client(settings) as llm:
+        llm.concurrency.queue_min_extra_s = 0.2
+        for _ in range(5):
+            await llm.complete(MESSAGES, SCHEMA)
+        queued = completion('{"ok": true}')
+        queued.delay = 0.4  # the first chunk comes far later than the recent ones
+        llm_server.script = [queued]
+        await llm.complete(MESSAGES, SCHEMA)
+        assert llm.concurrency.limit == 16 + 1
+        assert (llm.concurrency.last_decrease or "").startswith("queueing")
