@@ -474,6 +474,11 @@ class LLMClient:
         try:
             async with asyncio.timeout(timeout) as deadline, \
                     self._client.chat.completions.with_streaming_response.create(**kwargs, **extra) as response:
+                if response.http_response.headers.get("content-type", "").startswith("application/json"):
+                    # a server that ignores `stream` and answers in one piece
+                    self._take_whole(got, await response.read())
+                    got.first_chunk_s = time.monotonic() - sent
+                    return got
                 lines = response.iter_lines()
                 data: list[str] = []
                 while True:
@@ -504,6 +509,27 @@ class LLMClient:
         except TimeoutError:
             raise _NoProgress(timeout, got.chunks) from None
         return got
+
+    @staticmethod
+    def _take_whole(got: _Streamed, body: bytes) -> None:
+        """A non-streamed completion into `got`, as if it had come in one chunk."""
+        try:
+            completion = json.loads(body)
+        except ValueError:
+            completion = None
+        if not isinstance(completion, dict):
+            raise LLMError("the endpoint's answer is not JSON")
+        got.chunks = 1
+        got.model = completion.get("model")
+        got.usage = completion.get("usage") or None
+        for choice in (completion.get("choices") or [])[:1]:
+            got.choices_seen = True
+            message = choice.get("message") or {}
+            if message.get("refusal"):
+                got.refusal.append(str(message["refusal"]))
+            if message.get("content"):
+                got.add_text(str(message["content"]))
+            got.finish_reason = choice.get("finish_reason")
 
     @staticmethod
     def _take(got: _Streamed, event: str, request: Any) -> None:

@@ -195,6 +195,15 @@ async def test_server_that_does_not_know_stream_options_is_asked_again_without(
     assert reply.usage_estimated
 
 
+async def test_server_that_ignores_stream_and_answers_in_one_piece(settings: Settings, llm_server: FakeLLM) -> None:
+    whole = completion('{"ok": true}', completion_tokens=4, model="old-server")
+    whole.stream = False
+    llm_server.script = [whole]
+    async with client(settings) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA)
+    assert (reply.text, reply.model, reply.usage.completion_tokens, reply.cut_off) == ('{"ok": true}', "old-server", 4, None)
+
+
 # --- runaway answers ------------------------------------------------------------------------------
 ITEM = '{"actor": "The ministry of foreign affairs", "said": "we call on all parties to return to the talks"}, '
 LOOPING = '{"ok": true, "items": [' + ITEM * 40

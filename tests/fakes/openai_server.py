@@ -32,6 +32,7 @@ class Reply:
     stall: float = 0.0  # ... for this long, then carries on
     stream_usage: bool = True  # send the usage chunk when the client asks for it (some servers never do)
     sse: list[str] | None = None  # raw `data:` payloads instead of chunks made from `body`
+    stream: bool = True  # False: one JSON body even when the client asks for a stream (older servers)
     # --- both ---
     echo_headers: bool = False  # append the request's headers to the error message (a careless proxy)
 
@@ -170,7 +171,7 @@ class FakeLLM(LoopbackServer):
                         reply = fake.default(payload) if fake.default else error(500, "no scripted reply")
                     if reply.delay + fake.delay:
                         fake.released.wait(reply.delay + fake.delay)
-                    if payload.get("stream") and reply.status == 200:
+                    if payload.get("stream") and reply.status == 200 and reply.stream:
                         self._stream(reply, payload)
                     else:
                         self._send(reply)
