@@ -7,8 +7,10 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,9 +25,16 @@ EXIT_CODES: list[tuple[type[NewsbotError], int]] = [
 ]
 
 
-def _settings() -> Settings:
+#: what a process killed by SIGPIPE reports; `newsbot ... | head` ends like `cat ... | head`
+EXIT_BROKEN_PIPE = 141
+
+
+def _settings(env_file: str | None = None) -> Settings:
+    """Settings from the environment and `env_file` (default: .env when it exists)."""
+    if env_file is not None and not Path(env_file).is_file():
+        raise ConfigError(f"no such env file: {env_file}")
     try:
-        return Settings()
+        return Settings(_env_file=env_file or ".env")  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(f"{'.'.join(str(p) for p in first['loc']).upper()}: {first['msg']}") from exc
@@ -36,6 +45,7 @@ def _is_url(value: str) -> bool:
 
 
 async def _read(source: str, settings: Settings) -> Article:
+    from bot.extract_worker import Limits
     from bot.fetch import Fetcher
     from bot.reader import read_file, read_url
 
@@ -46,7 +56,7 @@ async def _read(source: str, settings: Settings) -> Article:
             return await read_url(url, fetcher)
         finally:
             await fetcher.close()
-    return read_file(source, min_chars=1)
+    return read_file(source, min_chars=1, limits=Limits.of(settings))
 
 
 async def cmd_summarize(args: argparse.Namespace) -> int:
@@ -103,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.telegram import run_bot
 
     # python-telegram-bot runs its own event loop, so this command is not a coroutine
-    run_bot(_settings())
+    run_bot(_settings(args.env_file))
     return 0
 
 
@@ -114,40 +124,119 @@ async def cmd_eval(args: argparse.Namespace) -> int:
     return await run_eval(settings, load(args.dir), as_json=args.json)
 
 
+EXIT_CODES_HELP = """exit codes:
+  0   done
+  1   something unexpected (a bug: please report it), or `newsbot check` found a problem
+  2   configuration: a setting is missing or invalid (the message names it)
+  3   bad input: missing file, closed or empty stdin, no letters, not an article
+  4   fetching: blocked address, site refused or timed out, too large, too complex to read
+  5   the language model: unreachable, refused, cut off, unusable answer
+  130 interrupted (Ctrl-C)
+  141 output cut short by the reader (`newsbot ... | head`)
+
+Settings come from the environment and .env; every one is documented in .env.example."""
+
+SUMMARIZE_HELP = """input is one of:
+  a file      .txt (UTF-8, windows-1256 or ISO-8859-6; detected) or .html (the main text is extracted)
+  -           standard input, decoded like a file
+  a link      http(s)://..., www.... or t.me/<channel>/<id>, fetched safely (public addresses only)
+
+examples:
+  newsbot summarize article.ar.txt
+  newsbot summarize https://example.com/news/1 --lang en
+  newsbot summarize page.html --json > brief.json
+  cat article.txt | newsbot summarize -"""
+
+EXTRACT_HELP = """input is a file (.txt, .html), '-' for standard input, or a link, as for summarize.
+Nothing is sent to the language model; no API key is needed.
+
+examples:
+  newsbot extract https://example.com/news/1
+  newsbot extract page.html --json | jq .text"""
+
+CHECK_HELP = """One line per item, each ✓ or ✗ with the fix: settings and where they came from, the LLM
+endpoint, the model in the configured LLM_RESPONSE_FORMAT, the Telegram token, the database.
+Exit code 0 only when everything passes.
+
+examples:
+  newsbot check
+  newsbot check --env-file /etc/newsbot/production.env"""
+
+RUN_HELP = """Long polling, or a webhook when WEBHOOK_URL is set. Stop with Ctrl-C or SIGTERM; requests
+in flight are resumed at the next start.
+
+examples:
+  newsbot run
+  newsbot run --env-file /etc/newsbot/production.env"""
+
+EVAL_HELP = """dir holds articles NAME.<lang>.txt, each with its hand-checked reference brief NAME.summary.json
+beside it. Prints schema-valid rate, grounding rate, actor recall and precision, pressure-pair F1,
+source recall and bilingual rate.
+
+examples:
+  newsbot eval eval/ar
+  newsbot eval eval/ar --json > scores.json"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="newsbot", description="News in, a checked bilingual brief out.")
+    raw = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="newsbot", description="News in, a checked bilingual brief out.",
+                                epilog=EXIT_CODES_HELP, formatter_class=raw)
     p.add_argument("--version", action="version", version=f"newsbot {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("summarize", help="brief an article (file, '-' for stdin, or URL)")
-    s.add_argument("input")
-    s.add_argument("--json", action="store_true", help="print the full JSON envelope")
-    s.add_argument("--lang", choices=["ar", "en", "both"], default="both")
+    s = sub.add_parser("summarize", help="brief an article (file, '-' for stdin, or URL)",
+                       description="Brief one article in Arabic and English.", epilog=SUMMARIZE_HELP,
+                       formatter_class=raw)
+    s.add_argument("input", help="a file, '-' for standard input, or a link")
+    s.add_argument("--json", action="store_true", help="print the full JSON envelope (brief, article, provenance, "
+                   "checks) instead of the readable brief")
+    s.add_argument("--lang", choices=["ar", "en", "both"], default="both",
+                   help="language of the readable brief (default: both); --json always has both")
     s.set_defaults(func=cmd_summarize)
 
-    e = sub.add_parser("extract", help="show what the bot reads from a URL or file")
-    e.add_argument("input")
-    e.add_argument("--json", action="store_true")
+    e = sub.add_parser("extract", help="show what the bot reads from a URL or file",
+                       description="Show the text and metadata the bot would read from an input.",
+                       epilog=EXTRACT_HELP, formatter_class=raw)
+    e.add_argument("input", help="a file, '-' for standard input, or a link")
+    e.add_argument("--json", action="store_true", help="print one JSON object (metadata and text)")
     e.set_defaults(func=cmd_extract)
 
-    sub.add_parser("schema", help="print the JSON Schema of the brief").set_defaults(func=cmd_schema)
+    sub.add_parser("schema", help="print the JSON Schema of the brief",
+                   description="Print the JSON Schema of the brief (the `brief` of --json output).",
+                   epilog="example:\n  newsbot schema > brief.schema.json", formatter_class=raw,
+                   ).set_defaults(func=cmd_schema)
 
-    c = sub.add_parser("check", help="is everything configured?")
-    c.add_argument("--env-file", default=".env")
+    c = sub.add_parser("check", help="is everything configured?", description="Check the configuration end to end.",
+                       epilog=CHECK_HELP, formatter_class=raw)
+    c.add_argument("--env-file", default=".env", metavar="PATH",
+                   help="settings file to read (default: .env); the environment overrides it")
     c.set_defaults(func=cmd_check)
 
-    sub.add_parser("run", help="start the Telegram bot").set_defaults(func=cmd_run)
+    r = sub.add_parser("run", help="start the Telegram bot", description="Start the Telegram bot.",
+                       epilog=RUN_HELP, formatter_class=raw)
+    r.add_argument("--env-file", default=None, metavar="PATH",
+                   help="settings file to read (default: .env when it exists); the environment overrides it")
+    r.set_defaults(func=cmd_run)
 
-    v = sub.add_parser("eval", help="score briefs against reference briefs in a folder")
-    v.add_argument("dir")
-    v.add_argument("--json", action="store_true")
+    v = sub.add_parser("eval", help="score briefs against reference briefs in a folder",
+                       description="Score the configured model against hand-checked reference briefs.",
+                       epilog=EVAL_HELP, formatter_class=raw)
+    v.add_argument("dir", help="folder of articles with reference briefs")
+    v.add_argument("--json", action="store_true", help="print the scores as JSON")
     v.set_defaults(func=cmd_eval)
     return p
 
 
 def _run(result: Coroutine[Any, Any, int] | int) -> int:
     return asyncio.run(result) if asyncio.iscoroutine(result) else int(result)  # type: ignore[arg-type]
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the exit's final flush cannot fail too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,10 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     try:
-        return _run(args.func(args))
+        code = _run(args.func(args))
+        sys.stdout.flush()  # here, not at exit, so that a reader gone away is caught below
+        return code
     except NewsbotError as exc:
         print(f"newsbot: {exc.en}" + (f" ({exc.detail})" if exc.detail else ""), file=sys.stderr)
         return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return 130
 

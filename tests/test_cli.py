@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.cli import main
 from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
 from tests.fakes.openai_server import FakeLLM, completion
 from tests.fakes.web_server import FakeWeb
@@ -135,3 +137,100 @@ def test_summarize_url(llm_env: dict[str, str], llm_server: FakeLLM, web: FakeWe
     out = json.loads(r.stdout)
     assert out["article"]["url"] == url and out["article"]["status"] == "full"
     assert "New York" in llm_server.requests[0]["messages"][1]["content"]
+
+
+# --- bad input: one line, the right exit code, and no model call when there is nothing to brief -----
+def run_raw(*args: str, env: dict[str, str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_", "TELEGRAM_"))}
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=kwargs.pop("capture", True),
+                          env={**base, **env}, cwd=cwd, timeout=60, **kwargs)
+
+
+def test_stdin_in_windows_1256_is_decoded_like_a_file(llm_env: dict[str, str], llm_server: FakeLLM,
+                                                      tmp_path: Path) -> None:
+    text = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+    r = run_raw("summarize", "-", "--json", env=llm_env, cwd=tmp_path,
+                input=text.encode("windows-1256", errors="ignore"))
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["article"]["language"] == "ar"
+    assert text.split("\n", 1)[0][:40] in llm_server.requests[0]["messages"][1]["content"]
+
+
+def test_closed_stdin_is_bad_input(llm_env: dict[str, str], llm_server: FakeLLM, tmp_path: Path) -> None:
+    cmd = ["sh", "-c", 'exec "$0" -m bot summarize - <&-', sys.executable]  # fd 0 closed
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **llm_env}, cwd=tmp_path, timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert "standard input is closed" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert llm_server.requests == []
+
+
+def test_stdin_from_dev_null_is_bad_input(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "bot", "extract", "-"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 3 and "no text" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_emoji_only_never_reaches_the_model(llm_env: dict[str, str], llm_server: FakeLLM, tmp_path: Path) -> None:
+    r = newsbot("summarize", "-", env=llm_env, stdin="😀🔥🇸🇾" * 70, cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    assert "no words" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert llm_server.requests == []  # refused before any model call
+
+
+def test_output_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`newsbot extract ... | head -1`: the reader is gone before the output is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        r = run_raw("extract", str(EXAMPLE_ARTICLE), env={}, cwd=tmp_path, capture=False,
+                    stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 141
+    assert r.stderr == b""
+
+
+def test_library_log_lines_stay_out_of_stderr(tmp_path: Path) -> None:
+    """trafilatura logs ERROR lines of its own on such a page; the user sees our one line."""
+    page = tmp_path / "x.html"
+    page.write_text("x")
+    r = newsbot("extract", str(page), cwd=tmp_path)
+    assert r.returncode == 3
+    assert r.stderr.startswith("newsbot: This does not look like a news article")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_too_complex_html_file_is_one_line(tmp_path: Path) -> None:
+    page = tmp_path / "many.html"
+    page.write_bytes(b"<html><body>" + b"<p>a</p>" * 120_000 + b"</body></html>")
+    r = newsbot("extract", str(page), cwd=tmp_path)
+    assert r.returncode == 4, r.stderr
+    assert "too complex to read" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# --- help ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("command", "words"), [
+    ([], ["exit codes", "3   bad input", "4   fetching", "141"]),
+    (["summarize"], ["input", "--json", "--lang", "example", "newsbot summarize -"]),
+    (["extract"], ["input", "--json", "example"]),
+    (["schema"], ["example"]),
+    (["check"], ["--env-file", "example"]),
+    (["run"], ["--env-file", "example"]),
+    (["eval"], ["dir", "--json", "example", "summary.json"]),
+])
+def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str], command: list[str],
+                                       words: list[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0
+    assert all(w in out for w in words), out
+
+
+def test_run_reads_its_env_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env_file = tmp_path / "bot.env"
+    env_file.write_text("LLM_TIMEOUT_S=soon\n")
+    assert main(["run", "--env-file", str(env_file)]) == 2  # the file was read: its bad value is named
+    assert "LLM_TIMEOUT_S" in capsys.readouterr().err
+    assert main(["run", "--env-file", str(tmp_path / "missing.env")]) == 2
+    assert "no such env file" in capsys.readouterr().err
