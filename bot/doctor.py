@@ -18,6 +18,15 @@ SHOWN = ["OPENAI_BASE_URL", "OPENAI_API_KEY", "LLM_MODEL", "LLM_RESPONSE_FORMAT"
          "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL", "DATABASE_PATH", "DATA_DIR"]
 
 
+def _shown(name: str, value: object) -> str:
+    """A setting in user words: secrets are only said to be set, blanks are "not set"."""
+    if value is None or value == "":
+        return "not set"
+    if "KEY" in name or "TOKEN" in name or "SECRET" in name:
+        return "is set"
+    return f"= {value}"
+
+
 def _origin(name: str, file_values: dict[str, str | None]) -> str | None:
     if name in os.environ:
         return "environment"
@@ -50,12 +59,12 @@ async def run_checks(env_file: str = ".env") -> int:
     for name in SHOWN:
         where = _origin(name, file_values)
         if where:
-            secret = "KEY" in name or "TOKEN" in name
-            found.append(f"{name}{'' if secret else '=' + str(getattr(settings, name.lower()))} ({where})")
-    rep.line(True, "settings: " + (", ".join(found) if found else "defaults only"))
+            found.append(f"{name} {_shown(name, getattr(settings, name.lower()))} (from {where})")
+    rep.line(True, "settings: " + (", ".join(found) if found else "all defaults"))
 
     await _check_llm(settings, rep)
     await _check_telegram(settings, rep)
+    _check_webhook(settings, rep)
     _check_database(settings, rep)
     print(f"\n{'all checks passed' if not rep.failed else f'{rep.failed} check(s) failed'}")
     return 0 if not rep.failed else 1
@@ -87,12 +96,30 @@ async def _check_llm(settings: Settings, rep: Report) -> None:
                  {"role": "user", "content": 'Reply with {"ok": true} as JSON.'}],
                 schema, max_tokens=300, name="ping")
             data = json.loads(reply.text.strip().strip("`").removeprefix("json").strip())
-            ok = isinstance(data, dict) and "ok" in data
-            rep.line(ok, f"model {settings.llm_model} answers in mode {settings.llm_response_format}",
-                     "try LLM_RESPONSE_FORMAT=json_object or none for servers without JSON Schema support")
-        except (NewsbotError, json.JSONDecodeError) as exc:
-            rep.line(False, f"model {settings.llm_model} did not answer a structured request: {exc}",
-                     "check LLM_MODEL, or try LLM_RESPONSE_FORMAT=json_object or none")
+            if isinstance(data, dict) and "ok" in data:
+                rep.line(True, f"model {settings.llm_model} answers in mode {settings.llm_response_format}")
+            else:
+                # the server took the request format; the model did not follow it
+                rep.line(False, f"model {settings.llm_model} answered JSON, but not the requested object "
+                                f"({reply.text.strip()[:80]!r})",
+                         "check LLM_MODEL: the model may be too small to follow a schema")
+        except json.JSONDecodeError:
+            fix = ("this server ignores JSON modes: set LLM_RESPONSE_FORMAT=json_schema or json_object"
+                   if settings.llm_response_format == "none" else
+                   "check LLM_MODEL: the model answered, but not with JSON")
+            rep.line(False, f"model {settings.llm_model} did not answer with JSON in mode "
+                            f"{settings.llm_response_format}", fix)
+        except NewsbotError as exc:
+            said = f"{exc.en} {exc.detail}".lower()
+            if any(w in said for w in ("response_format", "json_schema", "json_object", "schema")):
+                fix = ("the server does not take this JSON mode: set LLM_RESPONSE_FORMAT=json_object"
+                       if settings.llm_response_format == "json_schema" else "set LLM_RESPONSE_FORMAT=none")
+            elif "model" in said and ("not found" in said or "does not exist" in said):
+                fix = f"the server has no model {settings.llm_model!r}: correct LLM_MODEL"
+            else:
+                fix = "check LLM_MODEL and the server's log"
+            rep.line(False, f"model {settings.llm_model} did not answer a structured request at {where}: "
+                            f"{exc.en} {exc.detail}".strip(), fix)
     finally:
         await llm.close()
 
@@ -113,6 +140,18 @@ async def _check_telegram(settings: Settings, rep: Report) -> None:
         rep.line(False, "Telegram rejected the token", "copy the token from @BotFather again")
     except TelegramError as exc:
         rep.line(False, f"Telegram not reachable: {exc}", "check the network or TELEGRAM_API_BASE_URL")
+
+
+def _check_webhook(settings: Settings, rep: Report) -> None:
+    if not settings.webhook_url:
+        rep.line(True, "updates: long polling (no WEBHOOK_URL)")
+        return
+    url = settings.webhook_url.rstrip("/") + "/telegram"
+    secret = "WEBHOOK_SECRET configured" if settings.webhook_secret else "a random secret made at each start"
+    ok = url.startswith("https://")
+    rep.line(ok, f"updates: webhook at {url}, listening on {settings.webhook_listen}:{settings.webhook_port}, "
+                 f"updates must carry {secret}",
+             "Telegram sends webhooks only to https:// addresses; put a TLS proxy in front and use its URL")
 
 
 def _check_database(settings: Settings, rep: Report) -> None:
