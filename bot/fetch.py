@@ -163,21 +163,20 @@ class _Zlib:
     def __init__(self, out: _Sink, gzip: bool) -> None:
         self.out, self.gzip = out, gzip
         self.wbits = 16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS
-        self.obj = zlib.decompressobj(self.wbits)
+        self.obj: Any = zlib.decompressobj(self.wbits)  # None between two gzip members
         self.started = False
+        self.done = False  # after the stream: what follows is ignored, as browsers do
         self.held = b""  # the start of a next gzip member, too short to recognise yet
 
     def feed(self, data: bytes) -> None:
         data, self.held = self.held + data, b""
-        while True:
-            if self.obj.eof:
-                data = self.obj.unused_data + data
-                if not self.gzip or not data:
-                    return  # bytes after the end of a deflate stream are ignored, as browsers do
+        while not self.done:
+            if self.obj is None:
                 if len(data) < 2:
                     self.held = data
                     return
                 if data[:2] != b"\x1f\x8b":
+                    self.done = True
                     return
                 self.obj = zlib.decompressobj(self.wbits)
             try:
@@ -190,10 +189,14 @@ class _Zlib:
                 self.started = True
                 continue
             self.started = True
-            data = self.obj.unconsumed_tail
             self.out(out)
+            if self.obj.eof:
+                data, self.obj = self.obj.unused_data, None
+                self.done = not self.gzip
+                continue
+            data = self.obj.unconsumed_tail
             # a full chunk may leave output pending inside zlib even with no input left
-            if not data and len(out) < DECODE_CHUNK and not self.obj.eof:
+            if not data and len(out) < DECODE_CHUNK:
                 return
 
     def close(self) -> None:

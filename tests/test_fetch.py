@@ -349,3 +349,19 @@ def test_embedded_private_addresses_are_not_public(address: str) -> None:
 @pytest.mark.parametrize("address", ["93.184.216.34", "64:ff9b::5db8:d822", "2002:5db8:d822::1", "2606:4700::1111"])
 def test_public_addresses_stay_public(address: str) -> None:
     assert is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+async def test_broken_compression_is_a_fetch_error(fetcher: Fetcher, web: FakeWeb, encoding: str) -> None:
+    garbage = {"gzip": b"\x1f\x8b\x08\x00" + b"\xff" * 64, "br": b"\xff" * 64, "zstd": b"\x28\xb5\x2f\xfd" + b"\xff" * 64}
+    with pytest.raises(FetchError, match="compression is broken"):
+        await fetcher.fetch(serve(web, "/broken", garbage[encoding], encoding))
+
+
+@pytest.mark.parametrize("step", [1, 7, 4096])
+def test_gzip_members_split_anywhere(step: int) -> None:
+    stream = gzip.compress(PAGE[:3000]) + gzip.compress(PAGE[3000:6000]) + gzip.compress(b"") + b"\x00\x00junk"
+    decoder = BodyDecoder("gzip", 1_000_000)
+    for i in range(0, len(stream), step):
+        decoder.feed(stream[i:i + step])
+    assert decoder.finish() == PAGE[:6000]
