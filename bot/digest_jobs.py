@@ -16,8 +16,9 @@ from telegram.ext import Application, ContextTypes
 
 from bot import texts
 from bot.digest import ScheduleError, compose, parse_schedule, schedule_time
+from bot.errors import NotAllowed
 from bot.gate import Gate
-from bot.runner import Runner
+from bot.runner import Runner, error_text
 from bot.store import ChatSettings, Store
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,10 @@ class Digests:
             await self._say(msg, texts.say("digest_usage", view))
             return
         if action != "status" and not self.gate.allowed(chat_id, None):
-            return  # a stranger's chat: digests would spend tokens
+            # a stranger's chat: digests would spend tokens
+            if msg.chat.type != ChatType.CHANNEL:
+                await self._say(msg, error_text(NotAllowed(), view))
+            return
         if action in ("on", "off") and not is_admin:
             await self._say(msg, texts.say("digest_admins_only", view))
             return

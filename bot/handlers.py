@@ -128,9 +128,10 @@ async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply"
     """Check each payload, admit it through the gate (durably), and start the runner on it."""
     msg, user = update.effective_message, update.effective_user
     assert msg is not None
-    user_id = user.id if user else None
-    view = s.view(msg.chat_id)
     quiet = mode == "collect"
+    # articles collected for a digest are the chat's spending, not the poster's
+    user_id = user.id if user and not quiet else None
+    view = s.view(msg.chat_id)
     thread_id = msg.message_thread_id if msg.is_topic_message else None
     for payload in work.payloads:
         try:

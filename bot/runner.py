@@ -23,7 +23,7 @@ from bot import prompts, texts
 from bot.article import Article, from_text
 from bot.brief import BriefEngine
 from bot.config import Settings
-from bot.errors import FetchError, NewsbotError, StorageUnavailable
+from bot.errors import FetchError, LLMError, NewsbotError, StorageUnavailable
 from bot.fetch import Fetcher
 from bot.gate import Gate
 from bot.metrics import Metrics
@@ -190,6 +190,8 @@ class Runner:
         self.metrics.requests.labels(outcome=exc.code).inc()
         if isinstance(exc, FetchError):
             self.metrics.fetch_failures.labels(kind=exc.code).inc()
+        elif isinstance(exc, LLMError):
+            self.metrics.llm_calls.labels(result=exc.code).inc()
         try:
             self.store.finish_request(req.id, "failed", error=exc.code)
         except StorageUnavailable:
