@@ -15,6 +15,7 @@ from typing import Literal
 
 from bot.normalize import script_share, strip_bidi
 from bot.schema import BriefEnvelope, DroppedItem
+from bot.texts import CHARACTERS, count, number
 
 View = Literal["ar", "en", "both"]
 TELEGRAM_LIMIT = 4096
@@ -40,8 +41,8 @@ LABELS: dict[str, dict[str, str]] = {
                   "most of this brief is unchecked"},
     "nothing": {"ar": "⚠️ تنبيه: لا شيء في هذا الملخص أمكن التحقق منه في نص المقال",
                 "en": "⚠️ Caution: nothing in this brief could be checked against the article"},
-    "truncated": {"ar": "✂️ المقال طويل؛ لُخّص أوله فقط ({sent} من {total} حرفًا)",
-                  "en": "✂️ Long article: only its first part was briefed ({sent} of {total} characters)"},
+    "truncated": {"ar": "✂️ المقال طويل؛ لُخّص أوله فقط ({sent} من {total})",
+                  "en": "✂️ Long article: only its first part was briefed ({sent} of {total})"},
     "paywalled": {"ar": "🔒 يبدو أن المقال مقتطع أو خلف جدار دفع", "en": "🔒 The article looks truncated or paywalled"},
     "none": {"ar": "لا شيء في المقال", "en": "none in the article"},
     "more_sources": {"ar": "و{n} غيرها", "en": "and {n} more"},
@@ -117,7 +118,9 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
     head += [f.line(f"📰 {f.b(getattr(b.headline, lang))}"), f.line(f.esc(getattr(b.summary, lang)))]
     notes = []
     if env.article.truncated:
-        notes.append(L["truncated"].format(sent=env.article.chars_sent, total=env.article.chars))
+        lng = "ar" if lang == "ar" else "en"
+        notes.append(L["truncated"].format(sent=number(env.article.chars_sent, lng),
+                                           total=count(env.article.chars, CHARACTERS, lng)))
     if env.article.status == "paywalled":
         notes.append(L["paywalled"])
     head += [f.line(f.i(n)) for n in notes]
