@@ -22,6 +22,7 @@ import re
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from itertools import pairwise
@@ -384,6 +385,8 @@ class LLMClient:
         self.concurrency = AdaptiveConcurrency(settings.llm_max_concurrency)
         self._retry_base_s = settings.llm_retry_base_s
         self._stream_usage = True  # ask for the usage chunk until a server says it does not know the option
+        #: called with the error code of each attempt that is retried (the bot counts them in its metrics)
+        self.on_retry: Callable[[str], None] | None = None
 
     async def close(self) -> None:
         await self._client.close()
@@ -615,8 +618,10 @@ class LLMClient:
         if exc is None:
             return
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        log.warning("LLM attempt %d failed (%s); retrying in %.1f s",
-                    retry_state.attempt_number, self._to_error(exc).detail, wait)
+        error = self._to_error(exc)
+        log.warning("LLM attempt %d failed (%s); retrying in %.1f s", retry_state.attempt_number, error.detail, wait)
+        if self.on_retry is not None:
+            self.on_retry(error.code)
 
     def _to_error(self, exc: BaseException) -> LLMError:
         """Translate SDK errors into ours, with a message an operator can act on and no key in it."""
