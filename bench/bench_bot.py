@@ -1,133 +1,338 @@
-"""Bot benchmarks: overhead per brief, concurrency, and the python-telegram-bot echo floor.
+"""Bot benchmarks: newsbot side by side with a minimal python-telegram-bot echo bot (issue 13's numbers).
 
-Loopback Bot API server and an OpenAI-compatible server that answers after a fixed delay.
-Run:  .venv/bin/python bench/bench_bot.py [--requests 200] [--llm-delay 1.0]
+Both run against the same loopback stand-ins: a strict Bot API server and an OpenAI-compatible server
+that answers after a set delay. One run prints:
+
+  1. the echo floor: update → echo reply, median and p95;
+  2. newsbot, instant LLM, a different article each time: update → final brief, median and p95, the
+     difference to the floor and the targets (median ≤ floor + 40 ms, p95 ≤ floor p95 + 120 ms);
+  3. the same for a repeated article (answered from the brief cache, no LLM call);
+  4. N chats at once, LLM latency L: briefs/s against 0.9 × min(N / L, 15) (15 = Telegram's 30
+     requests/s for at most two rate-limited calls per slow brief);
+  5. Bot API calls per brief, by method, quick (instant LLM) and slow (L).
+
+"Final brief" is when the message carrying the buttons (reply_markup) reached the Bot API server.
+newsbot runs with its own default settings (STATUS_GRACE_S, LLM_MAX_CONCURRENCY, AIORateLimiter, ...),
+so the figures describe what users get. Servers and bot share this process (and its 2 cores with
+whatever else runs): figures are noisy; compare medians across runs.
+
+Run:  .venv/bin/python bench/bench_bot.py                     (a few minutes on 2 cores)
+      .venv/bin/python bench/bench_bot.py --requests 30 --levels 1,10   (a quick look)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from common import (
+    ARTICLE,
+    calls_per_chat,
     first_call_time,
+    median,
     message,
+    pct,
     reply_time,
     servers,
     settings_for,
-    summary,
     unique_article,
     wait_replies,
 )
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from bot.config import Settings
 from bot.telegram import NewsBot
 from tests.fakes.botapi_server import FakeBotAPI
+from tests.fakes.openai_server import FakeLLM
+
+MEDIAN_SLACK_S = 0.040  # issue 13: median ≤ floor + 40 ms
+P95_SLACK_S = 0.120  # p95 ≤ floor p95 + 120 ms
+TELEGRAM_RATE = 30.0  # requests/s, python-telegram-bot's AIORateLimiter (Telegram's overall limit)
+CALLS_PER_SLOW_BRIEF = 2  # status message + final edit
+THROUGHPUT_SHARE = 0.9
+METHODS = ("sendMessage", "editMessageText", "sendChatAction")
+Answered = Callable[[FakeBotAPI, int], float | None]
 
 
-async def latencies(api: FakeBotAPI, n: int, batch: int, *, first_chat: int,
-                    when: Callable[[FakeBotAPI, int], float | None]) -> list[float]:
-    """Send n articles, `batch` chats at a time; seconds from each update to its answer."""
+@dataclass
+class Run:
+    """What one measured run saw."""
+
+    label: str
+    latencies: list[float] = field(default_factory=list)  # seconds, update → answer
+    calls: Counter[str] = field(default_factory=Counter)  # Bot API calls in the measured chats
+    briefs: int = 0
+    seconds: float = 0.0  # first update → last answer (bursts)
+    llm_calls: int = 0
+    llm_peak: int = 0  # most LLM requests in flight at once, seen by the LLM server
+    cap: dict[str, int] = field(default_factory=dict)  # the bot's adaptive LLM cap at the end
+    flood_waits: int = 0
+    refused: Counter[str] = field(default_factory=Counter)  # calls the Bot API server refused, by reason
+    cpu: float = 0.0  # process CPU seconds over the measured part (bot, stand-ins and harness: all one process)
+
+
+# --- harness ------------------------------------------------------------------------------------
+async def latencies(api: FakeBotAPI, chats: list[int], text: Callable[[int], str], batch: int,
+                    when: Answered) -> list[float]:
+    """One article per chat, `batch` chats at a time; seconds from each update to its answer."""
     out: list[float] = []
-    for start in range(0, n, batch):
-        chats = list(range(first_chat + start, first_chat + min(n, start + batch)))
+    for start in range(0, len(chats), batch):
+        group = chats[start:start + batch]
         pushed = {}
-        for c in chats:
+        for c in group:
             pushed[c] = time.monotonic()
-            api.push("message", message(c, unique_article(c)))
-        done = await wait_replies(api, chats, when=when)
-        out += [done[c] - pushed[c] for c in chats]
+            api.push("message", message(c, text(c)))
+        done = await wait_replies(api, group, within=120, when=when)
+        out += [done[c] - pushed[c] for c in group]
     return out
 
 
-async def overhead(n: int, llm_delay: float, batch: int) -> list[float]:
-    """Update arrives → reply sent, minus the LLM's time; `batch` chats at a time."""
+@contextlib.asynccontextmanager
+async def newsbot(llm_delay: float, overrides: dict[str, Any]) -> AsyncIterator[tuple[FakeBotAPI, FakeLLM, NewsBot]]:
+    """newsbot with its default settings on fresh loopback servers and an empty data directory."""
     api, llm = servers(llm_delay)
     with tempfile.TemporaryDirectory() as tmp:
-        bot = NewsBot(settings_for(api, llm, Path(tmp)))
-        await bot.start()
+        bot = NewsBot(settings_for(api, llm, Path(tmp), **overrides))
         try:
-            return [t - llm_delay for t in await latencies(api, n, batch, first_chat=10_000, when=reply_time)]
+            await bot.start()
+            yield api, llm, bot
         finally:
-            await bot.stop()
+            await bot.stop()  # cancels what is still running: no calls after this
             api.stop()
             llm.stop()
 
 
-async def concurrency(n: int, llm_delay: float) -> float:
-    """N chats send at once; seconds until every one has its brief."""
-    api, llm = servers(llm_delay)
-    with tempfile.TemporaryDirectory() as tmp:
-        bot = NewsBot(settings_for(api, llm, Path(tmp)))
-        await bot.start()
-        try:
-            chats = list(range(20_000, 20_000 + n))
-            t0 = time.monotonic()
-            for c in chats:
-                api.push("message", message(c, unique_article(c)))
-            done = await wait_replies(api, chats)
-            return max(done.values()) - t0
-        finally:
-            await bot.stop()
-            api.stop()
-            llm.stop()
+def finish(run: Run, api: FakeBotAPI, llm: FakeLLM, bot: NewsBot, chats: Iterable[int], llm_before: int) -> Run:
+    run.calls = calls_per_chat(api, chats)
+    run.llm_calls = llm.calls - llm_before
+    run.llm_peak = llm.max_in_flight
+    concurrency = getattr(bot.engine.llm, "concurrency", None)
+    run.cap = concurrency.snapshot() if concurrency is not None and hasattr(concurrency, "snapshot") else {}
+    run.flood_waits = int(bot.metrics.flood_waits._value.get())  # prometheus counter, read in place
+    run.refused = Counter(f"{method}: {why}" for method, why in api.errors)
+    return run
 
 
-async def echo_floor(n: int, batch: int) -> list[float]:
-    """The same harness against a minimal python-telegram-bot echo bot."""
+# --- the runs -----------------------------------------------------------------------------------
+async def echo_floor(n: int, batch: int, warmup: int) -> Run:
+    """The same harness against a minimal python-telegram-bot echo bot (no rate limiter, no work)."""
     api, llm = servers(0)
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Echo the first words back."""
         if update.message and update.message.text:
             await update.message.reply_text(update.message.text[:100])
 
     app = Application.builder().token(api.token).base_url(api.base_url).concurrent_updates(True).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        try:
-            out = await latencies(api, n, batch, first_chat=30_000, when=first_call_time)
-        finally:
-            await app.updater.stop()
-            await app.stop()
-    api.stop()
-    llm.stop()
-    return out
+    run = Run("echo bot: update → echo", briefs=n)
+    try:
+        async with app:
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            try:
+                await latencies(api, list(range(1_000, 1_000 + warmup)), unique_article, 1, first_call_time)
+                chats = list(range(30_000, 30_000 + n))
+                cpu = time.process_time()
+                run.latencies = await latencies(api, chats, unique_article, batch, first_call_time)
+                run.cpu = time.process_time() - cpu
+            finally:
+                await app.updater.stop()
+                await app.stop()
+        run.calls = calls_per_chat(api, chats)
+    finally:
+        api.stop()
+        llm.stop()
+    return run
+
+
+async def quick(n: int, batch: int, warmup: int, cached: bool, overrides: dict[str, Any]) -> Run:
+    """newsbot with an instant LLM: a different article per update, or the same (cached) one."""
+    label = "newsbot, cached article" if cached else "newsbot, unique articles, LLM 0 s"
+    run = Run(label, briefs=n)
+    text: Callable[[int], str] = (lambda _c: ARTICLE) if cached else unique_article
+    async with newsbot(0.0, overrides) as (api, llm, bot):
+        # the first briefs pay for first use (imports, caches); a cached run also fills the cache here
+        await latencies(api, list(range(1_000, 1_000 + max(1, warmup))), text, 1, reply_time)
+        await asyncio.sleep(1.0)  # the rate limiter's bucket refills
+        before = llm.calls
+        chats = list(range(10_000, 10_000 + n))
+        cpu = time.process_time()
+        run.latencies = await latencies(api, chats, text, batch, reply_time)
+        run.cpu = time.process_time() - cpu
+    return finish(run, api, llm, bot, chats, before)
+
+
+async def burst(n: int, llm_delay: float, overrides: dict[str, Any]) -> Run:
+    """N chats send a different article at once; the LLM answers each after `llm_delay` s."""
+    run = Run(f"{n} chats at once, LLM {llm_delay:g} s", briefs=n)
+    async with newsbot(0.0, overrides) as (api, llm, bot):
+        # one warm-up brief with an instant LLM (one sample only: the cap's queueing check needs five)
+        await latencies(api, [1_000], unique_article, 1, reply_time)
+        await asyncio.sleep(1.0)
+        llm.delay = llm_delay
+        llm.max_in_flight = 0
+        before = llm.calls
+        chats = list(range(20_000, 20_000 + n))
+        pushed = {}
+        t0, cpu = time.monotonic(), time.process_time()
+        for c in chats:
+            pushed[c] = time.monotonic()
+            api.push("message", message(c, unique_article(c)))
+        done = await wait_replies(api, chats, within=600)
+        run.seconds = max(done.values()) - t0
+        run.cpu = time.process_time() - cpu
+        run.latencies = [done[c] - pushed[c] for c in chats]
+    return finish(run, api, llm, bot, chats, before)
+
+
+# --- printing -----------------------------------------------------------------------------------
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def print_latency(runs: list[Run], floor: Run) -> None:
+    fmed, fp95 = median(floor.latencies), pct(floor.latencies, 0.95)
+    print(f"{'update → final brief':<36} {'n':>4} {'median':>10} {'p95':>10}  {'Δ median':>10} {'Δ p95':>10}"
+          f"  {'CPU/update':>10}   targets: median ≤ floor + {MEDIAN_SLACK_S * 1000:.0f} ms, "
+          f"p95 ≤ floor p95 + {P95_SLACK_S * 1000:.0f} ms")
+    print(f"{floor.label:<36} {len(floor.latencies):>4} {ms(fmed):>10} {ms(fp95):>10}  {'(floor)':>10} {'':>10}"
+          f"  {ms(floor.cpu / floor.briefs):>10}")
+    for run in runs:
+        med, p95 = median(run.latencies), pct(run.latencies, 0.95)
+        tmed, tp95 = fmed + MEDIAN_SLACK_S, fp95 + P95_SLACK_S
+        print(f"{run.label:<36} {len(run.latencies):>4} {ms(med):>10} {ms(p95):>10}  {signed_ms(med - fmed):>10}"
+              f" {signed_ms(p95 - fp95):>10}  {ms(run.cpu / run.briefs):>10}   median ≤ {ms(tmed).strip()} "
+              f"{verdict(med <= tmed)}, p95 ≤ {ms(tp95).strip()} {verdict(p95 <= tp95)}")
+    for run in runs:
+        print(f"  {run.label}: LLM calls {run.llm_calls}, flood waits {run.flood_waits}, {refused(run)}")
+    print("  CPU/update: process CPU time per update; bot, stand-ins and harness share the process, so the "
+          "floor's figure is the stand-ins' and harness' share.")
+
+
+def refused(run: Run) -> str:
+    if not run.refused:
+        return "no refused calls"
+    return "refused calls: " + "; ".join(f"{n} × {why}" for why, n in run.refused.most_common())
+
+
+def signed_ms(seconds: float) -> str:
+    return f"{seconds * 1000:+.1f} ms"
+
+
+def throughput_bound(n: int, llm_delay: float) -> float:
+    ideal = n / llm_delay if llm_delay > 0 else float("inf")
+    return THROUGHPUT_SHARE * min(ideal, TELEGRAM_RATE / CALLS_PER_SLOW_BRIEF)
+
+
+def print_bursts(runs: list[Run], llm_delay: float) -> None:
+    print(f"{'chats at once':>13} {'seconds':>8} {'briefs/s':>9} {'bound':>7} {'':>6}  {'latency median':>14}"
+          f" {'p95':>7}  {'calls/brief':>11} {'calls/s':>7}  {'LLM peak':>8} {'cap':>6}  {'CPU/brief':>9}"
+          f" {'CPU busy':>8}")
+    for run in runs:
+        rate = run.briefs / run.seconds
+        bound = throughput_bound(run.briefs, llm_delay)
+        total = sum(run.calls.values())
+        cap = f"{run.cap.get('limit', '?')}/{run.cap.get('ceiling', '?')}" if run.cap else "?"
+        print(f"{run.briefs:>13} {run.seconds:>8.2f} {rate:>9.2f} {bound:>7.2f} {verdict(rate >= bound):>6}  "
+              f"{median(run.latencies):>12.2f} s {pct(run.latencies, 0.95):>5.2f} s  {total / run.briefs:>11.2f}"
+              f" {total / run.seconds:>7.1f}  {run.llm_peak:>8} {cap:>6}  {ms(run.cpu / run.briefs):>9}"
+              f" {run.cpu / run.seconds:>8.0%}")
+    print(f"  bound = {THROUGHPUT_SHARE:g} × min(N / L, {TELEGRAM_RATE:g} requests/s / {CALLS_PER_SLOW_BRIEF} calls "
+          f"per slow brief), L = {llm_delay:g} s. calls: Bot API calls in the chats (all rate-limited).")
+    print("  LLM peak: most LLM requests in flight at once; cap: the bot's adaptive LLM cap / its ceiling "
+          "(LLM_MAX_CONCURRENCY) at the end. CPU busy: process CPU time / wall time (2 cores = 200 %).")
+    for run in runs:
+        if run.flood_waits or run.refused or run.llm_calls != run.briefs:
+            print(f"  {run.briefs} chats: LLM calls {run.llm_calls}, flood waits {run.flood_waits}, {refused(run)}")
+
+
+def print_calls(runs: list[Run]) -> None:
+    others = sorted({m for r in runs for m in r.calls} - set(METHODS))
+    cols = [*METHODS, *others]
+    print(f"{'Bot API calls per brief':<38} " + " ".join(f"{m:>15}" for m in cols) + f" {'total':>7}")
+    for run in runs:
+        per = {m: run.calls.get(m, 0) / run.briefs for m in cols}
+        print(f"{run.label:<38} " + " ".join(f"{per[m]:>15.2f}" for m in cols)
+              + f" {sum(run.calls.values()) / run.briefs:>7.2f}")
+
+
+def parse_levels(text: str) -> list[int]:
+    try:
+        levels = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of chat counts, e.g. 1,10,50,200") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of chat counts ≥ 1, e.g. 1,10,50,200")
+    return levels
 
 
 async def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--requests", type=int, default=200)
-    p.add_argument("--llm-delay", type=float, default=1.0)
-    p.add_argument("--batch", type=int, default=5, help="chats at a time for the overhead runs")
-    p.add_argument("--levels", default="1,10,50,200")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--requests", type=int, default=100, metavar="N",
+                   help="updates per latency run (echo floor, unique, cached); default 100")
+    p.add_argument("--batch", type=int, default=1, metavar="K",
+                   help="chats at a time in the latency runs; default 1 (one update in flight: the latency "
+                        "a user sees; above ~30 briefs/s Telegram's rate limiter would queue them)")
+    p.add_argument("--warmup", type=int, default=3, metavar="N",
+                   help="unmeasured updates before each latency run; default 3")
+    p.add_argument("--levels", type=parse_levels, default=parse_levels("1,10,50,200"), metavar="N,N,...",
+                   help="chats at once in the throughput runs; default 1,10,50,200")
+    p.add_argument("--llm-delay", type=float, default=2.0, metavar="L",
+                   help="seconds the LLM takes in the throughput runs (and the slow calls-per-brief row); default 2")
+    p.add_argument("--llm-max-concurrency", type=int, default=None, metavar="C",
+                   help="override LLM_MAX_CONCURRENCY, the adaptive cap's ceiling "
+                        f"(default: the bot's own, {Settings.model_fields['llm_max_concurrency'].default})")
+    p.add_argument("--skip", default="", metavar="PART,...",
+                   help="leave parts out: latency, throughput (e.g. --skip latency)")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
+    overrides: dict[str, Any] = {}
+    if args.llm_max_concurrency is not None:
+        overrides["llm_max_concurrency"] = args.llm_max_concurrency
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
 
     print(f"# command: {' '.join([sys.executable, *sys.argv])}")
-    print(f"# loopback Bot API + OpenAI-compatible servers; LLM answers after {args.llm_delay:g} s\n")
-    ours = await overhead(args.requests, args.llm_delay, args.batch)
-    floor = await echo_floor(args.requests, args.batch)
-    print(f"{'overhead (update → brief sent, minus LLM)':<46} {summary(ours)}   n={len(ours)}")
-    print(f"{'echo bot floor (update → echo sent)':<46} {summary(floor)}   n={len(floor)}")
-    med = sorted(ours)[len(ours) // 2]
-    fmed = sorted(floor)[len(floor) // 2]
-    print(f"{'overhead / floor (medians)':<46} {med / fmed:8.1f} x\n")
-    print(f"{'chats at once':>14} {'seconds':>9} {'briefs/s':>9} {'ideal N/L':>10} {'efficiency':>11}")
-    for n in (int(x) for x in args.levels.split(",")):
-        secs = await concurrency(n, args.llm_delay)
-        ideal = n / args.llm_delay
-        print(f"{n:>14} {secs:>9.2f} {n / secs:>9.1f} {ideal:>10.1f} {n / secs / ideal:>10.0%}")
+    fields = Settings.model_fields
+    grace = fields["status_grace_s"].default
+    ceiling = overrides.get("llm_max_concurrency", fields["llm_max_concurrency"].default)
+    print(f"# loopback Bot API + OpenAI-compatible servers in this process; newsbot defaults: "
+          f"STATUS_GRACE_S={grace:g}, LLM_MAX_CONCURRENCY={ceiling}, "
+          f"AIORateLimiter ({TELEGRAM_RATE:g} requests/s)")
+    print(f"# final brief = the message with the buttons (reply_markup) reached the Bot API server; "
+          f"latency runs: {args.requests} updates, {args.batch} at a time\n")
+    started = time.monotonic()
+    calls: list[Run] = []
+    if "latency" not in skip:
+        floor = await echo_floor(args.requests, args.batch, args.warmup)
+        unique = await quick(args.requests, args.batch, args.warmup, False, overrides)
+        cached = await quick(args.requests, args.batch, args.warmup, True, overrides)
+        print_latency([unique, cached], floor)
+        print()
+        calls += [unique, cached]
+    if "throughput" not in skip:
+        bursts = [await burst(n, args.llm_delay, overrides) for n in args.levels]
+        print_bursts(bursts, args.llm_delay)
+        print()
+        calls += bursts
+    if calls:
+        print_calls(calls)
+    print(f"\n# {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
