@@ -1,5 +1,9 @@
 """The brief engine: article → LLM → checks → one repair → settled brief in its envelope.
 
+A partly bad answer still gives a brief: items are validated one by one (`grounding.parse`), an
+answer cut off by the token limit or stopped in a loop is read as far as it went, and a repair that
+fails in any way keeps the first answer. Only an answer without a valid headline and summary fails.
+
 It knows nothing of Telegram or HTTP fetching; callers hand it an `Article` and get a
 `BriefEnvelope` or a `NewsbotError`.
 """
@@ -9,18 +13,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot import grounding, prompts
-from bot.article import Article, fit
+from bot.article import Article, estimate_tokens, fit_tokens
 from bot.config import Settings
-from bot.errors import LLMBadOutput
-from bot.llm import LLMClient
+from bot.errors import ConfigError, LLMBadOutput, LLMError
+from bot.llm import LLMClient, LLMReply
 from bot.normalize import Matcher
 from bot.schema import (
-    ArticleInfo,
-    Brief,
     BriefEnvelope,
     CheckIssue,
     CheckReport,
@@ -85,17 +88,64 @@ def user_message(article: Article, text: str, truncated: bool) -> str:
     return "\n\n".join(parts)
 
 
+#: tokens a chat template adds around each message (role markers, separators), on the high side
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+#: the repair round is worth its call only when it still sees this share of what the first saw
+REPAIR_MIN_ARTICLE_SHARE = 0.25
+
+
+@dataclass
+class Answer:
+    """One completion, read and checked: `parsed.brief` is None when it is unusable."""
+
+    reply: LLMReply
+    parsed: grounding.Parsed
+    issues: list[CheckIssue]  # schema failures and check failures, paths into the answer as given
+
+    @property
+    def usable(self) -> bool:
+        return self.parsed.brief is not None
+
+
 class BriefEngine:
     """Turns articles into checked briefs; one engine serves every request."""
 
     def __init__(self, settings: Settings, llm: LLMClient) -> None:
         self.settings = settings
         self.llm = llm
-        self.schema = brief_json_schema()
+        # response_format json_schema gets the form strict mode accepts; the prompt shows all rules
+        self.schema = brief_json_schema(strict=True)
 
+    # --- fitting the context -------------------------------------------------------------------
+    def _article_tokens(self, fixed: list[str]) -> int | None:
+        """Tokens left for the article when the messages `fixed` (all but the article) and the
+        completion must fit LLM_CONTEXT_TOKENS; None when no context size is set."""
+        context = self.settings.llm_context_tokens
+        if context is None:
+            return None
+        used = sum(estimate_tokens(m) + TEMPLATE_TOKENS_PER_MESSAGE for m in fixed)
+        return context - self.settings.llm_max_completion_tokens - used
+
+    def _fit(self, article: Article, extra: Sequence[str] = ()) -> tuple[str, bool]:
+        """The article's text as sent: cut at a paragraph boundary to ARTICLE_MAX_CHARS and, with
+        LLM_CONTEXT_TOKENS set, so that the prompt (`extra` messages included) and the completion
+        fit. Without room for any of it: "" for the repair round, a ConfigError for the first."""
+        shell = user_message(article, "", True)  # metadata, fences and the "cut to fit" note
+        budget = self._article_tokens([prompts.system_prompt(), shell, *extra])
+        if budget is not None and budget < 1:
+            if extra:
+                return "", True
+            raise ConfigError(
+                f"LLM_CONTEXT_TOKENS ({self.settings.llm_context_tokens}) leaves no room for the article after "
+                f"the instructions and LLM_MAX_COMPLETION_TOKENS ({self.settings.llm_max_completion_tokens})")
+        return fit_tokens(article.text, self.settings.article_max_chars, budget)
+
+    # --- the pipeline --------------------------------------------------------------------------
     async def run(self, article: Article, progress: Progress = _no_progress) -> BriefEnvelope:
         started = time.monotonic()
-        text, truncated = fit(article.text, self.settings.article_max_chars)
+        text, truncated = self._fit(article)
+        if truncated:
+            log.info("article cut to %d of %d characters to fit", len(text), len(article.text))
         messages = [
             {"role": "system", "content": prompts.system_prompt()},
             {"role": "user", "content": user_message(article, text, truncated)},
@@ -103,60 +153,110 @@ class BriefEngine:
         grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
 
         await progress("writing")
-        reply = await self.llm.complete(messages, self.schema)
-        usage, llm_seconds, calls = reply.usage, reply.seconds, 1
+        first = self._evaluate(await self.llm.complete(messages, self.schema, allow_cut_off=True), grounds)
+        usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
-        brief, issues = self._evaluate(reply.text, grounds)
-        first_issues = list(issues)
+        best = first
 
-        if issues:
-            log.info("brief failed %d check(s); asking for one repair", len(issues))
-            messages += [
-                {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": prompts.repair_prompt(grounding.describe(issues))},
-            ]
-            repair = await self.llm.complete(messages, self.schema)
-            usage, llm_seconds, calls = usage + repair.usage, llm_seconds + repair.seconds, 2
-            fixed, fixed_issues = self._evaluate(repair.text, grounds)
-            # keep whichever answer is better: a valid brief beats none, fewer failures win
-            if fixed is not None and (brief is None or len(fixed_issues) <= len(issues)):
-                brief, issues = fixed, fixed_issues
-            reply = repair
+        if first.issues:
+            repair = self._repair_messages(article, first, len(text))
+            if repair is None:
+                log.info("brief failed %d check(s); no room in LLM_CONTEXT_TOKENS for a repair", len(first.issues))
+            else:
+                log.info("brief failed %d check(s); asking for one repair", len(first.issues))
+                try:
+                    reply = await self.llm.complete(repair, self.schema, allow_cut_off=True)
+                except LLMError as exc:
+                    # a failed repair never costs the first brief: settle that one
+                    if not first.usable:
+                        raise
+                    log.warning("the repair failed (%s); keeping the first answer", exc.code)
+                else:
+                    usage, llm_seconds, calls = usage + reply.usage, llm_seconds + reply.seconds, 2
+                    second = self._evaluate(reply, grounds)
+                    if self._better(second, first):
+                        best = second
 
+        brief = best.parsed.brief
         if brief is None:
-            raise LLMBadOutput(grounding.describe(issues)[:300])
+            raise self._unusable(best)
 
         settled = grounding.settle(brief, grounds)
+        # the reader decides the article's language, never the model
+        settled.brief.language = article.language
         report = CheckReport(
-            passed_first_time=not first_issues,
-            repaired=bool(first_issues) and not issues,
-            first_failures=first_issues,
-            remaining=issues,
-            dropped=settled.dropped,
+            passed_first_time=not first.issues,
+            repaired=bool(first.issues) and not best.issues,
+            first_failures=first.issues,
+            remaining=best.issues,
+            dropped=best.parsed.dropped + best.parsed.remap_dropped(settled.dropped),
             grounding=settled.grounding,
         )
         if report.grounding.low:
             log.info("brief is mostly unchecked: %d of %d span(s) verified",
                      report.grounding.spans_verified, report.grounding.spans_checked)
-        info = ArticleInfo(
-            source=article.source, url=article.url, title=article.title, outlet=article.outlet,
-            author=article.author, published=article.published,
-            language=settled.brief.language or article.language, chars=len(article.text),
-            chars_sent=len(text), truncated=truncated,
-            status="truncated" if truncated and article.status in ("text", "full") else article.status,
-            content_hash=article.content_hash,
-        )
         provenance = Provenance(
-            model=reply.model, prompt_version=prompts.version(),
+            model=best.reply.model, prompt_version=prompts.version(),
             response_format=self.settings.llm_response_format, usage=usage, llm_calls=calls,
             llm_seconds=round(llm_seconds, 3), total_seconds=round(time.monotonic() - started, 3),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        return BriefEnvelope(brief=settled.brief, article=info, provenance=provenance, checks=report)
+        return BriefEnvelope(brief=settled.brief, article=article.info(chars_sent=len(text), truncated=truncated),
+                             provenance=provenance, checks=report)
+
+    def _repair_messages(self, article: Article, first: Answer, sent_chars: int) -> list[dict[str, str]] | None:
+        """The repair round: the article, the first answer and its failures. With LLM_CONTEXT_TOKENS
+        set, the article is cut further when the first answer would not fit beside it; None when
+        it would have to be cut so far that a repair is not worth a call."""
+        answer = self._as_sent(first.reply)
+        ask = prompts.repair_prompt(grounding.describe(first.issues))
+        text, truncated = self._fit(article, [answer, ask])
+        if not text or len(text) < sent_chars * REPAIR_MIN_ARTICLE_SHARE:
+            return None
+        return [
+            {"role": "system", "content": prompts.system_prompt()},
+            {"role": "user", "content": user_message(article, text, truncated)},
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": ask},
+        ]
 
     @staticmethod
-    def _evaluate(raw: str, grounds: grounding.Grounds) -> tuple[Brief | None, list[CheckIssue]]:
-        brief, issues = grounding.parse(raw)
-        if brief is None:
-            return None, issues
-        return brief, grounding.check(brief, grounds)
+    def _as_sent(reply: LLMReply) -> str:
+        """The first answer as the repair round shows it: a loop only once."""
+        if reply.cut_off == "repetition" and reply.loop_start is not None:
+            return reply.text[: reply.loop_start]
+        return reply.text
+
+    @staticmethod
+    def _better(second: Answer, first: Answer) -> bool:
+        """Whether the repair's answer replaces the first: a usable brief beats none; a repair that
+        did not finish (cut off, looping) never replaces a usable first answer; otherwise fewer
+        failures win, and a tie goes to the repair."""
+        if not second.usable:
+            return False
+        if not first.usable:
+            return True
+        return second.reply.cut_off is None and len(second.issues) <= len(first.issues)
+
+    def _unusable(self, best: Answer) -> LLMBadOutput:
+        """Why there is no brief, with the failures as data and advice that fits what happened."""
+        issues = best.issues
+        cut = best.reply.cut_off
+        if cut == "repetition":
+            detail = ("the model repeated itself and was stopped before a usable brief; a higher "
+                      "LLM_MAX_COMPLETION_TOKENS would not help: try again, or use a stronger model")
+            return LLMBadOutput(detail, failures=list(issues), cut_off=cut)
+        if cut == "length":
+            limit = self.settings.llm_max_completion_tokens
+            detail = (f"the answer hit the token limit ({limit}) before a usable brief: raise "
+                      f"LLM_MAX_COMPLETION_TOKENS if briefs are that long; a model that rambles needs a stronger model")
+            return LLMBadOutput(detail, failures=list(issues), cut_off=cut, setting="LLM_MAX_COMPLETION_TOKENS")
+        return LLMBadOutput(grounding.describe(issues)[:300], failures=list(issues))
+
+    @staticmethod
+    def _evaluate(reply: LLMReply, grounds: grounding.Grounds) -> Answer:
+        text = reply.text[: reply.loop_start] if reply.cut_off == "repetition" and reply.loop_start else reply.text
+        parsed = grounding.read(text, cut_off=reply.cut_off is not None)
+        if parsed.brief is None:
+            return Answer(reply, parsed, parsed.issues)
+        return Answer(reply, parsed, parsed.issues + parsed.remap_issues(grounding.check(parsed.brief, grounds)))

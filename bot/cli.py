@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from bot import __version__
 from bot.article import Article
 from bot.config import Settings
-from bot.errors import ConfigError, FetchError, InputError, LLMError, NewsbotError, TooShort
+from bot.errors import ConfigError, FetchError, InputError, LLMError, NewsbotError
 
 EXIT_CODES: list[tuple[type[NewsbotError], int]] = [
     (ConfigError, 2), (InputError, 3), (FetchError, 4), (LLMError, 5),
@@ -59,20 +59,39 @@ async def _read(source: str, settings: Settings) -> Article:
     return read_file(source, min_chars=1, limits=Limits.of(settings))
 
 
+def _store(settings: Settings) -> Any:
+    """The bot's store in DATA_DIR, for its brief cache; None when it cannot be opened (a read-only
+    place): the brief is then made without the cache, as it would be anyway."""
+    import sqlite3
+
+    from bot.store import Store
+
+    try:
+        return Store(settings.db_path)
+    except (OSError, sqlite3.Error) as exc:
+        logging.getLogger(__name__).info("no brief cache: %s", exc)
+        return None
+
+
 async def cmd_summarize(args: argparse.Namespace) -> int:
     from bot.brief import BriefEngine
     from bot.llm import LLMClient
     from bot.render import render_text
+    from bot.service import BriefService
 
     settings = _settings()
     llm = LLMClient(settings)  # configuration errors before any reading
+    store = None if args.no_cache else _store(settings)
+    url = (args.input if "://" in args.input else f"https://{args.input}") if _is_url(args.input) else None
     try:
-        article = await _read(args.input, settings)
-        if len(article.text) < settings.article_min_chars:
-            raise TooShort(f"{len(article.text)} characters; ARTICLE_MIN_CHARS is {settings.article_min_chars}")
-        env = await BriefEngine(settings, llm).run(article)
+        service = BriefService(settings, store, BriefEngine(settings, llm))
+        done = await service.brief(lambda: _read(args.input, settings), url=url,
+                                   min_chars=settings.article_min_chars)
+        env = done.envelope
     finally:
         await llm.close()
+        if store is not None:
+            store.close()
     if args.json:
         print(env.model_dump_json(indent=2))
     else:
@@ -118,9 +137,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def cmd_eval(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if (Path(args.dir) / "pairs.json").is_file():  # labelled brief pairs: how digests group stories
+        from bot.grouping_eval import run_grouping_eval
+
+        return await run_grouping_eval(settings, args.dir, as_json=args.json)
     from bot.evaluate import load, run_eval
 
-    settings = _settings()
     return await run_eval(settings, load(args.dir), as_json=args.json)
 
 
@@ -173,9 +196,13 @@ EVAL_HELP = """dir holds articles NAME.<lang>.txt, each with its hand-checked re
 beside it. Prints schema-valid rate, grounding rate, actor recall and precision, pressure-pair F1,
 source recall and bilingual rate.
 
+A folder with pairs.json (eval/grouping) scores how digests group articles into stories instead:
+pair precision and recall on labelled brief pairs (no model call unless DIGEST_LLM_MERGE=true).
+
 examples:
   newsbot eval eval/ar
-  newsbot eval eval/ar --json > scores.json"""
+  newsbot eval eval/ar --json > scores.json
+  newsbot eval eval/grouping"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "checks) instead of the readable brief")
     s.add_argument("--lang", choices=["ar", "en", "both"], default="both",
                    help="language of the readable brief (default: both); --json always has both")
+    s.add_argument("--no-cache", action="store_true",
+                   help="ask the model even when the store in DATA_DIR has a brief of the same text or link "
+                        "by the same model and prompts")
     s.set_defaults(func=cmd_summarize)
 
     e = sub.add_parser("extract", help="show what the bot reads from a URL or file",

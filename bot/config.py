@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     llm_response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
     llm_max_concurrency: int = Field(32, ge=1)  # the ceiling of the adaptive cap (bot/llm.py)
     llm_max_completion_tokens: int = Field(4096, ge=256)
+    # the model's context window: with it set, the article is cut so that prompt + completion fit
+    llm_context_tokens: int | None = Field(None, ge=1024)
     llm_temperature: float = Field(0.2, ge=0, le=2)
     article_max_chars: int = Field(14000, ge=500)
     article_min_chars: int = Field(120, ge=1)
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
     daily_tokens_per_chat: int = Field(0, ge=0)
     request_max_attempts: int = Field(3, ge=1)
     digest_min_chars: int = Field(400, ge=0)
+    digest_llm_merge: bool = False  # the LLM settles borderline "same story?" pairs (one small call per digest)
 
     # --- the chat ---
     status_grace_s: float = Field(0.8, ge=0)
@@ -85,7 +88,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("openai_api_key", "openai_base_url", "telegram_bot_token", "webhook_url", "webhook_secret",
-                     "database_path", "metrics_port", mode="before")
+                     "database_path", "metrics_port", "llm_context_tokens", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         # `KEY=` in a .env copied from .env.example means "not set", not "set to nothing"

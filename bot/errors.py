@@ -58,6 +58,12 @@ class TooShort(InputError):
     ar = "النص قصير جدًا لكتابة ملخص موثوق."
     en = "The text is too short for a reliable brief."
 
+    def __init__(self, detail: str = "", *, detail_ar: str = "", chars: int | None = None,
+                 min_chars: int | None = None) -> None:
+        super().__init__(detail, detail_ar=detail_ar)
+        self.chars = chars  # how long the text is
+        self.min_chars = min_chars  # how long it must be
+
 
 class NoLetters(InputError):
     """Whitespace, invisible characters, emoji or digits only: nothing a brief could be about."""
@@ -163,6 +169,12 @@ class LLMBadOutput(LLMError):
     code = "llm_bad_output"
     ar = "أعاد نموذج اللغة ملخصًا لا يطابق المخطط حتى بعد التصحيح."
     en = "The language model returned a brief that does not fit the schema, even after a repair."
+
+    def __init__(self, detail: str = "", *, failures: list[object] | None = None, cut_off: str | None = None,
+                 setting: str | None = None) -> None:
+        super().__init__(detail, setting=setting)
+        self.failures = failures or []  # the `CheckIssue`s of the best answer: what made it unusable
+        self.cut_off = cut_off  # "length" or "repetition" when that answer did not finish
 
 
 # --- bot-level -------------------------------------------------------------------------------

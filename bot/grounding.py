@@ -14,10 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from bot.normalize import Matcher, normalize, script_share, strip_bidi
 from bot.schema import (
+    ANSWER,
+    LIST_LIMITS,
+    Actor,
+    Bilingual,
     Brief,
     CheckedActor,
     CheckedBrief,
@@ -29,11 +33,22 @@ from bot.schema import (
     Dropped,
     DroppedItem,
     Grounding,
+    Position,
+    Pressure,
     Source,
     SpanCheck,
+    Summary,
 )
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$", re.IGNORECASE)
+_ITEM = re.compile(r"^(actors|pressures|positions|sources)\[(\d+)\]")
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_LITERALS = {"true": True, "false": False, "null": None}
+_ITEM_MODELS: dict[str, tuple[type[BaseModel], DroppedItem]] = {
+    "actors": (Actor, "actor"), "pressures": (Pressure, "pressure"), "positions": (Position, "position"),
+    "sources": (Source, "source")}
+#: optional fields that are set to null when only they are invalid; the item stays
+_OPTIONAL: dict[str, tuple[str, DroppedItem]] = {"actors": ("country", "country"), "positions": ("quote", "quote")}
 
 
 def _path(loc: tuple[object, ...]) -> str:
@@ -52,32 +67,319 @@ def _clean(node: Any) -> Any:
         return [_clean(v) for v in node]
     if isinstance(node, dict):
         return {_clean(k): _clean(v) for k, v in node.items()}
+    if isinstance(node, Cut):
+        return Cut(_clean(node.value))
     return node
 
 
-def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
-    """Check 1: the text is JSON and fits the schema."""
+# --- tolerant JSON: what a cut-off answer still says ----------------------------------------------
+@dataclass
+class Cut:
+    """A value the answer stopped in the middle of: an object with its complete fields only, a
+    list with its complete items (and a `Cut` last one), a string never (its text is not kept)."""
+
+    value: Any
+
+
+class _NotJSON(Exception):
+    pass
+
+
+class _Partial:
+    """Recursive descent over a JSON text that may stop anywhere. Returns what is complete; the
+    value being written when the text ends comes back wrapped in `Cut`. Anything that is not JSON
+    before the end is an error: this salvages a cut answer, it does not guess at a broken one."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.n = len(text)
+
+    def ws(self, i: int) -> int:
+        while i < self.n and self.text[i] in " \t\n\r":
+            i += 1
+        return i
+
+    def value(self, i: int) -> tuple[Any, int, bool]:
+        """(value, index after it, complete)."""
+        i = self.ws(i)
+        if i >= self.n:
+            return None, i, False
+        c = self.text[i]
+        if c == "{":
+            return self.obj(i + 1)
+        if c == "[":
+            return self.arr(i + 1)
+        if c == '"':
+            try:
+                text, j = json.decoder.scanstring(self.text, i + 1)  # type: ignore[attr-defined]
+            except json.JSONDecodeError as exc:
+                if "Unterminated" in exc.msg or exc.pos >= self.n - 6:  # cut inside the string or an escape
+                    return None, self.n, False
+                raise _NotJSON from exc
+            return text, j, True
+        for word, val in _LITERALS.items():
+            if self.text.startswith(word, i):
+                return val, i + len(word), True
+            if word.startswith(self.text[i:]):
+                return None, self.n, False
+        m = _NUMBER.match(self.text, i)
+        if m:
+            return json.loads(m.group()), m.end(), m.end() < self.n  # a number at the very end may go on
+        raise _NotJSON(i)
+
+    def obj(self, i: int) -> tuple[Any, int, bool]:
+        out: dict[str, Any] = {}
+        while True:
+            i = self.ws(i)
+            if i >= self.n:
+                return out, i, False
+            if self.text[i] == "}":
+                return out, i + 1, True
+            if self.text[i] != '"':
+                raise _NotJSON(i)
+            key, i, done = self.value(i)
+            i = self.ws(i)
+            if not done or i >= self.n:
+                return out, self.n, False
+            if self.text[i] != ":":
+                raise _NotJSON(i)
+            val, i, done = self.value(i + 1)
+            if not done:
+                if val is not None:
+                    out[key] = Cut(val)
+                return out, self.n, False
+            out[key] = val
+            i = self.ws(i)
+            if i >= self.n:
+                return out, i, False
+            if self.text[i] == ",":
+                i += 1
+            elif self.text[i] != "}":
+                raise _NotJSON(i)
+
+    def arr(self, i: int) -> tuple[Any, int, bool]:
+        out: list[Any] = []
+        while True:
+            i = self.ws(i)
+            if i >= self.n:
+                return out, i, False
+            if self.text[i] == "]":
+                return out, i + 1, True
+            val, i, done = self.value(i)
+            if not done:
+                if val is not None:
+                    out.append(Cut(val))
+                return out, self.n, False
+            out.append(val)
+            i = self.ws(i)
+            if i >= self.n:
+                return out, i, False
+            if self.text[i] == ",":
+                i += 1
+            elif self.text[i] != "]":
+                raise _NotJSON(i)
+
+
+def load_partial(text: str) -> tuple[Any, bool] | None:
+    """The JSON value at the start of `text` as far as it goes, and whether it was complete; None
+    when the text is not JSON (before its end)."""
+    try:
+        value, _, complete = _Partial(text).value(0)
+    except _NotJSON:
+        return None
+    return value, complete
+
+
+def _load(raw: str, cut_off: bool) -> tuple[Any, bool] | None:
+    """(data, complete), or None. Whole JSON first; servers without structured output sometimes
+    wrap the object in prose or fences; a cut-off answer is read as far as it goes."""
     text = _FENCE.sub("", raw.strip())
     try:
-        data = json.loads(text)
+        return json.loads(text), True
     except json.JSONDecodeError:
-        # Servers without structured output sometimes wrap the object in prose.
-        start, end = text.find("{"), text.rfind("}")
+        pass
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
         try:
-            data = json.loads(text[start : end + 1]) if 0 <= start < end else None
+            return json.loads(text[start : end + 1]), True
         except json.JSONDecodeError:
-            data = None
-        if data is None:
-            return None, [CheckIssue(path="$", kind="schema", message="the answer is not valid JSON")]
-    if not isinstance(data, dict):
+            pass
+    if start < 0:
+        return None
+    loaded = load_partial(text[start:])
+    if loaded is None or (loaded[1] and not cut_off):
+        return None  # complete yet not JSON above: something else is wrong with it
+    return loaded
+
+
+# --- per-item validation ---------------------------------------------------------------------------
+@dataclass
+class Parsed:
+    """One answer read item by item. `brief` is None only when there is no valid headline and
+    summary in both languages (or no JSON object at all). `issues` go back to the model in the
+    repair round; `dropped` is what this answer loses before the checks (invalid items, items
+    beyond a list's bound, the item a cut-off answer stopped in); `origin` maps each kept item to
+    its index in the answer, so that paths always point into the answer as the model gave it."""
+
+    brief: Brief | None
+    issues: list[CheckIssue] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+    origin: dict[str, list[int]] = field(default_factory=dict)
+    complete: bool = True  # False: the answer stopped before its end and was read as far as it went
+
+    def remap(self, path: str) -> str:
+        """A path into `brief` as a path into the answer."""
+        m = _ITEM.match(path)
+        if not m or m.group(1) not in self.origin:
+            return path
+        kept = self.origin[m.group(1)]
+        index = int(m.group(2))
+        return f"{m.group(1)}[{kept[index] if index < len(kept) else index}]" + path[m.end():]
+
+    def remap_issues(self, issues: list[CheckIssue]) -> list[CheckIssue]:
+        return [i.model_copy(update={"path": self.remap(i.path)}) for i in issues]
+
+    def remap_dropped(self, dropped: list[Dropped]) -> list[Dropped]:
+        return [d.model_copy(update={"path": self.remap(d.path)}) for d in dropped]
+
+
+def _issues(exc: ValidationError, prefix: tuple[object, ...] = ()) -> list[CheckIssue]:
+    return [CheckIssue(path=_path((*prefix, *e["loc"])), kind="schema", message=e["msg"]) for e in exc.errors()]
+
+
+def _item_text(item: Any, key: str) -> str:
+    """Something to show for a dropped item: its id, mention, evidence or quote."""
+    if not isinstance(item, dict):
+        return str(item)[:200]
+    for k in ("mention", "evidence", "quote", "id", "actor"):
+        if isinstance(item.get(k), str) and item[k]:
+            return item[k][:200]
+    return ""
+
+
+def _validate_item(key: str, index: int, raw: Any, parsed: Parsed) -> BaseModel | None:
+    """One list item of the answer: valid, valid once its invalid optional field is null, or
+    dropped (with the reason as data)."""
+    model, what = _ITEM_MODELS[key]
+    path = f"{key}[{index}]"
+    cut = isinstance(raw, Cut)
+    data = raw.value if cut else raw
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if not isinstance(v, Cut)}  # a field cut mid-way is no field
+    try:
+        return model.model_validate(data, context=ANSWER)
+    except ValidationError as exc:
+        errors = _issues(exc, (key, index))
+    optional = _OPTIONAL.get(key)
+    if not cut and optional and isinstance(data, dict) and all(
+            i.path.startswith(f"{path}.{optional[0]}") for i in errors):
+        field_name, item = optional
+        try:
+            kept = model.model_validate({**data, field_name: None}, context=ANSWER)
+        except ValidationError:
+            pass
+        else:
+            parsed.issues += errors
+            parsed.dropped.append(Dropped(path=f"{path}.{field_name}", item=item, cause="invalid",
+                                          text=str(data.get(field_name))[:200],
+                                          reason=f"{field_name} fails the schema: {errors[0].message}"))
+            return kept
+    if cut:
+        parsed.dropped.append(Dropped(path=path, item=what, cause="cut_off", text=_item_text(data, key),
+                                      reason="the answer stopped in the middle of it"))
+    else:
+        parsed.issues += errors
+        parsed.dropped.append(Dropped(path=path, item=what, cause="invalid", text=_item_text(data, key),
+                                      reason=f"fails the schema: {errors[0].path}: {errors[0].message}"))
+    return None
+
+
+def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
+    """A whole brief in the brief's shape, or its failures: for briefs that are not a model's answer
+    (references, tests). Without the answer's bounds and without dropping items; a model's answer
+    is read with `read`."""
+    loaded = _load(raw, cut_off=False)
+    if loaded is None or not loaded[1]:
+        return None, [CheckIssue(path="$", kind="schema", message="the answer is not valid JSON")]
+    if not isinstance(loaded[0], dict):
         return None, [CheckIssue(path="$", kind="schema", message="the answer must be a JSON object")]
     try:
-        return Brief.model_validate(_clean(data)), []
+        return Brief.model_validate(_clean(loaded[0])), []
     except ValidationError as exc:
-        return None, [
-            CheckIssue(path=_path(tuple(e["loc"])), kind="schema", message=e["msg"])
-            for e in exc.errors()
-        ]
+        return None, _issues(exc)
+
+
+def read(raw: str, *, cut_off: bool = False) -> Parsed:
+    """Check 1: the text is JSON and fits the schema, item by item. Every valid item is kept; an
+    invalid item is dropped (its references then dangle and `settle` removes them); an invalid
+    optional field is set to null. Only a brief without a valid headline and summary fails.
+    `cut_off`: the answer did not finish (token limit, or a loop stopped): what is complete in it
+    is read, and the item it stopped in is dropped."""
+    loaded = _load(raw, cut_off)
+    if loaded is None:
+        return Parsed(None, [CheckIssue(path="$", kind="schema", message="the answer is not valid JSON")])
+    data, complete = loaded
+    if not isinstance(data, dict):
+        return Parsed(None, [CheckIssue(path="$", kind="schema", message="the answer must be a JSON object")])
+    data = _clean(data)
+    parsed = Parsed(None, complete=complete)
+    if not complete and cut_off:
+        parsed.issues.append(CheckIssue(path="$", kind="cut_off",
+                                        message="the answer was cut off before its end; keep the brief shorter"))
+    elif not complete:
+        parsed.issues.append(CheckIssue(path="$", kind="schema",
+                                        message="the answer is not valid JSON: it ends before the object is closed"))
+
+    head: dict[str, Any] = {}
+    for key, model in (("headline", Bilingual), ("summary", Summary)):
+        value = data.get(key)
+        if isinstance(value, Cut) or value is None:
+            parsed.issues.append(CheckIssue(path=key, kind="schema", message="Field required"))
+            continue
+        try:
+            head[key] = model.model_validate(value, context=ANSWER)
+        except ValidationError as exc:
+            parsed.issues += _issues(exc, (key,))
+    for key in set(data) - {"language", "headline", "summary", *_ITEM_MODELS}:
+        parsed.issues.append(CheckIssue(path=key, kind="schema", message="Extra inputs are not permitted"))
+
+    lists: dict[str, list[BaseModel]] = {}
+    for key in _ITEM_MODELS:
+        items = data.get(key)
+        if isinstance(items, Cut):
+            items = items.value
+        if items is None:
+            if complete:
+                parsed.issues.append(CheckIssue(path=key, kind="schema", message="Field required"))
+            items = []
+        if not isinstance(items, list):
+            parsed.issues.append(CheckIssue(path=key, kind="schema", message="Input should be a valid list"))
+            items = []
+        limit = LIST_LIMITS[key]
+        kept: list[BaseModel] = []
+        parsed.origin[key] = []
+        for index, item in enumerate(items):
+            if index >= limit:
+                parsed.dropped.append(Dropped(path=f"{key}[{index}]", item=_ITEM_MODELS[key][1], cause="over_limit",
+                                              text=_item_text(item.value if isinstance(item, Cut) else item, key),
+                                              reason=f"more than {limit} {key}"))
+                continue
+            valid = _validate_item(key, index, item, parsed)
+            if valid is not None:
+                kept.append(valid)
+                parsed.origin[key].append(index)
+        if len(items) > limit:
+            parsed.issues.append(CheckIssue(path=key, kind="schema", message=f"at most {limit} items"))
+        lists[key] = kept
+
+    if set(head) != {"headline", "summary"}:
+        return parsed
+    language = data.get("language")
+    parsed.brief = Brief.model_validate({
+        "language": language.strip().lower() if isinstance(language, str) and language.strip().isalpha() else "und",
+        **{k: v.model_dump() for k, v in head.items()},
+        **{k: [v.model_dump() for v in items] for k, items in lists.items()}})
+    return parsed
 
 
 def _bilinguals(brief: Brief) -> list[tuple[str, str, str]]:

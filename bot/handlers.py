@@ -116,9 +116,9 @@ async def reply(msg: Message, text: str) -> None:
 def check_text(text: str, min_chars: int) -> None:
     """Refuse at once what cannot be an article (no status message, no request)."""
     try:
-        from_text(text, "telegram", min_chars=min_chars)
-    except TooShort:
-        n = len(text.strip())
+        from_text(text, "telegram", min_chars=min_chars)  # the one rule: bot.article.check_length
+    except TooShort as exc:
+        n = exc.chars if exc.chars is not None else len(text.strip())
         raise TooShort(f"{texts.count(n, texts.CHARACTERS, 'en')}, at least {texts.number(min_chars, 'en')} needed",
                        detail_ar=f"{texts.count(n, texts.CHARACTERS, 'ar')}، والحد الأدنى "
                                  f"{texts.number(min_chars, 'ar')}") from None

@@ -65,8 +65,7 @@ def _article(ex: Extracted, resp: Response, *, source: str, kind: Kind) -> Artic
         raise Paywalled(f"only {len(ex.text)} characters are readable")
     # a short Telegram post is a whole post, not a cut article
     status = "paywalled" if ex.paywalled or (len(ex.text) < SHORT_BODY and kind != "telegram") else "full"
-    return Article(text=ex.text, source=source, url=resp.url, title=ex.title, outlet=ex.outlet,
-                   author=ex.author, published=ex.published, language=ex.language, status=status)
+    return Article.extracted(ex, source=source, url=resp.url, status=status)
 
 
 def article_from_response(resp: Response, *, source: str, limits: Limits | None = None) -> Article:
@@ -116,8 +115,7 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None) ->
     if p.suffix.lower() in (".html", ".htm", ".xhtml"):
         ex = extract_bounded(raw, None, None, "html", limits or Limits())
         require_letters(ex.text)
-        return Article(text=ex.text, source=str(p), title=ex.title, outlet=ex.outlet,
-                       author=ex.author, published=ex.published, language=ex.language, status="full")
+        return Article.extracted(ex, source=str(p), status="full")
     if raw[:5] == b"%PDF-" or b"\x00" in raw[:1024]:
         raise NotAnArticle(f"{path} is not a text or HTML file")
     return from_text(decode(raw, "text/plain"), str(p), min_chars=min_chars)

@@ -19,7 +19,7 @@ from typing import Any
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot import prompts, texts
+from bot import texts
 from bot.article import Article, from_text
 from bot.brief import BriefEngine
 from bot.config import Settings
@@ -30,6 +30,7 @@ from bot.metrics import Metrics
 from bot.reader import read_url
 from bot.render import render_messages
 from bot.schema import BriefEnvelope
+from bot.service import BriefService
 from bot.status import Pacer, Status
 from bot.store import Request, Store
 
@@ -48,6 +49,7 @@ class Runner:
                  metrics: Metrics, keyboard: Callable[[int, int], InlineKeyboardMarkup]) -> None:
         self.settings, self.store, self.gate = settings, store, gate
         self.engine, self.fetcher, self.metrics, self.keyboard = engine, fetcher, metrics, keyboard
+        self.service = BriefService(settings, store, engine)
         self.pacer = Pacer()
         self.bot: Bot | None = None
         # a chat's lock lives while some task holds or awaits it, so idle chats cost nothing
@@ -86,7 +88,7 @@ class Runner:
             self.submit(req)
         return len(pending)
 
-    # --- cache or compute -----------------------------------------------------------------------
+    # --- cache or compute (bot/service.py decides) ------------------------------------------------
     async def article(self, payload: dict[str, Any]) -> Article:
         if "url" in payload:
             article = await read_url(payload["url"], self.fetcher)
@@ -99,17 +101,8 @@ class Runner:
                     ) -> tuple[int, BriefEnvelope, bool]:
         """From the store when the same link (recently) or the same text was briefed before by the
         same model and prompts; else read the article and ask the LLM."""
-        key = {"model": self.settings.llm_model, "prompt_version": prompts.version()}
-        url = payload.get("url")
-        found = url and self.store.find_brief(url=url, max_age_s=self.settings.fetch_cache_ttl_s, **key)
-        if not found:
-            article = await self.article(payload)
-            found = self.store.find_brief(content_hash=article.content_hash, **key)
-        if found:
-            return found[0], found[1], True
-        env = await self.engine.run(article, progress)
-        # keyed by the link as shared, so the next share of it needs no fetch either
-        return self.store.save_brief(env, url or article.url), env, False
+        done = await self.service.brief(lambda: self.article(payload), url=payload.get("url"), progress=progress)
+        return done.brief_id, done.envelope, done.cached
 
     # --- one request ----------------------------------------------------------------------------
     async def process(self, req: Request) -> None:

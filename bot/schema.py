@@ -8,11 +8,74 @@ is the same brief after the checks, each verbatim span carrying its own `SpanChe
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = "2"
+
+# --- bounds of the answer --------------------------------------------------------------------
+# Every rule a JSON Schema can say is in the schema sent to the model, so constrained decoding
+# enforces it and a runaway answer cannot grow past it (normal briefs are far below these).
+MAX_ACTORS = 15
+MAX_PRESSURES = 12
+MAX_POSITIONS = 15
+MAX_SOURCES = 12
+MAX_REFS = 10  # ids in one pressure's actors, targets or source_ids, or in one position's source_ids
+MAX_ID = 40
+MAX_MENTION = 160  # a name of at most 12 words
+MAX_TEXT = 400  # one line or one sentence: names, means, demands, stances, quotes, evidence
+MAX_SUMMARY = 1200  # 2 to 4 sentences
+LIST_LIMITS = {"actors": MAX_ACTORS, "pressures": MAX_PRESSURES, "positions": MAX_POSITIONS,
+               "sources": MAX_SOURCES}
+#: keywords OpenAI's strict mode does not take (its string keywords are `pattern` and `format`):
+#: they stay in the schema the prompt shows and in the checks, not in response_format json_schema
+NOT_IN_STRICT_MODE = ("minLength", "maxLength")
+
+#: Validation context of the model's answer: the bounds apply to it. Stored envelopes are read
+#: without it, so a brief stored before a bound was added still loads.
+ANSWER: dict[str, Any] = {"answer": True}
+
+
+def _in_answer(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("answer"))
+
+
+def _text(high: int, low: int = 1) -> Any:
+    """A string of `low` to `high` characters in the model's answer."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        if _in_answer(info) and not low <= len(value) <= high:
+            raise ValueError(f"must be {low} to {high} characters long, not {len(value)}")
+        return value
+
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra={"minLength": low, "maxLength": high})]
+
+
+def _ids(high: int = MAX_REFS, low: int = 0) -> Any:
+    """A list of ids, `low` to `high` of them in the model's answer."""
+
+    def check(value: list[str], info: ValidationInfo) -> list[str]:
+        if _in_answer(info) and not low <= len(value) <= high:
+            raise ValueError(f"must have {low} to {high} items, not {len(value)}")
+        return value
+
+    extra: dict[str, Any] = {"maxItems": high} | ({"minItems": low} if low else {})
+    return Annotated[list[Id], AfterValidator(check), Field(json_schema_extra=extra)]
+
+
+Id = _text(MAX_ID)
+Country = Annotated[str, Field(json_schema_extra={"pattern": "^[A-Z]{3}$"})]
+LanguageCode = Annotated[str, Field(json_schema_extra={"pattern": "^[a-z]{2}$"})]
 
 ActorKind = Literal[
     "state", "government", "armed_group", "political_party", "international_org", "person",
@@ -40,8 +103,8 @@ class _Strict(BaseModel):
 
 
 class Bilingual(_Strict):
-    ar: str
-    en: str
+    ar: _text(MAX_TEXT)  # type: ignore[valid-type]
+    en: _text(MAX_TEXT)  # type: ignore[valid-type]
 
     @field_validator("ar", "en")
     @classmethod
@@ -52,12 +115,18 @@ class Bilingual(_Strict):
         return value
 
 
+class Summary(Bilingual):
+    # 2 to 4 sentences in each language: the one longer text of the brief
+    ar: _text(MAX_SUMMARY)  # type: ignore[valid-type]
+    en: _text(MAX_SUMMARY)  # type: ignore[valid-type]
+
+
 class Actor(_Strict):
-    id: str
+    id: Id  # type: ignore[valid-type]
     name: Bilingual
     kind: ActorKind
-    country: str | None
-    mention: str
+    country: Country | None
+    mention: _text(MAX_MENTION)  # type: ignore[valid-type]
 
     @field_validator("id")
     @classmethod
@@ -80,39 +149,40 @@ class Actor(_Strict):
 
 
 class Pressure(_Strict):
-    actors: list[str]
-    targets: list[str]
+    actors: _ids(low=1)  # type: ignore[valid-type]
+    targets: _ids(low=1)  # type: ignore[valid-type]
     event: PressureEvent
     means: Bilingual
     demand: Bilingual
-    evidence: str
-    source_ids: list[str]
+    evidence: _text(MAX_TEXT)  # type: ignore[valid-type]
+    source_ids: _ids()  # type: ignore[valid-type]
 
 
 class Position(_Strict):
-    actor: str
+    actor: Id  # type: ignore[valid-type]
     stance: Bilingual
-    quote: str | None
-    source_ids: list[str]
+    quote: _text(MAX_TEXT) | None  # type: ignore[valid-type]
+    source_ids: _ids()  # type: ignore[valid-type]
 
 
 class Source(_Strict):
-    id: str
+    id: Id  # type: ignore[valid-type]
     name: Bilingual
     kind: SourceKind
-    evidence: str
+    evidence: _text(MAX_TEXT, 0)  # type: ignore[valid-type]  # "" for an outlet known from metadata
 
 
 class Brief(_Strict):
     """What the LLM returns."""
 
-    language: str
+    # the model's guess; the envelope carries the reader's detection instead (bot.brief)
+    language: LanguageCode  # type: ignore[valid-type]
     headline: Bilingual
-    summary: Bilingual
-    actors: list[Actor]
-    pressures: list[Pressure]
-    positions: list[Position]
-    sources: list[Source]
+    summary: Summary
+    actors: list[Actor] = Field(json_schema_extra={"maxItems": MAX_ACTORS})
+    pressures: list[Pressure] = Field(json_schema_extra={"maxItems": MAX_PRESSURES})
+    positions: list[Position] = Field(json_schema_extra={"maxItems": MAX_POSITIONS})
+    sources: list[Source] = Field(json_schema_extra={"maxItems": MAX_SOURCES})
 
     @field_validator("language", mode="before")
     @classmethod
@@ -218,12 +288,16 @@ class CheckIssue(BaseModel):
     """One failed check: `path` points into the brief (`positions[1].quote`)."""
 
     path: str
-    kind: Literal["schema", "not_found", "reference", "duplicate_id", "script"]
+    kind: Literal["schema", "not_found", "reference", "duplicate_id", "script", "cut_off"]
     message: str
 
 
-DroppedItem = Literal["quote", "actor", "source", "pressure", "position"]
-DropCause = Literal["not_found", "duplicate_id", "unknown_reference"]
+#: `country` is an optional field set to null when invalid; the others are whole items
+DroppedItem = Literal["quote", "actor", "source", "pressure", "position", "country"]
+#: not_found: not in the article · duplicate_id · unknown_reference: its parties are gone ·
+#: invalid: fails the schema · over_limit: beyond a list's maxItems · cut_off: the answer stopped
+#: (token limit, or a loop) in the middle of it
+DropCause = Literal["not_found", "duplicate_id", "unknown_reference", "invalid", "over_limit", "cut_off"]
 
 
 class Dropped(BaseModel):
@@ -346,24 +420,27 @@ def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _strictify(node: Any) -> Any:
-    """OpenAI strict mode: every property required, no extra keys, no defaults."""
+def _strictify(node: Any, drop: tuple[str, ...] = ()) -> Any:
+    """OpenAI strict mode: every property required, no extra keys, no defaults; without the
+    keywords in `drop` (those strict mode does not take)."""
     if isinstance(node, dict):
         # "title"/"default" as annotations (strings, scalars), not as property names (dicts)
         node = {
-            k: _strictify(v)
+            k: _strictify(v, drop)
             for k, v in node.items()
-            if not (k in ("default", "title") and not isinstance(v, dict))
+            if not (k in ("default", "title", *drop) and not isinstance(v, dict))
         }
         if node.get("type") == "object" and "properties" in node:
             node["required"] = list(node["properties"])
             node["additionalProperties"] = False
         return node
     if isinstance(node, list):
-        return [_strictify(v) for v in node]
+        return [_strictify(v, drop) for v in node]
     return node
 
 
-def brief_json_schema() -> dict[str, Any]:
-    """JSON Schema of the brief, in the form OpenAI's strict structured outputs accept."""
-    return _strictify(copy.deepcopy(Brief.model_json_schema()))
+def brief_json_schema(*, strict: bool = False) -> dict[str, Any]:
+    """JSON Schema of the brief with every rule a schema can say (`newsbot schema`, the system
+    prompt). `strict=True`: the form sent as response_format json_schema, without the keywords
+    OpenAI's strict mode does not accept (`NOT_IN_STRICT_MODE`); the checks enforce those."""
+    return _strictify(copy.deepcopy(Brief.model_json_schema()), NOT_IN_STRICT_MODE if strict else ())
