@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from telegram import Bot, Message, ReplyParameters
-from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import texts
-from bot.digest import ScheduleError, compose, parse_schedule, schedule_time
+from bot.digest import Item, ScheduleError, Verdicts, borderline_pairs, compose, parse_schedule, schedule_time, settle
 from bot.errors import NotAllowed
 from bot.gate import Gate
 from bot.runner import Runner, error_text
@@ -24,6 +25,12 @@ from bot.store import ChatSettings, Store
 log = logging.getLogger(__name__)
 
 CHANNEL_NOTICE_S = 8.0  # a confirmation in a channel disappears after this long
+MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER,
+          ChatMemberStatus.RESTRICTED)
+
+
+def _view(lang: str) -> texts.View:
+    return lang if lang in texts.VIEWS else "both"  # type: ignore[return-value]
 
 
 class Digests:
@@ -55,7 +62,9 @@ class Digests:
         """/digest on [HH:MM] [tz] | off | now | status."""
         chat_id = msg.chat_id
         cs = self.store.chat(chat_id)
-        view: texts.View = cs.lang if cs.lang in texts.VIEWS else "both"  # type: ignore[assignment]
+        view = _view(cs.lang)
+        if msg.chat.username:  # so that readers can `/subscribe @name` to this chat's digest
+            self.store.remember_username(chat_id, msg.chat.username)
         action = args[0].lower() if args else "status"
         if action not in ("on", "off", "now", "status"):
             await self._say(msg, texts.say("digest_usage", view))
@@ -121,18 +130,131 @@ class Digests:
             await self.post(context.job.chat_id)
 
     async def post(self, chat_id: int) -> bool:
-        """Post what was shared since the last digest; False when there was nothing."""
+        """Post what was shared since the last digest, to the chat and its private subscribers;
+        False when there was nothing."""
         if not self.gate.allowed(chat_id, None):
             return False
         cs = self.store.chat(chat_id)
         # wait for articles still being briefed in this chat, so they make it in
         async with self.runner.chat_lock(chat_id):
-            items = self.store.digest_items(chat_id, cs.last_digest_at)
-        messages = compose([env for _, env in items])
-        if not messages:
+            entries = self.store.digest_entries(chat_id, cs.last_digest_at)
+        if not entries:
             return False
-        for text in messages:
+        items = [Item(e.envelope, e.shared_at, e.link, e.outlet) for e in entries]
+        verdicts = await self._settle(chat_id, items)
+        now = time.time()
+
+        def digest(view: texts.View, chat: str | None = None) -> list[str]:
+            return compose(items, view, since=cs.last_digest_at, now=now, tz=cs.timezone, chat=chat,
+                           verdicts=verdicts)
+
+        # AIORateLimiter paces these within Telegram's ~20 messages a minute per group
+        for text in digest(_view(cs.lang)):
             await self.bot.send_message(chat_id, text)
-        cs.last_digest_at = items[-1][0]
+        cs.last_digest_at = entries[-1].shared_at
         self.store.save_chat(cs)
+        await self._deliver(chat_id, digest)
         return True
+
+    async def _settle(self, chat_id: int, items: list[Item]) -> Verdicts:
+        """With DIGEST_LLM_MERGE, one small LLM call settles the pairs the scores leave open."""
+        settings = self.runner.settings
+        if not settings.digest_llm_merge:
+            return {}
+        pairs = borderline_pairs(items)
+        if not pairs:
+            return {}
+        verdicts, tokens = await settle(items, self.runner.engine.llm, pairs)
+        if tokens:
+            self.store.add_usage(0, chat_id, prompt_tokens=tokens)  # the chat's spending, like its briefs
+        return verdicts
+
+    async def _deliver(self, chat_id: int, digest: Callable[[texts.View, str | None], list[str]]) -> None:
+        """The digest to each subscriber privately, in their own view, while they are still members."""
+        name = self.store.username_of(chat_id)
+        title = f"@{name}" if name else str(chat_id)
+        for user_id in self.store.subscribers(chat_id):
+            try:
+                if not await self._is_member(chat_id, user_id):
+                    self.store.unsubscribe(user_id, chat_id)
+                    continue
+                for text in digest(_view(self.store.chat(user_id).lang), title):
+                    await self.bot.send_message(user_id, text)
+            except Forbidden:  # the user blocked the bot or never started it: stop trying
+                self.store.unsubscribe(user_id, chat_id)
+            except TelegramError as exc:
+                log.info("could not deliver the digest of %s to %s: %s", chat_id, user_id, exc)
+
+    async def _is_member(self, chat_id: int, user_id: int) -> bool:
+        member = await self.bot.get_chat_member(chat_id, user_id)
+        return member.status in MEMBER and getattr(member, "is_member", True)
+
+    # --- private subscriptions ------------------------------------------------------------------
+    async def _resolve(self, ref: str) -> tuple[int, str] | None:
+        """`@name`, `name`, `t.me/name` or a chat id → (chat id, how to name it)."""
+        ref = ref.strip().removeprefix("https://").removeprefix("http://").removeprefix("t.me/").lstrip("@")
+        if ref.lstrip("-").isdigit():
+            return int(ref), ref
+        if not ref:
+            return None
+        known = self.store.chat_by_username(ref)
+        if known is not None:
+            return known, f"@{ref}"
+        try:
+            chat = await self.bot.get_chat(f"@{ref}")
+        except TelegramError:
+            return None
+        return chat.id, f"@{chat.username or ref}"
+
+    async def subscribe(self, msg: Message, user_id: int, args: list[str]) -> None:
+        """/subscribe @chat: the chat's digest privately, for members of a chat whose digests are on."""
+        view = _view(self.store.chat(msg.chat_id).lang)
+        if msg.chat.type != ChatType.PRIVATE:
+            await self._say(msg, texts.say("subscribe_private_only", view))
+            return
+        if not args:
+            mine = self.store.subscriptions(user_id)
+            text = texts.say("subscribe_usage", view)
+            if mine:
+                names = [f"@{n}" if (n := self.store.username_of(c)) else str(c) for c in mine]
+                text += "\n\n" + texts.say("subscriptions", view, ar_chats=texts.join(names, "ar"),
+                                                  en_chats=texts.join(names, "en"))
+            await self._say(msg, text)
+            return
+        found = await self._resolve(args[0])
+        if found is None:
+            await self._say(msg, texts.say("subscribe_not_found", view))
+            return
+        chat_id, name = found
+        cs = self.store.chat(chat_id)
+        if not cs.digest_enabled:
+            await self._say(msg, texts.say("subscribe_digest_off", view))
+            return
+        try:
+            member = await self._is_member(chat_id, user_id)
+        except TelegramError:  # the bot is not in that chat (any more), or no such chat
+            await self._say(msg, texts.say("subscribe_not_found", view))
+            return
+        if not member:
+            await self._say(msg, texts.say("subscribe_not_member", view))
+            return
+        self.store.subscribe(user_id, chat_id)
+        await self._say(msg, texts.say("subscribe_done", view, chat=name, time=cs.digest_time, tz=cs.timezone))
+
+    async def unsubscribe(self, msg: Message, user_id: int, args: list[str]) -> None:
+        """/unsubscribe [@chat]: one subscription, or all of them."""
+        view = _view(self.store.chat(msg.chat_id).lang)
+        chat_id = None
+        if args:
+            found = await self._resolve(args[0])
+            if found is None:
+                await self._say(msg, texts.say("subscribe_not_found", view))
+                return
+            chat_id = found[0]
+        removed = self.store.unsubscribe(user_id, chat_id)
+        if not removed:
+            await self._say(msg, texts.say("unsubscribe_none", view))
+            return
+        names = [f"@{n}" if (n := self.store.username_of(c)) else str(c) for c in removed]
+        await self._say(msg, texts.say("unsubscribe_done", view, ar_chats=texts.join(names, "ar"),
+                                                 en_chats=texts.join(names, "en")))

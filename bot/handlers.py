@@ -66,6 +66,23 @@ def forward_publisher(message: Message) -> str | None:
     return None
 
 
+def post_link(message: Message) -> str | None:
+    """Where a reader finds a post on t.me: a forwarded post at its public channel, else the message
+    itself in a public chat (t.me/<username>/<id>) or, for members, a private supergroup or channel
+    (t.me/c/<id>/<id>). None in private chats: nobody else could open it."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginChannel) and origin.chat.username:
+        return f"https://t.me/{origin.chat.username}/{origin.message_id}"
+    chat = message.chat
+    if chat.type == ChatType.PRIVATE:
+        return None
+    if chat.username:
+        return f"https://t.me/{chat.username}/{message.message_id}"
+    if str(chat.id).startswith("-100"):
+        return f"https://t.me/c/{str(chat.id)[4:]}/{message.message_id}"
+    return None
+
+
 def message_links(message: Message) -> list[str]:
     """Links of a message: URL and text-link entities, in text or caption."""
     urls: list[str] = []
@@ -102,7 +119,8 @@ def work_of(message: Message, max_links: int, *, strip_command: bool = False,
         return Work([{"url": u, "publisher_hint": publisher} for u in links[:max_links]],
                     max(0, len(links) - max_links))
     if text.strip():
-        return Work([{"text": text, "publisher_hint": publisher}])
+        link = post_link(message)  # a digest links each story to the post it came from
+        return Work([{"text": text, "publisher_hint": publisher, **({"link": link} if link else {})}])
     return Work([])
 
 
@@ -383,6 +401,22 @@ async def on_digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if msg:
         await services(context).digests.command(msg, list(context.args or []),
                                                 is_admin=await is_admin(update, context))
+
+
+async def on_subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subscribe @chat (or a chat id) in a private chat: that chat's digest, delivered here."""
+    msg, user = update.effective_message, update.effective_user
+    if msg and user:
+        s = services(context)
+        s.remember_chat(update)
+        await s.digests.subscribe(msg, user.id, list(context.args or []))
+
+
+async def on_unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unsubscribe [@chat]: stop one private digest, or all of them."""
+    msg, user = update.effective_message, update.effective_user
+    if msg and user:
+        await services(context).digests.unsubscribe(msg, user.id, list(context.args or []))
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -135,7 +135,10 @@ class Runner:
                 brief_id, env, cached = await self.brief(req.payload, status.stage if status else _quiet)
                 usage = env.provenance.usage
                 if quiet:
-                    self.store.add_digest_item(req.chat_id, brief_id)
+                    # the digest links to what was shared (the URL, or the post on t.me) and names its publisher
+                    self.store.add_digest_item(req.chat_id, brief_id,
+                                               link=req.payload.get("url") or req.payload.get("link"),
+                                               outlet=req.payload.get("publisher_hint"))
                 else:
                     assert status is not None
                     messages = render_messages(env, view)

@@ -91,6 +91,23 @@ MIGRATIONS: list[str] = [
     ALTER TABLE usage ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL);
     """,
+    # 4: digests link to what was shared (URL or t.me post) and name its publisher; readers subscribe
+    # privately to a chat's digest; `/subscribe @name` finds chats by the username the bot saw
+    """
+    ALTER TABLE digest_items ADD COLUMN link TEXT;
+    ALTER TABLE digest_items ADD COLUMN outlet TEXT;
+    CREATE TABLE subscriptions (
+        user_id INTEGER NOT NULL,
+        chat_id INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (user_id, chat_id)
+    );
+    CREATE INDEX subscriptions_chat ON subscriptions(chat_id);
+    CREATE TABLE chat_usernames (
+        username TEXT PRIMARY KEY COLLATE NOCASE,
+        chat_id INTEGER NOT NULL
+    );
+    """,
 ]
 
 
@@ -118,6 +135,16 @@ class ChatSettings:
     timezone: str = "UTC"
     last_digest_at: float = 0.0
     known: bool = True  # False: the chat has no stored settings yet (defaults shown)
+
+
+@dataclass
+class DigestEntry:
+    """One article shared in a digest chat: its brief, when, the link to it and who published it."""
+
+    shared_at: float
+    envelope: BriefEnvelope
+    link: str | None = None
+    outlet: str | None = None
 
 
 @dataclass
@@ -372,10 +399,64 @@ class Store:
         return UsageFigures(requests=row[0], prompt_tokens=row[1], completion_tokens=row[2], reserved_tokens=row[3])
 
     # --- digests --------------------------------------------------------------------------------
-    def add_digest_item(self, chat_id: int, brief_id: int) -> None:
+    def add_digest_item(self, chat_id: int, brief_id: int, *, link: str | None = None,
+                        outlet: str | None = None) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO digest_items (chat_id, brief_id, shared_at) VALUES (?, ?, ?)",
-                       (chat_id, brief_id, time.time()))
+            db.execute("INSERT OR IGNORE INTO digest_items (chat_id, brief_id, shared_at, link, outlet)"
+                       " VALUES (?, ?, ?, ?, ?)", (chat_id, brief_id, time.time(), link, outlet))
+
+    def digest_entries(self, chat_id: int, since: float) -> list[DigestEntry]:
+        """What was shared in a chat after `since`, oldest first, with links and publishers."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT d.shared_at, b.envelope, d.link, d.outlet FROM digest_items d JOIN briefs b"
+                " ON b.id = d.brief_id WHERE d.chat_id = ? AND d.shared_at > ? ORDER BY d.shared_at",
+                (chat_id, since)).fetchall()
+        return [DigestEntry(r[0], BriefEnvelope.model_validate_json(r[1]), r[2], r[3]) for r in rows]
+
+    # --- private subscriptions to a chat's digest -------------------------------------------------
+    def subscribe(self, user_id: int, chat_id: int) -> bool:
+        """True when this is a new subscription."""
+        with self._tx() as db:
+            cur = db.execute("INSERT OR IGNORE INTO subscriptions (user_id, chat_id, created_at) VALUES (?, ?, ?)",
+                             (user_id, chat_id, time.time()))
+            return cur.rowcount > 0
+
+    def unsubscribe(self, user_id: int, chat_id: int | None = None) -> list[int]:
+        """Remove one subscription (or all of the user's); the chats it was removed from."""
+        with self._tx() as db:
+            where, args = ("user_id = ?", [user_id]) if chat_id is None else \
+                ("user_id = ? AND chat_id = ?", [user_id, chat_id])
+            chats = [r[0] for r in db.execute(f"SELECT chat_id FROM subscriptions WHERE {where}", args)]
+            db.execute(f"DELETE FROM subscriptions WHERE {where}", args)
+        return chats
+
+    def subscriptions(self, user_id: int) -> list[int]:
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT chat_id FROM subscriptions WHERE user_id = ? ORDER BY created_at", (user_id,))]
+
+    def subscribers(self, chat_id: int) -> list[int]:
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT user_id FROM subscriptions WHERE chat_id = ? ORDER BY created_at", (chat_id,))]
+
+    def remember_username(self, chat_id: int, username: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM chat_usernames WHERE chat_id = ?", (chat_id,))
+            db.execute("INSERT INTO chat_usernames (username, chat_id) VALUES (?, ?) ON CONFLICT(username)"
+                       " DO UPDATE SET chat_id = excluded.chat_id", (username.lstrip("@"), chat_id))
+
+    def username_of(self, chat_id: int) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT username FROM chat_usernames WHERE chat_id = ?", (chat_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def chat_by_username(self, username: str) -> int | None:
+        with self._lock:
+            row = self._db.execute("SELECT chat_id FROM chat_usernames WHERE username = ?",
+                                   (username.lstrip("@"),)).fetchone()
+        return int(row[0]) if row else None
 
     def digest_items(self, chat_id: int, since: float) -> list[tuple[float, BriefEnvelope]]:
         with self._lock:

@@ -53,11 +53,14 @@ TOKEN_FORMAT = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{5,}$")
 COMMANDS = {
     "en": [("summarize", "Brief an article (reply to it, or add text or a link)"),
            ("settings", "Language view and digest, with buttons"), ("lang", "Language view: ar, en or both"),
-           ("digest", "Daily digest: on [HH:MM] [timezone], off, now, status"), ("usage", "Your usage today"),
+           ("digest", "Daily digest: on [HH:MM] [timezone], off, now, status"),
+           ("subscribe", "Get a group's or channel's digest here: @name"),
+           ("unsubscribe", "Stop a digest you get here"), ("usage", "Your usage today"),
            ("help", "The full guide"), ("start", "What this bot does")],
     "ar": [("summarize", "لخّص مقالًا (ردًا عليه أو مع نص أو رابط)"),
            ("settings", "لغة العرض والموجز بالأزرار"), ("lang", "لغة العرض: ar أو en أو both"),
            ("digest", "الموجز اليومي: on [الوقت] [المنطقة الزمنية] أو off أو now أو status"),
+           ("subscribe", "استلم هنا موجز مجموعة أو قناة: ‎@الاسم"), ("unsubscribe", "أوقف موجزًا تستلمه هنا"),
            ("usage", "استهلاكك اليوم"), ("help", "الدليل الكامل"), ("start", "ما يفعله هذا البوت")],
 }
 
@@ -125,6 +128,7 @@ class NewsBot:
                                  joiner=PasteJoiner(settings.paste_join_window_s), metrics=self.metrics,
                                  llm_concurrency=self.llm_concurrency)
         self.app.bot_data[KEY] = self.services
+        self.engine.llm.on_retry = lambda code: self.metrics.llm_calls.labels(result=f"retried_{code}").inc()
         self.health_server: HealthServer | None = None
 
     def _build(self) -> Application:  # type: ignore[type-arg]
@@ -144,6 +148,8 @@ class NewsBot:
         app.add_handler(CommandHandler("lang", handlers.on_lang))
         app.add_handler(CommandHandler("usage", handlers.on_usage))
         app.add_handler(CommandHandler("digest", handlers.on_digest))
+        app.add_handler(CommandHandler("subscribe", handlers.on_subscribe))
+        app.add_handler(CommandHandler("unsubscribe", handlers.on_unsubscribe))
         app.add_handler(CommandHandler("summarize", handlers.on_summarize))
         app.add_handler(CallbackQueryHandler(handlers.on_button))
         app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST, handlers.on_channel_post))

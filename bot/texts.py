@@ -44,6 +44,16 @@ ATTEMPTS = Noun("محاولة واحدة", "محاولتان", "محاولات",
 CHARACTERS = Noun("حرف واحد", "حرفان", "أحرف", "حرفًا", "حرف", "character", "characters")
 ITEMS = Noun("عنصر واحد", "عنصران", "عناصر", "عنصرًا", "عنصر", "item", "items")
 QUOTES = Noun("اقتباس واحد", "اقتباسان", "اقتباسات", "اقتباسًا", "اقتباس", "quote", "quotes")
+ARTICLES = Noun("مقال واحد", "مقالان", "مقالات", "مقالًا", "مقال", "article", "articles")
+STORIES = Noun("قصة واحدة", "قصتان", "قصص", "قصةً", "قصة", "story", "stories")
+
+#: month names for dates in digests ("3 مارس", "3 Mar"); the Arabic names are those most Arab
+#: newsrooms print (Egypt, the Gulf); the Levant's names (آذار) would need a per-chat choice
+MONTHS: dict[str, tuple[str, ...]] = {
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر",
+           "ديسمبر"),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
 
 
 def number(n: int, lang: Literal["ar", "en"]) -> str:
@@ -100,6 +110,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "• /settings — اللغة والموجز بالأزرار.\n"
         "• /digest on [HH:MM] [المنطقة الزمنية] — موجز يومي في المجموعة أو القناة؛ /digest off لإيقافه؛ "
         "/digest now لنشره الآن؛ /digest status لحالته. المشرفون فقط يغيّرونه.\n"
+        "• /subscribe @القناة — في محادثة خاصة معي: يصلك هنا موجز مجموعة أو قناة أنت عضو فيها؛ "
+        "/unsubscribe لإيقافه.\n"
         "• /usage — استهلاكك اليوم.\n"
         "• الاقتباسات المعروضة حرفية ومطابقة لنص المقال؛ ما لم يُتحقق منه لا يُعرض اقتباسًا.",
         "📘 Guide\n"
@@ -112,6 +124,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "• /settings — language and digest with buttons.\n"
         "• /digest on [HH:MM] [timezone] — a daily digest in a group or channel; /digest off stops it; "
         "/digest now posts it now; /digest status shows it. Only admins change it.\n"
+        "• /subscribe @channel — in a private chat with me: the digest of a group or channel you are a member of "
+        "comes here; /unsubscribe stops it.\n"
         "• /usage — your usage today.\n"
         "• Quotes shown are verbatim and found in the article's text; nothing unchecked is shown as a quote.",
     ),
@@ -160,6 +174,33 @@ TEXTS: dict[str, tuple[str, str]] = {
     "digest_nothing": ("لا جديد منذ آخر موجز.", "Nothing new since the last digest."),
     "digest_status_on": ("الموجز: مفعّل يوميًا الساعة {time} ({tz}).", "Digest: on, daily at {time} ({tz})."),
     "digest_status_off": ("الموجز: متوقف.", "Digest: off."),
+    "digest_title": ("موجز الأخبار", "News digest"),
+    "digest_title_of": ("موجز الأخبار من {chat}", "News digest from {chat}"),
+    "digest_period": ("منذ {ar_since}، {ar_articles}، {ar_stories}", "Since {en_since}, {en_articles}, {en_stories}"),
+    "digest_today": ("اليوم الساعة {time}", "{time} today"),
+    "digest_yesterday": ("أمس الساعة {time}", "{time} yesterday"),
+    "digest_on_day": ("{date} الساعة {time}", "{time}, {date}"),
+    "digest_cut": ("✂️ الفترة طويلة: هذه {ar_shown} الأكثر مقالات من أصل {ar_total}.",
+                   "✂️ A long period: these are the {en_shown} with the most articles, of {en_total}."),
+    "digest_more_links": ("و{ar_n} غيرها", "and {en_n} more"),
+    "digest_pressures": ("من يضغط على من", "Who is pressuring whom"),
+    "digest_positions": ("المواقف", "Positions"),
+    "digest_changed": ("تغيّر الموقف", "changed"),
+    "subscribe_usage": (
+        "الاستخدام: ‎/subscribe @القناة‎ أو رقم المحادثة، في محادثة خاصة معي؛ ‎/unsubscribe‎ لإيقافه.",
+        "Usage: /subscribe @channel or a chat id, in a private chat with me; /unsubscribe stops it.",
+    ),
+    "subscribe_private_only": ("أرسل ‎/subscribe‎ في محادثة خاصة معي.", "Send /subscribe in a private chat with me."),
+    "subscribe_not_found": ("لم أجد هذه المحادثة؛ يجب أن أكون عضوًا فيها. جرّب رقمها.",
+                            "I can't find that chat; I need to be in it. Try its id."),
+    "subscribe_digest_off": ("الموجز غير مفعّل في تلك المحادثة.", "Digests are off in that chat."),
+    "subscribe_not_member": ("لا يصلك موجز محادثة لست عضوًا فيها.",
+                             "You can only get the digest of a chat you are a member of."),
+    "subscribe_done": ("اشتركت: يصلك هنا موجز {chat} يوميًا الساعة {time} ({tz}).",
+                       "Subscribed: the digest of {chat} comes here daily at {time} ({tz})."),
+    "subscriptions": ("اشتراكاتك: {ar_chats}", "Your subscriptions: {en_chats}"),
+    "unsubscribe_done": ("أُلغي اشتراكك في: {ar_chats}", "Unsubscribed from: {en_chats}"),
+    "unsubscribe_none": ("لست مشتركًا في أي موجز.", "You have no digest subscriptions."),
     "button_lang_ar": ("العربية", "العربية"),
     "button_lang_en": ("English", "English"),
     "button_lang_both": ("عربي + English", "عربي + English"),
@@ -191,6 +232,16 @@ def both(ar: str, en: str, view: View = "both") -> str:
     if view == "en":
         return en
     return RLM + ar.replace("\n", "\n" + RLM) + "\n" + en
+
+
+def one(key: str, lang: Literal["ar", "en"], **values: object) -> str:
+    """A text in one language, HTML-escaped values; the caller lays out the line (RLM, isolation)."""
+    return _fill(TEXTS[key][0 if lang == "ar" else 1], values)
+
+
+def date(day: int, month: int, lang: Literal["ar", "en"]) -> str:
+    """3 March → "3 مارس" (ar) or "3 Mar" (en)."""
+    return f"{day} {MONTHS[lang][month - 1]}"
 
 
 def counts(n: int, noun: Noun, prefix: str) -> dict[str, str]:
