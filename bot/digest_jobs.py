@@ -65,6 +65,12 @@ class Digests:
         view = _view(cs.lang)
         if msg.chat.username:  # so that readers can `/subscribe @name` to this chat's digest
             self.store.remember_username(chat_id, msg.chat.username)
+        if msg.chat.type == ChatType.CHANNEL:
+            # subscribers see digests only: the command goes at once, whatever it asks for
+            try:
+                await self.bot.delete_message(chat_id, msg.message_id)
+            except TelegramError as exc:
+                log.info("could not delete a /digest post in channel %s: %s", chat_id, exc)
         action = args[0].lower() if args else "status"
         if action not in ("on", "off", "now", "status"):
             await self._say(msg, texts.say("digest_usage", view))
@@ -102,15 +108,12 @@ class Digests:
             await self._say(msg, texts.say("digest_status_off", view))
 
     async def _say(self, msg: Message, text: str) -> None:
-        """Reply to a command; in a channel, subscribers see neither the command nor (for long) the answer."""
+        """Reply to a command; in a channel (whose command post is gone already) the answer disappears
+        after CHANNEL_NOTICE_S, so subscribers see digests only."""
         if msg.chat.type != ChatType.CHANNEL:
             await self.bot.send_message(msg.chat_id, text, reply_parameters=ReplyParameters(
                 message_id=msg.message_id, allow_sending_without_reply=True))
             return
-        try:
-            await self.bot.delete_message(msg.chat_id, msg.message_id)
-        except TelegramError as exc:
-            log.info("could not delete a /digest post in channel %s: %s", msg.chat_id, exc)
         sent = await self.bot.send_message(msg.chat_id, text, disable_notification=True)
         if self.app.job_queue is not None:
             self.app.job_queue.run_once(self._delete, CHANNEL_NOTICE_S, chat_id=msg.chat_id,
