@@ -1,27 +1,31 @@
 """`newsbot eval DIR`: briefs of reference articles scored against hand-made reference briefs.
 
-`NAME.summary.json` is the reference for `NAME.<lang>.txt` (or `.html`) in the same folder.
+`NAME.summary.json` is the reference for `NAME.<lang>.txt` (or `.html`) in the same folder. Rates
+are means over the articles the model answered; an outage is reported as an error and left out,
+and when nothing could be scored the command exits non-zero. Metrics are given per language too.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bot import prompts
 from bot.article import Article
 from bot.brief import BriefEngine
 from bot.config import Settings
-from bot.errors import InputError, LLMError
+from bot.errors import InputError, LLMBadOutput, LLMError, LLMRefused, LLMTruncated
 from bot.llm import LLMClient
-from bot.normalize import normalize
+from bot.normalize import Matcher, normalize
 from bot.reader import read_file
-from bot.schema import Brief, BriefEnvelope
+from bot.schema import Brief, BriefEnvelope, CheckIssue
 
 METRICS = ["schema_valid_rate", "grounding_rate", "actor_recall", "actor_precision", "pressure_pair_f1",
-           "source_recall", "bilingual_rate"]
+           "source_recall", "bilingual_rate", "quote_precision"]
 _PREFIX = re.compile(r"^(ال|the )")
 
 
@@ -56,9 +60,16 @@ def _ratio(n: int, d: int) -> float:
     return n / d if d else 1.0
 
 
+#: The model's own failures: scored, as a brief that is not schema-valid. Anything else (the
+#: endpoint down, a rejected key or request, a configuration problem) says nothing about the model:
+#: reported as an error and left out of the rates.
+MODEL_FAILURES: tuple[type[LLMError], ...] = (LLMBadOutput, LLMTruncated, LLMRefused)
+
+
 @dataclass
 class Score:
     name: str
+    language: str = ""
     schema_valid_rate: float = 0.0
     grounding_rate: float = 0.0
     actor_recall: float = 0.0
@@ -66,15 +77,36 @@ class Score:
     pressure_pair_f1: float = 0.0
     source_recall: float = 0.0
     bilingual_rate: float = 0.0
+    quote_precision: float = 0.0
     source_recall_by_kind: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
+    #: what failed, as data: a bad brief's failures, a good one's remaining failures and dropped items
+    failures: list[dict[str, str]] = field(default_factory=list)
+    dropped: list[dict[str, str]] = field(default_factory=list)
+    error: str | None = None  # an error code: with `scored` False, an outage, not the model's doing
+    detail: str | None = None
+    scored: bool = True
 
 
-def score(name: str, env: BriefEnvelope | None, ref: Brief, error: str | None = None) -> Score:
+def _spans(matcher: Matcher, texts: Iterable[str]) -> list[tuple[int, int]]:
+    found = (matcher.find(t) for t in texts if t)
+    return [(m.start, m.end) for m in found if m is not None]
+
+
+def score(name: str, env: BriefEnvelope | None, ref: Brief, error: LLMError | str | None = None,
+          article: Article | None = None) -> Score:
+    language = article.language if article is not None else ""
     if env is None:
-        return Score(name=name, error=error)
+        code = error.code if isinstance(error, LLMError) else error
+        s = Score(name=name, language=language, error=code)
+        if isinstance(error, LLMError):
+            s.detail = error.detail or None
+            s.scored = isinstance(error, MODEL_FAILURES)
+            s.failures = [i.model_dump() for i in getattr(error, "failures", []) if isinstance(i, CheckIssue)]
+        return s
     got = env.brief
-    s = Score(name=name, schema_valid_rate=1.0)
+    s = Score(name=name, language=language or env.article.language or "", schema_valid_rate=1.0)
+    s.failures = [i.model_dump() for i in env.checks.remaining]
+    s.dropped = [d.model_dump(include={"path", "item", "cause", "text"}) for d in env.checks.dropped]
     # the envelope counts what the model claimed as verbatim, dropped quotes included
     g = env.checks.grounding
     s.grounding_rate = _ratio(g.spans_verified, g.spans_checked)
@@ -85,15 +117,35 @@ def score(name: str, env: BriefEnvelope | None, ref: Brief, error: str | None = 
     s.actor_recall = _ratio(len(aligned), len(r_names))
     s.actor_precision = _ratio(len(aligned), len(g_names))
 
-    g_index = {a.id: aligned.get(i) for i, a in enumerate(got.actors)}
+    # an actor without a reference counterpart stays itself: every invented pair counts on its own
+    g_index: dict[str, object] = {a.id: aligned.get(i, f"?{a.id}") for i, a in enumerate(got.actors)}
     r_index = {a.id: j for j, a in enumerate(ref.actors)}
-    g_pairs = {(g_index.get(a), g_index.get(t)) for p in got.pressures for a in p.actors for t in p.targets}
-    g_pairs = {(a, t) if a is not None and t is not None else ("?", "?") for a, t in g_pairs}
+    g_pairs = {(g_index.get(a, f"?{a}"), g_index.get(t, f"?{t}"))
+               for p in got.pressures for a in p.actors for t in p.targets}
     r_pairs = {(r_index[a], r_index[t]) for p in ref.pressures for a in p.actors for t in p.targets
                if a in r_index and t in r_index}
     hit = len(g_pairs & r_pairs)
     precision, recall = _ratio(hit, len(g_pairs)), _ratio(hit, len(r_pairs))
     s.pressure_pair_f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+    # a shown quote is right when it is verbatim and overlaps a quote the reference gives the same actor
+    text = article.text if article is not None else None
+    shown = [q for q in got.positions if q.quote and q.quote_check is not None and q.quote_check.verified]
+    if shown and text is not None:
+        matcher = Matcher(text)
+        ref_quotes: dict[int, list[tuple[int, int]]] = {}
+        for q in ref.positions:
+            if q.actor in r_index:
+                ref_quotes.setdefault(r_index[q.actor], []).extend(_spans(matcher, [q.quote or ""]))
+        right = 0
+        for q in shown:
+            who = g_index.get(q.actor)
+            start, end = q.quote_check.start, q.quote_check.end  # type: ignore[union-attr]
+            if isinstance(who, int) and start is not None and end is not None:
+                right += any(a < end and start < b for a, b in ref_quotes.get(who, []))
+        s.quote_precision = _ratio(right, len(shown))
+    else:
+        s.quote_precision = 1.0
 
     by_kind: dict[str, list[bool]] = {}
     for r in ref.sources:
@@ -120,9 +172,17 @@ def pairs_in(folder: Path) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def total(scores: Iterable[Score]) -> dict[str, float]:
-    scores = list(scores)
-    return {m: round(sum(getattr(s, m) for s in scores) / len(scores), 4) if scores else 0.0 for m in METRICS}
+def total(scores: Iterable[Score]) -> dict[str, float | None]:
+    """Mean of each metric over the scored articles; outages are left out (None when none is left)."""
+    scored = [s for s in scores if s.scored]
+    return {m: round(sum(getattr(s, m) for s in scored) / len(scored), 4) if scored else None for m in METRICS}
+
+
+def by_language(scores: Iterable[Score]) -> dict[str, dict[str, float | None]]:
+    groups: dict[str, list[Score]] = {}
+    for s in scores:
+        groups.setdefault(s.language or "?", []).append(s)
+    return {lang: total(group) for lang, group in sorted(groups.items())}
 
 
 def load(folder: str) -> list[tuple[str, Article, Brief]]:
@@ -137,6 +197,10 @@ def load(folder: str) -> list[tuple[str, Article, Brief]]:
     return items
 
 
+#: exit code of `newsbot eval` when no article could be scored (the CLI's code for LLM trouble)
+EXIT_NOTHING_SCORED = 5
+
+
 async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], *, as_json: bool = False) -> int:
     llm = LLMClient(settings)
     engine = BriefEngine(settings, llm)
@@ -144,20 +208,35 @@ async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], 
     try:
         for name, article, ref in items:
             try:
-                scores.append(score(name, await engine.run(article), ref))
+                scores.append(score(name, await engine.run(article), ref, article=article))
             except LLMError as exc:
-                scores.append(score(name, None, ref, error=exc.code))
+                scores.append(score(name, None, ref, error=exc, article=article))
     finally:
         await llm.close()
     summary = total(scores)
+    scored = sum(s.scored for s in scores)
+    code = 0 if scored else EXIT_NOTHING_SCORED
     if as_json:
-        print(json.dumps({"model": settings.llm_model, "articles": [asdict(s) for s in scores], "total": summary},
-                         ensure_ascii=False, indent=2))
-        return 0
-    short = ["valid", "ground", "act_R", "act_P", "press_F1", "src_R", "biling"]
+        print(json.dumps({"model": settings.llm_model, "prompt_version": prompts.version(),
+                          "articles": [asdict(s) for s in scores], "total": summary,
+                          "by_language": by_language(scores), "scored": scored,
+                          "errors": sum(not s.scored for s in scores)}, ensure_ascii=False, indent=2))
+        return code
+    short = ["valid", "ground", "act_R", "act_P", "press_F1", "src_R", "biling", "quote_P"]
+
+    def row(label: str, values: dict[str, float | None]) -> str:
+        return f"{label[:40]:<40}" + "".join(f"{v:>9.2f}" if v is not None else f"{'-':>9}" for v in values.values())
+
     print(f"{'article':<40}" + "".join(f"{h:>9}" for h in short))
     for s in scores:
-        print(f"{s.name[:40]:<40}" + "".join(f"{getattr(s, m):>9.2f}" for m in METRICS)
-              + (f"  ({s.error})" if s.error else ""))
-    print(f"{'TOTAL (' + str(len(scores)) + ')':<40}" + "".join(f"{summary[m]:>9.2f}" for m in METRICS))
-    return 0
+        values = {m: getattr(s, m) if s.scored else None for m in METRICS}
+        note = f"  ({s.error}{'' if s.scored else ', not scored'})" if s.error else ""
+        print(row(s.name, values) + note)
+    for lang, values in by_language(scores).items():
+        n = sum(1 for s in scores if (s.language or "?") == lang and s.scored)
+        print(row(f"{lang} ({n} scored)", values))
+    print(row(f"TOTAL ({scored} scored of {len(scores)})", summary))
+    if not scored:
+        print("nothing could be scored: every article failed for a reason other than the model's answer",
+              file=sys.stderr)
+    return code
