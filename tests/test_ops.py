@@ -157,6 +157,7 @@ async def test_healthz_and_metrics(bot_settings: Settings, botapi: FakeBotAPI, l
     try:
         status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/healthz")
         assert status == 200 and json.loads(body)["ok"] is True
+        llm_server.script = [error(503, "busy")]  # one retry before the answer
         botapi.push("message", U.message(1104, ARTICLE))
         await until(lambda: BRIEF_MARK in botapi.visible_text(1104))
         metrics = ""
@@ -169,6 +170,7 @@ async def test_healthz_and_metrics(bot_settings: Settings, botapi: FakeBotAPI, l
         assert status == 200 and 'newsbot_briefs_total{kind="fresh"} 1.0' in metrics
         assert 'newsbot_requests_total{outcome="done"} 1.0' in metrics and "newsbot_pending_requests 0.0" in metrics
         assert "newsbot_llm_seconds_bucket" in metrics and "newsbot_llm_concurrency_limit" in metrics
+        assert 'newsbot_llm_calls_total{result="retried_llm_unavailable"} 1.0' in metrics
         bot.store._db.execute("PRAGMA query_only = ON")  # the store can no longer write
         status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/healthz")
         assert status == 503 and "store" in json.loads(body)["reason"]
