@@ -7,6 +7,7 @@ one with `Article.extracted`, and the envelope's `article` (`ArticleInfo`) is ma
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -45,9 +46,10 @@ class Article:
         if not self.language:
             self.language = detect_language(self.text)
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
-        """Identity of the text, robust to whitespace, diacritics and quote styles."""
+        """Identity of the text, robust to whitespace, diacritics and quote styles (the cache and
+        the envelope both ask; the text does not change after construction)."""
         return hashlib.sha256(normalize(self.text).encode()).hexdigest()
 
     @classmethod
