@@ -118,7 +118,8 @@ async def test_start_greets_and_help_is_the_full_guide(newsbot: NewsBot, botapi:
     assert guide != start["text"]
 
 
-@pytest.mark.parametrize(("n", "ar", "en"), [(1, "طلب واحد", "1 request"), (2, "طلبان", "2 requests")])
+@pytest.mark.parametrize(("n", "ar", "en"), [(1, "طلب واحد", "1 request"), (2, "طلبان", "2 requests"),
+                                             (5, "5 طلبات", "5 requests"), (11, "11 طلبًا", "11 requests")])
 async def test_usage_speaks_both_languages_with_plurals(newsbot: NewsBot, botapi: FakeBotAPI, n: int, ar: str,
                                                         en: str) -> None:
     for i in range(n):
