@@ -251,7 +251,8 @@ class PasteJoiner:
         text = "\n".join(m.text or "" for m in paste.parts)
         s = services(paste.context)
         await accept(paste.update, s, Work([{"text": text, "publisher_hint": None, "parts": len(paste.parts)}]))
-        log.info("joined a paste", extra={"fields": {"chat": first.chat_id, "parts": len(paste.parts)}})
+        if len(paste.parts) > 1:
+            log.info("joined a paste", extra={"fields": {"chat": first.chat_id, "parts": len(paste.parts)}})
 
 
 # --- handlers ---------------------------------------------------------------------------------
