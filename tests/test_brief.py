@@ -21,7 +21,7 @@ from bot.normalize import BIDI_CONTROLS
 from bot.render import FSI, PDI, RLM, render_messages, render_text
 from bot.schema import BriefEnvelope
 from tests.conftest import EXAMPLE_ARTICLE, example_brief
-from tests.fakes.openai_server import FakeLLM, completion
+from tests.fakes.openai_server import FakeLLM, completion, error
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -390,3 +390,163 @@ async def test_bidi_controls_from_the_model_are_stripped(settings: Settings, llm
     assert env.brief.positions[1].quote_check is not None and env.brief.positions[1].quote_check.verified
     for message in render_messages(env):
         assert not set(message) & (set(BIDI_CONTROLS) - {RLM, FSI, PDI})
+
+
+# --- issue 11: a partly bad answer still gives a brief -----------------------------------------------
+def partly_bad() -> dict[str, Any]:
+    data = example_brief()
+    data["actors"][0]["country"] = "U.S.A."  # an invalid optional field: set to null, the actor stays
+    data["actors"][4]["mention"] = ""  # an invalid actor: dropped, with what referred to it
+    data["pressures"][2]["event"] = "PERSUADE"  # an invalid pressure: dropped, the others stay
+    return data
+
+
+async def test_one_invalid_item_keeps_the_rest(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.default = answer(partly_bad())
+    env = await run(settings)
+    ref = example_brief()
+    dropped_actor = ref["actors"][4]["id"]
+    assert [a.id for a in env.brief.actors] == [a["id"] for a in ref["actors"] if a["id"] != dropped_actor]
+    assert env.brief.actors[0].country is None and env.brief.actors[0].name.en == ref["actors"][0]["name"]["en"]
+    assert len(env.brief.pressures) == 2 and all(dropped_actor not in p.actors + p.targets for p in env.brief.pressures)
+    assert env.brief.headline.en == ref["headline"]["en"] and len(env.brief.sources) == len(ref["sources"])
+    causes = {(d.path, d.item, d.cause) for d in env.checks.dropped}
+    assert {("actors[0].country", "country", "invalid"), ("actors[4]", "actor", "invalid"),
+            ("pressures[2]", "pressure", "invalid")} <= causes
+    # the failures went back once, with the paths of the answer as the model gave it
+    feedback = llm_server.requests[1]["messages"][-1]["content"]
+    assert "actors[4].mention" in feedback and "pressures[2].event" in feedback and "actors[0].country" in feedback
+
+
+async def test_without_headline_or_summary_there_is_no_brief(settings: Settings, llm_server: FakeLLM) -> None:
+    data = example_brief()
+    data["summary"]["ar"] = " "
+    llm_server.default = answer(data)
+    with pytest.raises(LLMBadOutput) as caught:
+        await run(settings)
+    assert [(i.path, i.kind) for i in caught.value.failures] == [("summary.ar", "schema")]  # type: ignore[attr-defined]
+
+
+async def test_runaway_lists_are_bounded(settings: Settings, llm_server: FakeLLM) -> None:
+    data = example_brief()
+    # twenty different positions (not one repeated: that would be stopped as a loop)
+    ids = [a["id"] for a in data["actors"]]
+    data["positions"] = [{"actor": ids[i % len(ids)], "stance": {"ar": f"{i} موقف رقم {i}", "en": f"{i} stance {i}"},
+                          "quote": None, "source_ids": []} for i in range(20)]
+    llm_server.default = answer(data)
+    env = await run(settings)
+    assert len(env.brief.positions) == 15
+    assert [d.path for d in env.checks.dropped if d.cause == "over_limit"] == [f"positions[{i}]" for i in range(15, 20)]
+    sent = llm_server.requests[0]["response_format"]["json_schema"]["schema"]
+    assert sent["properties"]["positions"]["maxItems"] == 15
+    assert sent["$defs"]["Actor"]["properties"]["country"]["anyOf"][0]["pattern"] == "^[A-Z]{3}$"
+    # strict mode takes no minLength/maxLength; the prompt's copy of the schema has them
+    assert "maxLength" not in json.dumps(sent) and '"maxLength":1200' in prompts.system_prompt()
+
+
+def cut(text: str, before: str) -> str:
+    return text[: text.index(before)]
+
+
+async def test_repair_cut_off_keeps_the_first_answer(settings: Settings, llm_server: FakeLLM) -> None:
+    first = splice_brief("لن تقبل … سيهاجم المدينة")  # one failure: sent back for a repair
+    whole = json.dumps(splice_brief("إسرائيل لن تقبل بأي اتفاق لا يضمن أمنها"), ensure_ascii=False)
+    llm_server.script = [completion(json.dumps(first, ensure_ascii=False)),
+                         completion(cut(whole, '"sources"'), finish_reason="length")]
+    env = await run(settings, SPLICE_ARTICLE)
+    assert llm_server.calls == 2 and not env.checks.repaired
+    assert env.brief.positions[0].quote is None and len(env.brief.sources) == 1  # the first answer, settled
+    assert [(d.path, d.cause) for d in env.checks.dropped] == [("positions[0].quote", "not_found")]
+
+
+async def test_repair_error_keeps_the_first_answer(settings: Settings, llm_server: FakeLLM) -> None:
+    first = splice_brief("لن تقبل … سيهاجم المدينة")
+    llm_server.script = [completion(json.dumps(first, ensure_ascii=False)),
+                         error(400, "Input should be 'text' or 'json_object'")]
+    env = await run(settings, SPLICE_ARTICLE)
+    assert llm_server.calls == 2 and env.provenance.llm_calls == 1
+    assert env.brief.positions[1].quote_check is not None and env.brief.positions[1].quote_check.verified
+
+
+async def test_answer_cut_at_the_token_limit_is_salvaged(settings: Settings, llm_server: FakeLLM) -> None:
+    text = json.dumps(example_brief(), ensure_ascii=False)
+    stop = text.index('"actor"', text.index('"positions"')) + 40  # in the middle of the first position
+    llm_server.default = lambda payload: completion(text[:stop], finish_reason="length")
+    env = await run(settings)
+    ref = example_brief()
+    assert env.brief.headline == ref["headline"] or env.brief.headline.en == ref["headline"]["en"]
+    assert len(env.brief.actors) == len(ref["actors"]) and len(env.brief.pressures) == len(ref["pressures"])
+    assert env.brief.positions == [] and env.brief.sources == []
+    assert ("positions[0]", "position", "cut_off") in {(d.path, d.item, d.cause) for d in env.checks.dropped}
+    assert env.checks.first_failures[0].kind == "cut_off" and not env.checks.passed_first_time
+    # sent back once; the repair was cut off too, so the first answer stands
+    assert llm_server.calls == 2 and "cut off" in llm_server.requests[1]["messages"][-1]["content"]
+
+
+def looping(data: dict[str, Any], copies: int = 8) -> str:
+    """An answer that starts well and then writes the same position again and again."""
+    text = json.dumps({k: v for k, v in data.items() if k not in ("positions", "sources")}, ensure_ascii=False)
+    item = json.dumps(data["positions"][1], ensure_ascii=False)
+    return text[:-1] + ', "positions": [' + ", ".join([item] * copies)
+
+
+async def test_looping_answer_is_stopped_and_salvaged(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.default = lambda payload: completion(looping(example_brief()), finish_reason="length")
+    env = await run(settings)
+    assert len(env.brief.actors) == len(example_brief()["actors"])
+    quotes = [p.quote for p in env.brief.positions]
+    assert 1 <= len(quotes) <= 2 and quotes[0] == example_brief()["positions"][1]["quote"]
+
+
+async def test_a_loop_without_a_brief_does_not_advise_more_tokens(settings: Settings, llm_server: FakeLLM) -> None:
+    item = json.dumps(example_brief()["positions"][1], ensure_ascii=False)
+    llm_server.default = lambda payload: completion('{"positions": [' + ", ".join([item] * 8))
+    with pytest.raises(LLMBadOutput) as caught:
+        await run(settings)
+    assert caught.value.cut_off == "repetition"  # type: ignore[attr-defined]
+    assert "would not help" in caught.value.detail and "raise LLM_MAX" not in caught.value.detail
+
+
+def estimated(messages: list[dict[str, str]]) -> int:
+    from bot.article import estimate_tokens
+    from bot.brief import TEMPLATE_TOKENS_PER_MESSAGE
+
+    return sum(estimate_tokens(m["content"]) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
+
+
+async def test_context_tokens_fit_the_article_and_the_repair(settings: Settings, llm_server: FakeLLM) -> None:
+    paragraphs = [ARTICLE.strip()] + [f"فقرة إضافية رقم {i} " + "نص " * 300 for i in range(20)]
+    text = "\n\n".join(paragraphs)
+    bad = example_brief()
+    bad["positions"][1]["quote"] = "سنحتل غزة بالكامل مهما كان الثمن"  # a failure: the repair round happens
+    llm_server.default = answer(bad)
+    fitted = settings.model_copy(update={"llm_context_tokens": 8192, "llm_max_completion_tokens": 2048})
+    env = await run(fitted, text)
+    assert env.article.truncated and env.article.chars_sent < env.article.chars
+    first, repair = (r["messages"] for r in llm_server.requests)
+    for messages in (first, repair):
+        assert estimated(messages) + 2048 <= 8192
+        assert "cut to fit" in messages[1]["content"]
+        assert messages[1]["content"].removesuffix("\n</article>").endswith("نص")  # at a paragraph's end
+    assert len(repair[1]["content"]) < len(first[1]["content"])  # cut further: the first answer rides along
+    # without the setting, only ARTICLE_MAX_CHARS applies
+    await run(settings, text)
+    assert len(llm_server.requests[-1]["messages"][1]["content"]) > len(first[1]["content"])
+
+
+async def test_context_too_small_for_the_prompt_is_a_configuration_error(settings: Settings) -> None:
+    from bot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="LLM_CONTEXT_TOKENS"):
+        await run(settings.model_copy(update={"llm_context_tokens": 2048, "llm_max_completion_tokens": 2048}))
+
+
+async def test_the_reader_decides_the_language(settings: Settings, llm_server: FakeLLM) -> None:
+    article = ("Geneva (Local Wire) - Last week the envoy said the parties will meet again in Geneva. "
+               "\"We will not give up on talks,\" the envoy said.")
+    data = {"language": "ar", "headline": {"ar": "المبعوث يتمسك بالمحادثات", "en": "Envoy holds on to talks"},
+            "summary": {"ar": "قال المبعوث إن الأطراف ستلتقي.", "en": "The envoy said the parties will meet."},
+            "actors": [], "pressures": [], "positions": [], "sources": []}
+    llm_server.default = answer(data)
+    env = await run(settings, article)
+    assert env.article.language == "en" and env.brief.language == "en"

@@ -234,3 +234,23 @@ def test_run_reads_its_env_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "LLM_TIMEOUT_S" in capsys.readouterr().err
     assert main(["run", "--env-file", str(tmp_path / "missing.env")]) == 2
     assert "no such env file" in capsys.readouterr().err
+
+
+def test_summarize_uses_the_brief_cache_in_data_dir(llm_env: dict[str, str], llm_server: FakeLLM,
+                                                    tmp_path: Path) -> None:
+    first = newsbot("summarize", str(EXAMPLE_ARTICLE), "--json", env=llm_env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr and llm_server.calls == 1
+    # the same text again, from stdin this time: the store answers, no model call
+    again = newsbot("summarize", "-", "--json", env=llm_env, stdin=EXAMPLE_ARTICLE.read_text(), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert llm_server.calls == 1 and json.loads(again.stdout)["brief"] == json.loads(first.stdout)["brief"]
+    assert (tmp_path / "data" / "newsbot.sqlite3").exists()
+    fresh = newsbot("summarize", str(EXAMPLE_ARTICLE), "--no-cache", env=llm_env, cwd=tmp_path)
+    assert fresh.returncode == 0 and llm_server.calls == 2
+
+
+def test_summarize_holds_every_input_to_the_minimum_length(llm_env: dict[str, str], llm_server: FakeLLM,
+                                                           tmp_path: Path) -> None:
+    r = newsbot("summarize", "-", env={**llm_env, "ARTICLE_MIN_CHARS": "500"}, stdin="قال الوزير إن المحادثات مستمرة.",
+                cwd=tmp_path)
+    assert r.returncode == 3 and "at least 500 needed" in r.stderr and llm_server.calls == 0

@@ -185,3 +185,49 @@ def test_settle_removes_dangling_references() -> None:
     assert all(x in {y.id for y in s.brief.sources} for p in s.brief.positions for x in p.source_ids)
     assert {(d.item, d.cause) for d in s.dropped} == {("pressure", "unknown_reference"),
                                                      ("position", "unknown_reference")}
+
+
+# --- a model's answer, read item by item ------------------------------------------------------------
+def test_partial_json_keeps_what_is_complete() -> None:
+    value, complete = grounding.load_partial('{"a": [1, {"b": "x"}, {"c": "unfinish')  # type: ignore[misc]
+    items = value["a"]
+    assert not complete and isinstance(items, grounding.Cut) and items.value[:2] == [1, {"b": "x"}]
+    assert isinstance(items.value[2], grounding.Cut) and items.value[2].value == {}  # a cut string is no value
+    assert grounding.load_partial('{"a": tr') == ({}, False)
+    assert grounding.load_partial('{"a": 12') == ({"a": grounding.Cut(12)}, False)  # a number at the end may go on
+    assert grounding.load_partial("{oops") is None  # not JSON before the end: nothing is guessed
+
+
+def test_cut_answer_drops_only_the_item_it_stopped_in() -> None:
+    text = json.dumps(example_brief(), ensure_ascii=False)
+    stop = text.index('"evidence"', text.index('"sources"'))  # inside the first source
+    parsed = grounding.read(text[:stop], cut_off=True)
+    assert parsed.brief is not None and not parsed.complete
+    assert len(parsed.brief.positions) == len(example_brief()["positions"]) and parsed.brief.sources == []
+    assert [(d.path, d.item, d.cause) for d in parsed.dropped] == [("sources[0]", "source", "cut_off")]
+    assert parsed.issues[0].kind == "cut_off"
+
+
+def test_paths_point_into_the_answer_as_given() -> None:
+    data = example_brief()
+    data["actors"][1]["kind"] = "planet"
+    parsed = grounding.read(json.dumps(data, ensure_ascii=False))
+    assert parsed.brief is not None and len(parsed.brief.actors) == len(data["actors"]) - 1
+    assert parsed.origin["actors"][:3] == [0, 2, 3]
+    assert parsed.remap("actors[1].mention") == "actors[2].mention"
+    assert [(d.path, d.cause) for d in parsed.dropped] == [("actors[1]", "invalid")]
+
+
+def test_invalid_quote_is_nulled_and_the_position_stays() -> None:
+    data = example_brief()
+    data["positions"][1]["quote"] = "x" * 500  # beyond the bound
+    parsed = grounding.read(json.dumps(data, ensure_ascii=False))
+    assert parsed.brief is not None and parsed.brief.positions[1].quote is None
+    assert [(d.path, d.item, d.cause) for d in parsed.dropped] == [("positions[1].quote", "quote", "invalid")]
+
+
+def test_bounds_hold_for_answers_not_for_stored_briefs() -> None:
+    data = example_brief()
+    data["summary"]["en"] = "word " * 400
+    assert grounding.read(json.dumps(data)).brief is None  # a model's answer: no valid summary
+    assert grounding.parse(json.dumps(data))[0] is not None  # a brief from elsewhere still loads
