@@ -36,6 +36,8 @@ LABELS: dict[str, dict[str, str]] = {
                    "en": "⚠️ unverified: evidence not found verbatim in the article"},
     "dropped": {"ar": "أُسقط لأنه غير موجود في المقال: {items}", "en": "Left out as not found in the article: {items}"},
     "orphans": {"ar": "وما لم يبقَ له طرف ({n})", "en": "and what was left without its parties ({n})"},
+    "unusable": {"ar": "وما جاء مخالفًا للمخطط أو مقطوعًا أو زائدًا عن الحد ({n})",
+                 "en": "and what was malformed, cut off or over the limit ({n})"},
     "low": {"ar": "⚠️ تنبيه: لم يُعثر في المقال إلا على {v} من {n} من الاقتباسات والأدلة؛ معظم هذا الملخص غير موثّق",
             "en": "⚠️ Caution: only {v} of {n} quotes and evidence spans were found in the article; "
                   "most of this brief is unchecked"},
@@ -191,10 +193,12 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
 def _dropped_note(env: BriefEnvelope, lang: str) -> str:
     """What was left out, by kind: what the article does not contain, then what fell with it."""
     missing: dict[DroppedItem, int] = {}
-    orphans = 0
+    orphans = unusable = 0
     for d in env.checks.dropped:
         if d.cause == "not_found":
             missing[d.item] = missing.get(d.item, 0) + 1
+        elif d.cause in ("invalid", "over_limit", "cut_off"):
+            unusable += 1
         else:
             orphans += 1
     parts = []
@@ -204,6 +208,8 @@ def _dropped_note(env: BriefEnvelope, lang: str) -> str:
         parts.append(LABELS["dropped"][lang].format(items=items))
     if orphans:
         parts.append(LABELS["orphans"][lang].format(n=orphans))
+    if unusable:
+        parts.append(LABELS["unusable"][lang].format(n=unusable))
     return ("ℹ️ " + ("؛ " if lang == "ar" else "; ").join(parts)) if parts else ""
 
 

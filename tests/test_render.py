@@ -170,3 +170,14 @@ def test_envelope_stored_with_schema_1_still_renders() -> None:
 def test_plain_text_has_no_markup() -> None:
     out = render_text(envelope(example_brief()))
     assert "<b>" not in out and "Who is pressuring whom" in out and "من يضغط على من" in out
+
+
+def test_malformed_and_cut_off_items_are_said_in_both_languages() -> None:
+    from bot.schema import Dropped
+
+    env = envelope(example_brief())
+    env.checks.dropped = [Dropped(path="actors[3]", item="actor", cause="invalid", text="x", reason="r"),
+                          Dropped(path="positions[9]", item="position", cause="cut_off", text="y", reason="r")]
+    en, ar = render_text(env, "en"), render_text(env, "ar")
+    assert "and what was malformed, cut off or over the limit (2)" in en
+    assert "وما جاء مخالفًا للمخطط أو مقطوعًا أو زائدًا عن الحد (2)" in ar
