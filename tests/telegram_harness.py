@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -71,3 +74,20 @@ async def newsbot(bot_settings: Settings) -> AsyncIterator[NewsBot]:
     await bot.start()
     yield bot
     await bot.stop()
+
+
+def post_webhook(port: int, update: dict[str, object], secret: str | None) -> int:
+    """POST an update to the bot's webhook as Telegram would; the HTTP status, 0 while nothing listens."""
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/telegram", data=json.dumps(update).encode(),
+                                 headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+    try:
+        with opener.open(req, timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except urllib.error.URLError:
+        return 0

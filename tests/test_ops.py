@@ -20,7 +20,7 @@ from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM, error
-from tests.telegram_harness import BRIEF_MARK, bot_process, configure, until
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, post_webhook, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -192,22 +192,10 @@ async def test_webhook_without_configured_secret_is_not_open(bot_settings: Setti
         secret = next(c for c in botapi.calls if c.method == "setWebhook").params.get("secret_token")
         assert secret and len(secret) >= 32  # made at start and given to Telegram
 
-        def post(headers: dict[str, str]) -> int:
-            body = json.dumps({"update_id": 9100, "message": U.message(1105, ARTICLE)}).encode()
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/telegram", data=body,
-                                         headers={"Content-Type": "application/json", **headers})
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-            try:
-                with opener.open(req, timeout=5) as resp:
-                    return resp.status
-            except urllib.error.HTTPError as exc:
-                return exc.code
-            except urllib.error.URLError:
-                return 0
-
-        await until(lambda: post({}) != 0, within=20)
-        assert await asyncio.to_thread(post, {}) == 403  # a forged update without the secret
-        assert await asyncio.to_thread(post, {"X-Telegram-Bot-Api-Secret-Token": secret}) == 200
+        update = {"update_id": 9100, "message": U.message(1105, ARTICLE)}
+        await until(lambda: post_webhook(port, update, None) != 0, within=20)
+        assert await asyncio.to_thread(post_webhook, port, update, None) == 403  # forged: no secret
+        assert await asyncio.to_thread(post_webhook, port, update, secret) == 200
         await until(lambda: BRIEF_MARK in botapi.visible_text(1105), within=20)
         assert llm_server.calls == 1
     finally:

@@ -15,7 +15,7 @@ from tests.fakes import updates as U
 from tests.fakes.botapi_server import BOT_USERNAME, FakeBotAPI
 from tests.fakes.openai_server import FakeLLM, error
 from tests.fakes.web_server import FakeWeb
-from tests.telegram_harness import BRIEF_MARK, bot_process, configure, until
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, post_webhook, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -273,8 +273,6 @@ async def test_commands_help_lang_and_registration(newsbot: NewsBot, botapi: Fak
 
 async def test_webhook_mode(bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
     import socket
-    import urllib.error
-    import urllib.request
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -286,18 +284,10 @@ async def test_webhook_mode(bot_settings: Settings, botapi: FakeBotAPI, llm_serv
         hook = next(c for c in botapi.calls if c.method == "setWebhook").params
         assert hook["url"] == f"http://127.0.0.1:{port}/telegram" and hook["secret_token"] == "hook-secret"
 
+        update = {"update_id": 9001, "message": U.message(770, ARTICLE)}
+
         def post(secret: str) -> int:
-            body = json.dumps({"update_id": 9001, "message": U.message(770, ARTICLE)}).encode()
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/telegram", data=body, headers={
-                "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
-            try:
-                with opener.open(req, timeout=5) as resp:
-                    return resp.status
-            except urllib.error.HTTPError as exc:
-                return exc.code
-            except urllib.error.URLError:
-                return 0  # not listening yet
+            return post_webhook(port, update, secret)
 
         await until(lambda: post("wrong") != 0, within=20)
         assert await asyncio.to_thread(post, "wrong") == 403  # not from Telegram: refused
