@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import signal
+import time
 from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
@@ -30,6 +31,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot import handlers
 from bot.brief import BriefEngine
@@ -80,6 +82,20 @@ class CountingRateLimiter(AIORateLimiter):
             raise
 
 
+class WatchedRequest(HTTPXRequest):
+    """The getUpdates connection, noting when Telegram last answered it (for /healthz)."""
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=1)
+        self.last_answer = time.monotonic()
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        status, body = await super().do_request(*args, **kwargs)
+        if status < 500:
+            self.last_answer = time.monotonic()
+        return status, body
+
+
 def startup_problems(settings: Settings) -> list[str]:
     """Everything that stops `newsbot run` before it connects anywhere, named at once."""
     problems = []
@@ -121,6 +137,7 @@ class NewsBot:
                              self.signer.brief_keyboard)
         self.webhook_secret = (settings.webhook_secret.get_secret_value() if settings.webhook_secret
                                else secrets.token_urlsafe(32))
+        self.updates_request = WatchedRequest()
         self.app: Application = self._build()  # type: ignore[type-arg]
         self.digests = Digests(self.app, self.store, self.gate, self.runner)
         self.services = Services(settings=settings, store=self.store, gate=self.gate, runner=self.runner,
@@ -130,6 +147,9 @@ class NewsBot:
         self.app.bot_data[KEY] = self.services
         self.engine.llm.on_retry = lambda code: self.metrics.llm_calls.labels(result=f"retried_{code}").inc()
         self.health_server: HealthServer | None = None
+        self.poll_timeout = 1
+        #: long polling is unhealthy when Telegram has not answered getUpdates for this long
+        self.updates_stale_after_s = 30.0
 
     def _build(self) -> Application:  # type: ignore[type-arg]
         assert self.settings.telegram_bot_token is not None
@@ -138,6 +158,7 @@ class NewsBot:
             .token(self.settings.telegram_bot_token.get_secret_value())
             .base_url(self.settings.telegram_api_base_url)
             .rate_limiter(CountingRateLimiter(self.metrics, max_retries=5))
+            .get_updates_request(self.updates_request)
             .concurrent_updates(True)
             .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
             .build()
@@ -174,6 +195,9 @@ class NewsBot:
             return "the store cannot write"
         if self.app.updater is None or not self.app.updater.running:
             return "not receiving updates from Telegram"
+        silent = time.monotonic() - self.updates_request.last_answer
+        if not self.settings.webhook_url and silent > self.poll_timeout + self.updates_stale_after_s:
+            return f"Telegram has not answered getUpdates for {silent:.0f} s"
         return None
 
     def refresh_gauges(self) -> None:
@@ -224,6 +248,7 @@ class NewsBot:
                 webhook_url=self.settings.webhook_url.rstrip("/") + "/telegram", secret_token=self.webhook_secret,
                 allowed_updates=Update.ALL_TYPES)
         else:
+            self.poll_timeout = poll_timeout
             await self.app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout,
                                                  allowed_updates=Update.ALL_TYPES)
         log.info("newsbot is running (%s)", "webhook" if self.settings.webhook_url else "long polling")

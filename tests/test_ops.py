@@ -177,6 +177,15 @@ async def test_healthz_and_metrics(bot_settings: Settings, botapi: FakeBotAPI, l
         bot.store._db.execute("PRAGMA query_only = OFF")
         status, _ = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/healthz")
         assert status == 200
+        bot.updates_stale_after_s = 0.5
+        botapi.fail("getUpdates", 502, "Bad Gateway (injected)", times=1000)  # Telegram stops answering
+        for _ in range(100):
+            status, body = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/healthz")
+            if status == 503:
+                break
+            await asyncio.sleep(0.05)
+        assert status == 503 and "getUpdates" in json.loads(body)["reason"]
+        botapi.failures.clear()
     finally:
         await bot.stop()
 
