@@ -6,6 +6,7 @@ where and whether a chat may have one (the same gate as every other path that sp
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ def _view(lang: str) -> texts.View:
 class Digests:
     def __init__(self, app: Application, store: Store, gate: Gate, runner: Runner) -> None:  # type: ignore[type-arg]
         self.app, self.store, self.gate, self.runner = app, store, gate, runner
+        self._posting: dict[int, asyncio.Lock] = {}  # digest chats only: a handful
 
     @property
     def bot(self) -> Bot:
@@ -137,6 +139,11 @@ class Digests:
         False when there was nothing."""
         if not self.gate.allowed(chat_id, None):
             return False
+        # one digest at a time per chat: `/digest now` racing the daily job posts once
+        async with self._posting.setdefault(chat_id, asyncio.Lock()):
+            return await self._post(chat_id)
+
+    async def _post(self, chat_id: int) -> bool:
         cs = self.store.chat(chat_id)
         # wait for articles still being briefed in this chat, so they make it in
         async with self.runner.chat_lock(chat_id):
@@ -154,8 +161,7 @@ class Digests:
         # AIORateLimiter paces these within Telegram's ~20 messages a minute per group
         for text in digest(_view(cs.lang)):
             await self.bot.send_message(chat_id, text)
-        cs.last_digest_at = entries[-1].shared_at
-        self.store.save_chat(cs)
+        self.store.set_last_digest(chat_id, entries[-1].shared_at)
         await self._deliver(chat_id, digest)
         return True
 

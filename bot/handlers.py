@@ -161,10 +161,14 @@ async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply"
             if not quiet:
                 await reply(msg, "⚠️ " + texts.say("cannot_accept", view))
             return
-        except (InputError, NotAllowed, QuotaReached) as exc:
+        except InputError as exc:
             if not quiet:
                 await reply(msg, error_text(exc, view))
             continue
+        except (NotAllowed, QuotaReached) as exc:
+            if not quiet:  # once per message: the next links would be refused the same way
+                await reply(msg, error_text(exc, view))
+            return
         if req is None:
             return  # a redelivered update: its requests exist and are being handled
         s.runner.submit(req)
@@ -241,6 +245,26 @@ class PasteJoiner:
         else:
             paste.timer = s.runner.spawn(self._flush(key, self.window_s))
 
+    @staticmethod
+    def _work(paste: _Paste) -> Work:
+        text = "\n".join(m.text or "" for m in paste.parts)
+        return Work([{"text": text, "publisher_hint": None, "parts": len(paste.parts)}])
+
+    def store_pending(self) -> None:
+        """At shutdown: pastes still waiting for a next part are written as requests (Telegram has
+        confirmed their updates), to be briefed at the next start."""
+        for paste in self._pending.values():
+            first, s = paste.parts[0], services(paste.context)
+            try:
+                req = s.gate.admit(first.chat_id, first.from_user.id if first.from_user else None, first.message_id,
+                                   self._work(paste).payloads[0])
+            except NewsbotError as exc:
+                log.warning("a paste waiting at shutdown could not be stored: %s", exc.code)
+            else:
+                if req is not None:
+                    log.info("a paste waiting at shutdown is stored for the next start")
+        self._pending.clear()
+
     async def _flush(self, key: tuple[int, int], wait: float) -> None:
         if wait:
             await asyncio.sleep(wait)
@@ -248,9 +272,8 @@ class PasteJoiner:
         if paste is None:
             return
         first = paste.parts[0]
-        text = "\n".join(m.text or "" for m in paste.parts)
         s = services(paste.context)
-        await accept(paste.update, s, Work([{"text": text, "publisher_hint": None, "parts": len(paste.parts)}]))
+        await accept(paste.update, s, self._work(paste))
         if len(paste.parts) > 1:
             log.info("joined a paste", extra={"fields": {"chat": first.chat_id, "parts": len(paste.parts)}})
 
@@ -294,6 +317,9 @@ async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     choice = (context.args or [""])[0].lower()
     if choice not in texts.VIEWS:
         await msg.reply_text(texts.say("lang_usage", s.view(chat.id)))
+        return
+    if chat.type != ChatType.PRIVATE and not await is_admin(update, context):
+        await msg.reply_text(texts.say("settings_admins_only", s.view(chat.id)))
         return
     cs = s.store.chat(chat.id)
     cs.lang = choice
@@ -430,8 +456,11 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Buttons: under a brief (language view, sources, JSON) and in /settings."""
     query = update.callback_query
-    message = query.message if query and isinstance(query.message, Message) else None
-    if not query or not query.data or message is None:
+    if query is None:
+        return
+    message = query.message if isinstance(query.message, Message) else None
+    if not query.data or message is None:
+        await query.answer()  # an old message Telegram no longer shows us: stop the spinner
         return
     s = services(context)
     if query.data.startswith("cfg:"):
@@ -479,7 +508,10 @@ async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
         return
     cs = s.store.chat(message.chat_id)
     digest_before = (cs.digest_enabled, cs.digest_time)
-    if not apply_setting(cs, query.data) or (not group and not query.data.startswith("cfg:lang:")):
+    digest_choice = not query.data.startswith("cfg:lang:")
+    # the digest spends tokens: only where the allow-list lets the chat (as /digest on)
+    refused = digest_choice and (not group or not s.gate.allowed(message.chat_id, None))
+    if refused or not apply_setting(cs, query.data):
         await query.answer()
         return
     if cs.digest_enabled and not digest_before[0]:

@@ -71,3 +71,11 @@ def setup_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None
     # one line per request from httpx is noise at INFO (and its URLs carry the token)
     for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def redact_also(secret: str) -> None:
+    """A secret made after logging was set up (the generated webhook secret) is redacted too."""
+    for handler in logging.getLogger().handlers:
+        for f in handler.filters:
+            if isinstance(f, RedactSecrets) and len(secret) >= 6:
+                f.secrets.append(secret)

@@ -55,11 +55,18 @@ class Runner:
         # a chat's lock lives while some task holds or awaits it, so idle chats cost nothing
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.closing = False
 
     # --- tasks ----------------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Background work the runner owns, cancelled at shutdown (requests then stay pending)."""
+        """Background work the runner owns, cancelled at shutdown (requests then stay pending).
+
+        Once shutdown has begun nothing new starts: updates PTB still hands over while it stops
+        are admitted (stored) but their work waits for the next start.
+        """
         task = asyncio.get_running_loop().create_task(coro)
+        if self.closing:
+            task.cancel()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -68,6 +75,7 @@ class Runner:
         self.spawn(self.process(req))
 
     async def cancel_all(self) -> None:
+        self.closing = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -115,15 +123,18 @@ class Runner:
                 # the allow-list changed since it was accepted: no tokens for it
                 self.store.finish_request(req.id, "failed", error="not_allowed")
                 return
-            attempts = self.store.start_attempt(req.id)
+            try:
+                attempts = self.store.start_attempt(req.id)
+            except StorageUnavailable:
+                log.warning("request %s: the store cannot write; it waits for the next start", req.id)
+                return
             quiet = req.mode == "collect"
             reply = ReplyParameters(message_id=req.message_id, allow_sending_without_reply=True) \
                 if req.message_id else None
             status = None if quiet else Status(
                 self.bot, req.chat_id, pacer=self.pacer, grace_s=self.settings.status_grace_s,
                 typing_every_s=self.settings.typing_interval_s, reply=reply, thread_id=req.thread_id,
-                message_id=req.status_message_id, spawn=self.spawn,
-                on_shown=lambda mid: self.store.set_status_message(req.id, mid))
+                message_id=req.status_message_id, spawn=self.spawn, on_shown=lambda mid: self._shown(req, mid))
             view = self.view(req.chat_id)
             if attempts > self.settings.request_max_attempts:
                 await self._give_up(req, attempts - 1, status, view)
@@ -154,7 +165,7 @@ class Runner:
             except NewsbotError as exc:
                 self._fail(req, exc)
                 if status is not None and not isinstance(exc, StorageUnavailable):
-                    await status.finish([error_text(exc, view)])
+                    await self._say_failure(status, error_text(exc, view), req)
             except (BadRequest, Forbidden) as exc:
                 # permanent: retrying would fail the same way (bot removed, message gone)
                 log.warning("request %s: Telegram refused: %s", req.id, exc)
@@ -172,10 +183,22 @@ class Runner:
                 log.exception("request %s failed", req.id)
                 self._fail(req, NewsbotError("internal"))
                 if status is not None:
-                    await status.finish([error_text(NewsbotError(), view)])
+                    await self._say_failure(status, error_text(NewsbotError(), view), req)
             finally:
                 if status is not None:
                     status.close()
+
+    def _shown(self, req: Request, message_id: int) -> None:
+        # in memory too: a retry after a Telegram error edits this message instead of sending anew
+        req.status_message_id = message_id
+        self.store.set_status_message(req.id, message_id)
+
+    async def _say_failure(self, status: Status, text: str, req: Request) -> None:
+        """The failure reply; if Telegram refuses even that, the log says so (the request is closed)."""
+        try:
+            await status.finish([text])
+        except TelegramError as exc:
+            log.warning("request %s: could not send its failure reply: %r", req.id, exc)
 
     def view(self, chat_id: int) -> texts.View:
         lang = self.store.chat(chat_id).lang

@@ -181,10 +181,10 @@ class Quota:
 
     def check(self, user: UsageFigures, chat: UsageFigures, user_id: int | None) -> None:
         if self.requests_per_user and user_id is not None and user.requests >= self.requests_per_user:
-            raise QuotaReached(f"{self.requests_per_user} requests per user per day",
+            raise QuotaReached(f"{count(self.requests_per_user, REQUESTS, 'en')} per user per day",
                                detail_ar=f"{count(self.requests_per_user, REQUESTS, 'ar')} لكل مستخدم في اليوم")
         if self.tokens_per_chat and chat.committed_tokens >= self.tokens_per_chat:
-            raise QuotaReached(f"{self.tokens_per_chat} tokens per chat per day",
+            raise QuotaReached(f"{count(self.tokens_per_chat, TOKENS, 'en')} per chat per day",
                                detail_ar=f"{count(self.tokens_per_chat, TOKENS, 'ar')} لكل محادثة في اليوم")
 
 
@@ -248,6 +248,8 @@ class Store:
         if message_id is not None:
             key = hashlib.sha256(f"{chat_id}:{message_id}:{mode}:{text}".encode()).hexdigest()
         with self._tx() as db:
+            if key is not None and db.execute("SELECT 1 FROM requests WHERE dedupe_key = ?", (key,)).fetchone():
+                return None  # a redelivered update: it was admitted (and counted) the first time
             if quota is not None:
                 quota.check(self._usage_in(db, user_id=user_id), self._usage_in(db, chat_id=chat_id), user_id)
             cur = db.execute(
@@ -346,6 +348,12 @@ class Store:
         return ChatSettings(chat_id=chat_id, lang=row["lang"], digest_enabled=bool(row["digest_enabled"]),
                             digest_time=row["digest_time"], timezone=row["timezone"],
                             last_digest_at=row["last_digest_at"])
+
+    def set_last_digest(self, chat_id: int, at: float) -> None:
+        """Move only the digest mark (never back), so a digest posted late undoes no other setting."""
+        with self._tx() as db:
+            db.execute("UPDATE chat_settings SET last_digest_at = MAX(last_digest_at, ?) WHERE chat_id = ?",
+                       (at, chat_id))
 
     def save_chat(self, cs: ChatSettings) -> None:
         with self._tx() as db:

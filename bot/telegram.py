@@ -20,7 +20,7 @@ from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -43,7 +43,7 @@ from bot.fetch import Fetcher
 from bot.gate import Gate
 from bot.handlers import PasteJoiner
 from bot.llm import LLMClient
-from bot.logs import setup_logging
+from bot.logs import redact_also, setup_logging
 from bot.metrics import HealthServer, Metrics
 from bot.runner import Runner
 from bot.services import KEY, Services
@@ -137,6 +137,7 @@ class NewsBot:
                              self.signer.brief_keyboard)
         self.webhook_secret = (settings.webhook_secret.get_secret_value() if settings.webhook_secret
                                else secrets.token_urlsafe(32))
+        redact_also(self.webhook_secret)  # PTB logs setWebhook's parameters at DEBUG
         self.updates_request = WatchedRequest()
         self.app: Application = self._build()  # type: ignore[type-arg]
         self.digests = Digests(self.app, self.store, self.gate, self.runner)
@@ -236,8 +237,11 @@ class NewsBot:
             return False
         self.runner.bot = self.app.bot
         for lang, commands in COMMANDS.items():
-            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in commands],
-                                               language_code=None if lang == "en" else lang)
+            try:
+                await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in commands],
+                                                   language_code=None if lang == "en" else lang)
+            except TelegramError as exc:  # the menu is a convenience: the bot works without it
+                log.warning("could not register the command menu (%s): %r", lang, exc)
         await self.app.start()
         self.digests.restore()
         self.runner.resume()
@@ -256,11 +260,14 @@ class NewsBot:
 
     async def stop(self) -> None:
         """Stop taking updates and end; requests in flight stay pending and resume at the next start."""
+        self.runner.closing = True
+        self.services.joiner.store_pending()
         await self.runner.cancel_all()
         try:
             await asyncio.wait_for(self._stop_telegram(), self.settings.shutdown_timeout_s)
         except TimeoutError:
             log.warning("Telegram did not answer while stopping; stopped anyway")
+        await self.runner.cancel_all()  # what the last updates started (already stored, not begun)
         if self.health_server is not None:
             await self.health_server.stop()
         with contextlib.suppress(Exception):

@@ -209,3 +209,38 @@ def test_a_forwarded_channel_post_links_to_its_public_post() -> None:
     pasted = Message.de_json(U.message(GROUP, "نص", uid=MEMBER), None)
     assert post_link(pasted) == f"https://t.me/c/1234500300/{pasted.message_id}"
     assert post_link(Message.de_json(U.message(801, "نص"), None)) is None  # a private chat: nobody else sees it
+
+
+# --- races ----------------------------------------------------------------------------------------
+async def test_two_digest_requests_at_once_post_one_digest(bot_settings: Settings, botapi: FakeBotAPI,
+                                                           llm_server: FakeLLM) -> None:
+    bot = await start(bot_settings, llm_server)
+    try:
+        await digest_on(botapi)
+        botapi.push("message", U.message(GROUP, STORIES["gaza"]["article"], uid=MEMBER))
+        await until(lambda: llm_server.calls == 1)
+        botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))
+        botapi.push("message", U.command(GROUP, "/digest now", uid=ADMIN))  # or the daily job at that moment
+        await until(lambda: "Nothing new since the last digest" in botapi.visible_text(GROUP))
+        assert len(digests(botapi, GROUP)) == 1
+    finally:
+        await bot.stop()
+
+
+async def test_a_digest_posted_late_does_not_undo_digest_off(bot_settings: Settings, botapi: FakeBotAPI,
+                                                             llm_server: FakeLLM) -> None:
+    bot = await start(bot_settings, llm_server)
+    try:
+        await digest_on(botapi)
+        botapi.push("message", U.message(GROUP, STORIES["gaza"]["article"], uid=MEMBER))
+        await until(lambda: llm_server.calls == 1)
+        llm_server.delay = 1.5  # the next article holds the chat while it is briefed
+        botapi.push("message", U.message(GROUP, STORIES["sudan"]["article"], uid=MEMBER))
+        await until(lambda: llm_server.in_flight == 1)
+        botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))  # waits for that article
+        botapi.push("message", U.command(GROUP, "/digest off", uid=ADMIN))
+        await until(lambda: "Digest off" in botapi.visible_text(GROUP))
+        await until(lambda: digests(botapi, GROUP))
+        assert not bot.store.chat(GROUP).digest_enabled
+    finally:
+        await bot.stop()

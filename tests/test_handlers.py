@@ -176,3 +176,28 @@ async def test_only_group_admins_change_group_settings(newsbot: NewsBot, botapi:
     await until(lambda: newsbot.store.chat(group).digest_enabled)
     assert newsbot.store.chat(group).digest_time == "07:00"
     await until(lambda: "daily at 07:00" in botapi.visible_text(group))
+
+
+async def test_a_redelivered_update_gets_no_quota_reply(bot_settings: Settings, botapi: FakeBotAPI,
+                                                        llm_server: FakeLLM) -> None:
+    bot = await running(configure(bot_settings, daily_requests_per_user=1))
+    try:
+        first = U.message(930, ARTICLE, uid=77)
+        botapi.push("message", first)
+        await until(lambda: BRIEF_MARK in botapi.visible_text(930))
+        botapi.push("message", dict(first))  # Telegram resends an update it thinks unconfirmed
+        botapi.push("message", U.command(930, "/usage", uid=77))  # answered after the resend was handled
+        await until(lambda: "Today:" in botapi.visible_text(930))
+        assert "daily quota" not in botapi.visible_text(930) and llm_server.calls == 1
+    finally:
+        await bot.stop()
+
+
+async def test_only_group_admins_change_the_language_with_lang(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
+    group = -100700
+    botapi.push("message", U.command(group, "/lang en", uid=9))  # a plain member
+    await until(lambda: "Only the group's admins" in botapi.visible_text(group))
+    assert newsbot.store.chat(group).lang == "both"
+    botapi.chat_members[(group, 10)] = "administrator"
+    botapi.push("message", U.command(group, "/lang en", uid=10))
+    await until(lambda: newsbot.store.chat(group).lang == "en")

@@ -210,3 +210,17 @@ async def test_webhook_without_configured_secret_is_not_open(bot_settings: Setti
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+async def test_a_generated_webhook_secret_is_never_logged(bot_settings: Settings, botapi: FakeBotAPI,
+                                                          llm_server: FakeLLM) -> None:
+    port = free_port()
+    proc = bot_process(bot_settings, llm_server, WEBHOOK_URL=f"http://127.0.0.1:{port}", WEBHOOK_LISTEN="127.0.0.1",
+                       WEBHOOK_PORT=str(port), LOG_LEVEL="DEBUG")
+    try:
+        await until(lambda: any(c.method == "setWebhook" for c in botapi.calls), within=20)
+        secret = next(c for c in botapi.calls if c.method == "setWebhook").params["secret_token"]
+    finally:
+        proc.terminate()
+        _, err = await asyncio.to_thread(proc.communicate, timeout=20)
+    assert b"setWebhook" in err and secret.encode() not in err  # DEBUG logs the call, not the secret

@@ -123,3 +123,45 @@ async def test_resumed_request_edits_its_own_status_message(bot_settings: Settin
     assert "Writing the brief" not in text and "Reading" not in text  # no orphaned status message
     assert text.count("من يضغط على من") == 1  # one brief, not two
     assert any(int(c.params["message_id"]) == status_id for c in botapi.sent(1008, ("editMessageText",)))
+
+
+async def test_a_paste_waiting_for_its_next_part_survives_a_stop(bot_settings: Settings, botapi: FakeBotAPI,
+                                                                 llm_server: FakeLLM) -> None:
+    bot = NewsBot(bot_settings)
+    await bot.start()
+    botapi.push("message", U.message(1009, (ARTICLE * 3)[:3800]))  # near the limit: waits for a next part
+    await until(lambda: bot.services.joiner._pending)
+    await bot.stop()  # Telegram has confirmed the update: the paste must not be lost
+    again = NewsBot(configure(bot_settings))
+    await again.start()
+    try:
+        await until(lambda: BRIEF_MARK in botapi.visible_text(1009))
+    finally:
+        await again.stop()
+
+
+async def test_a_retry_after_a_telegram_error_edits_the_same_status_message(
+        newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    llm_server.delay = 1.5
+    botapi.push("message", U.message(1010, ARTICLE))
+    await until(lambda: "Writing the brief" in botapi.visible_text(1010))
+    botapi.fail("editMessageText", 502, "Bad Gateway (injected)")  # the final edit fails once
+    await until(lambda: BRIEF_MARK in botapi.visible_text(1010), within=20)
+    text = botapi.visible_text(1010)
+    assert "Writing the brief" not in text and "Checking quotes" not in text  # no orphaned status message
+    assert text.count("من يضغط على من") == 1
+
+
+async def test_no_work_starts_once_stopping_began(bot_settings: Settings, botapi: FakeBotAPI,
+                                                  llm_server: FakeLLM) -> None:
+    llm_server.delay = 3.0
+    bot = NewsBot(bot_settings)
+    await bot.start()
+    for i in range(30):
+        botapi.push("message", U.message(1100 + i, f"{ARTICLE}\n\n{i}"))
+    await until(lambda: bot.app.update_queue.qsize() > 0 or len(bot.runner._tasks) > 0)
+    await bot.stop()
+    assert not [t for t in bot.runner._tasks if not t.done()]  # nothing outlives stop()
+    with contextlib.closing(sqlite3.connect(bot_settings.db_path)) as con:
+        failed = con.execute("SELECT COUNT(*) FROM requests WHERE status = 'failed'").fetchone()[0]
+    assert failed == 0  # what was in flight stays pending for the next start
