@@ -1,0 +1,218 @@
+"""Quality of the configured model: `newsbot eval --json` over the reference folders, one table per language.
+
+Calls whatever endpoint is configured (OPENAI_BASE_URL, LLM_MODEL, LLM_RESPONSE_FORMAT, LLM_CONTEXT_TOKENS,
+LLM_TIMEOUT_S, ... from the environment, else from --env-file, else from .env), so it is slow and it is a
+bench, never a test. Each folder is scored by `newsbot eval DIR --json` in a child process with an empty
+DATA_DIR (no cached brief can answer); the metrics are whatever that command reports, so new ones show up
+here without a change. bench/QUALITY.md says how to reproduce the small local model's figures.
+Run:  .venv/bin/python bench/bench_quality.py [eval/ar eval/en] [--limit N] [--env-file PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot import prompts  # noqa: E402
+
+_ARTICLE = re.compile(r"([a-z]{2})\.(txt|html?)")
+_SHORT = {"schema_valid_rate": "valid", "grounding_rate": "ground", "actor_recall": "act_R",
+          "actor_precision": "act_P", "pressure_pair_f1": "press_F1", "source_recall": "src_R",
+          "bilingual_rate": "biling", "quote_precision": "quote_P"}
+
+
+def references(folder: Path) -> list[tuple[str, list[Path]]]:
+    """(name, files) for every NAME.summary.json with a NAME.<lang>.txt (or .html) beside it."""
+    out = []
+    for ref in sorted(folder.glob("*.summary.json")):
+        name = ref.name.removesuffix(".summary.json")
+        articles = [p for p in folder.glob(f"{name}.*") if _ARTICLE.fullmatch(p.name[len(name) + 1:])]
+        if articles:
+            out.append((name, [ref, *sorted(articles)]))
+    return out
+
+
+def language(folder: Path) -> str:
+    """The language of a folder's articles (NAME.<lang>.txt), or the folder's name when they are mixed."""
+    langs = {p.name[len(name) + 1:].split(".")[0] for name, files in references(folder) for p in files[1:]}
+    return langs.pop() if len(langs) == 1 else folder.name
+
+
+def default_folders() -> list[Path]:
+    return [p for p in sorted((ROOT / "eval").iterdir()) if p.is_dir() and references(p)]
+
+
+def read_env_file(path: str | None) -> dict[str, str]:
+    """KEY=VALUE lines of an env file; the environment overrides them, as it does for the bot."""
+    if path is None:
+        return {}
+    from dotenv import dotenv_values
+
+    if not Path(path).is_file():
+        sys.exit(f"bench_quality: no such env file: {path}")
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def served_models(base_url: str | None) -> str:
+    """What the server says it serves (GET /models), or '' when it does not say."""
+    if not base_url:
+        return ""
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/") + "/models", timeout=5) as resp:
+            data = json.load(resp).get("data") or []
+        return ", ".join(str(m.get("id")) for m in data if isinstance(m, dict))
+    except Exception:
+        return ""
+
+
+def commit() -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--oneline"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head + (" (work tree has uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run_eval(folder: Path, limit: int | None, env: dict[str, str]) -> tuple[dict | None, float, int, str]:
+    """`newsbot eval FOLDER --json` (on the first `limit` references only, when given): (report, seconds,
+    exit code, stderr)."""
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
+        target = folder
+        if limit is not None:
+            target = Path(tmp) / folder.name
+            target.mkdir()
+            for _, files in references(folder)[:limit]:
+                for f in files:
+                    shutil.copy(f, target / f.name)
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        # the child runs in the temporary folder, so a .env of the repository is not read behind
+        # --env-file's back (the settings come in through `env`)
+        child_env = {**env, "DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+        cmd = [sys.executable, "-m", "bot", "eval", str(target.resolve()), "--json"]
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=tmp, env=child_env, capture_output=True, text=True)
+        wall = time.monotonic() - start
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        report = None
+    return report, wall, proc.returncode, proc.stderr.strip()
+
+
+def metrics_of(report: dict) -> list[str]:
+    """The metrics the report carries, in its own order (a metric is None when nothing was scored)."""
+    total = report.get("total") or {}
+    return [k for k, v in total.items() if v is None or (isinstance(v, int | float) and not isinstance(v, bool))]
+
+
+def _cell(value: object) -> str:
+    return f"{value:>10.2f}" if isinstance(value, int | float) else f"{'-':>10}"
+
+
+def _note(a: dict) -> str:
+    """What went wrong with one article: its error (and whether it was scored), drops and remaining failures."""
+    parts = []
+    if a.get("error"):
+        parts.append(a["error"] + ("" if a.get("scored", True) else ", not scored")
+                     + (f": {str(a['detail'])[:100]}" if a.get("detail") else ""))
+    if a.get("dropped"):
+        parts.append(f"{len(a['dropped'])} dropped")
+    if a.get("failures"):
+        kinds = sorted({str(f.get("kind", "?")) for f in a["failures"]})
+        parts.append(f"{len(a['failures'])} failing ({', '.join(kinds)})")
+    return f"  ({'; '.join(parts)})" if parts else ""
+
+
+def tables(title: str, report: dict, wall: float, version: str) -> None:
+    """One table per language of the report's articles (their `language`), with that language's totals."""
+    articles = report.get("articles") or []
+    names = metrics_of(report)
+    by_language = report.get("by_language") or {}
+    groups: dict[str, list[dict]] = {}
+    for a in articles:
+        groups.setdefault(a.get("language") or "?", []).append(a)
+    if not by_language or len(groups) == 1:  # one language (or a report without them): the folder's totals
+        groups = {next(iter(groups), "?"): articles}
+        by_language = {lang: report.get("total") or {} for lang in groups}
+    for lang, group in sorted(groups.items()):
+        scored = sum(1 for a in group if a.get("scored", not a.get("error")))
+        print(f"\n## {lang}: {title}")
+        print(f"model {report.get('model', '?')}; prompt version {report.get('prompt_version', version)}; "
+              f"{len(group)} articles, {scored} scored, {len(group) - scored} errors; wall time {wall:.0f} s"
+              + (f" ({wall / len(articles):.0f} s per article)" if articles else ""))
+        print(f"{'article':<40}" + "".join(f"{_SHORT.get(m, m[:9]):>10}" for m in names))
+        for a in group:
+            unscored = not a.get("scored", True)
+            print(f"{str(a.get('name', '?'))[:39]:<40}"
+                  + "".join(_cell(None if unscored else a.get(m)) for m in names) + _note(a))
+        totals = by_language.get(lang) or {}
+        print(f"{'TOTAL (' + str(scored) + ' scored)':<40}" + "".join(_cell(totals.get(m)) for m in names))
+    for k, v in report.items():  # anything else the report adds, as it says it
+        if k not in ("model", "prompt_version", "articles", "total", "by_language", "scored", "errors"):
+            print(f"{k}: {json.dumps(v, ensure_ascii=False)}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folders", nargs="*", type=Path,
+                   help="reference folders (default: every folder under eval/ that holds references)")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="only the first N references of each folder (by name), for a slow model")
+    p.add_argument("--env-file", default=None, metavar="PATH",
+                   help="settings file (default: .env of the repository when it exists); the environment overrides it")
+    args = p.parse_args()
+    env_file = args.env_file
+    if env_file is None and (ROOT / ".env").is_file():
+        env_file = str(ROOT / ".env")
+    env = {**read_env_file(env_file), **os.environ}
+    folders = args.folders or default_folders()
+    if not folders:
+        sys.exit("bench_quality: no reference folder (NAME.summary.json beside NAME.<lang>.txt) under eval/")
+    version = prompts.version()
+
+    print(f"# command: {sys.executable} {' '.join(sys.argv)}")
+    print(f"# commit: {commit()}")
+    print(f"# endpoint {env.get('OPENAI_BASE_URL', '(OpenAI)')}; LLM_MODEL {env.get('LLM_MODEL', '(default)')}; "
+          f"served: {served_models(env.get('OPENAI_BASE_URL')) or '?'}")
+    settings = ["LLM_RESPONSE_FORMAT", "LLM_CONTEXT_TOKENS", "LLM_TIMEOUT_S", "LLM_MAX_CONCURRENCY",
+                "LLM_MAX_COMPLETION_TOKENS", "LLM_TEMPERATURE", "ARTICLE_MAX_CHARS"]
+    print("# " + "; ".join([*(f"{k}={env[k]}" for k in settings if k in env), f"prompt version {version}"]))
+    failed = 0
+    for folder in folders:
+        if not folder.is_dir() or not references(folder):
+            print(f"\n## {folder}: no references here")
+            failed += 1
+            continue
+        n = len(references(folder))
+        shown = folder.resolve().relative_to(ROOT) if folder.resolve().is_relative_to(ROOT) else folder
+        title = f"{shown}" + (f" (first {args.limit} of {n})" if args.limit else f" ({n})")
+        report, wall, code, stderr = run_eval(folder, args.limit, env)
+        if report is None:
+            print(f"\n## {language(folder)}: {title}\nnewsbot eval failed (exit {code}) after {wall:.0f} s: {stderr[-2000:] or '(no output)'}")
+            failed += 1
+            continue
+        tables(title, report, wall, version)
+        if code != 0:
+            print(f"newsbot eval exit {code}: {stderr[-2000:]}")
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
