@@ -56,8 +56,10 @@ def _align(got: list[tuple[str, str]], ref: list[tuple[str, str]]) -> dict[int, 
     return pairs
 
 
-def _ratio(n: int, d: int) -> float:
-    return n / d if d else 1.0
+def _ratio(n: int, d: int) -> float | None:
+    """None when there is nothing to count: a brief with no actors has no actor precision, and
+    it is left out of the mean rather than scored as perfect."""
+    return n / d if d else None
 
 
 #: The model's own failures: scored, as a brief that is not schema-valid. Anything else (the
@@ -71,14 +73,14 @@ class Score:
     name: str
     language: str = ""
     schema_valid_rate: float = 0.0
-    grounding_rate: float = 0.0
-    actor_recall: float = 0.0
-    actor_precision: float = 0.0
-    pressure_pair_f1: float = 0.0
-    source_recall: float = 0.0
+    grounding_rate: float | None = 0.0
+    actor_recall: float | None = 0.0
+    actor_precision: float | None = 0.0
+    pressure_pair_f1: float | None = 0.0
+    source_recall: float | None = 0.0
     bilingual_rate: float = 0.0
-    quote_precision: float = 0.0
-    source_recall_by_kind: dict[str, float] = field(default_factory=dict)
+    quote_precision: float | None = 0.0
+    source_recall_by_kind: dict[str, float | None] = field(default_factory=dict)
     #: what failed, as data: a bad brief's failures, a good one's remaining failures and dropped items
     failures: list[dict[str, str]] = field(default_factory=list)
     dropped: list[dict[str, str]] = field(default_factory=list)
@@ -125,8 +127,11 @@ def score(name: str, env: BriefEnvelope | None, ref: Brief, error: LLMError | st
     r_pairs = {(r_index[a], r_index[t]) for p in ref.pressures for a in p.actors for t in p.targets
                if a in r_index and t in r_index}
     hit = len(g_pairs & r_pairs)
-    precision, recall = _ratio(hit, len(g_pairs)), _ratio(hit, len(r_pairs))
-    s.pressure_pair_f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    if g_pairs or r_pairs:  # an empty side scores 0 on its half: no pairs found, or only invented ones
+        precision, recall = hit / len(g_pairs) if g_pairs else 0.0, hit / len(r_pairs) if r_pairs else 0.0
+        s.pressure_pair_f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    else:
+        s.pressure_pair_f1 = None
 
     # a shown quote is right when it is verbatim and overlaps a quote the reference gives the same actor
     text = article.text if article is not None else None
@@ -145,7 +150,7 @@ def score(name: str, env: BriefEnvelope | None, ref: Brief, error: LLMError | st
                 right += any(a < end and start < b for a, b in ref_quotes.get(who, []))
         s.quote_precision = _ratio(right, len(shown))
     else:
-        s.quote_precision = 1.0
+        s.quote_precision = None  # no quote shown: nothing to be right or wrong about
 
     by_kind: dict[str, list[bool]] = {}
     for r in ref.sources:
@@ -175,7 +180,11 @@ def pairs_in(folder: Path) -> list[tuple[str, Path, Path]]:
 def total(scores: Iterable[Score]) -> dict[str, float | None]:
     """Mean of each metric over the scored articles; outages are left out (None when none is left)."""
     scored = [s for s in scores if s.scored]
-    return {m: round(sum(getattr(s, m) for s in scored) / len(scored), 4) if scored else None for m in METRICS}
+    out: dict[str, float | None] = {}
+    for m in METRICS:
+        values = [v for v in (getattr(s, m) for s in scored) if v is not None]
+        out[m] = round(sum(values) / len(values), 4) if values else None
+    return out
 
 
 def by_language(scores: Iterable[Score]) -> dict[str, dict[str, float | None]]:

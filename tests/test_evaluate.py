@@ -239,3 +239,17 @@ def test_bad_folder_is_one_line(tmp_path: Path, folder: str) -> None:
     r = subprocess.run([sys.executable, "-m", "bot", "eval", folder], env=env, cwd=tmp_path, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 3 and "Traceback" not in r.stderr
+
+
+def test_nothing_to_count_is_not_a_perfect_score() -> None:
+    ref = Brief.model_validate(example_brief())
+    article = from_text(ARTICLE, "test")
+    empty = {**example_brief(), "actors": [], "pressures": [], "positions": [], "sources": []}
+    s = score("x", envelope_of(empty), ref, article=article)
+    # a brief that names nobody and quotes nothing has no precision to speak of, and no grounding
+    assert s.actor_precision is None and s.quote_precision is None and s.grounding_rate is None
+    assert s.actor_recall == 0.0 and s.pressure_pair_f1 == 0.0 and s.source_recall == 0.0
+    full = score("y", envelope_of(example_brief()), ref, article=article)
+    both = total([s, full])
+    assert both["actor_precision"] == full.actor_precision  # the empty brief is left out of that mean
+    assert both["actor_recall"] == pytest.approx(full.actor_recall / 2)  # but counts where it missed
