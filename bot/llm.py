@@ -55,7 +55,7 @@ START_CONCURRENCY = 32  # generous: a hosted API takes it; a small local server 
 REPEAT_SEGMENT = 80
 REPEAT_TIMES = 3
 REPEAT_WINDOW = 8000
-REPEAT_SIMILARITY = 0.9  # copies may differ a little (an id counting up)
+REPEAT_SIMILARITY = 0.97  # copies may differ a little (an id counting up), not by a whole name
 
 # Time to first chunk this many times the recent median, and at least QUEUE_MIN_EXTRA_S above it,
 # means our requests wait in the server's queue: fewer at once would serve everyone as fast.

@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import LLMAuthError, LLMError, LLMRefused, LLMRequestRejected, LLMTruncated, LLMUnavailable
-from bot.llm import LLMClient
+from bot.llm import LLMClient, find_loop
 from tests.fakes.openai_server import FakeLLM, Reply, completion, error
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
@@ -394,3 +394,12 @@ async def test_queueing_at_the_server_halves_the_cap(settings: Settings, llm_ser
         await llm.complete(MESSAGES, SCHEMA)
         assert llm.concurrency.limit == 16 + 1
         assert (llm.concurrency.last_decrease or "").startswith("queueing")
+
+
+def test_one_quote_given_to_three_parties_is_not_a_loop() -> None:
+    quote = "«لن نقبل بأي اتفاق لا يضمن وقفًا دائمًا لإطلاق النار وانسحابًا كاملًا من القطاع»"
+    items = [f'{{"actor": "{who}", "stance": {{"ar": "ترفض الاتفاق", "en": "rejects the deal"}}, '
+             f'"quote": "{quote}", "source_ids": ["s1"]}}' for who in ("egypt", "qatar_government", "jordan")]
+    assert find_loop('{"positions": [' + ", ".join(items)) is None
+    looping = '{"positions": [' + ", ".join([items[0]] * 3)
+    assert find_loop(looping) is not None  # the same item three times over still is
