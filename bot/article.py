@@ -90,21 +90,29 @@ def require_letters(text: str) -> None:
 _ANT = re.compile(r"<(TITLE|TEXT|SRC|TIME|URL|AUTHOR)>\s*(.*?)\s*</\1>", re.S)
 
 
-def from_text(text: str, source: str, *, min_chars: int = 1, **meta: str | None) -> Article:
-    """Build an article from pasted or loaded text; refuse empty or too-short input."""
+def readable(text: str, *, min_chars: int = 1) -> tuple[str, dict[str, str | None]]:
+    """The cleaned text and its metadata when it can be an article; EmptyInput, NoLetters or
+    TooShort otherwise. Cheap (no language detection): the bot refuses a paste with it at once."""
+    meta: dict[str, str | None] = {}
     if text.lstrip().startswith("<DOC>"):
         # ANT corpus files (tests and evaluation): TITLE/TEXT/SRC/TIME tags
         fields = dict(_ANT.findall(text))
         text = fields.get("TEXT", "")
         meta = {"title": fields.get("TITLE") or None, "outlet": fields.get("SRC") or None,
                 "published": fields.get("TIME") or None, "url": fields.get("URL") or None,
-                "author": fields.get("AUTHOR") or None, **meta}
+                "author": fields.get("AUTHOR") or None}
     cleaned = clean_text(text)
     if not cleaned:
         raise EmptyInput()
     require_letters(cleaned)
     check_length(cleaned, min_chars)
-    return Article(text=cleaned, source=source, **meta)  # type: ignore[arg-type]
+    return cleaned, meta
+
+
+def from_text(text: str, source: str, *, min_chars: int = 1, **meta: str | None) -> Article:
+    """Build an article from pasted or loaded text; refuse empty or too-short input."""
+    cleaned, found = readable(text, min_chars=min_chars)
+    return Article(text=cleaned, source=source, **{**found, **meta})  # type: ignore[arg-type]
 
 
 def fit(text: str, budget: int) -> tuple[str, bool]:

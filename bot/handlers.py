@@ -28,7 +28,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import texts
-from bot.article import from_text
+from bot.article import readable
 from bot.buttons import apply_setting, settings_keyboard, settings_text
 from bot.errors import (
     EmptyInput,
@@ -134,7 +134,7 @@ async def reply(msg: Message, text: str) -> None:
 def check_text(text: str, min_chars: int) -> None:
     """Refuse at once what cannot be an article (no status message, no request)."""
     try:
-        from_text(text, "telegram", min_chars=min_chars)  # the one rule: bot.article.check_length
+        readable(text, min_chars=min_chars)  # the one rule: bot.article.check_length
     except TooShort as exc:
         n = exc.chars if exc.chars is not None else len(text.strip())
         raise TooShort(f"{texts.count(n, texts.CHARACTERS, 'en')}, at least {texts.number(min_chars, 'en')} needed",
