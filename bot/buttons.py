@@ -59,7 +59,7 @@ class Signer:
 
 
 def settings_text(cs: ChatSettings, *, group: bool) -> str:
-    view: texts.View = cs.lang if cs.lang in texts.VIEWS else "both"  # type: ignore[assignment]
+    view = texts.view_of(cs.lang)
     text = texts.say("settings_title", view, **texts.language_name(cs.lang))
     if group:
         text += "\n" + (texts.say("settings_digest_on", view, time=cs.digest_time, tz=cs.timezone)

@@ -30,10 +30,6 @@ MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberSta
           ChatMemberStatus.RESTRICTED)
 
 
-def _view(lang: str) -> texts.View:
-    return lang if lang in texts.VIEWS else "both"  # type: ignore[return-value]
-
-
 class Digests:
     def __init__(self, app: Application, store: Store, gate: Gate, runner: Runner) -> None:  # type: ignore[type-arg]
         self.app, self.store, self.gate, self.runner = app, store, gate, runner
@@ -64,7 +60,7 @@ class Digests:
         """/digest on [HH:MM] [tz] | off | now | status."""
         chat_id = msg.chat_id
         cs = self.store.chat(chat_id)
-        view = _view(cs.lang)
+        view = texts.view_of(cs.lang)
         if msg.chat.username:  # so that readers can `/subscribe @name` to this chat's digest
             self.store.remember_username(chat_id, msg.chat.username)
         if msg.chat.type == ChatType.CHANNEL:
@@ -159,7 +155,7 @@ class Digests:
                            verdicts=verdicts)
 
         # AIORateLimiter paces these within Telegram's ~20 messages a minute per group
-        for text in digest(_view(cs.lang)):
+        for text in digest(texts.view_of(cs.lang)):
             await self.bot.send_message(chat_id, text)
         self.store.set_last_digest(chat_id, entries[-1].shared_at)
         await self._deliver(chat_id, digest)
@@ -187,7 +183,7 @@ class Digests:
                 if not await self._is_member(chat_id, user_id):
                     self.store.unsubscribe(user_id, chat_id)
                     continue
-                for text in digest(_view(self.store.chat(user_id).lang), title):
+                for text in digest(texts.view_of(self.store.chat(user_id).lang), title):
                     await self.bot.send_message(user_id, text)
             except Forbidden:  # the user blocked the bot or never started it: stop trying
                 self.store.unsubscribe(user_id, chat_id)
@@ -217,7 +213,7 @@ class Digests:
 
     async def subscribe(self, msg: Message, user_id: int, args: list[str]) -> None:
         """/subscribe @chat: the chat's digest privately, for members of a chat whose digests are on."""
-        view = _view(self.store.chat(msg.chat_id).lang)
+        view = texts.view_of(self.store.chat(msg.chat_id).lang)
         if msg.chat.type != ChatType.PRIVATE:
             await self._say(msg, texts.say("subscribe_private_only", view))
             return
@@ -252,7 +248,7 @@ class Digests:
 
     async def unsubscribe(self, msg: Message, user_id: int, args: list[str]) -> None:
         """/unsubscribe [@chat]: one subscription, or all of them."""
-        view = _view(self.store.chat(msg.chat_id).lang)
+        view = texts.view_of(self.store.chat(msg.chat_id).lang)
         chat_id = None
         if args:
             found = await self._resolve(args[0])

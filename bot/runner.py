@@ -201,8 +201,7 @@ class Runner:
             log.warning("request %s: could not send its failure reply: %r", req.id, exc)
 
     def view(self, chat_id: int) -> texts.View:
-        lang = self.store.chat(chat_id).lang
-        return lang if lang in texts.VIEWS else "both"  # type: ignore[return-value]
+        return texts.view_of(self.store.chat(chat_id).lang)
 
     def _fail(self, req: Request, exc: NewsbotError) -> None:
         log.info("request failed", extra={"fields": {"request": req.id, "chat": req.chat_id, "error": exc.code}})

@@ -215,23 +215,19 @@ def _fill(template: str, values: dict[str, object]) -> str:
 
 
 def say(key: str, view: View = "both", **values: object) -> str:
-    """A text in the chat's view, HTML-escaped values; "both" gives the Arabic line first."""
+    """A text in the chat's view, HTML-escaped values; "both" gives the Arabic paragraph first."""
     ar, en = TEXTS[key]
-    ar_text, en_text = _fill(ar, values), _fill(en, values)
-    if view == "ar":
-        return RLM + ar_text.replace("\n", "\n" + RLM)
-    if view == "en":
-        return en_text
-    return RLM + ar_text.replace("\n", "\n" + RLM) + "\n\n" + en_text
+    return both(_fill(ar, values), _fill(en, values), view, sep="\n\n")
 
 
-def both(ar: str, en: str, view: View = "both") -> str:
-    """Already-escaped Arabic and English text in the chat's view."""
+def both(ar: str, en: str, view: View = "both", *, sep: str = "\n") -> str:
+    """Already-escaped Arabic and English text in the chat's view; every Arabic line right to left."""
+    rtl = RLM + ar.replace("\n", "\n" + RLM)
     if view == "ar":
-        return RLM + ar.replace("\n", "\n" + RLM)
+        return rtl
     if view == "en":
         return en
-    return RLM + ar.replace("\n", "\n" + RLM) + "\n" + en
+    return rtl + sep + en
 
 
 def one(key: str, lang: Literal["ar", "en"], **values: object) -> str:
@@ -252,6 +248,11 @@ def counts(n: int, noun: Noun, prefix: str) -> dict[str, str]:
 def language_name(view: str) -> dict[str, str]:
     ar, en = LANGUAGE_NAMES.get(view, LANGUAGE_NAMES["both"])
     return {"ar_name": ar, "en_name": en}
+
+
+def view_of(lang: str) -> View:
+    """A chat's stored language setting as a view (anything unknown shows both languages)."""
+    return lang if lang in VIEWS else "both"  # type: ignore[return-value]
 
 
 def default_view(language_code: str | None) -> View:
