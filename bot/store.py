@@ -465,10 +465,3 @@ class Store:
             row = self._db.execute("SELECT chat_id FROM chat_usernames WHERE username = ?",
                                    (username.lstrip("@"),)).fetchone()
         return int(row[0]) if row else None
-
-    def digest_items(self, chat_id: int, since: float) -> list[tuple[float, BriefEnvelope]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT d.shared_at, b.envelope FROM digest_items d JOIN briefs b ON b.id = d.brief_id"
-                " WHERE d.chat_id = ? AND d.shared_at > ? ORDER BY d.shared_at", (chat_id, since)).fetchall()
-        return [(r[0], BriefEnvelope.model_validate_json(r[1])) for r in rows]

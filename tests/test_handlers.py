@@ -44,7 +44,7 @@ async def test_allow_list_holds_for_digests_channels_buttons_and_commands(
         await until(lambda: BRIEF_MARK in botapi.visible_text(42))
         await asyncio.sleep(0.3)
         assert llm_server.calls == 1
-        assert bot.store.digest_items(stranger_group, 0) == [] and bot.store.digest_items(stranger_channel, 0) == []
+        assert bot.store.digest_entries(stranger_group, 0) == [] and bot.store.digest_entries(stranger_channel, 0) == []
         assert botapi.sent(stranger_channel) == []  # nothing published to the stranger's subscribers
     finally:
         await bot.stop()

@@ -71,9 +71,9 @@ def test_digest_items_since(tmp_path: Path) -> None:
     store.add_digest_item(-5, a)
     store.add_digest_item(-5, a)  # the same brief twice counts once
     store.add_digest_item(-5, b)
-    items = store.digest_items(-5, since=0)
+    items = store.digest_entries(-5, since=0)
     assert len(items) == 2
-    assert store.digest_items(-5, since=items[-1][0]) == []
+    assert store.digest_entries(-5, since=items[-1].shared_at) == []
 
 
 def test_a_redelivered_message_is_one_request(tmp_path: Path) -> None:
