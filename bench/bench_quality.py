@@ -30,7 +30,7 @@ from bot import prompts  # noqa: E402
 _ARTICLE = re.compile(r"([a-z]{2})\.(txt|html?)")
 _SHORT = {"schema_valid_rate": "valid", "grounding_rate": "ground", "actor_recall": "act_R",
           "actor_precision": "act_P", "pressure_pair_f1": "press_F1", "source_recall": "src_R",
-          "bilingual_rate": "biling", "quote_precision": "quote_P"}
+          "bilingual_rate": "biling", "quote_precision": "quote_P", "example_ids": "ex_ids"}
 
 
 def references(folder: Path) -> list[tuple[str, list[Path]]]:
@@ -122,7 +122,11 @@ def metrics_of(report: dict) -> list[str]:
 
 
 def _cell(value: object) -> str:
-    return f"{value:>10.2f}" if isinstance(value, int | float) else f"{'-':>10}"
+    if isinstance(value, list):  # per article, `example_ids` lists the ids found: shown as their count
+        value = len(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:>10d}"
+    return f"{value:>10.2f}" if isinstance(value, float) else f"{'-':>10}"
 
 
 def _note(a: dict) -> str:
@@ -136,6 +140,8 @@ def _note(a: dict) -> str:
     if a.get("failures"):
         kinds = sorted({str(f.get("kind", "?")) for f in a["failures"]})
         parts.append(f"{len(a['failures'])} failing ({', '.join(kinds)})")
+    if a.get("example_ids"):
+        parts.append(f"example ids: {', '.join(map(str, a['example_ids']))}")
     return f"  ({'; '.join(parts)})" if parts else ""
 
 

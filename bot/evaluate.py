@@ -84,6 +84,8 @@ class Score:
     #: what failed, as data: a bad brief's failures, a good one's remaining failures and dropped items
     failures: list[dict[str, str]] = field(default_factory=list)
     dropped: list[dict[str, str]] = field(default_factory=list)
+    #: ids of the prompt's invented example that turn up in this brief (a leak; the target is none)
+    example_ids: list[str] = field(default_factory=list)
     error: str | None = None  # an error code: with `scored` False, an outage, not the model's doing
     detail: str | None = None
     scored: bool = True
@@ -107,6 +109,8 @@ def score(name: str, env: BriefEnvelope | None, ref: Brief, error: LLMError | st
         return s
     got = env.brief
     s = Score(name=name, language=language or env.article.language or "", schema_valid_rate=1.0)
+    examples = prompts.example_ids()
+    s.example_ids = sorted({i for i in [*(a.id for a in got.actors), *(x.id for x in got.sources)] if i in examples})
     s.failures = [i.model_dump() for i in env.checks.remaining]
     s.dropped = [d.model_dump(include={"path", "item", "cause", "text"}) for d in env.checks.dropped]
     # the envelope counts what the model claimed as verbatim, dropped quotes included
@@ -184,6 +188,7 @@ def total(scores: Iterable[Score]) -> dict[str, float | None]:
     for m in METRICS:
         values = [v for v in (getattr(s, m) for s in scored) if v is not None]
         out[m] = round(sum(values) / len(values), 4) if values else None
+    out["example_ids"] = sum(len(s.example_ids) for s in scored)  # a count, not a mean: the target is 0
     return out
 
 
@@ -233,12 +238,18 @@ async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], 
         return code
     short = ["valid", "ground", "act_R", "act_P", "press_F1", "src_R", "biling", "quote_P"]
 
-    def row(label: str, values: dict[str, float | None]) -> str:
-        return f"{label[:40]:<40}" + "".join(f"{v:>9.2f}" if v is not None else f"{'-':>9}" for v in values.values())
+    def cell(key: str, value: float | None) -> str:
+        if value is None:
+            return f"{'-':>9}"
+        return f"{int(value):>9d}" if key == "example_ids" else f"{value:>9.2f}"
 
-    print(f"{'article':<40}" + "".join(f"{h:>9}" for h in short))
+    def row(label: str, values: dict[str, float | None]) -> str:
+        return f"{label[:40]:<40}" + "".join(cell(k, v) for k, v in values.items())
+
+    print(f"{'article':<40}" + "".join(f"{h:>9}" for h in [*short, "ex_ids"]))
     for s in scores:
         values = {m: getattr(s, m) if s.scored else None for m in METRICS}
+        values["example_ids"] = len(s.example_ids) if s.scored else None  # type: ignore[assignment]
         note = f"  ({s.error}{'' if s.scored else ', not scored'})" if s.error else ""
         print(row(s.name, values) + note)
     for lang, values in by_language(scores).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -54,6 +55,22 @@ def system_prompt() -> str:
 
 def repair_prompt(failures: str) -> str:
     return load("repair").text.replace("{failures}", failures)
+
+
+#: a worked example in a prompt: one line "Brief: {...}" holding a whole brief
+_EXAMPLE = re.compile(r"^Brief: (\{.*\})\s*$", re.MULTILINE)
+
+
+@cache
+def example_ids() -> frozenset[str]:
+    """Every actor and source id of the example briefs the prompts show. The examples' parties are
+    invented, so one of these ids in a brief is the example leaking into it (`newsbot eval` counts them)."""
+    ids: set[str] = set()
+    for name in ("system", "repair"):
+        for match in _EXAMPLE.finditer(load(name).text):
+            data = json.loads(match.group(1))
+            ids |= {item["id"] for key in ("actors", "sources") for item in data.get(key, [])}
+    return frozenset(ids)
 
 
 def version() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot import grounding
+from bot import grounding, prompts
 from bot.article import from_text
 from bot.errors import LLMBadOutput, LLMUnavailable
 from bot.evaluate import METRICS, names_match, pairs_in, score, total
@@ -100,6 +100,10 @@ def model_answering(refs: dict[str, dict[str, Any]], degrade: bool = False) -> A
     return answer
 
 
+#: every rate 1.0, and no id of the prompt's invented example in any brief
+PERFECT: dict[str, float] = {**{m: 1.0 for m in METRICS}, "example_ids": 0}
+
+
 def eval_process(llm_server: FakeLLM, tmp_path: Path, folder: Path = EVAL, *extra: str,
                  **settings: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_"))}
@@ -120,9 +124,9 @@ def test_perfect_model_scores_one(llm_server: FakeLLM, tmp_path: Path, lang: str
     refs = references(FOLDERS[lang])
     llm_server.default = model_answering(refs)
     out = run_eval(llm_server, tmp_path, FOLDERS[lang])
-    assert set(out["total"]) == set(METRICS)
-    assert out["total"] == {m: 1.0 for m in METRICS}
-    assert out["by_language"] == {lang: {m: 1.0 for m in METRICS}}
+    assert set(out["total"]) == {*METRICS, "example_ids"}
+    assert out["total"] == PERFECT
+    assert out["by_language"] == {lang: PERFECT}
     assert len(out["articles"]) == len(refs) == out["scored"] and out["errors"] == 0
     assert {a["language"] for a in out["articles"]} == {lang}
 
@@ -162,7 +166,7 @@ def test_an_outage_is_an_error_not_a_score(llm_server: FakeLLM, tmp_path: Path) 
     out = json.loads(r.stdout)
     errors = [a for a in out["articles"] if not a["scored"]]
     assert [a["error"] for a in errors] == ["llm_unavailable"] and out["errors"] == 1
-    assert out["total"] == {m: 1.0 for m in METRICS}  # left out, not scored as a zero
+    assert out["total"] == PERFECT  # left out, not scored as a zero
     assert out["scored"] == len(refs) - 1
 
 
@@ -253,3 +257,24 @@ def test_nothing_to_count_is_not_a_perfect_score() -> None:
     both = total([s, full])
     assert both["actor_precision"] == full.actor_precision  # the empty brief is left out of that mean
     assert both["actor_recall"] == pytest.approx(full.actor_recall / 2)  # but counts where it missed
+
+
+def test_ids_of_the_prompt_s_example_in_a_brief_are_counted() -> None:
+    # the prompt's example is invented: its ids never belong in a brief of a real article
+    examples = prompts.example_ids()
+    assert examples and all(ident.islower() for ident in examples)
+    ref = Brief.model_validate(example_brief())
+    article = from_text(ARTICLE, "test")
+    clean = score("clean", envelope_of(example_brief()), ref, article=article)
+    assert clean.example_ids == []
+    leaked = example_brief()
+    leak = sorted(examples)[0]
+    leaked["actors"][0]["id"] = leak  # a real party under the example's id
+    for p in leaked["pressures"]:
+        p["actors"] = [leak if a == example_brief()["actors"][0]["id"] else a for a in p["actors"]]
+        p["targets"] = [leak if a == example_brief()["actors"][0]["id"] else a for a in p["targets"]]
+    for q in leaked["positions"]:
+        q["actor"] = leak if q["actor"] == example_brief()["actors"][0]["id"] else q["actor"]
+    s = score("leaked", envelope_of(leaked), ref, article=article)
+    assert s.example_ids == [leak]
+    assert total([clean, s])["example_ids"] == 1
