@@ -158,12 +158,14 @@ class BriefEngine:
         await progress("checking")
         best = first
 
-        if first.issues:
-            repair = self._repair_messages(article, first, len(text))
+        missing = self._missing(first, grounds)
+        if first.issues or missing:
+            repair = self._repair_messages(article, first, len(text), missing)
             if repair is None:
                 log.info("brief failed %d check(s); no room in LLM_CONTEXT_TOKENS for a repair", len(first.issues))
             else:
-                log.info("brief failed %d check(s); asking for one repair", len(first.issues))
+                log.info("brief failed %d check(s)%s; asking for one repair", len(first.issues),
+                         f", nothing checked in {' or '.join(missing)}" if missing else "")
                 try:
                     reply = await self.llm.complete(repair, self.schema, allow_cut_off=True)
                 except LLMError as exc:
@@ -174,7 +176,7 @@ class BriefEngine:
                 else:
                     usage, llm_seconds, calls = usage + reply.usage, llm_seconds + reply.seconds, 2
                     second = self._evaluate(reply, grounds)
-                    if self._better(second, first):
+                    if self._better(second, first, grounds):
                         best = second
 
         brief = best.parsed.brief
@@ -204,12 +206,33 @@ class BriefEngine:
         return BriefEnvelope(brief=settled.brief, article=article.info(chars_sent=len(text), truncated=truncated),
                              provenance=provenance, checks=report)
 
-    def _repair_messages(self, article: Article, first: Answer, sent_chars: int) -> list[dict[str, str]] | None:
-        """The repair round: the article, the first answer and its failures. With LLM_CONTEXT_TOKENS
-        set, the article is cut further when the first answer would not fit beside it; None when
-        it would have to be cut so far that a repair is not worth a call."""
+    @staticmethod
+    def _missing(first: Answer, grounds: grounding.Grounds) -> list[str]:
+        """The parts of a usable answer that come out empty once checked: "pressures" and
+        "positions" when it shows neither (none written, or all lost with actors the article does
+        not name). Such a brief passes every check and says nothing, so it gets the repair round
+        too, asked for what is missing."""
+        brief = first.parsed.brief
+        if brief is None:
+            return []
+        shown = grounding.settle(brief, grounds).brief
+        if shown.pressures or shown.positions:
+            return []
+        return ["pressures", "positions"]
+
+    def _repair_messages(self, article: Article, first: Answer, sent_chars: int,
+                         missing: Sequence[str] = ()) -> list[dict[str, str]] | None:
+        """The repair round: the article, the first answer and its failures (and the parts that came
+        out empty). With LLM_CONTEXT_TOKENS set, the article is cut further when the first answer
+        would not fit beside it; None when it would have to be cut so far that a repair is not
+        worth a call."""
         answer = self._as_sent(first.reply)
-        ask = prompts.repair_prompt(grounding.describe(first.issues))
+        lines = [grounding.describe(first.issues)] if first.issues else []
+        lines += [f"- {part} [missing]: none in your brief passed the checks. If the article says that one "
+                  f"party presses another or what a party states, add them, with evidence and quotes copied "
+                  f"from the article, and their actors with their mentions as the article writes them."
+                  for part in [" and ".join(missing)] if missing]
+        ask = prompts.repair_prompt("\n".join(lines))
         text, truncated = self._fit(article, [answer, ask])
         if not text or len(text) < sent_chars * REPAIR_MIN_ARTICLE_SHARE:
             return None
@@ -228,15 +251,23 @@ class BriefEngine:
         return reply.text
 
     @staticmethod
-    def _better(second: Answer, first: Answer) -> bool:
+    def _worth(answer: Answer, grounds: grounding.Grounds) -> tuple[int, int, int]:
+        """How much of a usable answer can be shown as checked, for comparing two: whether at least
+        half of its spans verified (the brief carries no warning), how many spans and names verified,
+        and fewer failures. An answer that says nothing passes every check but is worth least."""
+        g = grounding.settle(answer.parsed.brief, grounds).grounding  # type: ignore[arg-type]
+        return (0 if g.low else 1, g.spans_verified + g.names_verified, -len(answer.issues))
+
+    @classmethod
+    def _better(cls, second: Answer, first: Answer, grounds: grounding.Grounds) -> bool:
         """Whether the repair's answer replaces the first: a usable brief beats none; a repair that
-        did not finish (cut off, looping) never replaces a usable first answer; otherwise fewer
-        failures win, and a tie goes to the repair."""
+        did not finish (cut off, looping) never replaces a usable first answer; otherwise the one
+        worth more once checked (`_worth`) wins, and a tie goes to the repair."""
         if not second.usable:
             return False
         if not first.usable:
             return True
-        return second.reply.cut_off is None and len(second.issues) <= len(first.issues)
+        return second.reply.cut_off is None and cls._worth(second, grounds) >= cls._worth(first, grounds)
 
     def _unusable(self, best: Answer) -> LLMBadOutput:
         """Why there is no brief, with the failures as data and advice that fits what happened."""

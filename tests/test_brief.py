@@ -19,7 +19,7 @@ from bot.errors import LLMBadOutput
 from bot.llm import LLMClient
 from bot.normalize import BIDI_CONTROLS
 from bot.render import FSI, PDI, RLM, render_messages, render_text
-from bot.schema import BriefEnvelope
+from bot.schema import BriefEnvelope, brief_json_schema
 from tests.conftest import EXAMPLE_ARTICLE, example_brief
 from tests.fakes.openai_server import FakeLLM, completion, error
 
@@ -132,6 +132,42 @@ async def test_repair_that_is_worse_keeps_the_first_answer(settings: Settings, l
     assert len(env.brief.positions) == 4  # the ghost's position is dropped, the rest is kept
     assert [(d.path, d.item, d.cause) for d in env.checks.dropped] == [
         ("positions[0]", "position", "unknown_reference")]
+
+
+async def test_repair_that_empties_the_brief_keeps_the_first_answer(settings: Settings,
+                                                                   llm_server: FakeLLM) -> None:
+    # a repair that "fixes" one unfound quote by dropping everything has no failures left, and
+    # nothing to show: the first answer, with all it verified, is worth more
+    bad = example_brief()
+    bad["positions"][1]["quote"] = "سنحتل غزة بالكامل مهما كان الثمن"
+    empty = {**example_brief(), "actors": [], "pressures": [], "positions": [], "sources": []}
+    llm_server.script = [completion(json.dumps(bad, ensure_ascii=False)),
+                         completion(json.dumps(empty, ensure_ascii=False))]
+    env = await run(settings)
+    assert llm_server.calls == 2 and not env.checks.repaired
+    assert len(env.brief.actors) == len(bad["actors"]) and len(env.brief.pressures) == len(bad["pressures"])
+    assert env.checks.grounding.spans_verified > 0
+
+
+async def test_empty_but_valid_brief_is_asked_for_what_is_missing(settings: Settings, llm_server: FakeLLM) -> None:
+    # nothing fails in a brief that says nothing: the repair round asks for the missing parts,
+    # and an answer that brings them, checked, replaces it
+    empty = {**example_brief(), "actors": [], "pressures": [], "positions": [], "sources": []}
+    llm_server.script = [completion(json.dumps(empty, ensure_ascii=False)),
+                         completion(json.dumps(example_brief(), ensure_ascii=False))]
+    env = await run(settings)
+    assert llm_server.calls == 2
+    ask = llm_server.requests[1]["messages"][-1]["content"]
+    assert "pressures and positions [missing]" in ask and "copied from the article" in ask
+    assert env.checks.passed_first_time and not env.checks.first_failures
+    assert len(env.brief.pressures) == len(example_brief()["pressures"]) and env.checks.clean
+
+
+async def test_brief_with_content_is_not_sent_back_without_failures(settings: Settings,
+                                                                   llm_server: FakeLLM) -> None:
+    llm_server.default = answer(example_brief())
+    env = await run(settings)
+    assert llm_server.calls == 1 and env.checks.passed_first_time
 
 
 async def test_unusable_twice_is_an_error(settings: Settings, llm_server: FakeLLM) -> None:
@@ -288,7 +324,7 @@ async def test_forwarded_channel_is_a_known_outlet_marked_as_metadata(settings: 
 
 
 def test_prompt_examples_name_no_real_party() -> None:
-    text = prompts.system_prompt().split("The JSON Schema of the answer")[0].lower()
+    text = prompts.system_prompt().lower()
     for leak in ("qatar", "hamas", "witkoff", "israel", "gaza", "\"usa\"", "\"qat\"", "\"pse\"", "starvation"):
         assert leak not in text, leak
     assert "mention" in text and "known outlet" in text and "modern standard arabic" in text
@@ -440,8 +476,9 @@ async def test_runaway_lists_are_bounded(settings: Settings, llm_server: FakeLLM
     sent = llm_server.requests[0]["response_format"]["json_schema"]["schema"]
     assert sent["properties"]["positions"]["maxItems"] == 15
     assert sent["$defs"]["Actor"]["properties"]["country"]["anyOf"][0]["pattern"] == "^[A-Z]{3}$"
-    # strict mode takes no minLength/maxLength; the prompt's copy of the schema has them
-    assert "maxLength" not in json.dumps(sent) and '"maxLength":1200' in prompts.system_prompt()
+    # strict mode takes no minLength/maxLength; the full schema (`newsbot schema`) and the checks have them
+    assert "maxLength" not in json.dumps(sent)
+    assert brief_json_schema()["$defs"]["Summary"]["properties"]["en"]["maxLength"] == 1200
 
 
 def cut(text: str, before: str) -> str:
