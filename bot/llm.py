@@ -65,6 +65,9 @@ QUEUE_MIN_SAMPLES = 5
 
 REASON_MAX_CHARS = 240
 
+#: a stall is cut off between LLM_TIMEOUT_S and (1 + STALL_SLACK) × it after the last chunk
+STALL_SLACK = 0.1
+
 CutOff = Literal["length", "repetition"]
 
 
@@ -339,6 +342,37 @@ class AdaptiveConcurrency:
                 fut.set_result(None)
 
 
+# --- server-sent events ---------------------------------------------------------------------------
+class SSE:
+    """Server-sent events from a byte stream as it arrives: `feed` returns the data of each event
+    completed by the bytes so far (its `data:` lines joined by newlines). Lines end with CRLF, LF
+    or CR; comments, other fields and events without data are skipped. Events are kept as bytes:
+    `json.loads` reads UTF-8 bytes, and no character is split, since events end at ASCII newlines."""
+
+    def __init__(self) -> None:
+        self._rest = b""  # an incomplete line
+        self._data: list[bytes] = []  # the data lines of the event being read
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        buf = self._rest + chunk
+        if b"\r" in buf:
+            hold = buf.endswith(b"\r")  # maybe the first half of a CRLF: wait for the next byte
+            if hold:
+                buf = buf[:-1]
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + (b"\r" if hold else b"")
+        lines = buf.split(b"\n")
+        self._rest = lines.pop()
+        out: list[bytes] = []
+        data = self._data
+        for line in lines:
+            if line.startswith(b"data:"):
+                data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+            elif not line and data:
+                out.append(data[0] if len(data) == 1 else b"\n".join(data))
+                data = self._data = []
+        return out
+
+
 # --- the client -----------------------------------------------------------------------------------
 @dataclass
 class _Streamed:
@@ -463,13 +497,20 @@ class LLMClient:
             self.concurrency.release()
 
     async def _stream(self, kwargs: dict[str, Any], epoch: int) -> _Streamed:
-        """Read one streamed answer; the deadline moves forward with every chunk.
+        """Read one streamed answer; the deadline moves forward as chunks arrive.
 
-        The SSE lines are parsed here rather than by the SDK's `AsyncStream`, which builds a pydantic
-        model per chunk (about 0.4 ms each: 1.5 s of event-loop time for a 4,000-token answer). The
-        SDK still sends the request and raises its status errors before the first line.
+        The server-sent events are parsed here from the response's bytes rather than by the SDK's
+        `AsyncStream`, which builds a pydantic model per chunk (about 0.4 ms each: 1.5 s of
+        event-loop time for a 4,000-token answer), or line by line through its text decoders. The
+        SDK still sends the request and raises its status errors before the first chunk.
+
+        "No progress for LLM_TIMEOUT_S" is kept without moving the timer on every chunk (a
+        token-per-chunk server sends hundreds a second): the deadline is moved `timeout * 1.1` ahead
+        once it is nearer than `timeout`, so a stall is cut off between `timeout` and 1.1 × it
+        after the last chunk, never sooner.
         """
         timeout = self.settings.llm_timeout_s
+        slack = timeout * STALL_SLACK
         loop = asyncio.get_running_loop()
         sent = time.monotonic()
         got = _Streamed()
@@ -477,16 +518,18 @@ class LLMClient:
         try:
             async with asyncio.timeout(timeout) as deadline, \
                     self._client.chat.completions.with_streaming_response.create(**kwargs, **extra) as response:
-                if response.http_response.headers.get("content-type", "").startswith("application/json"):
+                http = response.http_response
+                if http.headers.get("content-type", "").startswith("application/json"):
                     # a server that ignores `stream` and answers in one piece
                     self._take_whole(got, await response.read())
                     got.first_chunk_s = time.monotonic() - sent
                     return got
-                lines = response.iter_lines()
-                data: list[str] = []
-                while True:
+                events = SSE()
+                received = http.aiter_bytes()
+                done = False
+                while not done:
                     try:
-                        line = await anext(lines)
+                        data = await anext(received)
                     except StopAsyncIteration:
                         break
                     except Exception as exc:
@@ -494,21 +537,21 @@ class LLMClient:
                         if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
                             raise _NoProgress(timeout, got.chunks) from exc
                         raise _Dropped(got.chunks) from exc
-                    if line.startswith("data:"):
-                        data.append(line[5:].removeprefix(" "))
-                        continue
-                    if line or not data:
-                        continue  # a comment (keep-alive), an event name: not progress
-                    event, data = "\n".join(data), []
-                    if event.startswith("[DONE]"):
-                        break
-                    deadline.reschedule(loop.time() + timeout)
-                    if got.first_chunk_s is None:
-                        got.first_chunk_s = time.monotonic() - sent
-                        self.concurrency.first_chunk(got.first_chunk_s, epoch)
-                    self._take(got, event, response.http_response.request)
-                    if got.loop_start is not None:
-                        break  # leaving the block closes the connection: the server stops generating
+                    for event in events.feed(data):
+                        if event.startswith(b"[DONE]"):
+                            done = True
+                            break
+                        now = loop.time()
+                        if deadline.when() - now < timeout:  # type: ignore[operator]
+                            deadline.reschedule(now + timeout + slack)
+                        if got.first_chunk_s is None:
+                            got.first_chunk_s = time.monotonic() - sent
+                            self.concurrency.first_chunk(got.first_chunk_s, epoch)
+                        self._take(got, event, http.request)
+                        if got.loop_start is not None:
+                            done = True  # leaving the block closes the connection: the server stops generating
+                            break
+                await received.aclose()
         except TimeoutError:
             raise _NoProgress(timeout, got.chunks) from None
         return got
@@ -535,7 +578,7 @@ class LLMClient:
             got.finish_reason = choice.get("finish_reason")
 
     @staticmethod
-    def _take(got: _Streamed, event: str, request: Any) -> None:
+    def _take(got: _Streamed, event: str | bytes, request: Any) -> None:
         """One chunk of the answer into `got`."""
         try:
             chunk = json.loads(event)

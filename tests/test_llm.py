@@ -403,3 +403,27 @@ def test_one_quote_given_to_three_parties_is_not_a_loop() -> None:
     assert find_loop('{"positions": [' + ", ".join(items)) is None
     looping = '{"positions": [' + ", ".join([items[0]] * 3)
     assert find_loop(looping) is not None  # the same item three times over still is
+
+
+def test_server_sent_events_are_read_across_any_split_and_line_ending() -> None:
+    from bot.llm import SSE
+
+    stream = (b': keep-alive\r\n\r\ndata: {"a": 1}\r\n\r\nevent: x\ndata: {"b":\ndata: 2}\n\n'
+              b'data:{"c": "\xd8\xb9"}\r\rid: 7\n\ndata: [DONE]\n\n')
+    want = [b'{"a": 1}', b'{"b":\n2}', b'{"c": "\xd8\xb9"}', b"[DONE]"]
+    for size in (1, 2, 3, 7, len(stream)):  # every way of cutting the bytes, CR and LF apart included
+        sse = SSE()
+        got = [e for i in range(0, len(stream), size) for e in sse.feed(stream[i:i + size])]
+        assert got == want, size
+    assert [json.loads(e) for e in want[:3]] == [{"a": 1}, {"b": 2}, {"c": "ع"}]
+
+
+async def test_a_chunk_every_so_often_below_the_timeout_is_never_cut_off(settings: Settings,
+                                                                          llm_server: FakeLLM) -> None:
+    # the deadline is moved lazily: a pause just under LLM_TIMEOUT_S after many quick chunks still passes
+    answer = '{"ok": true, "pad": "' + "x" * 200 + '"}'
+    llm_server.script = [completion(answer, chunk_chars=2, chunk_delay=0.0, stall_after=60, stall=0.2)]
+    async with client(settings, llm_timeout_s=0.3, llm_max_attempts=1) as llm:
+        reply = await llm.complete(MESSAGES, SCHEMA)
+    assert json.loads(reply.text)["ok"] is True
+    assert llm_server.calls == 1
