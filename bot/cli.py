@@ -59,16 +59,17 @@ async def _read(source: str, settings: Settings) -> Article:
     return read_file(source, min_chars=1, limits=Limits.of(settings))
 
 
-def _store(settings: Settings) -> Any:
-    """The bot's store in DATA_DIR, for its brief cache; None when it cannot be opened (a read-only
-    place): the brief is then made without the cache, as it would be anyway."""
-    import sqlite3
-
-    from bot.store import Store
+async def _store(settings: Settings) -> Any:
+    """The bot's store (DATABASE_URL, else DATA_DIR), for its brief cache; None when it cannot be
+    opened (a read-only place, a database down): the brief is then made without the cache, as it
+    would be anyway."""
+    from bot.store import open_store
 
     try:
-        return Store(settings.db_path)
-    except (OSError, sqlite3.Error) as exc:
+        store = open_store(settings)
+        await store.open()
+        return store
+    except Exception as exc:  # whatever the database says, the brief can be made without it
         logging.getLogger(__name__).info("no brief cache: %s", exc)
         return None
 
@@ -81,7 +82,7 @@ async def cmd_summarize(args: argparse.Namespace) -> int:
 
     settings = _settings()
     llm = LLMClient(settings)  # configuration errors before any reading
-    store = None if args.no_cache else _store(settings)
+    store = None if args.no_cache else await _store(settings)
     url = (args.input if "://" in args.input else f"https://{args.input}") if _is_url(args.input) else None
     try:
         service = BriefService(settings, store, BriefEngine(settings, llm))
@@ -91,7 +92,7 @@ async def cmd_summarize(args: argparse.Namespace) -> int:
     finally:
         await llm.close()
         if store is not None:
-            store.close()
+            await store.close()
     if args.json:
         print(env.model_dump_json(indent=2))
     else:
@@ -132,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.telegram import run_bot
 
     # python-telegram-bot runs its own event loop, so this command is not a coroutine
-    run_bot(_settings(args.env_file))
+    run_bot(_settings(args.env_file), args.role)
     return 0
 
 
@@ -188,9 +189,15 @@ examples:
 RUN_HELP = """Long polling, or a webhook when WEBHOOK_URL is set. Stop with Ctrl-C or SIGTERM; requests
 in flight are resumed at the next start.
 
+With DATABASE_URL=postgresql://… the bot can run as several processes: one receiver takes updates
+and stores requests, any number of workers (on any machine) claim and work them and post digests.
+A worker that dies loses its requests to the others after WORKER_LEASE_S.
+
 examples:
   newsbot run
-  newsbot run --env-file /etc/newsbot/production.env"""
+  newsbot run --env-file /etc/newsbot/production.env
+  newsbot run --role receiver        # with DATABASE_URL=postgresql://…
+  newsbot run --role worker          # as many as wanted"""
 
 EVAL_HELP = """dir holds articles NAME.<lang>.txt, each with its hand-checked reference brief NAME.summary.json
 beside it. Prints schema-valid rate, grounding rate, actor recall and precision, pressure-pair F1,
@@ -249,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=RUN_HELP, formatter_class=raw)
     r.add_argument("--env-file", default=None, metavar="PATH",
                    help="settings file to read (default: .env when it exists); the environment overrides it")
+    r.add_argument("--role", choices=("all", "receiver", "worker"), default="all",
+                   help="all: take updates and work them (default); receiver: only take updates; worker: only "
+                        "work requests and post digests (receiver and worker need DATABASE_URL=postgresql://…)")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("eval", help="score briefs against reference briefs in a folder",

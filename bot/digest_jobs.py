@@ -10,6 +10,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatMemberStatus, ChatType
@@ -18,13 +20,14 @@ from telegram.ext import Application, ContextTypes
 
 from bot import texts
 from bot.digest import Item, ScheduleError, Verdicts, borderline_pairs, compose, parse_schedule, schedule_time, settle
-from bot.errors import NotAllowed
+from bot.errors import NotAllowed, StorageUnavailable
 from bot.gate import Gate
 from bot.runner import Runner, error_text
 from bot.store import ChatSettings, Store
 
 log = logging.getLogger(__name__)
 
+FOLLOW_EVERY_S = 60.0  # with a shared store, schedules set through another process are picked up this often
 CHANNEL_NOTICE_S = 8.0  # a confirmation in a channel disappears after this long
 MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER,
           ChatMemberStatus.RESTRICTED)
@@ -34,15 +37,34 @@ class Digests:
     def __init__(self, app: Application, store: Store, gate: Gate, runner: Runner) -> None:  # type: ignore[type-arg]
         self.app, self.store, self.gate, self.runner = app, store, gate, runner
         self._posting: dict[int, asyncio.Lock] = {}  # digest chats only: a handful
+        self._scheduled: dict[int, tuple[str, str]] = {}  # chat → (time, timezone) as scheduled here
 
     @property
     def bot(self) -> Bot:
         return self.app.bot
 
-    def restore(self) -> None:
-        """Re-create the schedules of every chat with digests on (after a restart)."""
-        for cs in self.store.digest_chats():
-            self.schedule(cs)
+    async def restore(self, *, follow: bool = False) -> None:
+        """Re-create the schedules of every chat with digests on (after a restart). `follow`: the
+        store is shared, and schedules set through another process are picked up every minute."""
+        await self.sync()
+        if follow and self.app.job_queue is not None:
+            self.app.job_queue.run_repeating(self._follow, interval=FOLLOW_EVERY_S, first=FOLLOW_EVERY_S,
+                                             name="digest:follow")
+
+    async def _follow(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self.sync()
+        except StorageUnavailable as exc:
+            log.warning("could not read digest schedules (%s); keeping the ones known", exc)
+
+    async def sync(self) -> None:
+        """This process's schedules as the store has them."""
+        wanted = {cs.chat_id: (cs.digest_time, cs.timezone) for cs in await self.store.digest_chats()}
+        for chat_id in set(self._scheduled) - set(wanted):
+            self.unschedule(chat_id)
+        for chat_id, when in wanted.items():
+            if self._scheduled.get(chat_id) != when:
+                self.schedule(ChatSettings(chat_id, digest_time=when[0], timezone=when[1]))
 
     def schedule(self, cs: ChatSettings) -> None:
         jq = self.app.job_queue
@@ -51,18 +73,20 @@ class Digests:
         self.unschedule(cs.chat_id)
         jq.run_daily(self._job, time=schedule_time(cs.digest_time, cs.timezone), chat_id=cs.chat_id,
                      name=f"digest:{cs.chat_id}")
+        self._scheduled[cs.chat_id] = (cs.digest_time, cs.timezone)
 
     def unschedule(self, chat_id: int) -> None:
+        self._scheduled.pop(chat_id, None)
         for job in self.app.job_queue.get_jobs_by_name(f"digest:{chat_id}") if self.app.job_queue else ():
             job.schedule_removal()
 
     async def command(self, msg: Message, args: list[str], *, is_admin: bool) -> None:
         """/digest on [HH:MM] [tz] | off | now | status."""
         chat_id = msg.chat_id
-        cs = self.store.chat(chat_id)
+        cs = await self.store.chat(chat_id)
         view = texts.view_of(cs.lang)
         if msg.chat.username:  # so that readers can `/subscribe @name` to this chat's digest
-            self.store.remember_username(chat_id, msg.chat.username)
+            await self.store.remember_username(chat_id, msg.chat.username)
         if msg.chat.type == ChatType.CHANNEL:
             # subscribers see digests only: the command goes at once, whatever it asks for
             try:
@@ -89,12 +113,12 @@ class Digests:
                 return
             cs.digest_enabled = True
             cs.last_digest_at = cs.last_digest_at or time.time()
-            self.store.save_chat(cs)
+            await self.store.save_chat(cs)
             self.schedule(cs)
             await self._say(msg, texts.say("digest_on", view, time=cs.digest_time, tz=cs.timezone))
         elif action == "off":
             cs.digest_enabled = False
-            self.store.save_chat(cs)
+            await self.store.save_chat(cs)
             self.unschedule(chat_id)
             await self._say(msg, texts.say("digest_off", view))
         elif action == "now":
@@ -126,9 +150,19 @@ class Digests:
                 log.info("could not delete a notice in channel %s: %s", job.chat_id, exc)
 
     async def _job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Scheduled: post the digest if there is anything to report."""
-        if context.job and context.job.chat_id is not None:
-            await self.post(context.job.chat_id)
+        if context.job is not None and context.job.chat_id is not None:
+            await self.run_scheduled(context.job.chat_id)
+
+    async def run_scheduled(self, chat_id: int) -> bool:
+        """The daily run: post the digest if there is anything to report, from one process only
+        however many run this schedule; False when another process has this run or nothing was new."""
+        cs = await self.store.chat(chat_id)
+        # the run is named by its day and time in the chat's zone: every process computes the same
+        slot = datetime.now(ZoneInfo(cs.timezone)).strftime("%Y-%m-%d") + f"T{cs.digest_time}"
+        if not await self.store.claim_digest_run(chat_id, slot):
+            log.info("digest run %s of chat %s is another process's", slot, chat_id)
+            return False
+        return await self.post(chat_id)
 
     async def post(self, chat_id: int) -> bool:
         """Post what was shared since the last digest, to the chat and its private subscribers;
@@ -140,10 +174,10 @@ class Digests:
             return await self._post(chat_id)
 
     async def _post(self, chat_id: int) -> bool:
-        cs = self.store.chat(chat_id)
+        cs = await self.store.chat(chat_id)
         # wait for articles still being briefed in this chat, so they make it in
         async with self.runner.chat_lock(chat_id):
-            entries = self.store.digest_entries(chat_id, cs.last_digest_at)
+            entries = await self.store.digest_entries(chat_id, cs.last_digest_at)
         if not entries:
             return False
         items = [Item(e.envelope, e.shared_at, e.link, e.outlet) for e in entries]
@@ -157,7 +191,7 @@ class Digests:
         # AIORateLimiter paces these within Telegram's ~20 messages a minute per group
         for text in digest(texts.view_of(cs.lang)):
             await self.bot.send_message(chat_id, text)
-        self.store.set_last_digest(chat_id, entries[-1].shared_at)
+        await self.store.set_last_digest(chat_id, entries[-1].shared_at)
         await self._deliver(chat_id, digest)
         return True
 
@@ -171,22 +205,22 @@ class Digests:
             return {}
         verdicts, tokens = await settle(items, self.runner.engine.llm, pairs)
         if tokens:
-            self.store.add_usage(0, chat_id, prompt_tokens=tokens)  # the chat's spending, like its briefs
+            await self.store.add_usage(0, chat_id, prompt_tokens=tokens)  # the chat's spending, like its briefs
         return verdicts
 
     async def _deliver(self, chat_id: int, digest: Callable[[texts.View, str | None], list[str]]) -> None:
         """The digest to each subscriber privately, in their own view, while they are still members."""
-        name = self.store.username_of(chat_id)
+        name = await self.store.username_of(chat_id)
         title = f"@{name}" if name else str(chat_id)
-        for user_id in self.store.subscribers(chat_id):
+        for user_id in await self.store.subscribers(chat_id):
             try:
                 if not await self._is_member(chat_id, user_id):
-                    self.store.unsubscribe(user_id, chat_id)
+                    await self.store.unsubscribe(user_id, chat_id)
                     continue
-                for text in digest(texts.view_of(self.store.chat(user_id).lang), title):
+                for text in digest(texts.view_of((await self.store.chat(user_id)).lang), title):
                     await self.bot.send_message(user_id, text)
             except Forbidden:  # the user blocked the bot or never started it: stop trying
-                self.store.unsubscribe(user_id, chat_id)
+                await self.store.unsubscribe(user_id, chat_id)
             except TelegramError as exc:
                 log.info("could not deliver the digest of %s to %s: %s", chat_id, user_id, exc)
 
@@ -202,7 +236,7 @@ class Digests:
             return int(ref), ref
         if not ref:
             return None
-        known = self.store.chat_by_username(ref)
+        known = await self.store.chat_by_username(ref)
         if known is not None:
             return known, f"@{ref}"
         try:
@@ -213,15 +247,15 @@ class Digests:
 
     async def subscribe(self, msg: Message, user_id: int, args: list[str]) -> None:
         """/subscribe @chat: the chat's digest privately, for members of a chat whose digests are on."""
-        view = texts.view_of(self.store.chat(msg.chat_id).lang)
+        view = texts.view_of((await self.store.chat(msg.chat_id)).lang)
         if msg.chat.type != ChatType.PRIVATE:
             await self._say(msg, texts.say("subscribe_private_only", view))
             return
         if not args:
-            mine = self.store.subscriptions(user_id)
+            mine = await self.store.subscriptions(user_id)
             text = texts.say("subscribe_usage", view)
             if mine:
-                names = [f"@{n}" if (n := self.store.username_of(c)) else str(c) for c in mine]
+                names = [f"@{n}" if (n := await self.store.username_of(c)) else str(c) for c in mine]
                 text += "\n\n" + texts.say("subscriptions", view, ar_chats=texts.join(names, "ar"),
                                                   en_chats=texts.join(names, "en"))
             await self._say(msg, text)
@@ -231,7 +265,7 @@ class Digests:
             await self._say(msg, texts.say("subscribe_not_found", view))
             return
         chat_id, name = found
-        cs = self.store.chat(chat_id)
+        cs = await self.store.chat(chat_id)
         if not cs.digest_enabled:
             await self._say(msg, texts.say("subscribe_digest_off", view))
             return
@@ -243,12 +277,12 @@ class Digests:
         if not member:
             await self._say(msg, texts.say("subscribe_not_member", view))
             return
-        self.store.subscribe(user_id, chat_id)
+        await self.store.subscribe(user_id, chat_id)
         await self._say(msg, texts.say("subscribe_done", view, chat=name, time=cs.digest_time, tz=cs.timezone))
 
     async def unsubscribe(self, msg: Message, user_id: int, args: list[str]) -> None:
         """/unsubscribe [@chat]: one subscription, or all of them."""
-        view = texts.view_of(self.store.chat(msg.chat_id).lang)
+        view = texts.view_of((await self.store.chat(msg.chat_id)).lang)
         chat_id = None
         if args:
             found = await self._resolve(args[0])
@@ -256,10 +290,10 @@ class Digests:
                 await self._say(msg, texts.say("subscribe_not_found", view))
                 return
             chat_id = found[0]
-        removed = self.store.unsubscribe(user_id, chat_id)
+        removed = await self.store.unsubscribe(user_id, chat_id)
         if not removed:
             await self._say(msg, texts.say("unsubscribe_none", view))
             return
-        names = [f"@{n}" if (n := self.store.username_of(c)) else str(c) for c in removed]
+        names = [f"@{n}" if (n := await self.store.username_of(c)) else str(c) for c in removed]
         await self._say(msg, texts.say("unsubscribe_done", view, ar_chats=texts.join(names, "ar"),
                                                  en_chats=texts.join(names, "en")))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 
 from dotenv import dotenv_values
 from pydantic import ValidationError
@@ -65,7 +64,7 @@ async def run_checks(env_file: str = ".env") -> int:
     await _check_llm(settings, rep)
     await _check_telegram(settings, rep)
     _check_webhook(settings, rep)
-    _check_database(settings, rep)
+    await _check_database(settings, rep)
     print(f"\n{'all checks passed' if not rep.failed else f'{rep.failed} check(s) failed'}")
     return 0 if not rep.failed else 1
 
@@ -154,17 +153,19 @@ def _check_webhook(settings: Settings, rep: Report) -> None:
              "Telegram sends webhooks only to https:// addresses; put a TLS proxy in front and use its URL")
 
 
-def _check_database(settings: Settings, rep: Report) -> None:
-    path = settings.db_path
+async def _check_database(settings: Settings, rep: Report) -> None:
+    from bot.store import location, open_store
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(path)
+        store = open_store(settings)
         try:
-            con.execute("CREATE TABLE IF NOT EXISTS _newsbot_check (x INTEGER)")
-            con.execute("DROP TABLE _newsbot_check")
-            con.commit()
+            await store.open()
+            await store.ping()
+            version = await store.schema_version()
         finally:
-            con.close()
-        rep.line(True, f"database writable: {path}")
-    except (OSError, sqlite3.Error) as exc:
-        rep.line(False, f"database not writable: {path} ({exc})", "set DATABASE_PATH or DATA_DIR to a writable place")
+            await store.close()
+        rep.line(True, f"database writable: {location(settings)}, schema {version}")
+    except Exception as exc:
+        fix = "check DATABASE_URL, the server and the user's rights" if settings.database_url else \
+            "set DATABASE_PATH or DATA_DIR to a writable place"
+        rep.line(False, f"database not writable: {location(settings)} ({exc})", fix)

@@ -39,7 +39,7 @@ class Gate:
             return True
         return chat_id in chats or (user_id is not None and user_id in users)
 
-    def admit(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any], *,
+    async def admit(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any], *,
               mode: str = "reply", thread_id: int | None = None) -> Request | None:
         """Write a request if the chat may spend tokens and has quota left; None if it exists already.
 
@@ -47,5 +47,5 @@ class Gate:
         """
         if not self.allowed(chat_id, user_id):
             raise NotAllowed()
-        return self.store.add_request(chat_id, user_id, message_id, payload, mode=mode, thread_id=thread_id,
+        return await self.store.add_request(chat_id, user_id, message_id, payload, mode=mode, thread_id=thread_id,
                                       reserve_tokens=estimate_tokens(payload, self.settings), quota=self.quota)

@@ -1,7 +1,7 @@
 """Update handlers: turn what people send into stored requests, and answer commands.
 
 Handlers do no briefing themselves: `accept` admits work through the gate (allow-lists, quotas,
-durable write) and hands it to the runner. Text that cannot be an article is answered at once.
+durable write); a runner (in this process, or a worker elsewhere) claims it from the store. Text that cannot be an article is answered at once.
 """
 
 from __future__ import annotations
@@ -143,19 +143,19 @@ def check_text(text: str, min_chars: int) -> None:
 
 
 async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply") -> None:
-    """Check each payload, admit it through the gate (durably), and start the runner on it."""
+    """Check each payload and admit it through the gate (durably); a runner claims it from the store."""
     msg, user = update.effective_message, update.effective_user
     assert msg is not None
     quiet = mode == "collect"
     # articles collected for a digest are the chat's spending, not the poster's
     user_id = user.id if user and not quiet else None
-    view = s.view(msg.chat_id)
+    view = await s.view(msg.chat_id)
     thread_id = msg.message_thread_id if msg.is_topic_message else None
     for payload in work.payloads:
         try:
             if "text" in payload:
                 check_text(payload["text"], s.settings.digest_min_chars if quiet else s.settings.article_min_chars)
-            req = s.gate.admit(msg.chat_id, user_id, msg.message_id, payload, mode=mode, thread_id=thread_id)
+            req = await s.gate.admit(msg.chat_id, user_id, msg.message_id, payload, mode=mode, thread_id=thread_id)
         except StorageUnavailable as exc:
             s.storage_trouble(exc)
             if not quiet:
@@ -171,7 +171,7 @@ async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply"
             return
         if req is None:
             return  # a redelivered update: its requests exist and are being handled
-        s.runner.submit(req)
+        # the store wakes the runner (here, or a worker elsewhere) that claims it
     if work.skipped_links and not quiet:
         cap = s.settings.max_links_per_message
         await reply(msg, "ℹ️ " + texts.say("links_capped", view, **texts.counts(cap, texts.LINKS, "cap"),
@@ -190,7 +190,7 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Mes
         media = source.document or source.photo or source.video or source.audio or source.voice
         ar, en = texts.TEXTS["send_article"]
         exc: NewsbotError = NotAnArticle(en, detail_ar=ar) if media else EmptyInput()
-        await reply(msg, error_text(exc, s.view(msg.chat_id)))
+        await reply(msg, error_text(exc, await s.view(msg.chat_id)))
         return
     await accept(update, s, work)
 
@@ -250,13 +250,13 @@ class PasteJoiner:
         text = "\n".join(m.text or "" for m in paste.parts)
         return Work([{"text": text, "publisher_hint": None, "parts": len(paste.parts)}])
 
-    def store_pending(self) -> None:
+    async def store_pending(self) -> None:
         """At shutdown: pastes still waiting for a next part are written as requests (Telegram has
         confirmed their updates), to be briefed at the next start."""
         for paste in self._pending.values():
             first, s = paste.parts[0], services(paste.context)
             try:
-                req = s.gate.admit(first.chat_id, first.from_user.id if first.from_user else None, first.message_id,
+                req = await s.gate.admit(first.chat_id, first.from_user.id if first.from_user else None, first.message_id,
                                    self._work(paste).payloads[0])
             except NewsbotError as exc:
                 log.warning("a paste waiting at shutdown could not be stored: %s", exc.code)
@@ -284,9 +284,9 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     msg, chat = update.effective_message, update.effective_chat
     if msg and chat:
         s = services(context)
-        cs = s.remember_chat(update)
+        cs = await s.remember_chat(update)
         group = chat.type != ChatType.PRIVATE
-        await msg.reply_text(texts.say("start", s.view(chat.id)) + "\n\n" + settings_text(cs, group=group),
+        await msg.reply_text(texts.say("start", await s.view(chat.id)) + "\n\n" + settings_text(cs, group=group),
                              reply_markup=settings_keyboard(cs, group=group))
 
 
@@ -294,8 +294,8 @@ async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/help: the full reference."""
     if update.effective_message and update.effective_chat:
         s = services(context)
-        s.remember_chat(update)
-        await update.effective_message.reply_text(texts.say("help", s.view(update.effective_chat.id),
+        await s.remember_chat(update)
+        await update.effective_message.reply_text(texts.say("help", await s.view(update.effective_chat.id),
                                                             links=s.settings.max_links_per_message))
 
 
@@ -303,7 +303,7 @@ async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     """/settings: language view (and, in groups, the digest) as buttons."""
     msg, chat = update.effective_message, update.effective_chat
     if msg and chat:
-        cs = services(context).remember_chat(update)
+        cs = await services(context).remember_chat(update)
         group = chat.type != ChatType.PRIVATE
         await msg.reply_text(settings_text(cs, group=group), reply_markup=settings_keyboard(cs, group=group))
 
@@ -316,14 +316,14 @@ async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
     choice = (context.args or [""])[0].lower()
     if choice not in texts.VIEWS:
-        await msg.reply_text(texts.say("lang_usage", s.view(chat.id)))
+        await msg.reply_text(texts.say("lang_usage", await s.view(chat.id)))
         return
     if chat.type != ChatType.PRIVATE and not await is_admin(update, context):
-        await msg.reply_text(texts.say("settings_admins_only", s.view(chat.id)))
+        await msg.reply_text(texts.say("settings_admins_only", await s.view(chat.id)))
         return
-    cs = s.store.chat(chat.id)
+    cs = await s.store.chat(chat.id)
     cs.lang = choice
-    s.store.save_chat(cs)
+    await s.store.save_chat(cs)
     await msg.reply_text(texts.say("lang_set", choice, **texts.language_name(choice)))  # type: ignore[arg-type]
 
 
@@ -333,15 +333,15 @@ async def on_usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not msg or not user or not chat:
         return
     s = services(context)
-    view = s.view(chat.id)
-    mine = s.store.usage(user_id=user.id)
+    view = await s.view(chat.id)
+    mine = await s.store.usage(user_id=user.id)
     text = texts.say("usage_today", view, **texts.counts(mine.requests, texts.REQUESTS, "requests"),
                      **texts.counts(mine.tokens, texts.TOKENS, "tokens"))
     if s.settings.daily_requests_per_user:
         left = max(0, s.settings.daily_requests_per_user - mine.requests)
         text += "\n" + texts.say("usage_left", view, **texts.counts(left, texts.REQUESTS, "left"))
     if user.id in s.settings.admin_user_ids:
-        total = s.store.usage()
+        total = await s.store.usage()
         cap = s.llm_concurrency()
         text += "\n\n" + texts.say("usage_admin", view, **texts.counts(total.requests, texts.REQUESTS, "requests"),
                                    **texts.counts(total.tokens, texts.TOKENS, "tokens"),
@@ -366,7 +366,7 @@ async def on_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if not msg:
         return
     s = services(context)
-    s.remember_chat(update)
+    await s.remember_chat(update)
     if s.joiner.wants(msg):
         s.joiner.add(update, context, msg)
     else:
@@ -391,7 +391,7 @@ async def on_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if mentioned or (replied_to_bot and own_input):  # a short reply to the bot is conversation, not work
         source = msg if own_input or not msg.reply_to_message or replied_to_bot else msg.reply_to_message
         await submit(update, context, source, strip_mention=True)
-    elif s.store.chat(msg.chat_id).digest_enabled:
+    elif (await s.store.chat(msg.chat_id)).digest_enabled:
         collect(update, context, msg)
 
 
@@ -404,7 +404,7 @@ async def on_channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     text = post.text or ""
     if text.startswith("/digest"):
         await s.digests.command(post, text.split()[1:], is_admin=True)
-    elif s.store.chat(post.chat_id).digest_enabled:
+    elif (await s.store.chat(post.chat_id)).digest_enabled:
         collect(update, context, post)
 
 
@@ -435,7 +435,7 @@ async def on_subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     msg, user = update.effective_message, update.effective_user
     if msg and user:
         s = services(context)
-        s.remember_chat(update)
+        await s.remember_chat(update)
         await s.digests.subscribe(msg, user.id, list(context.args or []))
 
 
@@ -450,7 +450,7 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
     """A command the bot does not know, in a private chat: point to /help."""
     msg, chat = update.effective_message, update.effective_chat
     if msg and chat:
-        await msg.reply_text(texts.say("unknown_command", services(context).view(chat.id)))
+        await msg.reply_text(texts.say("unknown_command", await services(context).view(chat.id)))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -467,7 +467,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await on_settings_button(update, context, message)
         return
     button = s.signer.parse(query.data, message.chat_id)
-    env = s.store.get_brief(button.brief_id) if button else None
+    env = await s.store.get_brief(button.brief_id) if button else None
     if env is None or button is None or not s.gate.allowed(message.chat_id, query.from_user.id):
         await query.answer(texts.say("brief_expired", "both").replace("\n\n", " · ").replace(texts.RLM, ""),
                            show_alert=True)
@@ -488,7 +488,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 await context.bot.send_message(message.chat_id, text, reply_parameters=reply_to,
                                                reply_markup=keyboard if i == len(messages) - 1 else None)
     elif button.kind == "s":
-        for text in render_sources(env, s.view(message.chat_id)):
+        for text in render_sources(env, await s.view(message.chat_id)):
             await context.bot.send_message(message.chat_id, text, reply_parameters=reply_to)
     elif button.kind == "j":
         data = env.model_dump_json(indent=2).encode()
@@ -502,11 +502,11 @@ async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
     assert query is not None and query.data is not None
     s = services(context)
     group = message.chat.type != ChatType.PRIVATE
-    view = s.view(message.chat_id)
+    view = await s.view(message.chat_id)
     if group and not await is_admin(update, context):
         await query.answer(texts.say("settings_admins_only", view).replace(texts.RLM, ""), show_alert=True)
         return
-    cs = s.store.chat(message.chat_id)
+    cs = await s.store.chat(message.chat_id)
     digest_before = (cs.digest_enabled, cs.digest_time)
     digest_choice = not query.data.startswith("cfg:lang:")
     # the digest spends tokens: only where the allow-list lets the chat (as /digest on)
@@ -516,7 +516,7 @@ async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
         return
     if cs.digest_enabled and not digest_before[0]:
         cs.last_digest_at = cs.last_digest_at or time.time()
-    s.store.save_chat(cs)
+    await s.store.save_chat(cs)
     if (cs.digest_enabled, cs.digest_time) != digest_before:
         if cs.digest_enabled:
             s.digests.schedule(cs)

@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_S = 5.0  # a store that does not answer within this long is unhealthy
 
 
 class Metrics:
@@ -43,8 +45,8 @@ class Metrics:
 class HealthServer:
     """A tiny HTTP/1.1 server for /healthz and /metrics (GET only, loopback by default)."""
 
-    def __init__(self, metrics: Metrics, health: Callable[[], str | None], host: str, port: int,
-                 refresh: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, metrics: Metrics, health: Callable[[], Awaitable[str | None]], host: str, port: int,
+                 refresh: Callable[[], Awaitable[None]] | None = None) -> None:
         self.metrics, self.health, self.refresh = metrics, health, refresh
         self.host, self.port = host, port
         self._server: asyncio.Server | None = None
@@ -70,10 +72,14 @@ class HealthServer:
             if len(parts) < 2 or parts[0] != "GET":
                 status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
             elif path == "/metrics":
-                self.refresh()
+                if self.refresh is not None:
+                    await self.refresh()
                 status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, self.metrics.render()
             elif path == "/healthz":
-                problem = await asyncio.to_thread(self.health)
+                try:
+                    problem = await asyncio.wait_for(self.health(), HEALTH_TIMEOUT_S)
+                except TimeoutError:
+                    problem = f"no answer from the health check within {HEALTH_TIMEOUT_S:.0f} s"
                 status = "503 Service Unavailable" if problem else "200 OK"
                 ctype = "application/json"
                 body = json.dumps({"ok": problem is None, "reason": problem}).encode()

@@ -1,16 +1,21 @@
 """The request runner: a stored request → article → brief → the chat → done.
 
-Handlers only write requests (through the gate); the runner works them, one at a time per chat
-so replies keep their order, and resumes what an earlier run left pending. Every failure becomes
-a clear reply; a request interrupted by shutdown stays pending and its status message is edited
-into the brief by the next run.
+Handlers only write requests (through the gate); the runner claims them from the store (one
+request per chat at a time, across every process sharing the store, so replies keep their order)
+and works them under a lease it renews. The all-in-one `newsbot run` and every `--role worker`
+run this same loop. Every failure becomes a clear reply; a request interrupted by shutdown or a
+crash stays pending and its status message is edited into the brief by whoever claims it next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
+import os
+import secrets
+import socket
 import time
 import weakref
 from collections.abc import Callable, Coroutine
@@ -46,7 +51,8 @@ def error_text(exc: NewsbotError, view: texts.View = "both") -> str:
 
 class Runner:
     def __init__(self, settings: Settings, store: Store, gate: Gate, engine: BriefEngine, fetcher: Fetcher,
-                 metrics: Metrics, keyboard: Callable[[int, int], InlineKeyboardMarkup]) -> None:
+                 metrics: Metrics, keyboard: Callable[[int, int], InlineKeyboardMarkup], *,
+                 worker: str | None = None) -> None:
         self.settings, self.store, self.gate = settings, store, gate
         self.engine, self.fetcher, self.metrics, self.keyboard = engine, fetcher, metrics, keyboard
         self.service = BriefService(settings, store, engine)
@@ -55,6 +61,10 @@ class Runner:
         # a chat's lock lives while some task holds or awaits it, so idle chats cost nothing
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._working: set[asyncio.Task[Any]] = set()  # claimed requests at work
+        self._wake = asyncio.Event()
+        #: this process's name on its claims (host, pid and a random part: a restarted process is another worker)
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.closing = False
 
     # --- tasks ----------------------------------------------------------------------------------
@@ -71,30 +81,73 @@ class Runner:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def submit(self, req: Request) -> None:
-        self.spawn(self.process(req))
-
     async def cancel_all(self) -> None:
         self.closing = True
+        self._wake.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def chat_lock(self, chat_id: int) -> asyncio.Lock:
+        """In this process, a chat's request and its digest do not interleave (claims order requests)."""
         lock = self._chat_locks.get(chat_id)
         if lock is None:
             lock = self._chat_locks[chat_id] = asyncio.Lock()
         return lock
 
-    def resume(self) -> int:
-        """Pick up requests that an earlier run accepted but never finished."""
-        pending = self.store.pending_requests()
-        if pending:
-            log.info("resuming %d unfinished request(s)", len(pending))
-        for req in pending:
-            self.submit(req)
-        return len(pending)
+    # --- claiming work --------------------------------------------------------------------------
+    def start(self) -> asyncio.Task[Any]:
+        """Work what the store holds, now and as it comes (the all-in-one process and every worker)."""
+        return self.spawn(self._claim_loop())
+
+    async def _claim_loop(self) -> None:
+        cap = self.settings.worker_concurrency
+        while not self.closing:
+            if len(self._working) >= cap:
+                self._wake.clear()
+                await self._wake.wait()  # a request finished
+                continue
+            try:
+                req = await self.store.claim(self.worker, self.settings.worker_lease_s)
+            except StorageUnavailable as exc:
+                log.warning("cannot claim work (%s); trying again in %.0f s", exc, self.settings.worker_poll_s)
+                await asyncio.sleep(self.settings.worker_poll_s)
+                continue
+            if req is None:
+                await self.store.wait_for_work(self.settings.worker_poll_s)
+                continue
+            task = self.spawn(self._work(req))
+            self._working.add(task)
+            task.add_done_callback(self._done_working)
+
+    def _done_working(self, task: asyncio.Task[Any]) -> None:
+        self._working.discard(task)
+        self._wake.set()
+
+    async def _work(self, req: Request) -> None:
+        """One claimed request, its lease renewed meanwhile; if the lease is lost, another worker
+        has the request and this one stops before it could reply twice."""
+        work = asyncio.current_task()
+        assert work is not None
+
+        async def keep_lease() -> None:
+            every = self.settings.worker_lease_s / 3
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    if not await self.store.renew(req.id, self.worker, self.settings.worker_lease_s):
+                        log.warning("request %s: lease lost to another worker; stopping here", req.id)
+                        work.cancel()
+                        return
+                except StorageUnavailable:
+                    pass  # the lease may still be renewed in time
+
+        lease = asyncio.get_running_loop().create_task(keep_lease())
+        try:
+            await self.process(req)
+        finally:
+            lease.cancel()
 
     # --- cache or compute (bot/service.py decides) ------------------------------------------------
     async def article(self, payload: dict[str, Any]) -> Article:
@@ -117,17 +170,11 @@ class Runner:
         """One request from the store to the chat; every failure becomes a clear reply."""
         assert self.bot is not None
         async with self.chat_lock(req.chat_id):
-            if self.store.request_status(req.id) != "pending":
-                return  # already finished by an earlier run
             if not self.gate.allowed(req.chat_id, req.user_id):
                 # the allow-list changed since it was accepted: no tokens for it
-                self.store.finish_request(req.id, "failed", error="not_allowed")
+                await self.store.finish_request(req.id, "failed", error="not_allowed")
                 return
-            try:
-                attempts = self.store.start_attempt(req.id)
-            except StorageUnavailable:
-                log.warning("request %s: the store cannot write; it waits for the next start", req.id)
-                return
+            attempts = req.attempts  # counted by the claim, so a crash mid-work still counts
             quiet = req.mode == "collect"
             reply = ReplyParameters(message_id=req.message_id, allow_sending_without_reply=True) \
                 if req.message_id else None
@@ -135,7 +182,7 @@ class Runner:
                 self.bot, req.chat_id, pacer=self.pacer, grace_s=self.settings.status_grace_s,
                 typing_every_s=self.settings.typing_interval_s, reply=reply, thread_id=req.thread_id,
                 message_id=req.status_message_id, spawn=self.spawn, on_shown=lambda mid: self._shown(req, mid))
-            view = self.view(req.chat_id)
+            view = await self.view(req.chat_id)
             if attempts > self.settings.request_max_attempts:
                 await self._give_up(req, attempts - 1, status, view)
                 return
@@ -147,14 +194,14 @@ class Runner:
                 usage = env.provenance.usage
                 if quiet:
                     # the digest links to what was shared (the URL, or the post on t.me) and names its publisher
-                    self.store.add_digest_item(req.chat_id, brief_id,
+                    await self.store.add_digest_item(req.chat_id, brief_id,
                                                link=req.payload.get("url") or req.payload.get("link"),
                                                outlet=req.payload.get("publisher_hint"))
                 else:
                     assert status is not None
                     messages = render_messages(env, view)
                     await status.finish(messages, self.keyboard(req.chat_id, brief_id))
-                self.store.finish_request(req.id, "done", brief_id=brief_id,
+                await self.store.finish_request(req.id, "done", brief_id=brief_id,
                                           prompt_tokens=0 if cached else usage.prompt_tokens,
                                           completion_tokens=0 if cached else usage.completion_tokens)
                 self._count_brief(env, cached)
@@ -163,7 +210,7 @@ class Runner:
                     "seconds": round(time.monotonic() - started, 3), "model": env.provenance.model,
                     "tokens": 0 if cached else usage.total_tokens, "mode": req.mode}})
             except NewsbotError as exc:
-                self._fail(req, exc)
+                await self._fail(req, exc)
                 if status is not None and not isinstance(exc, StorageUnavailable):
                     await self._say_failure(status, error_text(exc, view), req)
             except (BadRequest, Forbidden) as exc:
@@ -171,17 +218,18 @@ class Runner:
                 log.warning("request %s: Telegram refused: %s", req.id, exc)
                 self.metrics.telegram_errors.labels(kind="refused").inc()
                 self.metrics.requests.labels(outcome="telegram").inc()
-                self.store.finish_request(req.id, "failed", error="telegram")
+                await self.store.finish_request(req.id, "failed", error="telegram")
             except TelegramError as exc:
-                # transient (network, flood control beyond the limiter): try again later
+                # transient (network, flood control beyond the limiter): any worker tries again later
                 log.warning("request %s: Telegram error %r; will retry", req.id, exc)
                 self.metrics.telegram_errors.labels(kind=type(exc).__name__).inc()
                 if isinstance(exc, RetryAfter):
                     self.metrics.flood_waits.inc()
-                self.spawn(self._retry_later(req, attempts))
+                with contextlib.suppress(StorageUnavailable):
+                    await self.store.release(req.id, self.worker, retry_in_s=min(60.0, 2.0 * attempts))
             except Exception:
                 log.exception("request %s failed", req.id)
-                self._fail(req, NewsbotError("internal"))
+                await self._fail(req, NewsbotError("internal"))
                 if status is not None:
                     await self._say_failure(status, error_text(NewsbotError(), view), req)
             finally:
@@ -191,7 +239,7 @@ class Runner:
     def _shown(self, req: Request, message_id: int) -> None:
         # in memory too: a retry after a Telegram error edits this message instead of sending anew
         req.status_message_id = message_id
-        self.store.set_status_message(req.id, message_id)
+        self.spawn(self.store.set_status_message(req.id, message_id))
 
     async def _say_failure(self, status: Status, text: str, req: Request) -> None:
         """The failure reply; if Telegram refuses even that, the log says so (the request is closed)."""
@@ -200,10 +248,10 @@ class Runner:
         except TelegramError as exc:
             log.warning("request %s: could not send its failure reply: %r", req.id, exc)
 
-    def view(self, chat_id: int) -> texts.View:
-        return texts.view_of(self.store.chat(chat_id).lang)
+    async def view(self, chat_id: int) -> texts.View:
+        return texts.view_of((await self.store.chat(chat_id)).lang)
 
-    def _fail(self, req: Request, exc: NewsbotError) -> None:
+    async def _fail(self, req: Request, exc: NewsbotError) -> None:
         log.info("request failed", extra={"fields": {"request": req.id, "chat": req.chat_id, "error": exc.code}})
         self.metrics.requests.labels(outcome=exc.code).inc()
         if isinstance(exc, FetchError):
@@ -211,7 +259,7 @@ class Runner:
         elif isinstance(exc, LLMError):
             self.metrics.llm_calls.labels(result=exc.code).inc()
         try:
-            self.store.finish_request(req.id, "failed", error=exc.code)
+            await self.store.finish_request(req.id, "failed", error=exc.code)
         except StorageUnavailable:
             log.warning("request %s: could not record its failure; it stays pending", req.id)
 
@@ -227,15 +275,11 @@ class Runner:
 
     async def _give_up(self, req: Request, failures: int, status: Status | None, view: texts.View) -> None:
         """A request that failed (or crashed the bot) too often: stop, and say so."""
-        self.store.finish_request(req.id, "failed", error="gave up")
+        await self.store.finish_request(req.id, "failed", error="gave up")
         self.metrics.requests.labels(outcome="gave_up").inc()
         if status is not None:
             await status.finish(["⚠️ " + texts.say("gave_up", view, **texts.counts(failures, texts.ATTEMPTS,
                                                                                    "attempts"))])
-
-    async def _retry_later(self, req: Request, attempts: int) -> None:
-        await asyncio.sleep(min(60.0, 2.0 * attempts))
-        await self.process(req)
 
 
 async def _quiet(stage: str) -> None:

@@ -41,15 +41,15 @@ class BriefService:
         # a brief is reused only from the same model and prompts: a change of either is a new brief
         return {"model": self.settings.llm_model, "prompt_version": prompts.version()}
 
-    def cached(self, *, url: str | None = None, content_hash: str | None = None) -> Briefed | None:
+    async def cached(self, *, url: str | None = None, content_hash: str | None = None) -> Briefed | None:
         """A stored brief of this link (recent) or this text, by the same model and prompts."""
         found = None
         if self.store is None:
             return None
         if url:
-            found = self.store.find_brief(url=url, max_age_s=self.settings.fetch_cache_ttl_s, **self._key())
+            found = await self.store.find_brief(url=url, max_age_s=self.settings.fetch_cache_ttl_s, **self._key())
         if not found and content_hash:
-            found = self.store.find_brief(content_hash=content_hash, **self._key())
+            found = await self.store.find_brief(content_hash=content_hash, **self._key())
         return Briefed(found[0], found[1], True) if found else None
 
     async def brief(self, read: Reader, *, url: str | None = None, min_chars: int | None = None,
@@ -57,15 +57,15 @@ class BriefService:
         """The brief of the article `read` gives. `url` is the link as shared: a brief of it is
         reused before anything is fetched. `min_chars`: the one minimum-length rule, for callers
         that hold every input to it (the CLI); pasted text is held to it when it is read."""
-        if use_cache and (found := self.cached(url=url)):
+        if use_cache and (found := await self.cached(url=url)):
             return found
         article = await read()
         if min_chars is not None:
             check_length(article.text, min_chars)
-        if use_cache and (found := self.cached(content_hash=article.content_hash)):
+        if use_cache and (found := await self.cached(content_hash=article.content_hash)):
             return found
         env = await self.engine.run(article, progress)
         if self.store is None:
             return Briefed(0, env, False)
         # keyed by the link as shared, so the next share of it needs no fetch either
-        return Briefed(self.store.save_brief(env, url or article.url), env, False)
+        return Briefed(await self.store.save_brief(env, url or article.url), env, False)

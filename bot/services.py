@@ -46,17 +46,17 @@ class Services:
     llm_concurrency: Callable[[], int]
     _storage_logged_at: float = field(default=0.0, repr=False)
 
-    def view(self, chat_id: int) -> texts.View:
-        return self.runner.view(chat_id)
+    async def view(self, chat_id: int) -> texts.View:
+        return await self.runner.view(chat_id)
 
-    def remember_chat(self, update: Update) -> ChatSettings:
+    async def remember_chat(self, update: Update) -> ChatSettings:
         """A new private chat's view follows the user's Telegram language (see texts.default_view)."""
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None
-        cs = self.store.chat(chat.id)
+        cs = await self.store.chat(chat.id)
         if not cs.known and chat.type == ChatType.PRIVATE and user is not None:
             cs.lang = texts.default_view(user.language_code)
-            self.store.save_chat(cs)
+            await self.store.save_chat(cs)
         return cs
 
     def storage_trouble(self, exc: Exception) -> None:

@@ -1,118 +1,35 @@
-"""Storage: requests, briefs, chat settings, usage and digest items, in one SQLite file.
+"""Storage: requests, briefs, chat settings, usage, digests and shared limits, behind one interface.
 
-Everything goes through `Store`'s small methods, so a server database can replace SQLite
-later without touching the handlers. Calls are short and synchronous on purpose: SQLite in
-WAL mode answers in well under a millisecond, and one connection with a lock keeps it simple.
+`Store` says what the bot needs from a database; `bot.store_sqlite` (one file, one process: the
+default) and `bot.store_postgres` (shared by a receiver and any number of workers) implement it with
+plain SQL. `open_store` picks one from DATABASE_URL. Every method is a short transaction, so a crash
+between two calls leaves a consistent state that the next run picks up.
+
+Work is handed out by claims: `claim` gives a worker the oldest pending request of some chat whose
+older requests are all finished, under a lease that the worker renews while it works. A worker that
+dies loses its claim when the lease runs out and another finishes the request; one request per chat
+is at work at a time, across every process, so replies keep their order.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import sqlite3
-import threading
+import abc
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.errors import QuotaReached, StorageUnavailable
+from bot.errors import QuotaReached
 from bot.schema import BriefEnvelope
 from bot.texts import REQUESTS, TOKENS, count
 
-MIGRATIONS: list[str] = [
-    # 1: the first schema
-    """
-    CREATE TABLE requests (
-        id INTEGER PRIMARY KEY,
-        chat_id INTEGER NOT NULL,
-        user_id INTEGER,
-        message_id INTEGER,
-        thread_id INTEGER,
-        mode TEXT NOT NULL DEFAULT 'reply',          -- reply | collect (digest only)
-        payload TEXT NOT NULL,                       -- JSON: text | url, publisher_hint
-        status TEXT NOT NULL DEFAULT 'pending',      -- pending | done | failed
-        attempts INTEGER NOT NULL DEFAULT 0,
-        error TEXT,
-        brief_id INTEGER,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    );
-    CREATE INDEX requests_status ON requests(status);
-    CREATE TABLE briefs (
-        id INTEGER PRIMARY KEY,
-        content_hash TEXT NOT NULL,
-        url TEXT,
-        model TEXT NOT NULL,
-        prompt_version TEXT NOT NULL,
-        envelope TEXT NOT NULL,
-        created_at REAL NOT NULL
-    );
-    CREATE INDEX briefs_hash ON briefs(content_hash, model, prompt_version);
-    CREATE INDEX briefs_url ON briefs(url, model, prompt_version);
-    CREATE TABLE chat_settings (
-        chat_id INTEGER PRIMARY KEY,
-        lang TEXT NOT NULL DEFAULT 'both',
-        digest_enabled INTEGER NOT NULL DEFAULT 0,
-        digest_time TEXT NOT NULL DEFAULT '18:00',
-        timezone TEXT NOT NULL DEFAULT 'UTC',
-        last_digest_at REAL NOT NULL DEFAULT 0
-    );
-    CREATE TABLE usage (
-        day TEXT NOT NULL,
-        user_id INTEGER NOT NULL,
-        chat_id INTEGER NOT NULL,
-        requests INTEGER NOT NULL DEFAULT 0,
-        prompt_tokens INTEGER NOT NULL DEFAULT 0,
-        completion_tokens INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (day, user_id, chat_id)
-    );
-    CREATE TABLE digest_items (
-        id INTEGER PRIMARY KEY,
-        chat_id INTEGER NOT NULL,
-        brief_id INTEGER NOT NULL,
-        shared_at REAL NOT NULL,
-        UNIQUE (chat_id, brief_id)
-    );
-    CREATE INDEX digest_items_chat ON digest_items(chat_id, shared_at);
-    """,
-    # 2: a message redelivered after a crash (Telegram resends unconfirmed updates) is one request
-    """
-    ALTER TABLE requests ADD COLUMN dedupe_key TEXT;
-    CREATE UNIQUE INDEX requests_dedupe ON requests(dedupe_key);
-    """,
-    # 3: a resumed request edits its own status message; quotas reserve tokens when a request is accepted
-    """
-    ALTER TABLE requests ADD COLUMN status_message_id INTEGER;
-    ALTER TABLE requests ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE usage ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0;
-    CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL NOT NULL);
-    """,
-    # 4: digests link to what was shared (URL or t.me post) and name its publisher; readers subscribe
-    # privately to a chat's digest; `/subscribe @name` finds chats by the username the bot saw
-    """
-    ALTER TABLE digest_items ADD COLUMN link TEXT;
-    ALTER TABLE digest_items ADD COLUMN outlet TEXT;
-    CREATE TABLE subscriptions (
-        user_id INTEGER NOT NULL,
-        chat_id INTEGER NOT NULL,
-        created_at REAL NOT NULL,
-        PRIMARY KEY (user_id, chat_id)
-    );
-    CREATE INDEX subscriptions_chat ON subscriptions(chat_id);
-    CREATE TABLE chat_usernames (
-        username TEXT PRIMARY KEY COLLATE NOCASE,
-        chat_id INTEGER NOT NULL
-    );
-    """,
-]
-
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 @dataclass
 class Request:
+    """A message that asked for a brief (or a post collected for a digest), as stored."""
+
     id: int
     chat_id: int
     user_id: int | None
@@ -124,6 +41,7 @@ class Request:
     attempts: int
     status_message_id: int | None = None
     reserved_tokens: int = 0
+    claimed_by: str | None = None  # the worker holding its lease
 
 
 @dataclass
@@ -165,10 +83,10 @@ class UsageFigures:
 
 
 def today() -> str:
-    return _day(time.time())
+    return day_of(time.time())
 
 
-def _day(timestamp: float) -> str:
+def day_of(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
 
 
@@ -188,280 +106,188 @@ class Quota:
                                detail_ar=f"{count(self.tokens_per_chat, TOKENS, 'ar')} لكل محادثة في اليوم")
 
 
-class Store:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+class Store(abc.ABC):
+    """What the bot keeps. Implementations: `SQLiteStore`, `PostgresStore`.
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    Raises `StorageUnavailable` when the database cannot write (disk full, server gone), so callers
+    can tell the user instead of losing the work.
+    """
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                # disk full, read-only or locked: callers tell the user instead of losing the work
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise StorageUnavailable(str(exc)) from exc
+    #: True when several processes may share this store (claims, digest runs and rate slots matter)
+    shared: bool = False
 
-    def _migrate(self) -> None:
-        with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and migrate. Safe to call twice."""
 
-    @property
-    def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """A real write, for health checks."""
 
     # --- requests -------------------------------------------------------------------------------
-    def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
-                    *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
-                    quota: Quota | None = None) -> Request | None:
+    @abc.abstractmethod
+    async def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
+                          *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
+                          quota: Quota | None = None) -> Request | None:
         """Write a request before any work starts; None if this message asked for it already.
 
         Counting the request and reserving its estimated tokens happen in the same transaction as
         the quota check, so a burst of messages gets exactly the allowed number (QuotaReached for
-        the rest) however many arrive at once.
+        the rest) however many arrive at once, in however many processes. Wakes `wait_for_work`.
         """
-        now = time.time()
-        text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
-        key = None
-        if message_id is not None:
-            key = hashlib.sha256(f"{chat_id}:{message_id}:{mode}:{text}".encode()).hexdigest()
-        with self._tx() as db:
-            if key is not None and db.execute("SELECT 1 FROM requests WHERE dedupe_key = ?", (key,)).fetchone():
-                return None  # a redelivered update: it was admitted (and counted) the first time
-            if quota is not None:
-                quota.check(self._usage_in(db, user_id=user_id), self._usage_in(db, chat_id=chat_id), user_id)
-            cur = db.execute(
-                "INSERT OR IGNORE INTO requests (chat_id, user_id, message_id, thread_id, mode, payload, dedupe_key,"
-                " reserved_tokens, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (chat_id, user_id, message_id, thread_id, mode, text, key, reserve_tokens, now, now))
-            if cur.rowcount == 0:
-                return None
-            self._add_usage(db, _day(now), user_id or 0, chat_id, requests=1, reserved_tokens=reserve_tokens)
-        return Request(id=int(cur.lastrowid or 0), chat_id=chat_id, user_id=user_id, message_id=message_id,
-                       thread_id=thread_id, mode=mode, payload=payload, status="pending", attempts=0,
-                       reserved_tokens=reserve_tokens)
 
-    def start_attempt(self, request_id: int) -> int:
-        """Count an attempt before work starts, so a crash mid-work still counts."""
-        with self._tx() as db:
-            db.execute("UPDATE requests SET attempts = attempts + 1, updated_at = ? WHERE id = ?",
-                       (time.time(), request_id))
-            return int(db.execute("SELECT attempts FROM requests WHERE id = ?", (request_id,)).fetchone()[0])
+    @abc.abstractmethod
+    async def claim(self, worker: str, lease_s: float) -> Request | None:
+        """The next request to work on, claimed for `lease_s` seconds, with its attempt counted.
 
-    def set_status_message(self, request_id: int, message_id: int) -> None:
+        Only the oldest unfinished request of a chat can be claimed, and only when no live lease
+        holds it and its `retry_at` has come, so a chat's requests are worked one at a time, in order.
+        """
+
+    @abc.abstractmethod
+    async def renew(self, request_id: int, worker: str, lease_s: float) -> bool:
+        """Extend a lease; False when the claim was lost (the lease ran out and another took it)."""
+
+    @abc.abstractmethod
+    async def release(self, request_id: int, worker: str, retry_in_s: float = 0.0) -> None:
+        """Give a claimed request back unfinished; it may be claimed again after `retry_in_s`."""
+
+    @abc.abstractmethod
+    async def release_all(self, worker: str | None = None) -> int:
+        """Drop the claims of one worker (or all): a single process starting again owns no work yet."""
+
+    @abc.abstractmethod
+    async def wait_for_work(self, at_most_s: float) -> None:
+        """Return when a request may have been added or finished (or after `at_most_s`)."""
+
+    @abc.abstractmethod
+    async def set_status_message(self, request_id: int, message_id: int) -> None:
         """Remember the status message, so a resumed request turns that one into its brief."""
-        with self._tx() as db:
-            db.execute("UPDATE requests SET status_message_id = ? WHERE id = ?", (message_id, request_id))
 
-    def finish_request(self, request_id: int, status: str, *, error: str | None = None,
-                       brief_id: int | None = None, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
-        """Close a request and turn its token reservation into what was really spent."""
-        with self._tx() as db:
-            row = db.execute("SELECT chat_id, user_id, reserved_tokens, created_at, status FROM requests"
-                             " WHERE id = ?", (request_id,)).fetchone()
-            db.execute("UPDATE requests SET status = ?, error = ?, brief_id = COALESCE(?, brief_id), updated_at = ?,"
-                       " reserved_tokens = 0 WHERE id = ?", (status, error, brief_id, time.time(), request_id))
-            if row is not None and row["status"] == "pending":
-                self._add_usage(db, _day(row["created_at"]), row["user_id"] or 0, row["chat_id"],
-                                prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                                reserved_tokens=-row["reserved_tokens"])
+    @abc.abstractmethod
+    async def finish_request(self, request_id: int, status: str, *, error: str | None = None,
+                             brief_id: int | None = None, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        """Close a request (done or failed), drop its claim and turn its token reservation into
+        what was really spent."""
 
-    def pending_count(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM requests WHERE status = 'pending'").fetchone()[0])
+    @abc.abstractmethod
+    async def pending_count(self) -> int: ...
 
-    def ping(self) -> None:
-        """A real write, for health checks: raises StorageUnavailable when the store cannot write."""
-        with self._tx() as db:
-            db.execute("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at",
-                       (time.time(),))
+    @abc.abstractmethod
+    async def pending_requests(self) -> list[Request]: ...
 
-    def pending_requests(self) -> list[Request]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM requests WHERE status = 'pending' ORDER BY id").fetchall()
-        return [Request(id=r["id"], chat_id=r["chat_id"], user_id=r["user_id"], message_id=r["message_id"],
-                        thread_id=r["thread_id"], mode=r["mode"], payload=json.loads(r["payload"]),
-                        status=r["status"], attempts=r["attempts"], status_message_id=r["status_message_id"],
-                        reserved_tokens=r["reserved_tokens"]) for r in rows]
-
-    def request_status(self, request_id: int) -> str:
-        with self._lock:
-            return str(self._db.execute("SELECT status FROM requests WHERE id = ?", (request_id,)).fetchone()[0])
+    @abc.abstractmethod
+    async def request_status(self, request_id: int) -> str: ...
 
     # --- briefs ---------------------------------------------------------------------------------
-    def save_brief(self, env: BriefEnvelope, url: str | None = None) -> int:
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (env.article.content_hash, url or env.article.url, env.provenance.model, env.provenance.prompt_version,
-                 env.model_dump_json(), time.time()))
-            return int(cur.lastrowid or 0)
+    @abc.abstractmethod
+    async def save_brief(self, env: BriefEnvelope, url: str | None = None) -> int: ...
 
-    def find_brief(self, *, content_hash: str | None = None, url: str | None = None, model: str,
-                   prompt_version: str, max_age_s: float | None = None) -> tuple[int, BriefEnvelope] | None:
+    @abc.abstractmethod
+    async def find_brief(self, *, content_hash: str | None = None, url: str | None = None, model: str,
+                         prompt_version: str, max_age_s: float | None = None) -> tuple[int, BriefEnvelope] | None:
         """A brief of the same text (or the same URL, not older than `max_age_s`) by the same model
         and prompts."""
-        column, value = ("content_hash", content_hash) if content_hash else ("url", url)
-        if value is None:
-            return None
-        since = time.time() - max_age_s if max_age_s is not None else 0.0
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT id, envelope FROM briefs WHERE {column} = ? AND model = ? AND prompt_version = ?"
-                " AND created_at >= ? ORDER BY id DESC LIMIT 1", (value, model, prompt_version, since)).fetchone()
-        return (row["id"], BriefEnvelope.model_validate_json(row["envelope"])) if row else None
 
-    def get_brief(self, brief_id: int) -> BriefEnvelope | None:
-        with self._lock:
-            row = self._db.execute("SELECT envelope FROM briefs WHERE id = ?", (brief_id,)).fetchone()
-        return BriefEnvelope.model_validate_json(row["envelope"]) if row else None
+    @abc.abstractmethod
+    async def get_brief(self, brief_id: int) -> BriefEnvelope | None: ...
 
     # --- chat settings --------------------------------------------------------------------------
-    def chat(self, chat_id: int) -> ChatSettings:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM chat_settings WHERE chat_id = ?", (chat_id,)).fetchone()
-        if row is None:
-            return ChatSettings(chat_id=chat_id, known=False)
-        return ChatSettings(chat_id=chat_id, lang=row["lang"], digest_enabled=bool(row["digest_enabled"]),
-                            digest_time=row["digest_time"], timezone=row["timezone"],
-                            last_digest_at=row["last_digest_at"])
+    @abc.abstractmethod
+    async def chat(self, chat_id: int) -> ChatSettings: ...
 
-    def set_last_digest(self, chat_id: int, at: float) -> None:
+    @abc.abstractmethod
+    async def save_chat(self, cs: ChatSettings) -> None: ...
+
+    @abc.abstractmethod
+    async def set_last_digest(self, chat_id: int, at: float) -> None:
         """Move only the digest mark (never back), so a digest posted late undoes no other setting."""
-        with self._tx() as db:
-            db.execute("UPDATE chat_settings SET last_digest_at = MAX(last_digest_at, ?) WHERE chat_id = ?",
-                       (at, chat_id))
 
-    def save_chat(self, cs: ChatSettings) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET lang = excluded.lang,"
-                " digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
-                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at",
-                (cs.chat_id, cs.lang, int(cs.digest_enabled), cs.digest_time, cs.timezone, cs.last_digest_at))
-
-    def digest_chats(self) -> list[ChatSettings]:
-        with self._lock:
-            ids = [r[0] for r in self._db.execute("SELECT chat_id FROM chat_settings WHERE digest_enabled = 1")]
-        return [self.chat(i) for i in ids]
+    @abc.abstractmethod
+    async def digest_chats(self) -> list[ChatSettings]: ...
 
     # --- usage ----------------------------------------------------------------------------------
-    def add_usage(self, user_id: int, chat_id: int, *, requests: int = 0, prompt_tokens: int = 0,
-                  completion_tokens: int = 0) -> None:
-        with self._tx() as db:
-            self._add_usage(db, today(), user_id, chat_id, requests=requests, prompt_tokens=prompt_tokens,
-                            completion_tokens=completion_tokens)
+    @abc.abstractmethod
+    async def add_usage(self, user_id: int, chat_id: int, *, requests: int = 0, prompt_tokens: int = 0,
+                        completion_tokens: int = 0) -> None: ...
 
-    @staticmethod
-    def _add_usage(db: sqlite3.Connection, day: str, user_id: int, chat_id: int, *, requests: int = 0,
-                   prompt_tokens: int = 0, completion_tokens: int = 0, reserved_tokens: int = 0) -> None:
-        db.execute(
-            "INSERT INTO usage (day, user_id, chat_id, requests, prompt_tokens, completion_tokens, reserved_tokens)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(day, user_id, chat_id) DO UPDATE SET"
-            " requests = requests + excluded.requests, prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-            " completion_tokens = completion_tokens + excluded.completion_tokens,"
-            " reserved_tokens = MAX(0, reserved_tokens + excluded.reserved_tokens)",
-            (day, user_id, chat_id, requests, prompt_tokens, completion_tokens, reserved_tokens))
-
-    def usage(self, *, user_id: int | None = None, chat_id: int | None = None, day: str | None = None) -> UsageFigures:
-        with self._lock:
-            return self._usage_in(self._db, user_id=user_id, chat_id=chat_id, day=day)
-
-    @staticmethod
-    def _usage_in(db: sqlite3.Connection, *, user_id: int | None = None, chat_id: int | None = None,
-                  day: str | None = None) -> UsageFigures:
-        where, args = ["day = ?"], [day or today()]
-        if user_id is not None:
-            where.append("user_id = ?")
-            args.append(user_id)  # type: ignore[arg-type]
-        if chat_id is not None:
-            where.append("chat_id = ?")
-            args.append(chat_id)  # type: ignore[arg-type]
-        row = db.execute(
-            "SELECT COALESCE(SUM(requests),0), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0),"
-            f" COALESCE(SUM(reserved_tokens),0) FROM usage WHERE {' AND '.join(where)}", args).fetchone()
-        return UsageFigures(requests=row[0], prompt_tokens=row[1], completion_tokens=row[2], reserved_tokens=row[3])
+    @abc.abstractmethod
+    async def usage(self, *, user_id: int | None = None, chat_id: int | None = None,
+                    day: str | None = None) -> UsageFigures: ...
 
     # --- digests --------------------------------------------------------------------------------
-    def add_digest_item(self, chat_id: int, brief_id: int, *, link: str | None = None,
-                        outlet: str | None = None) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO digest_items (chat_id, brief_id, shared_at, link, outlet)"
-                       " VALUES (?, ?, ?, ?, ?)", (chat_id, brief_id, time.time(), link, outlet))
+    @abc.abstractmethod
+    async def add_digest_item(self, chat_id: int, brief_id: int, *, link: str | None = None,
+                              outlet: str | None = None) -> None: ...
 
-    def digest_entries(self, chat_id: int, since: float) -> list[DigestEntry]:
+    @abc.abstractmethod
+    async def digest_entries(self, chat_id: int, since: float) -> list[DigestEntry]:
         """What was shared in a chat after `since`, oldest first, with links and publishers."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT d.shared_at, b.envelope, d.link, d.outlet FROM digest_items d JOIN briefs b"
-                " ON b.id = d.brief_id WHERE d.chat_id = ? AND d.shared_at > ? ORDER BY d.shared_at",
-                (chat_id, since)).fetchall()
-        return [DigestEntry(r[0], BriefEnvelope.model_validate_json(r[1]), r[2], r[3]) for r in rows]
+
+    @abc.abstractmethod
+    async def claim_digest_run(self, chat_id: int, slot: str) -> bool:
+        """True for exactly one caller per chat and scheduled run (`slot`), however many processes ask."""
 
     # --- private subscriptions to a chat's digest -------------------------------------------------
-    def subscribe(self, user_id: int, chat_id: int) -> bool:
+    @abc.abstractmethod
+    async def subscribe(self, user_id: int, chat_id: int) -> bool:
         """True when this is a new subscription."""
-        with self._tx() as db:
-            cur = db.execute("INSERT OR IGNORE INTO subscriptions (user_id, chat_id, created_at) VALUES (?, ?, ?)",
-                             (user_id, chat_id, time.time()))
-            return cur.rowcount > 0
 
-    def unsubscribe(self, user_id: int, chat_id: int | None = None) -> list[int]:
+    @abc.abstractmethod
+    async def unsubscribe(self, user_id: int, chat_id: int | None = None) -> list[int]:
         """Remove one subscription (or all of the user's); the chats it was removed from."""
-        with self._tx() as db:
-            where, args = ("user_id = ?", [user_id]) if chat_id is None else \
-                ("user_id = ? AND chat_id = ?", [user_id, chat_id])
-            chats = [r[0] for r in db.execute(f"SELECT chat_id FROM subscriptions WHERE {where}", args)]
-            db.execute(f"DELETE FROM subscriptions WHERE {where}", args)
-        return chats
 
-    def subscriptions(self, user_id: int) -> list[int]:
-        with self._lock:
-            return [r[0] for r in self._db.execute(
-                "SELECT chat_id FROM subscriptions WHERE user_id = ? ORDER BY created_at", (user_id,))]
+    @abc.abstractmethod
+    async def subscriptions(self, user_id: int) -> list[int]: ...
 
-    def subscribers(self, chat_id: int) -> list[int]:
-        with self._lock:
-            return [r[0] for r in self._db.execute(
-                "SELECT user_id FROM subscriptions WHERE chat_id = ? ORDER BY created_at", (chat_id,))]
+    @abc.abstractmethod
+    async def subscribers(self, chat_id: int) -> list[int]: ...
 
-    def remember_username(self, chat_id: int, username: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM chat_usernames WHERE chat_id = ?", (chat_id,))
-            db.execute("INSERT INTO chat_usernames (username, chat_id) VALUES (?, ?) ON CONFLICT(username)"
-                       " DO UPDATE SET chat_id = excluded.chat_id", (username.lstrip("@"), chat_id))
+    @abc.abstractmethod
+    async def remember_username(self, chat_id: int, username: str) -> None: ...
 
-    def username_of(self, chat_id: int) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT username FROM chat_usernames WHERE chat_id = ?", (chat_id,)).fetchone()
-        return str(row[0]) if row else None
+    @abc.abstractmethod
+    async def username_of(self, chat_id: int) -> str | None: ...
 
-    def chat_by_username(self, username: str) -> int | None:
-        with self._lock:
-            row = self._db.execute("SELECT chat_id FROM chat_usernames WHERE username = ?",
-                                   (username.lstrip("@"),)).fetchone()
-        return int(row[0]) if row else None
+    @abc.abstractmethod
+    async def chat_by_username(self, username: str) -> int | None: ...
+
+    # --- limits shared by every process ---------------------------------------------------------
+    @abc.abstractmethod
+    async def rate_slot(self, key: str, interval_s: float, burst: int = 1) -> float:
+        """Book the next send slot of a rate limit shared by all processes; seconds to wait for it.
+
+        A virtual schedule (GCRA): each call moves the key's next free time on by `interval_s`, and
+        up to `burst` calls may go at once after a quiet spell. One atomic statement, no lock held:
+        `next_at = max(next_at, now) + interval_s`, and the slot is `next_at - burst * interval_s`.
+        """
+
+
+def open_store(settings: Settings) -> Store:
+    """The store DATABASE_URL names (not opened yet): PostgreSQL, or SQLite (the default)."""
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    if url and url.startswith(("postgresql://", "postgres://")):
+        from bot.store_postgres import PostgresStore
+
+        return PostgresStore(url, pool_size=settings.database_pool_size)
+    from bot.store_sqlite import SQLiteStore
+
+    if url and url.startswith("sqlite:///"):
+        return SQLiteStore(url.removeprefix("sqlite:///"))
+    return SQLiteStore(settings.db_path)
+
+
+def location(settings: Settings) -> str:
+    """The database, named for a message: never with its password."""
+    if settings.database_url:
+        url = settings.database_url.get_secret_value()
+        if "@" in url:
+            url = f"{url.split('://')[0]}://…@{url.rsplit('@', 1)[-1]}"
+        return f"{url} (DATABASE_URL)"
+    return f"{settings.db_path} (DATA_DIR / DATABASE_PATH)"

@@ -16,13 +16,12 @@ import re
 import secrets
 import signal
 import time
-from typing import Any
+from typing import Any, Literal
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -45,9 +44,12 @@ from bot.handlers import PasteJoiner
 from bot.llm import LLMClient
 from bot.logs import redact_also, setup_logging
 from bot.metrics import HealthServer, Metrics
+from bot.ratelimit import CountingRateLimiter, SharedRateLimiter
 from bot.runner import Runner
 from bot.services import KEY, Services
-from bot.store import Store
+from bot.store import Store, location, open_store
+
+Role = Literal["all", "receiver", "worker"]
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +67,6 @@ COMMANDS = {
            ("subscribe", "استلم هنا موجز مجموعة أو قناة: ‎@الاسم"), ("unsubscribe", "أوقف موجزًا تستلمه هنا"),
            ("usage", "استهلاكك اليوم"), ("help", "الدليل الكامل"), ("start", "ما يفعله هذا البوت")],
 }
-
-
-class CountingRateLimiter(AIORateLimiter):
-    """AIORateLimiter that also counts the flood waits it sits out."""
-
-    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.metrics = metrics
-
-    async def _run_request(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await super()._run_request(*args, **kwargs)
-        except RetryAfter:
-            self.metrics.flood_waits.inc()
-            raise
 
 
 class WatchedRequest(HTTPXRequest):
@@ -109,25 +96,40 @@ def startup_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def open_store(settings: Settings) -> Store:
+def make_store(settings: Settings) -> Store:
     try:
-        store = Store(settings.db_path)
-        store.ping()
-    except (OSError, StorageUnavailable) as exc:
-        raise ConfigError(f"cannot write the database at {settings.db_path} (DATA_DIR / DATABASE_PATH): "
-                          f"{getattr(exc, 'strerror', None) or exc}") from None
+        return open_store(settings)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the database at {location(settings)}: {exc.strerror or exc}") from None
     except Exception as exc:  # sqlite3.DatabaseError: not a database, etc.
-        raise ConfigError(f"cannot open the database at {settings.db_path}: {exc}") from None
-    return store
+        raise ConfigError(f"cannot open the database at {location(settings)}: {exc}") from None
+
+
+async def check_store(store: Store, settings: Settings) -> None:
+    """Connect, migrate and write once, or stop with one line (exit 2)."""
+    try:
+        await store.open()
+        await store.ping()
+    except StorageUnavailable as exc:
+        raise ConfigError(f"cannot write the database at {location(settings)}: {exc}") from None
+    except Exception as exc:
+        raise ConfigError(f"cannot open the database at {location(settings)}: {exc}") from None
 
 
 class NewsBot:
-    def __init__(self, settings: Settings, *, store: Store | None = None, fetcher: Fetcher | None = None,
-                 engine: BriefEngine | None = None) -> None:
+    """`role`: "all" takes updates and works them (the default); with a shared store (PostgreSQL),
+    "receiver" only takes updates and answers commands, and "worker" only works requests and posts
+    digests, as many as wanted."""
+
+    def __init__(self, settings: Settings, *, role: Role = "all", store: Store | None = None,
+                 fetcher: Fetcher | None = None, engine: BriefEngine | None = None) -> None:
         if settings.telegram_bot_token is None:
             raise ConfigError("set TELEGRAM_BOT_TOKEN (from @BotFather)")
-        self.settings = settings
-        self.store = store or open_store(settings)
+        self.settings, self.role = settings, role
+        self.store = store or make_store(settings)
+        if role != "all" and not self.store.shared:
+            raise ConfigError(f"--role {role} needs a database that processes share: set DATABASE_URL="
+                              "postgresql://… (SQLite serves one process: use `newsbot run` alone)")
         self.fetcher = fetcher or Fetcher(settings)
         self.engine = engine or BriefEngine(settings, LLMClient(settings))
         self.metrics = Metrics()
@@ -158,7 +160,8 @@ class NewsBot:
             ApplicationBuilder()
             .token(self.settings.telegram_bot_token.get_secret_value())
             .base_url(self.settings.telegram_api_base_url)
-            .rate_limiter(CountingRateLimiter(self.metrics, max_retries=5))
+            .rate_limiter(SharedRateLimiter(self.store, self.metrics, max_retries=5) if self.store.shared
+                          else CountingRateLimiter(self.metrics, max_retries=5))
             .get_updates_request(self.updates_request)
             .concurrent_updates(True)
             .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
@@ -188,12 +191,14 @@ class NewsBot:
         return int(getattr(limiter, "limit", self.settings.llm_max_concurrency))
 
     # --- health ---------------------------------------------------------------------------------
-    def health(self) -> str | None:
+    async def health(self) -> str | None:
         """None when healthy, else a short reason (for /healthz)."""
         try:
-            self.store.ping()
+            await self.store.ping()
         except StorageUnavailable:
             return "the store cannot write"
+        if self.role == "worker":
+            return None  # a worker takes no updates
         if self.app.updater is None or not self.app.updater.running:
             return "not receiving updates from Telegram"
         silent = time.monotonic() - self.updates_request.last_answer
@@ -201,9 +206,9 @@ class NewsBot:
             return f"Telegram has not answered getUpdates for {silent:.0f} s"
         return None
 
-    def refresh_gauges(self) -> None:
+    async def refresh_gauges(self) -> None:
         with contextlib.suppress(Exception):
-            self.metrics.queue_depth.set(self.store.pending_count())
+            self.metrics.queue_depth.set(await self.store.pending_count())
         self.metrics.llm_concurrency.set(self.llm_concurrency())
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -228,7 +233,8 @@ class NewsBot:
             delay = min(delay * 2, 30.0)
 
     async def start(self, *, stop: asyncio.Event | None = None, poll_timeout: int = 1) -> bool:
-        """Connect, register commands, restore schedules, resume pending work, and take updates."""
+        """Connect, register commands, restore schedules, work what is pending, and take updates."""
+        await check_store(self.store, self.settings)
         if self.settings.metrics_port is not None and self.health_server is None:
             self.health_server = HealthServer(self.metrics, self.health, self.settings.metrics_listen,
                                               self.settings.metrics_port, refresh=self.refresh_gauges)
@@ -236,15 +242,21 @@ class NewsBot:
         if not await self.connect(stop):
             return False
         self.runner.bot = self.app.bot
-        for lang, commands in COMMANDS.items():
+        for lang, commands in COMMANDS.items() if self.role != "worker" else ():
             try:
                 await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in commands],
                                                    language_code=None if lang == "en" else lang)
             except TelegramError as exc:  # the menu is a convenience: the bot works without it
                 log.warning("could not register the command menu (%s): %r", lang, exc)
         await self.app.start()
-        self.digests.restore()
-        self.runner.resume()
+        if self.role != "receiver":
+            await self.digests.restore(follow=self.store.shared)
+            if not self.store.shared:
+                await self.store.release_all()  # one process: what the last run claimed is nobody's now
+            self.runner.start()
+        if self.role == "worker":
+            log.info("newsbot worker %s is running", self.runner.worker)
+            return True
         assert self.app.updater is not None
         if self.settings.webhook_url:
             await self.app.updater.start_webhook(
@@ -261,20 +273,24 @@ class NewsBot:
     async def stop(self) -> None:
         """Stop taking updates and end; requests in flight stay pending and resume at the next start."""
         self.runner.closing = True
-        self.services.joiner.store_pending()
+        await self.services.joiner.store_pending()
         await self.runner.cancel_all()
+        with contextlib.suppress(StorageUnavailable):
+            await self.store.release_all(self.runner.worker)  # another worker may take them now
         try:
             await asyncio.wait_for(self._stop_telegram(), self.settings.shutdown_timeout_s)
         except TimeoutError:
             log.warning("Telegram did not answer while stopping; stopped anyway")
         await self.runner.cancel_all()  # what the last updates started (already stored, not begun)
+        with contextlib.suppress(StorageUnavailable):
+            await self.store.release_all(self.runner.worker)
         if self.health_server is not None:
             await self.health_server.stop()
         with contextlib.suppress(Exception):
             await self.fetcher.close()
         with contextlib.suppress(Exception):
             await self.engine.llm.close()
-        self.store.close()
+        await self.store.close()
 
     async def _stop_telegram(self) -> None:
         if self.app.updater is not None and self.app.updater.running:
@@ -284,9 +300,9 @@ class NewsBot:
         await self.app.shutdown()
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, role: Role = "all") -> None:
     """Run until SIGTERM or SIGINT."""
-    bot = NewsBot(settings)
+    bot = NewsBot(settings, role=role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -299,10 +315,13 @@ async def serve(settings: Settings) -> None:
         await bot.stop()
 
 
-def run_bot(settings: Settings) -> None:
+def run_bot(settings: Settings, role: Role = "all") -> None:
     """`newsbot run`: long polling, or a webhook when WEBHOOK_URL is set."""
     problems = startup_problems(settings)
     if problems:
         raise ConfigError("; ".join(problems))
     setup_logging(settings)
-    asyncio.run(serve(settings))
+    url = settings.database_url.get_secret_value() if settings.database_url else ""
+    if password := url.split("://", 1)[-1].rsplit("@", 1)[0].partition(":")[2] if "@" in url else "":
+        redact_also(password)
+    asyncio.run(serve(settings, role))

@@ -13,7 +13,7 @@ from bot.config import Settings
 from tests.fakes.openai_server import FakeLLM, Reply, completion
 from tests.fakes.web_server import FakeWeb
 
-pytest_plugins = ["tests.telegram_harness"]
+pytest_plugins = ["tests.telegram_harness", "tests.postgres"]
 
 # test material from public sources, with origins and licences in tests/data/README.md
 TESTDATA = Path(__file__).resolve().parent / "data"

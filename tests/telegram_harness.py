@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import subprocess
@@ -25,9 +26,15 @@ BRIEF_MARK = "Who is pressuring whom"
 
 
 async def until(predicate: Callable[[], object], within: float = 15.0) -> None:
+    """Wait until `predicate()` (a value, or an awaitable for the store's answers) is true."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while not predicate():
+
+    async def holds() -> bool:
+        value = predicate()
+        return bool(await value if inspect.isawaitable(value) else value)
+
+    while not await holds():
         if loop.time() > deadline:
             raise AssertionError("timed out waiting for the bot")
         await asyncio.sleep(0.02)
@@ -43,8 +50,8 @@ def botapi() -> Iterator[FakeBotAPI]:
     assert unexpected == [], unexpected
 
 
-def bot_process(settings: Settings, llm: FakeLLM, **env_extra: str) -> subprocess.Popen[bytes]:
-    """`newsbot run` as a real process, configured only through its environment."""
+def bot_process(settings: Settings, llm: FakeLLM, *args: str, **env_extra: str) -> subprocess.Popen[bytes]:
+    """`newsbot run [args]` as a real process, configured only through its environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LLM_", "TELEGRAM_", "WEBHOOK_"))}
     env.update({
         "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token.get_secret_value(),  # type: ignore[union-attr]
@@ -52,7 +59,7 @@ def bot_process(settings: Settings, llm: FakeLLM, **env_extra: str) -> subproces
         "OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "sk-test", "LLM_MODEL": "fake-model",
         "LLM_TIMEOUT_S": "30", "DATABASE_PATH": str(settings.db_path), "LOG_LEVEL": "WARNING", **env_extra,
     })
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=settings.db_path.parent,
+    return subprocess.Popen([sys.executable, "-m", "bot", "run", *args], env=env, cwd=settings.db_path.parent,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

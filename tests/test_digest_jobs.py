@@ -64,12 +64,17 @@ async def digest_on(botapi: FakeBotAPI, chat: int = GROUP) -> None:
     await until(lambda: "09:00" in botapi.visible_text(chat))
 
 
-def backdate(bot: NewsBot, chat: int, seconds: float) -> None:
+async def backdate(bot: NewsBot, chat: int, seconds: float) -> None:
     """Everything shared so far in the chat was shared `seconds` earlier (as was the last digest)."""
-    bot.store._db.execute("UPDATE digest_items SET shared_at = shared_at - ? WHERE chat_id = ?", (seconds, chat))
-    cs = bot.store.chat(chat)
+    bot.store._db.execute("UPDATE digest_items SET shared_at = shared_at - ? WHERE chat_id = ?",  # type: ignore[attr-defined]
+                          (seconds, chat))
+    cs = await bot.store.chat(chat)
     cs.last_digest_at -= seconds
-    bot.store.save_chat(cs)
+    await bot.store.save_chat(cs)
+
+
+async def entries(bot: NewsBot, chat: int, n: int) -> bool:
+    return len(await bot.store.digest_entries(chat, 0)) == n
 
 
 # --- groups ---------------------------------------------------------------------------------------
@@ -114,8 +119,8 @@ async def test_a_changed_stance_a_day_later_is_a_change_and_two_statements_in_on
         assert "Egypt: rejects the Israeli proposal" in first and "🔄" not in first and "changed" not in first
 
         botapi.push("message", U.message(GROUP, gaza, uid=MEMBER))
-        await until(lambda: len(bot.store.digest_entries(GROUP, 0)) == 2)
-        backdate(bot, GROUP, DAY)  # shared yesterday
+        await until(lambda: entries(bot, GROUP, 2))
+        await backdate(bot, GROUP, DAY)  # shared yesterday
         botapi.push("message", U.message(GROUP, gaza + FOLLOW_UP, uid=MEMBER))
         await until(lambda: llm_server.calls == 3)
         botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))
@@ -185,7 +190,7 @@ async def test_channel_subscribers_see_only_digests_and_a_member_gets_it_private
 
         botapi.push("message", U.command(reader, "/unsubscribe"))
         await until(lambda: f"Unsubscribed from: @{CHANNEL_NAME}" in botapi.visible_text(reader))
-        assert bot.store.subscribers(CHANNEL) == []
+        assert await bot.store.subscribers(CHANNEL) == []
     finally:
         await bot.stop()
 
@@ -198,7 +203,7 @@ async def test_subscribing_to_a_chat_without_digests_is_refused(bot_settings: Se
         await until(lambda: "Digests are off in that chat." in botapi.visible_text(4242))
         botapi.push("message", U.command(GROUP, "/subscribe", uid=MEMBER))
         await until(lambda: "Send /subscribe in a private chat with me." in botapi.visible_text(GROUP))
-        assert bot.store.subscriptions(4242) == []
+        assert await bot.store.subscriptions(4242) == []
     finally:
         await bot.stop()
 
@@ -241,6 +246,6 @@ async def test_a_digest_posted_late_does_not_undo_digest_off(bot_settings: Setti
         botapi.push("message", U.command(GROUP, "/digest off", uid=ADMIN))
         await until(lambda: "Digest off" in botapi.visible_text(GROUP))
         await until(lambda: digests(botapi, GROUP))
-        assert not bot.store.chat(GROUP).digest_enabled
+        assert not (await bot.store.chat(GROUP)).digest_enabled
     finally:
         await bot.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 
@@ -32,6 +34,13 @@ def test_env_example_does_not_override_the_images_data_dir() -> None:
     assert any(line.startswith("# DATA_DIR=") for line in lines)
 
 
-def test_compose_runs_the_bot_with_its_volume() -> None:
-    compose = (ROOT / "compose.yaml").read_text(encoding="utf-8")
-    assert "newsbot-data:/data" in compose and "METRICS_PORT" in compose
+def test_compose_runs_postgresql_a_receiver_and_two_workers() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert services["receiver"]["command"] == ["run", "--role", "receiver"]
+    assert services["worker"]["command"] == ["run", "--role", "worker"] and services["worker"]["deploy"]["replicas"] == 2
+    for role in ("receiver", "worker"):
+        env = services[role]["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert services[role]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["postgres"]["image"].startswith("postgres:") and "healthcheck" in services["postgres"]

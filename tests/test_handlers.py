@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from bot.config import Settings
+from bot.store import ChatSettings
 from bot.telegram import NewsBot
 from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
@@ -16,6 +17,14 @@ from tests.fakes.openai_server import FakeLLM
 from tests.telegram_harness import BRIEF_MARK, configure, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+
+
+async def lang_is(bot: NewsBot, chat: int, lang: str) -> bool:
+    return (await bot.store.chat(chat)).lang == lang
+
+
+async def digest_on(bot: NewsBot, chat: int) -> bool:
+    return (await bot.store.chat(chat)).digest_enabled
 
 
 async def running(settings: Settings) -> NewsBot:
@@ -31,9 +40,8 @@ async def test_allow_list_holds_for_digests_channels_buttons_and_commands(
     stranger_group, stranger_channel = -100300, -1009999000300
     try:
         # a stranger's group turns digests on and shares articles; a stranger's channel does the same
-        bot.store.save_chat(bot.store.chat(stranger_group).__class__(chat_id=stranger_group, digest_enabled=True))
-        bot.store.save_chat(bot.store.chat(stranger_channel).__class__(chat_id=stranger_channel,
-                                                                        digest_enabled=True))
+        await bot.store.save_chat(ChatSettings(chat_id=stranger_group, digest_enabled=True))
+        await bot.store.save_chat(ChatSettings(chat_id=stranger_channel, digest_enabled=True))
         botapi.push("message", U.command(stranger_group, "/digest on", uid=5))
         botapi.push("message", U.message(stranger_group, ARTICLE, uid=5))
         botapi.push("channel_post", U.message(stranger_channel, ARTICLE + "\n\nنسخة"))
@@ -44,7 +52,8 @@ async def test_allow_list_holds_for_digests_channels_buttons_and_commands(
         await until(lambda: BRIEF_MARK in botapi.visible_text(42))
         await asyncio.sleep(0.3)
         assert llm_server.calls == 1
-        assert bot.store.digest_entries(stranger_group, 0) == [] and bot.store.digest_entries(stranger_channel, 0) == []
+        assert await bot.store.digest_entries(stranger_group, 0) == []
+        assert await bot.store.digest_entries(stranger_channel, 0) == []
         assert botapi.sent(stranger_channel) == []  # nothing published to the stranger's subscribers
     finally:
         await bot.stop()
@@ -86,7 +95,7 @@ async def test_bad_schedule_arguments_get_the_usage_reply(newsbot: NewsBot, bota
     botapi.push("message", U.command(-100400, f"/digest {args}", uid=9))
     botapi.chat_members[(-100400, 9)] = "administrator"
     await until(lambda: "Usage: /digest on [HH:MM]" in botapi.visible_text(-100400))
-    assert "مثال" in botapi.visible_text(-100400) and not newsbot.store.chat(-100400).digest_enabled
+    assert "مثال" in botapi.visible_text(-100400) and not (await newsbot.store.chat(-100400)).digest_enabled
 
 
 # --- the chat's words ---------------------------------------------------------------------------
@@ -123,7 +132,7 @@ async def test_start_greets_and_help_is_the_full_guide(newsbot: NewsBot, botapi:
 async def test_usage_speaks_both_languages_with_plurals(newsbot: NewsBot, botapi: FakeBotAPI, n: int, ar: str,
                                                         en: str) -> None:
     for i in range(n):
-        newsbot.store.add_usage(923, 923, requests=1, prompt_tokens=6_000, completion_tokens=1_000 + i)
+        await newsbot.store.add_usage(923, 923, requests=1, prompt_tokens=6_000, completion_tokens=1_000 + i)
     botapi.push("message", U.command(923, "/usage"))
     await until(lambda: "Today:" in botapi.visible_text(923))
     text = botapi.visible_text(923)
@@ -155,7 +164,7 @@ async def test_settings_buttons_change_the_view_in_place(newsbot: NewsBot, botap
     assert data == ["cfg:lang:ar", "cfg:lang:en", "cfg:lang:both"]  # no digest buttons in a private chat
     message_id = menu.result["message_id"]
     botapi.push("callback_query", U.callback(926, message_id, "cfg:lang:en"))
-    await until(lambda: newsbot.store.chat(926).lang == "en")
+    await until(lambda: lang_is(newsbot, 926, "en"))
     await until(lambda: any(int(c.params["message_id"]) == message_id for c in botapi.sent(926, ("editMessageText",))))
     assert "language view: English" in botapi.visible_text(926)
 
@@ -171,10 +180,10 @@ async def test_only_group_admins_change_group_settings(newsbot: NewsBot, botapi:
     botapi.push("callback_query", U.callback(group, message_id, "cfg:lang:en", uid=32))  # a member
     await until(lambda: any(c.method == "answerCallbackQuery" and c.params.get("show_alert")
                             for c in botapi.calls))
-    assert newsbot.store.chat(group).lang == "both"
+    assert (await newsbot.store.chat(group)).lang == "both"
     botapi.push("callback_query", U.callback(group, message_id, "cfg:time:07:00", uid=31))  # an admin
-    await until(lambda: newsbot.store.chat(group).digest_enabled)
-    assert newsbot.store.chat(group).digest_time == "07:00"
+    await until(lambda: digest_on(newsbot, group))
+    assert (await newsbot.store.chat(group)).digest_time == "07:00"
     await until(lambda: "daily at 07:00" in botapi.visible_text(group))
 
 
@@ -197,7 +206,7 @@ async def test_only_group_admins_change_the_language_with_lang(newsbot: NewsBot,
     group = -100700
     botapi.push("message", U.command(group, "/lang en", uid=9))  # a plain member
     await until(lambda: "Only the group's admins" in botapi.visible_text(group))
-    assert newsbot.store.chat(group).lang == "both"
+    assert (await newsbot.store.chat(group)).lang == "both"
     botapi.chat_members[(group, 10)] = "administrator"
     botapi.push("message", U.command(group, "/lang en", uid=10))
-    await until(lambda: newsbot.store.chat(group).lang == "en")
+    await until(lambda: lang_is(newsbot, group, "en"))

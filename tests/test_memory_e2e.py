@@ -140,18 +140,19 @@ def test_missing_token_is_one_line(tmp_path: Path) -> None:
 
 async def test_request_that_keeps_failing_is_given_up_with_a_reply(bot_settings: Settings, botapi: FakeBotAPI,
                                                                    llm_server: FakeLLM) -> None:
-    from bot.store import Store
+    from bot.store_sqlite import SQLiteStore
 
-    store = Store(bot_settings.db_path)
-    rid = store.add_request(851, 851, 5, {"text": ARTICLE}).id  # type: ignore[union-attr]
+    store = SQLiteStore(bot_settings.db_path)
+    rid = (await store.add_request(851, 851, 5, {"text": ARTICLE})).id  # type: ignore[union-attr]
     for _ in range(bot_settings.request_max_attempts):  # three runs that each died mid-request
-        store.start_attempt(rid)
-    store.close()
+        assert await store.claim("a run that died", 60) is not None
+        await store.release_all()
+    await store.close()
     bot = NewsBot(bot_settings)
     await bot.start()
     try:
         await until(lambda: "I have given up on it" in botapi.visible_text(851))
         assert "توقفت عن المحاولة" in botapi.visible_text(851)
-        assert llm_server.calls == 0 and bot.store.request_status(rid) == "failed"
+        assert llm_server.calls == 0 and await bot.store.request_status(rid) == "failed"
     finally:
         await bot.stop()

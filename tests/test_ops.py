@@ -122,11 +122,11 @@ async def test_sigterm_with_telegram_down_mid_request_exits_quickly(bot_settings
     proc.send_signal(signal.SIGTERM)
     await asyncio.to_thread(proc.wait, 15)
     assert proc.returncode == 0 and time.monotonic() - started < 5
-    from bot.store import Store
+    from bot.store_sqlite import SQLiteStore
 
-    store = Store(bot_settings.db_path)
-    assert len(store.pending_requests()) == 1  # kept for the next start
-    store.close()
+    store = SQLiteStore(bot_settings.db_path)
+    assert len(await store.pending_requests()) == 1  # kept for the next start
+    await store.close()
     botapi.errors.clear()
 
 

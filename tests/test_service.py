@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.errors import TooShort
 from bot.llm import LLMClient
 from bot.service import BriefService
-from bot.store import Store
+from bot.store_sqlite import SQLiteStore
 from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes.openai_server import FakeLLM
 
@@ -33,9 +33,9 @@ class Reads:
 @pytest.fixture
 async def service(settings: Settings, tmp_path: Path):  # type: ignore[no-untyped-def]
     llm = LLMClient(settings)
-    store = Store(tmp_path / "briefs.sqlite3")
+    store = SQLiteStore(tmp_path / "briefs.sqlite3")
     yield BriefService(settings, store, BriefEngine(settings, llm))
-    store.close()
+    await store.close()
     await llm.close()
 
 

@@ -1,0 +1,56 @@
+"""Telegram's limits (~30 requests/s overall, ~20 messages/min per group), for one process or many.
+
+One process: python-telegram-bot's AIORateLimiter. Several processes on one PostgreSQL store (a
+receiver and workers): each call also books a slot in the store's shared schedule first, so the
+limits hold for the whole deployment, not per process. RetryAfter is waited out either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import AIORateLimiter
+
+from bot.metrics import Metrics
+from bot.store import Store
+
+OVERALL_PER_S = 30  # Bot API: about 30 messages per second overall
+GROUP_PER_MIN = 20  # and about 20 per minute in one group
+
+
+class CountingRateLimiter(AIORateLimiter):
+    """AIORateLimiter that also counts the flood waits it sits out."""
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(overall_max_rate=OVERALL_PER_S, group_max_rate=GROUP_PER_MIN, **kwargs)
+        self.metrics = metrics
+
+    async def _run_request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._run_request(*args, **kwargs)
+        except RetryAfter:
+            self.metrics.flood_waits.inc()
+            raise
+
+
+class SharedRateLimiter(CountingRateLimiter):
+    """The same limits, booked in the shared store so that every process counts against one budget."""
+
+    def __init__(self, store: Store, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(metrics, **kwargs)
+        self.store = store
+
+    async def _run_request(self, chat: bool, group: str | int | bool, allow_paid_broadcast: bool,
+                           callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
+                           kwargs: dict[str, Any]) -> Any:
+        if chat:  # calls that send to a chat; getUpdates, getMe and the like are not limited
+            wait = await self.store.rate_slot("overall", 1 / OVERALL_PER_S, burst=OVERALL_PER_S)
+            if group:
+                wait = max(wait, await self.store.rate_slot(f"group:{group}", 60 / GROUP_PER_MIN,
+                                                            burst=GROUP_PER_MIN))
+            if wait > 0:
+                await asyncio.sleep(wait)
+        return await super()._run_request(chat, group, allow_paid_broadcast, callback, args, kwargs)
