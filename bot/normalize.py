@@ -11,6 +11,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import chain, repeat
 
 _REMOVE = {0x0640, 0x0670, 0x200E, 0x200F, 0x061C, 0x200B, 0x200C, 0x200D, 0xFEFF, 0x00AD}
 _REMOVE.update(range(0x064B, 0x0653))  # harakat, tanwin, shadda, sukun
@@ -102,6 +103,26 @@ _PREPOSITIONS = "بلك"
 _WORD = re.compile(r"\w+")
 
 
+@functools.lru_cache(maxsize=8192)
+def _match_char(ch: str) -> str:
+    """A character's matching form: its normal form without quote marks, letters lower-cased
+    (one character to one: a letter whose lower case is longer stays as it is)."""
+    out = []
+    for c in _norm_char(ch):
+        if c in "\"'":
+            continue
+        low = c.lower()
+        out.append(low if len(low) == 1 else c)
+    return "".join(out)
+
+
+def match_form(text: str) -> str:
+    """`Matcher`'s matching form of `text` without the offset map (`Matcher._form(text)[0]`), in one
+    `translate`: what spans and names are searched as."""
+    table = {ord(c): _match_char(c) for c in set(text)}
+    return _SPACES.sub(" ", text.translate(table)).strip(" ")
+
+
 @dataclass(frozen=True)
 class Match:
     start: int  # in the original text
@@ -126,27 +147,42 @@ class Matcher:
     def __init__(self, article: str) -> None:
         self.article = article
         self.norm, self.origin = self._form(article)
+        # check and settle ask about the same spans and names: each is looked up once
+        self._found: dict[str, Match | None] = {}
+        self._found_names: dict[str, Match | None] = {}
 
     @staticmethod
     def _form(text: str) -> tuple[str, list[int]]:
-        norm, origin = normalize_map(text)
-        chars: list[str] = []
+        """The matching form of `text` and, for each of its characters, the index in `text` it
+        came from. Done with `translate` and slices rather than a loop over characters: each
+        distinct character's matching form is worked out once (cached), and only the runs of
+        spaces (one per word) are visited in Python."""
+        forms = {c: _match_char(c) for c in set(text)}
+        full = text.translate({ord(c): f for c, f in forms.items()})
+        if all(len(f) == 1 for f in forms.values()):
+            origin = list(range(len(text)))
+        else:  # each index once per character of its form: none for a removed mark, two for a ligature
+            sizes = {c: len(f) for c, f in forms.items()}
+            origin = list(chain.from_iterable(map(repeat, range(len(text)), map(sizes.__getitem__, text))))
+        # runs of spaces become one space (the first of the run), none at either end
+        parts: list[str] = []
         where: list[int] = []
-        for c, o in zip(norm, origin, strict=True):
-            if c in "\"'":
-                continue
-            if c == " " and (not chars or chars[-1] == " "):
-                continue
-            low = c.lower()
-            chars.append(low if len(low) == 1 else c)
-            where.append(o)
-        if chars and chars[-1] == " ":
-            chars.pop()
-            where.pop()
-        return "".join(chars), where
+        at = 0
+        for m in _SPACES.finditer(full):
+            parts.append(full[at:m.start() + 1])
+            where += origin[at:m.start() + 1]
+            at = m.end()
+        parts.append(full[at:])
+        where += origin[at:]
+        norm = "".join(parts)
+        if norm.startswith(" "):
+            norm, where = norm[1:], where[1:]
+        if norm.endswith(" "):
+            norm, where = norm[:-1], where[:-1]
+        return norm, where
 
     def _pieces(self, span: str) -> list[str]:
-        pieces = [self._form(p)[0].strip(_EDGE) for p in _ELLIPSIS.split(normalize(span))]
+        pieces = [match_form(p).strip(_EDGE) for p in _ELLIPSIS.split(normalize(span))]
         return [p for p in pieces if p]
 
     def _starts_word(self, at: int, piece: str) -> bool:
@@ -207,6 +243,11 @@ class Matcher:
         MIN_WORDS_PIECE words in every piece, an unelided one at least MIN_WORDS_WHOLE. Outer
         quote marks and punctuation are ignored: models wrap quotes in their own marks.
         """
+        if span not in self._found:
+            self._found[span] = self._find(span)
+        return self._found[span]
+
+    def _find(self, span: str) -> Match | None:
         pieces = self._pieces(span)
         if not pieces:
             return None
@@ -222,8 +263,16 @@ class Matcher:
     def find_name(self, name: str) -> Match | None:
         """Where a name (an actor's mention, a source's name) is in the article, or None: one
         piece of whole words (clitics as above), no elision, at most MAX_WORDS_NAME words."""
-        pieces = self._pieces(name)
-        if len(pieces) != 1 or _ELLIPSIS.search(normalize(name)):
+        if name not in self._found_names:
+            self._found_names[name] = self._find_name(name)
+        return self._found_names[name]
+
+    def _find_name(self, name: str) -> Match | None:
+        normal = normalize(name)
+        if _ELLIPSIS.search(normal):
+            return None
+        pieces = [p for p in (match_form(normal).strip(_EDGE),) if p]
+        if len(pieces) != 1:
             return None
         words = _WORD.findall(pieces[0])
         if not words or len(words) > MAX_WORDS_NAME or not any(c.isalpha() for c in pieces[0]):

@@ -146,3 +146,49 @@ def test_invented_quote_is_not_found() -> None:
 def test_detect_language() -> None:
     assert detect_language("تمارس الولايات المتحدة ضغوطا") == "ar"
     assert detect_language("The United States presses Israel") == "en"
+
+
+def _reference_form(text: str) -> tuple[str, list[int]]:
+    """The matching form as first written: normalise with the map, then drop quote marks, collapse
+    spaces again and lower-case letters one to one. The one-pass form must give exactly this."""
+    from bot.normalize import normalize_map
+
+    norm, origin = normalize_map(text)
+    chars: list[str] = []
+    where: list[int] = []
+    for c, o in zip(norm, origin, strict=True):
+        if c in "\"'" or (c == " " and (not chars or chars[-1] == " ")):
+            continue
+        low = c.lower()
+        chars.append(low if len(low) == 1 else c)
+        where.append(o)
+    if chars and chars[-1] == " ":
+        chars.pop()
+        where.pop()
+    return "".join(chars), where
+
+
+def test_the_one_pass_matching_form_is_the_two_pass_one_on_real_and_random_text() -> None:
+    import random
+
+    from bot.normalize import match_form
+    from tests.conftest import TESTDATA
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted((TESTDATA / "examples").glob("*.txt"))]
+    assert texts
+    alphabet = "اأإآٱىةبتث \n\t\"'«»“”‘’–—،؛؟٠١۲ـًٌٍَُِّْ\u200f\u202eİΣσςABcd.…ﻻ\u00ad"
+    rng = random.Random(13)
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    texts += ["  ' a '  ", "'\"'", " \u200f ", "ΑΣ Σ", "İstanbul"]
+    for text in texts:
+        assert Matcher._form(text) == _reference_form(text), text
+        assert match_form(text) == _reference_form(text)[0], text
+
+
+def test_repeated_lookups_give_the_same_answer() -> None:
+    matcher = Matcher("قال الوزير إن المفاوضات مستمرة في القاهرة. وقال مسؤول آخر إن الباب لم يغلق.")
+    for _ in range(2):
+        assert matcher.find("المفاوضات مستمرة في القاهرة") is not None
+        assert matcher.find("المفاوضات متوقفة") is None
+        assert matcher.find_name("الوزير") is not None
+        assert matcher.find_name("السفير") is None
