@@ -106,13 +106,22 @@ def run_eval(folder: Path, limit: int | None, env: dict[str, str]) -> tuple[dict
         child_env = {**env, "DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
         cmd = [sys.executable, "-m", "bot", "eval", str(target.resolve()), "--json"]
         start = time.monotonic()
-        proc = subprocess.run(cmd, cwd=tmp, env=child_env, capture_output=True, text=True)
+        out_path = Path(tmp) / "report.json"
+        err: list[str] = []
+        with out_path.open("w", encoding="utf-8") as out:
+            proc = subprocess.Popen(cmd, cwd=tmp, env=child_env, stdout=out, stderr=subprocess.PIPE, text=True)
+            assert proc.stderr is not None
+            for line in proc.stderr:  # each article's line as it is scored: minutes apart with a slow model
+                err.append(line)
+                print(f"  {folder.name}: {line.rstrip()}", file=sys.stderr, flush=True)
+            code = proc.wait()
         wall = time.monotonic() - start
+        stdout = out_path.read_text(encoding="utf-8")
     try:
-        report = json.loads(proc.stdout)
+        report = json.loads(stdout)
     except json.JSONDecodeError:
         report = None
-    return report, wall, proc.returncode, proc.stderr.strip()
+    return report, wall, code, "".join(err).strip()
 
 
 def metrics_of(report: dict) -> list[str]:

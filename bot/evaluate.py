@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -211,6 +212,14 @@ def load(folder: str) -> list[tuple[str, Article, Brief]]:
     return items
 
 
+def progress_line(n: int, of: int, s: Score, seconds: float) -> str:
+    """One scored article as `newsbot eval --json` reports it on stderr while it goes on."""
+    metrics = " ".join(f"{m}={'-' if getattr(s, m) is None else round(getattr(s, m), 2)}" for m in METRICS)
+    tail = f" error={s.error}" if s.error else ""
+    return (f"eval {n}/{of} {s.name} [{s.language or '?'}] {seconds:.0f} s: {metrics} "
+            f"example_ids={len(s.example_ids)} dropped={len(s.dropped)} failing={len(s.failures)}{tail}")
+
+
 #: exit code of `newsbot eval` when no article could be scored (the CLI's code for LLM trouble)
 EXIT_NOTHING_SCORED = 5
 
@@ -220,11 +229,14 @@ async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], 
     engine = BriefEngine(settings, llm)
     scores: list[Score] = []
     try:
-        for name, article, ref in items:
+        for n, (name, article, ref) in enumerate(items, 1):
+            started = time.monotonic()
             try:
                 scores.append(score(name, await engine.run(article), ref, article=article))
             except LLMError as exc:
                 scores.append(score(name, None, ref, error=exc, article=article))
+            if as_json:  # a slow model takes minutes an article: say how far it got, on stderr
+                print(progress_line(n, len(items), scores[-1], time.monotonic() - started), file=sys.stderr, flush=True)
     finally:
         await llm.close()
     summary = total(scores)

@@ -168,6 +168,10 @@ def test_an_outage_is_an_error_not_a_score(llm_server: FakeLLM, tmp_path: Path) 
     assert [a["error"] for a in errors] == ["llm_unavailable"] and out["errors"] == 1
     assert out["total"] == PERFECT  # left out, not scored as a zero
     assert out["scored"] == len(refs) - 1
+    # a slow model takes minutes an article: each one is reported on stderr as it is scored
+    progress = [line for line in r.stderr.splitlines() if line.startswith("eval ")]
+    assert [line.split()[1] for line in progress] == [f"{i}/{len(refs)}" for i in range(1, len(refs) + 1)]
+    assert sum("error=llm_unavailable" in line for line in progress) == 1
 
 
 def test_nothing_scored_exits_non_zero(llm_server: FakeLLM, tmp_path: Path) -> None:
