@@ -2,7 +2,8 @@
 
 A quick brief (cached, or a fast model) arrives as one new message and costs one `sendMessage`.
 When the brief is not ready after the grace period, a status message appears and later becomes
-the brief (one `sendMessage`, one final edit). Slow work refreshes the typing action. A status
+the brief (one `sendMessage`, one final edit). Slow work refreshes the typing action while
+Telegram's rate limits have room to spare (it never waits in their queue). A status
 message belongs to one request: once its brief is shown, nothing edits it again.
 """
 
@@ -19,6 +20,33 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest
 
 from bot import texts
+
+#: typing is cosmetic: it is sent only while at most this share of Telegram's budget is in use
+TYPING_MAX_USE = 0.5
+
+
+def has_room(bot: Bot, chat_id: int, share: float = TYPING_MAX_USE) -> bool:
+    """Whether Telegram's limits, as this bot's rate limiter counts them, are used at most `share`:
+    overall, and in a group its own per-group budget too. A call made then never waits in the
+    limiter's queue, so it cannot delay anyone's brief. A limiter may answer for itself with a
+    `has_room(chat_id, share)` method (one that shares its budget with other processes); a bot
+    without a limiter always has room."""
+    limiter = getattr(bot, "rate_limiter", None)
+    if limiter is None:
+        return True
+    own = getattr(limiter, "has_room", None)
+    if callable(own):
+        return bool(own(chat_id, share))
+    buckets = [getattr(limiter, "_base_limiter", None)]
+    if chat_id < 0:
+        groups = getattr(limiter, "_group_limiters", {})
+        buckets.append(groups.get(chat_id) if isinstance(groups, dict) else None)
+    for bucket in buckets:
+        if bucket is None or not hasattr(bucket, "has_capacity"):
+            continue  # no such limit (or a group that has not been written to yet: all of it is free)
+        if not bucket.has_capacity(max(1.0, bucket.max_rate * (1 - share))):
+            return False
+    return True
 
 
 class Pacer:
@@ -116,11 +144,14 @@ class Status:
             self.on_shown(sent.message_id)
 
     async def _keep_typing(self) -> None:
-        # Telegram shows "typing" for 5 s; only slow work needs it next to the status message
+        # Telegram shows "typing" for 5 s; only slow work needs it next to the status message. It is
+        # cosmetic: skipped while the rate limiter is busy, so that it never takes a brief's turn.
         while True:
             await asyncio.sleep(self.grace_s + self.typing_every_s if not self._shown_stage else self.typing_every_s)
             if self._done:
                 return
+            if not has_room(self.bot, self.chat_id):
+                continue
             with contextlib.suppress(Exception):  # cosmetic: never fail a brief over it
                 await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING, message_thread_id=self.thread_id)
 

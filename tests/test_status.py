@@ -165,3 +165,68 @@ async def test_no_work_starts_once_stopping_began(bot_settings: Settings, botapi
     with contextlib.closing(sqlite3.connect(bot_settings.db_path)) as con:
         failed = con.execute("SELECT COUNT(*) FROM requests WHERE status = 'failed'").fetchone()[0]
     assert failed == 0  # what was in flight stays pending for the next start
+
+
+async def _limited(limiter: object, chat_id: int, calls: int) -> None:
+    """`calls` requests to `chat_id` through the rate limiter's public path."""
+    from telegram.ext import AIORateLimiter
+
+    assert isinstance(limiter, AIORateLimiter)
+
+    async def call(*args: object, **kwargs: object) -> bool:
+        return True
+
+    for _ in range(calls):
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat_id}, None)
+
+
+async def test_room_for_typing_is_half_of_telegrams_budget_overall_and_in_the_group() -> None:
+    from types import SimpleNamespace
+
+    from telegram.ext import AIORateLimiter
+
+    from bot.status import has_room
+
+    limiter = AIORateLimiter()  # 30 a second overall, 20 a minute in a group
+    bot = SimpleNamespace(rate_limiter=limiter)
+    assert has_room(bot, 7) and has_room(bot, -100)  # type: ignore[arg-type]
+    await _limited(limiter, -100, 11)  # the group's budget is more than half used; the overall one is not
+    assert not has_room(bot, -100)  # type: ignore[arg-type]
+    assert has_room(bot, 7) and has_room(bot, -200)  # type: ignore[arg-type]
+    await _limited(limiter, 7, 5)  # 16 of 30 in the last moment
+    assert not has_room(bot, 7)  # type: ignore[arg-type]
+    assert has_room(SimpleNamespace(rate_limiter=None), 7)  # type: ignore[arg-type]
+    assert not has_room(SimpleNamespace(rate_limiter=SimpleNamespace(has_room=lambda chat, share: False)), 7)  # type: ignore[arg-type]
+
+
+async def test_typing_is_skipped_while_the_rate_limiter_is_busy_and_never_waits_in_it() -> None:
+    from types import SimpleNamespace
+
+    from bot.status import Pacer, Status
+
+    busy = True
+    sent: list[str] = []
+
+    class Limiter:
+        def has_room(self, chat_id: int, share: float) -> bool:
+            return not busy
+
+    class Bot:
+        rate_limiter = Limiter()
+
+        async def send_message(self, chat_id: int, text: str, **kwargs: object) -> object:
+            sent.append("sendMessage")
+            return SimpleNamespace(message_id=1)
+
+        async def send_chat_action(self, chat_id: int, action: str, **kwargs: object) -> bool:
+            sent.append("sendChatAction")
+            return True
+
+    status = Status(Bot(), 7, pacer=Pacer(), grace_s=0.01, typing_every_s=0.03)  # type: ignore[arg-type]
+    status.begin()
+    await asyncio.sleep(0.3)
+    assert sent == ["sendMessage"]  # the status message; no typing while the limiter is busy
+    busy = False
+    await asyncio.sleep(0.2)
+    assert sent.count("sendChatAction") >= 2
+    status.close()
