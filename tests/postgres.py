@@ -30,6 +30,7 @@ import itertools
 import os
 import pwd
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -106,6 +107,7 @@ class PostgresServer:
         self._spare_lock = threading.Lock()
         self._spare: Future[str] | None = None  # the next database, being made
         self._executor: ThreadPoolExecutor | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     # --- life -----------------------------------------------------------------------------------
     @property
@@ -157,13 +159,29 @@ class PostgresServer:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
             raise
+        self._watch()
         return self
+
+    def _watch(self) -> None:
+        """A watchdog that stops the server and deletes its folder if this process dies without
+        `stop()` (killed by a CI timeout, say): no server outlives its test run."""
+        folder, pidfile = shlex.quote(str(self.folder)), shlex.quote(str(self.data / "postmaster.pid"))
+        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+                  f"pid=$(head -n 1 {pidfile} 2>/dev/null) && kill -QUIT \"$pid\" 2>/dev/null; "
+                  "for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 \"$pid\" 2>/dev/null || break; sleep 0.5; done; "
+                  f"rm -rf {folder}")
+        self._watchdog = subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self) -> None:
         """Stop at once (nothing here needs to be kept) and delete the cluster."""
         if self.folder is None:
             return
         atexit.unregister(self.stop)
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
+            self._watchdog = None
         with self._spare_lock:
             if self._executor is not None:
                 self._executor.shutdown(wait=True, cancel_futures=True)
