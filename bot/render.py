@@ -9,6 +9,7 @@ output: any that come with the text are removed first.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -22,6 +23,7 @@ TELEGRAM_LIMIT = 4096
 FIELD_CAP = 1200  # a single field longer than this is cut with "…": no field may break a message
 
 RLM, FSI, PDI = "\u200f", "\u2068", "\u2069"
+_ASCII_LETTER = re.compile("[A-Za-z]")
 LANG_RULE = "— — —"
 
 LABELS: dict[str, dict[str, str]] = {
@@ -81,8 +83,12 @@ class _Fmt:
 
     def esc(self, text: str) -> str:
         text = _cap(text)
-        arabic, latin = script_share(text)
-        if (self.lang == "ar" and latin > arabic) or (self.lang != "ar" and arabic > latin):
+        if text.isascii():  # no Arabic letter: other-direction only in the Arabic view, and only with a letter
+            foreign = self.lang == "ar" and _ASCII_LETTER.search(text) is not None
+        else:
+            arabic, latin = script_share(text)
+            foreign = (self.lang == "ar" and latin > arabic) or (self.lang != "ar" and arabic > latin)
+        if foreign:
             text = f"{FSI}{text}{PDI}"
         return html.escape(text, quote=False) if self.html else text
 
@@ -229,17 +235,20 @@ def pack(atoms: Iterable[str], limit: int = TELEGRAM_LIMIT, sep: str = "\n\n") -
     line breaks; each line is short because every field is capped.
     """
     messages: list[str] = []
-    current = ""
+    current, size = "", 0  # the message being filled and its length in UTF-16 units
+    gap = utf16_len(sep)
     for atom in atoms:
-        pieces = [atom] if utf16_len(atom) <= limit else atom.split("\n")
-        for piece in pieces:
-            candidate = f"{current}{sep}{piece}" if current else piece
-            if utf16_len(candidate) <= limit:
-                current = candidate
+        atom_size = utf16_len(atom)
+        pieces = [(atom, atom_size)] if atom_size <= limit else [(p, utf16_len(p)) for p in atom.split("\n")]
+        for piece, piece_size in pieces:
+            if current and size + gap + piece_size <= limit:
+                current, size = f"{current}{sep}{piece}", size + gap + piece_size
+            elif not current and piece_size <= limit:
+                current, size = piece, piece_size
             else:
                 if current:
                     messages.append(current)
-                current = piece
+                current, size = piece, piece_size
     if current:
         messages.append(current)
     return messages

@@ -181,3 +181,34 @@ def test_malformed_and_cut_off_items_are_said_in_both_languages() -> None:
     en, ar = render_text(env, "en"), render_text(env, "ar")
     assert "and what was malformed, cut off or over the limit (2)" in en
     assert "وما جاء مخالفًا للمخطط أو مقطوعًا أو زائدًا عن الحد (2)" in ar
+
+
+def _reference_pack(atoms: list[str], limit: int, sep: str = "\n\n") -> list[str]:
+    """Packing as first written: measure every candidate message whole."""
+    messages: list[str] = []
+    current = ""
+    for atom in atoms:
+        for piece in [atom] if utf16_len(atom) <= limit else atom.split("\n"):
+            candidate = f"{current}{sep}{piece}" if current else piece
+            if utf16_len(candidate) <= limit:
+                current = candidate
+            else:
+                if current:
+                    messages.append(current)
+                current = piece
+    if current:
+        messages.append(current)
+    return messages
+
+
+def test_packing_counts_lengths_as_it_goes_and_packs_as_before() -> None:
+    import random
+
+    from bot.render import pack
+
+    rng = random.Random(4096)
+    words = ["كلمة", "word", "😀", "", "\n", "سطر\nآخر", "x" * 30, "🇶🇦 قطر"]
+    for _ in range(2000):
+        atoms = ["".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(0, 9))]
+        limit = rng.randint(1, 80)
+        assert pack(atoms, limit) == _reference_pack(atoms, limit), (atoms, limit)
