@@ -192,3 +192,20 @@ def test_repeated_lookups_give_the_same_answer() -> None:
         assert matcher.find("المفاوضات متوقفة") is None
         assert matcher.find_name("الوزير") is not None
         assert matcher.find_name("السفير") is None
+
+
+def test_script_shares_and_bidi_stripping_count_letter_by_letter() -> None:
+    import random
+    import re
+
+    from bot.normalize import BIDI_CONTROLS, script_share
+
+    arabic = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
+    latin = re.compile(r"[A-Za-z\u00C0-\u024F]")
+    alphabet = "عربي abcXYZ éſ 123 ،.\n" + BIDI_CONTROLS + "\u08a0\ufb50\ufeff😀"
+    rng = random.Random(6)
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        a, b = len(arabic.findall(text)), len(latin.findall(text))
+        assert script_share(text) == ((a / (a + b), b / (a + b)) if a + b else (0.0, 0.0)), text
+        assert strip_bidi(text) == "".join(c for c in text if c not in BIDI_CONTROLS), text
