@@ -525,7 +525,10 @@ class LLMClient:
                     got.first_chunk_s = time.monotonic() - sent
                     return got
                 events = SSE()
-                received = http.aiter_bytes()
+                request = http.request
+                # the raw body when it is not compressed: one generator less per chunk than aiter_bytes
+                identity = http.headers.get("content-encoding", "identity").strip().lower() in ("", "identity")
+                received = http.aiter_raw() if identity else http.aiter_bytes()
                 done = False
                 while not done:
                     try:
@@ -547,7 +550,7 @@ class LLMClient:
                         if got.first_chunk_s is None:
                             got.first_chunk_s = time.monotonic() - sent
                             self.concurrency.first_chunk(got.first_chunk_s, epoch)
-                        self._take(got, event, http.request)
+                        self._take(got, event, request)
                         if got.loop_start is not None:
                             done = True  # leaving the block closes the connection: the server stops generating
                             break

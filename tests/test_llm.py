@@ -427,3 +427,29 @@ async def test_a_chunk_every_so_often_below_the_timeout_is_never_cut_off(setting
         reply = await llm.complete(MESSAGES, SCHEMA)
     assert json.loads(reply.text)["ok"] is True
     assert llm_server.calls == 1
+
+
+async def test_a_compressed_stream_is_decoded(settings: Settings) -> None:
+    # most servers send server-sent events as they are; one behind a compressing proxy sends gzip
+    import gzip
+
+    import httpx2
+    import openai
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        chunk = {"id": "x", "object": "chat.completion.chunk", "model": "m"}
+        events = [{**chunk, "choices": [{"index": 0, "delta": {"content": part}, "finish_reason": None}]}
+                  for part in ('{"ok"', ": true}")]
+        events.append({**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        return httpx2.Response(200, headers={"content-type": "text/event-stream", "content-encoding": "gzip"},
+                               content=gzip.compress(body.encode()))
+
+    llm = LLMClient(settings)
+    await llm.close()
+    llm._client = openai.AsyncOpenAI(api_key="sk-test", base_url="http://llm.test/v1", max_retries=0,
+                                     http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+    try:
+        assert json.loads((await llm.complete(MESSAGES, SCHEMA)).text) == {"ok": True}
+    finally:
+        await llm.close()
