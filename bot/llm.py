@@ -583,6 +583,8 @@ class LLMClient:
     @staticmethod
     def _take(got: _Streamed, event: str | bytes, request: Any) -> None:
         """One chunk of the answer into `got`."""
+        if isinstance(event, bytes):
+            event = event.decode("utf-8", "replace")  # as a text decoder would: a bad byte costs one character
         try:
             chunk = json.loads(event)
         except ValueError:

@@ -453,3 +453,13 @@ async def test_a_compressed_stream_is_decoded(settings: Settings) -> None:
         assert json.loads((await llm.complete(MESSAGES, SCHEMA)).text) == {"ok": True}
     finally:
         await llm.close()
+
+
+async def test_a_byte_that_is_not_utf8_costs_one_character_not_the_chunk(settings: Settings,
+                                                                         llm_server: FakeLLM) -> None:
+    from bot.llm import _Streamed
+
+    got = _Streamed()
+    chunk = b'{"choices": [{"index": 0, "delta": {"content": "ok \xff fine"}}]}'
+    LLMClient._take(got, chunk, None)
+    assert "".join(got.parts) == "ok \ufffd fine"
