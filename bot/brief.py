@@ -10,12 +10,14 @@ It knows nothing of Telegram or HTTP fetching; callers hand it an `Article` and 
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bot import grounding, prompts
 from bot.article import Article, estimate_tokens, fit_tokens
@@ -24,6 +26,7 @@ from bot.errors import ConfigError, LLMBadOutput, LLMError
 from bot.llm import LLMClient, LLMReply
 from bot.normalize import Matcher
 from bot.schema import (
+    MAX_TEXT,
     BriefEnvelope,
     CheckIssue,
     CheckReport,
@@ -88,6 +91,60 @@ def user_message(article: Article, text: str, truncated: bool) -> str:
     return "\n\n".join(parts)
 
 
+# --- spans the article offers ------------------------------------------------------------------
+#: where a sentence ends (also run together: "diplomats.Nikolai"), and where a clause of it ends
+_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s*|\s*\n+\s*")
+_CLAUSE_END = re.compile(r"\s*[,،;؛:]\s+|\s*[“”\"«»]\s*|\s+(?=و\w{3,})")  # a comma, a quotation, an Arabic "and ..."
+_EDGES = " \t\"'“”‘’«»()[]-–—.,،;؛:!?؟…"
+#: a span offered as evidence or a quote has at least this many words (one clause: "X said Y")
+SPAN_MIN_WORDS = 3
+#: at most this many spans of at most this many characters in all: the schema stays a small
+#: grammar, and within what OpenAI's strict mode takes for one enum; beyond it, clauses are left
+#: out, then every span (the model writes its spans freely and the checks judge them as ever)
+SPAN_MAX_COUNT = 400
+SPAN_MAX_CHARS = 14000
+
+
+def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
+    """The article's sentences and their clauses, as the article writes them, each of which passes
+    the verbatim check (`Matcher.find`): what a quote or evidence may be, in the schema sent in
+    `json_schema` mode. Sentences first, then clauses; [] when there are too many to offer."""
+    matcher = matcher or Matcher(text)
+    sentences: list[str] = []
+    clauses: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        sentences.append(sentence)
+        parts = _CLAUSE_END.split(sentence)
+        if len(parts) > 1:
+            clauses += parts
+    for group in ([*sentences, *clauses], sentences):
+        spans: dict[str, None] = {}
+        for piece in group:
+            piece = piece.strip(_EDGES)
+            if (len(piece.split()) >= SPAN_MIN_WORDS and len(piece) <= MAX_TEXT and "…" not in piece
+                    and "..." not in piece and matcher.find(piece) is not None):
+                spans.setdefault(piece)
+        if len(spans) <= SPAN_MAX_COUNT and sum(map(len, spans)) <= SPAN_MAX_CHARS:
+            return list(spans)
+    return []
+
+
+def span_schema(schema: dict[str, Any], spans: Sequence[str]) -> dict[str, Any]:
+    """`schema` with every quote and evidence one of `spans` (a source's evidence may also be "",
+    a quote null): constrained decoding then writes article text where the brief says it copies,
+    instead of a small model's near-copy. Without spans, `schema` as it is. The checks are the same."""
+    if not spans:
+        return schema
+    out = copy.deepcopy(schema)
+    defs = out["$defs"]
+    defs["ArticleSpan"] = {"type": "string", "enum": list(spans)}
+    ref = {"$ref": "#/$defs/ArticleSpan"}
+    defs["Pressure"]["properties"]["evidence"] = ref
+    defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
+    defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
+    return out
+
+
 #: tokens a chat template adds around each message (role markers, separators), on the high side
 TEMPLATE_TOKENS_PER_MESSAGE = 8
 #: the repair round is worth its call only when it still sees this share of what the first saw
@@ -115,6 +172,8 @@ class BriefEngine:
         self.llm = llm
         # response_format json_schema gets the form strict mode accepts; the prompt shows all rules
         self.schema = brief_json_schema(strict=True)
+        # only constrained decoding (json_schema) holds the model to the article's spans
+        self.spans = settings.llm_response_format == "json_schema"
 
     # --- fitting the context -------------------------------------------------------------------
     def _article_tokens(self, fixed: list[str]) -> int | None:
@@ -151,9 +210,11 @@ class BriefEngine:
             {"role": "user", "content": user_message(article, text, truncated)},
         ]
         grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
+        # in json_schema mode, what the brief copies is chosen from the text the model sees
+        schema = span_schema(self.schema, article_spans(text, grounds.matcher)) if self.spans else self.schema
 
         await progress("writing")
-        first = self._evaluate(await self.llm.complete(messages, self.schema, allow_cut_off=True), grounds)
+        first = self._evaluate(await self.llm.complete(messages, schema, allow_cut_off=True), grounds)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
         best = first
@@ -167,7 +228,7 @@ class BriefEngine:
                 log.info("brief failed %d check(s)%s; asking for one repair", len(first.issues),
                          f", nothing checked in {' or '.join(missing)}" if missing else "")
                 try:
-                    reply = await self.llm.complete(repair, self.schema, allow_cut_off=True)
+                    reply = await self.llm.complete(repair, schema, allow_cut_off=True)
                 except LLMError as exc:
                     # a failed repair never costs the first brief: settle that one
                     if not first.usable:
@@ -227,19 +288,28 @@ class BriefEngine:
         would not fit beside it; None when it would have to be cut so far that a repair is not
         worth a call."""
         answer = self._as_sent(first.reply)
+        # an unusable answer that looped or ran on is not shown again: a model shown the start of
+        # its loop writes the same loop (measured: the same answer, token for token)
+        echo = first.usable or first.reply.cut_off is None
         lines = [grounding.describe(first.issues)] if first.issues else []
+        if not echo:
+            lines.append(f"- $ [{first.reply.cut_off}]: your first answer "
+                         f"{'repeated itself' if first.reply.cut_off == 'repetition' else 'ran too long'} and was "
+                         f"stopped, so it is not shown. Write every text once and short: a headline of one line, "
+                         f"a summary of 2 sentences in each language.")
         lines += [f"- {part} [missing]: none in your brief passed the checks. If the article says that one "
                   f"party presses another or what a party states, add them, with evidence and quotes copied "
                   f"from the article, and their actors with their mentions as the article writes them."
                   for part in [" and ".join(missing)] if missing]
         ask = prompts.repair_prompt("\n".join(lines))
-        text, truncated = self._fit(article, [answer, ask])
+        text, truncated = self._fit(article, [answer, ask] if echo else [ask])
         if not text or len(text) < sent_chars * REPAIR_MIN_ARTICLE_SHARE:
             return None
+        shown = [{"role": "assistant", "content": answer}] if echo else []
         return [
             {"role": "system", "content": prompts.system_prompt()},
             {"role": "user", "content": user_message(article, text, truncated)},
-            {"role": "assistant", "content": answer},
+            *shown,
             {"role": "user", "content": ask},
         ]
 

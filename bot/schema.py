@@ -103,8 +103,10 @@ class _Strict(BaseModel):
 
 
 class Bilingual(_Strict):
-    ar: _text(MAX_TEXT)  # type: ignore[valid-type]
+    # English first: a small model writes it from the article and the Arabic after it, rather
+    # than composing Arabic from an English article
     en: _text(MAX_TEXT)  # type: ignore[valid-type]
+    ar: _text(MAX_TEXT)  # type: ignore[valid-type]
 
     @field_validator("ar", "en")
     @classmethod
@@ -117,16 +119,18 @@ class Bilingual(_Strict):
 
 class Summary(Bilingual):
     # 2 to 4 sentences in each language: the one longer text of the brief
-    ar: _text(MAX_SUMMARY)  # type: ignore[valid-type]
     en: _text(MAX_SUMMARY)  # type: ignore[valid-type]
+    ar: _text(MAX_SUMMARY)  # type: ignore[valid-type]
 
 
+# Field order is the order a model writes them in under constrained decoding: what is copied from
+# the article (mention, evidence, quote) comes first, so the rest of the item is written from it.
 class Actor(_Strict):
+    mention: _text(MAX_MENTION)  # type: ignore[valid-type]
     id: Id  # type: ignore[valid-type]
     name: Bilingual
     kind: ActorKind
     country: Country | None
-    mention: _text(MAX_MENTION)  # type: ignore[valid-type]
 
     @field_validator("id")
     @classmethod
@@ -149,19 +153,19 @@ class Actor(_Strict):
 
 
 class Pressure(_Strict):
+    evidence: _text(MAX_TEXT)  # type: ignore[valid-type]
     actors: _ids(low=1)  # type: ignore[valid-type]
     targets: _ids(low=1)  # type: ignore[valid-type]
     event: PressureEvent
     means: Bilingual
     demand: Bilingual
-    evidence: _text(MAX_TEXT)  # type: ignore[valid-type]
     source_ids: _ids()  # type: ignore[valid-type]
 
 
 class Position(_Strict):
+    quote: _text(MAX_TEXT) | None  # type: ignore[valid-type]
     actor: Id  # type: ignore[valid-type]
     stance: Bilingual
-    quote: _text(MAX_TEXT) | None  # type: ignore[valid-type]
     source_ids: _ids()  # type: ignore[valid-type]
 
 

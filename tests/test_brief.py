@@ -13,11 +13,11 @@ import pytest
 
 from bot import prompts
 from bot.article import from_text
-from bot.brief import BriefEngine
+from bot.brief import BriefEngine, article_spans, span_schema
 from bot.config import Settings
 from bot.errors import LLMBadOutput
 from bot.llm import LLMClient
-from bot.normalize import BIDI_CONTROLS
+from bot.normalize import BIDI_CONTROLS, Matcher
 from bot.render import FSI, PDI, RLM, render_messages, render_text
 from bot.schema import BriefEnvelope, brief_json_schema
 from tests.conftest import EXAMPLE_ARTICLE, example_brief
@@ -587,3 +587,52 @@ async def test_the_reader_decides_the_language(settings: Settings, llm_server: F
     llm_server.default = answer(data)
     env = await run(settings, article)
     assert env.article.language == "en" and env.brief.language == "en"
+
+
+async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans(settings: Settings,
+                                                                                llm_server: FakeLLM) -> None:
+    llm_server.default = answer(example_brief())
+    env = await run(settings)
+    assert env.checks.clean  # the reference brief's own spans are clauses of the article
+    sent = llm_server.requests[0]["response_format"]["json_schema"]["schema"]
+    spans = sent["$defs"]["ArticleSpan"]["enum"]
+    matcher = Matcher(ARTICLE)
+    assert spans and all(matcher.find(s) is not None for s in spans)  # every choice passes the check as it is
+    assert "غزة" in " ".join(spans) and not any(s != s.strip() for s in spans)
+    span = {"$ref": "#/$defs/ArticleSpan"}
+    assert sent["$defs"]["Pressure"]["properties"]["evidence"] == span
+    assert sent["$defs"]["Position"]["properties"]["quote"] == {"anyOf": [span, {"type": "null"}]}
+    assert sent["$defs"]["Source"]["properties"]["evidence"]["anyOf"][1] == {"type": "string", "enum": [""]}
+    # `newsbot schema` is untouched: only what json_schema mode sends is held to the spans
+    assert brief_json_schema(strict=True)["$defs"]["Pressure"]["properties"]["evidence"] == {"type": "string"}
+
+
+def test_article_spans_are_sentences_and_clauses_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = ('Russia has demanded an apology from Turkey, which refused.Putin said "we will not forget this".\n\n'
+            'وقال الوزير إن بلاده مستعدة للحوار، وأضاف أن الوساطة مستمرة.')
+    spans = article_spans(text)
+    assert "Russia has demanded an apology from Turkey, which refused" in spans  # run-together sentences split
+    assert "Russia has demanded an apology from Turkey" in spans and "we will not forget this" in spans
+    assert "وقال الوزير إن بلاده مستعدة للحوار" in spans and "وأضاف أن الوساطة مستمرة" in spans
+    assert "which refused" not in spans  # two words: too short to be evidence of anything
+    monkeypatch.setattr("bot.brief.SPAN_MAX_COUNT", 4)  # too many with clauses: sentences only
+    assert article_spans(text) == ["Russia has demanded an apology from Turkey, which refused",
+                                   'Putin said "we will not forget this', "وقال الوزير إن بلاده مستعدة للحوار، وأضاف أن الوساطة مستمرة"]
+    monkeypatch.setattr("bot.brief.SPAN_MAX_COUNT", 2)  # too many even so: nothing is constrained
+    assert article_spans(text) == []
+    assert span_schema(brief_json_schema(strict=True), []) == brief_json_schema(strict=True)
+
+
+async def test_a_loop_without_a_brief_is_not_shown_again_in_the_repair(settings: Settings,
+                                                                       llm_server: FakeLLM) -> None:
+    # a model shown the start of its own loop writes the same loop again: the repair asks afresh
+    summary = "جملة تتكرر في الملخص مرة بعد مرة. " * 12
+    loop = '{"language": "en", "headline": {"en": "A headline", "ar": "عنوان"}, "summary": {"en": "' + summary
+    llm_server.script = [completion(loop, finish_reason="length"),
+                         completion(json.dumps(example_brief(), ensure_ascii=False))]
+    env = await run(settings)
+    repair = llm_server.requests[1]["messages"]
+    assert [m["role"] for m in repair] == ["system", "user", "user"]
+    assert "جملة تتكرر" not in json.dumps(repair, ensure_ascii=False)
+    assert "repeated itself" in repair[-1]["content"] and "not shown" in repair[-1]["content"]
+    assert len(env.brief.pressures) == len(example_brief()["pressures"])
