@@ -195,11 +195,10 @@ async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Mes
     await accept(update, s, work)
 
 
-def collect(update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Message) -> asyncio.Task[None]:
+async def collect(update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Message) -> None:
     """An article shared in a digest chat: briefed quietly for the next digest (same gate, same quotas)."""
     s = services(context)
-    work = work_of(msg, s.settings.max_links_per_message)
-    return s.runner.spawn(accept(update, s, work, mode="collect"))
+    await accept(update, s, work_of(msg, s.settings.max_links_per_message), mode="collect")
 
 
 # --- pasted articles that Telegram split ------------------------------------------------------
@@ -357,7 +356,8 @@ async def on_summarize(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     own = (msg.text or "").split(maxsplit=1)
     has_args = len(own) > 1 or any(e.type == MessageEntity.TEXT_LINK for e in msg.entities)
     source = msg if has_args or not msg.reply_to_message else msg.reply_to_message
-    await submit(update, context, source, strip_command=source is msg)
+    async with services(context).in_order(msg.chat_id):
+        await submit(update, context, source, strip_command=source is msg)
 
 
 async def on_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -366,11 +366,12 @@ async def on_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if not msg:
         return
     s = services(context)
-    await s.remember_chat(update)
-    if s.joiner.wants(msg):
-        s.joiner.add(update, context, msg)
-    else:
-        await submit(update, context, msg)
+    async with s.in_order(msg.chat_id):
+        await s.remember_chat(update)
+        if s.joiner.wants(msg):
+            s.joiner.add(update, context, msg)
+        else:
+            await submit(update, context, msg)
 
 
 async def on_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -379,6 +380,11 @@ async def on_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not msg:
         return
     s = services(context)
+    async with s.in_order(msg.chat_id):
+        await _on_group(update, context, s, msg)
+
+
+async def _on_group(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Services, msg: Message) -> None:
     bot = context.bot
     mentioned = any(
         (e.type == MessageEntity.MENTION and v.lower() == f"@{bot.username}".lower())
@@ -392,7 +398,7 @@ async def on_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         source = msg if own_input or not msg.reply_to_message or replied_to_bot else msg.reply_to_message
         await submit(update, context, source, strip_mention=True)
     elif (await s.store.chat(msg.chat_id)).digest_enabled:
-        collect(update, context, msg)
+        await collect(update, context, msg)
 
 
 async def on_channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -402,10 +408,11 @@ async def on_channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     s = services(context)
     text = post.text or ""
-    if text.startswith("/digest"):
-        await s.digests.command(post, text.split()[1:], is_admin=True)
-    elif (await s.store.chat(post.chat_id)).digest_enabled:
-        collect(update, context, post)
+    async with s.in_order(post.chat_id):
+        if text.startswith("/digest"):
+            await s.digests.command(post, text.split()[1:], is_admin=True)
+        elif (await s.store.chat(post.chat_id)).digest_enabled:
+            await collect(update, context, post)
 
 
 async def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:

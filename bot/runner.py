@@ -62,6 +62,7 @@ class Runner:
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._working: set[asyncio.Task[Any]] = set()  # claimed requests at work
+        self._noting: dict[int, asyncio.Task[Any]] = {}  # request → its status message id being stored
         self._wake = asyncio.Event()
         #: this process's name on its claims (host, pid and a random part: a restarted process is another worker)
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -200,7 +201,14 @@ class Runner:
                 else:
                     assert status is not None
                     messages = render_messages(env, view)
-                    await status.finish(messages, self.keyboard(req.chat_id, brief_id))
+                    await self._noted(req)
+                    # fencing: if the lease ran out while this process was slow, another worker has
+                    # the request now, and a second brief must not go out
+                    if not await self.store.renew(req.id, self.worker, self.settings.worker_lease_s):
+                        log.warning("request %s: lease lost before replying; another worker has it", req.id)
+                        return
+                    await status.finish(messages, self.keyboard(req.chat_id, brief_id), shown=req.delivered_parts,
+                                        on_part=lambda n: self._delivered(req, n, len(messages)))
                 await self.store.finish_request(req.id, "done", brief_id=brief_id,
                                           prompt_tokens=0 if cached else usage.prompt_tokens,
                                           completion_tokens=0 if cached else usage.completion_tokens)
@@ -239,7 +247,20 @@ class Runner:
     def _shown(self, req: Request, message_id: int) -> None:
         # in memory too: a retry after a Telegram error edits this message instead of sending anew
         req.status_message_id = message_id
-        self.spawn(self.store.set_status_message(req.id, message_id))
+        self._noting[req.id] = self.spawn(self.store.set_status_message(req.id, message_id))
+
+    async def _delivered(self, req: Request, parts: int, of: int) -> None:
+        # a worker taking the request over after a crash sends only the parts not yet in the chat;
+        # the last part needs no note of its own: finishing the request follows at once
+        if parts < of:
+            await self.store.set_delivered(req.id, parts)
+
+    async def _noted(self, req: Request) -> None:
+        """The status message's id is in the store before the brief goes into it: a worker that takes
+        the request over after a crash then edits that message instead of sending a second brief."""
+        task = self._noting.pop(req.id, None)
+        if task is not None:
+            await task
 
     async def _say_failure(self, status: Status, text: str, req: Request) -> None:
         """The failure reply; if Telegram refuses even that, the log says so (the request is closed)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
@@ -106,20 +106,29 @@ class Status:
                 and self._edit_task is None:
             self._edit_task = self.spawn(self._edit_stage())
 
-    async def finish(self, messages: list[str], markup: InlineKeyboardMarkup | None = None) -> None:
-        """Show the result: the status message becomes its first part, or all parts are new messages."""
+    async def finish(self, messages: list[str], markup: InlineKeyboardMarkup | None = None, *, shown: int = 0,
+                     on_part: Callable[[int], Awaitable[None]] | None = None) -> None:
+        """Show the result: the status message becomes its first part, or all parts are new messages.
+
+        `shown`: parts already in the chat (an earlier attempt died while sending them); only the
+        rest go out. `on_part(n)` is awaited once the first n parts are in the chat.
+        """
         async with self._lock:
             self._done = True
         self.close()
-        rest = messages
-        if self.message_id is not None:
+        done = min(shown, len(messages))
+        if self.message_id is not None and done == 0:
             await self.pacer.turn(self.chat_id)
             if await self._edit(messages[0], markup if len(messages) == 1 else None):
-                rest = messages[1:]
-        for i, text in enumerate(rest):
-            await self.bot.send_message(self.chat_id, text, reply_parameters=self.reply,
+                done = 1
+                if on_part is not None:
+                    await on_part(done)
+        for i in range(done, len(messages)):
+            await self.bot.send_message(self.chat_id, messages[i], reply_parameters=self.reply,
                                         message_thread_id=self.thread_id,
-                                        reply_markup=markup if i == len(rest) - 1 else None)
+                                        reply_markup=markup if i == len(messages) - 1 else None)
+            if on_part is not None:
+                await on_part(i + 1)
 
     def close(self) -> None:
         """Stop typing and pending edits (also when the request is interrupted)."""

@@ -42,6 +42,7 @@ class Request:
     status_message_id: int | None = None
     reserved_tokens: int = 0
     claimed_by: str | None = None  # the worker holding its lease
+    delivered_parts: int = 0  # messages of its reply already in the chat (a reply can be several)
 
 
 @dataclass
@@ -148,6 +149,9 @@ class Store(abc.ABC):
 
         Only the oldest unfinished request of a chat can be claimed, and only when no live lease
         holds it and its `retry_at` has come, so a chat's requests are worked one at a time, in order.
+        Oldest means the lowest message id (then request id): Telegram numbers a chat's messages in
+        the order they were sent, while a receiver handling updates concurrently may store them in
+        another order.
         """
 
     @abc.abstractmethod
@@ -169,6 +173,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_status_message(self, request_id: int, message_id: int) -> None:
         """Remember the status message, so a resumed request turns that one into its brief."""
+
+    @abc.abstractmethod
+    async def set_delivered(self, request_id: int, parts: int) -> None:
+        """Note that the first `parts` messages of the reply are in the chat: whoever takes the
+        request over after a crash sends only the rest."""
 
     @abc.abstractmethod
     async def finish_request(self, request_id: int, status: str, *, error: str | None = None,

@@ -67,7 +67,8 @@ MIGRATIONS: list[str] = [
         reserved_tokens BIGINT NOT NULL DEFAULT 0,
         claimed_by TEXT,                             -- the worker holding the lease
         lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,
-        retry_at DOUBLE PRECISION NOT NULL DEFAULT 0
+        retry_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        delivered_parts INTEGER NOT NULL DEFAULT 0   -- messages of the reply already in the chat
     );
     CREATE INDEX requests_status ON requests (status);
     CREATE INDEX requests_queue ON requests (id) WHERE status = 'pending';
@@ -144,7 +145,8 @@ CLAIM = """
     WITH next AS (
         SELECT r.id FROM requests r
         WHERE r.status = 'pending' AND r.lease_until < %(now)s AND r.retry_at <= %(now)s
-        AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.status = 'pending' AND o.chat_id = r.chat_id AND o.id < r.id)
+        AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.status = 'pending' AND o.chat_id = r.chat_id
+                  AND (COALESCE(o.message_id, 0), o.id) < (COALESCE(r.message_id, 0), r.id))
         ORDER BY r.id LIMIT 1 FOR UPDATE SKIP LOCKED
     )
     UPDATE requests SET claimed_by = %(worker)s, lease_until = %(until)s, attempts = attempts + 1,
@@ -426,6 +428,9 @@ class PostgresStore(Store):
 
     async def set_status_message(self, request_id: int, message_id: int) -> None:
         await self._execute("UPDATE requests SET status_message_id = %s WHERE id = %s", (message_id, request_id))
+
+    async def set_delivered(self, request_id: int, parts: int) -> None:
+        await self._execute("UPDATE requests SET delivered_parts = %s WHERE id = %s", (parts, request_id))
 
     async def finish_request(self, request_id: int, status: str, *, error: str | None = None,
                              brief_id: int | None = None, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:

@@ -113,6 +113,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE requests ADD COLUMN claimed_by TEXT;
     ALTER TABLE requests ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
     ALTER TABLE requests ADD COLUMN retry_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN delivered_parts INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX requests_queue ON requests(status, chat_id, id);
     CREATE TABLE digest_runs (
         chat_id INTEGER NOT NULL,
@@ -124,10 +125,12 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-# only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it
+# only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
+# "oldest" by the user's message id, since a receiver admits a chat's messages concurrently
 CLAIMABLE = """
     SELECT * FROM requests r WHERE r.status = 'pending' AND r.lease_until < :now AND r.retry_at <= :now
-    AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.status = 'pending' AND o.chat_id = r.chat_id AND o.id < r.id)
+    AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.status = 'pending' AND o.chat_id = r.chat_id
+              AND (COALESCE(o.message_id, 0), o.id) < (COALESCE(r.message_id, 0), r.id))
     ORDER BY r.id LIMIT 1
 """
 
@@ -136,6 +139,7 @@ def request_of(r: Any) -> Request:
     return Request(id=r["id"], chat_id=r["chat_id"], user_id=r["user_id"], message_id=r["message_id"],
                    thread_id=r["thread_id"], mode=r["mode"], payload=json.loads(r["payload"]), status=r["status"],
                    attempts=r["attempts"], status_message_id=r["status_message_id"],
+                   delivered_parts=r["delivered_parts"],
                    reserved_tokens=r["reserved_tokens"], claimed_by=r["claimed_by"])
 
 
@@ -270,6 +274,10 @@ class SQLiteStore(Store):
     async def set_status_message(self, request_id: int, message_id: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE requests SET status_message_id = ? WHERE id = ?", (message_id, request_id))
+
+    async def set_delivered(self, request_id: int, parts: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE requests SET delivered_parts = ? WHERE id = ?", (parts, request_id))
 
     async def finish_request(self, request_id: int, status: str, *, error: str | None = None,
                              brief_id: int | None = None, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:

@@ -236,6 +236,25 @@ async def test_release_gives_back_after_retry_in_s(store: Store) -> None:
     assert (await store.claim("w3", 60)).attempts == 3
 
 
+async def test_chat_order_follows_message_ids_not_arrival(store: Store) -> None:
+    later = await store.add_request(1, 10, 8, {"text": "sent second, stored first"})
+    earlier = await store.add_request(1, 10, 7, {"text": "sent first"})
+    assert (await store.claim("w1", 60)).id == earlier.id
+    assert await store.claim("w2", 60) is None
+    await store.finish_request(earlier.id, "done")
+    assert (await store.claim("w2", 60)).id == later.id
+
+
+async def test_a_takeover_knows_what_was_already_sent(store: Store) -> None:
+    req = await store.add_request(1, 10, 1, {"text": "a"})
+    assert (await store.claim("w1", 0.05)).delivered_parts == 0
+    await store.set_status_message(req.id, 555)
+    await store.set_delivered(req.id, 1)  # w1 showed the first part of a two-part brief, then died
+    await asyncio.sleep(0.1)
+    taken = await store.claim("w2", 60)
+    assert (taken.status_message_id, taken.delivered_parts) == (555, 1)
+
+
 async def test_release_all_drops_claims(store: Store) -> None:
     for chat in (1, 2, 3):
         await store.add_request(chat, 10, chat, {"text": "a"})

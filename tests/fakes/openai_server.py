@@ -95,6 +95,8 @@ class FakeLLM(LoopbackServer):
         self.max_in_flight = 0
         self.hung_up = threading.Event()  # a client closed a stream before its end
         self.released = threading.Event()  # set on stop: delays and stalls end at once
+        self.answering = threading.Event()  # cleared: every call waits (held mid-request) until it is set
+        self.answering.set()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -167,6 +169,7 @@ class FakeLLM(LoopbackServer):
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
+                    fake.answering.wait()
                     if reply is None:
                         reply = fake.default(payload) if fake.default else error(500, "no scripted reply")
                     if reply.delay + fake.delay:
@@ -183,6 +186,7 @@ class FakeLLM(LoopbackServer):
 
     def stop(self) -> None:
         self.released.set()
+        self.answering.set()
         super().stop()
 
     @property
