@@ -13,10 +13,14 @@ that answers after a set delay. One run prints:
 
 "Final brief" is when the message carrying the buttons (reply_markup) reached the Bot API server.
 newsbot runs with its own default settings (STATUS_GRACE_S, LLM_MAX_CONCURRENCY, AIORateLimiter, ...),
-so the figures describe what users get. Servers and bot share this process (and its 2 cores with
-whatever else runs): figures are noisy; compare medians across runs.
+so the figures describe what users get. The stand-ins run in a process of their own (`--stand-ins
+process`, the default), as Telegram and the LLM provider are other machines for a real bot; with
+`--stand-ins thread` they share the bot's process and interpreter lock, as in the first version of
+this bench, and their work counts in the bot's latency and CPU. Either way the machine's 2 cores are
+shared with whatever else runs: figures are noisy; compare medians across runs.
 
 Run:  .venv/bin/python bench/bench_bot.py                     (a few minutes on 2 cores)
+      .venv/bin/python bench/bench_bot.py --stand-ins thread  (stand-ins in the bot's process)
       .venv/bin/python bench/bench_bot.py --requests 30 --levels 1,10   (a quick look)
 """
 
@@ -35,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import common
 from common import (
     ARTICLE,
     calls_per_chat,
@@ -221,8 +226,8 @@ def print_latency(runs: list[Run], floor: Run) -> None:
               f"{verdict(med <= tmed)}, p95 ≤ {ms(tp95).strip()} {verdict(p95 <= tp95)}")
     for run in runs:
         print(f"  {run.label}: LLM calls {run.llm_calls}, flood waits {run.flood_waits}, {refused(run)}")
-    print("  CPU/update: process CPU time per update; bot, stand-ins and harness share the process, so the "
-          "floor's figure is the stand-ins' and harness' share.")
+    print("  CPU/update: this process's CPU time per update (the bot and the harness; with --stand-ins thread the "
+          "stand-ins' too, and the floor's figure is then mostly theirs).")
 
 
 def refused(run: Run) -> str:
@@ -241,22 +246,27 @@ def throughput_bound(n: int, llm_delay: float) -> float:
 
 
 def print_bursts(runs: list[Run], llm_delay: float) -> None:
-    print(f"{'chats at once':>13} {'seconds':>8} {'briefs/s':>9} {'bound':>7} {'':>6}  {'latency median':>14}"
+    print(f"{'chats at once':>13} {'seconds':>8} {'briefs/s':>9} {'bound':>7} {'':>6} {'TG cap':>7}  {'latency median':>14}"
           f" {'p95':>7}  {'calls/brief':>11} {'calls/s':>7}  {'LLM peak':>8} {'cap':>6}  {'CPU/brief':>9}"
           f" {'CPU busy':>8}")
     for run in runs:
         rate = run.briefs / run.seconds
         bound = throughput_bound(run.briefs, llm_delay)
         total = sum(run.calls.values())
+        per_brief = total / run.briefs
         cap = f"{run.cap.get('limit', '?')}/{run.cap.get('ceiling', '?')}" if run.cap else "?"
-        print(f"{run.briefs:>13} {run.seconds:>8.2f} {rate:>9.2f} {bound:>7.2f} {verdict(rate >= bound):>6}  "
-              f"{median(run.latencies):>12.2f} s {pct(run.latencies, 0.95):>5.2f} s  {total / run.briefs:>11.2f}"
+        print(f"{run.briefs:>13} {run.seconds:>8.2f} {rate:>9.2f} {bound:>7.2f} {verdict(rate >= bound):>6}"
+              f" {TELEGRAM_RATE / per_brief:>7.2f}  "
+              f"{median(run.latencies):>12.2f} s {pct(run.latencies, 0.95):>5.2f} s  {per_brief:>11.2f}"
               f" {total / run.seconds:>7.1f}  {run.llm_peak:>8} {cap:>6}  {ms(run.cpu / run.briefs):>9}"
               f" {run.cpu / run.seconds:>8.0%}")
     print(f"  bound = {THROUGHPUT_SHARE:g} × min(N / L, {TELEGRAM_RATE:g} requests/s / {CALLS_PER_SLOW_BRIEF} calls "
           f"per slow brief), L = {llm_delay:g} s. calls: Bot API calls in the chats (all rate-limited).")
+    print(f"  TG cap: the most briefs/s Telegram's {TELEGRAM_RATE:g} requests/s allow at the calls per brief measured "
+          "(a brief longer than 4,096 characters is one call more: its second message).")
     print("  LLM peak: most LLM requests in flight at once; cap: the bot's adaptive LLM cap / its ceiling "
-          "(LLM_MAX_CONCURRENCY) at the end. CPU busy: process CPU time / wall time (2 cores = 200 %).")
+          "(LLM_MAX_CONCURRENCY) at the end. CPU: the bot's process (with --stand-ins thread, the stand-ins' too); "
+          "CPU busy: its CPU time / wall time (2 cores = 200 %).")
     for run in runs:
         if run.flood_waits or run.refused or run.llm_calls != run.briefs:
             print(f"  {run.briefs} chats: LLM calls {run.llm_calls}, flood waits {run.flood_waits}, {refused(run)}")
@@ -298,6 +308,9 @@ async def main() -> None:
     p.add_argument("--llm-max-concurrency", type=int, default=None, metavar="C",
                    help="override LLM_MAX_CONCURRENCY, the adaptive cap's ceiling "
                         f"(default: the bot's own, {Settings.model_fields['llm_max_concurrency'].default})")
+    p.add_argument("--stand-ins", choices=("process", "thread"), default="process",
+                   help="where the loopback Bot API and LLM stand-ins run: a process of their own (default) or "
+                        "threads of this process, sharing the bot's interpreter lock")
     p.add_argument("--skip", default="", metavar="PART,...",
                    help="leave parts out: latency, throughput (e.g. --skip latency)")
     args = p.parse_args()
@@ -306,12 +319,14 @@ async def main() -> None:
     if args.llm_max_concurrency is not None:
         overrides["llm_max_concurrency"] = args.llm_max_concurrency
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    common.STAND_INS = args.stand_ins
 
     print(f"# command: {' '.join([sys.executable, *sys.argv])}")
     fields = Settings.model_fields
     grace = fields["status_grace_s"].default
     ceiling = overrides.get("llm_max_concurrency", fields["llm_max_concurrency"].default)
-    print(f"# loopback Bot API + OpenAI-compatible servers in this process; newsbot defaults: "
+    where = "a process of their own" if args.stand_ins == "process" else "threads of this process"
+    print(f"# loopback Bot API + OpenAI-compatible stand-ins in {where}; newsbot defaults: "
           f"STATUS_GRACE_S={grace:g}, LLM_MAX_CONCURRENCY={ceiling}, "
           f"AIORateLimiter ({TELEGRAM_RATE:g} requests/s)")
     print(f"# final brief = the message with the buttons (reply_markup) reached the Bot API server; "

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
+import multiprocessing.process
 import statistics
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -23,7 +29,15 @@ ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 SPEC = TESTDATA / "bot-api" / "api.json"
 
 
-def servers(llm_delay: float) -> tuple[FakeBotAPI, FakeLLM]:
+#: Where the stand-ins run: "process" (default), a process of their own, as Telegram and the LLM
+#: provider are other machines for a real bot; or "thread", threads of the bench's own process, as
+#: the bench first did, where their work (the LLM stand-in writes each answer as ~200 events, the Bot
+#: API stand-in checks every call against the spec) competes with the bot for the one interpreter
+#: lock and is counted in the bot's latency and CPU. `bench_bot.py --stand-ins` sets it.
+STAND_INS = "process"
+
+
+def _make_servers(llm_delay: float) -> tuple[FakeBotAPI, FakeLLM]:
     """The loopback Bot API and LLM stand-ins, with Nagle's algorithm off on their sockets.
 
     Their handlers write a response in several small pieces (headers, body; a stream chunk by
@@ -38,6 +52,138 @@ def servers(llm_delay: float) -> tuple[FakeBotAPI, FakeLLM]:
     llm.start()
     llm.delay = llm_delay
     return api, llm
+
+
+def servers(llm_delay: float) -> tuple[FakeBotAPI, FakeLLM]:
+    """The stand-ins, in a process of their own or in this one (`STAND_INS`); either way the bench
+    talks to them through the same attributes (push, calls, visible_text, errors; delay, calls,
+    max_in_flight), and the bot reaches them over loopback HTTP."""
+    if STAND_INS == "thread":
+        return _make_servers(llm_delay)
+    parent, child = multiprocessing.get_context("spawn").Pipe()
+    proc = multiprocessing.get_context("spawn").Process(target=_serve_stand_ins, args=(child, llm_delay), daemon=True)
+    proc.start()
+    child.close()
+    if not parent.poll(60):  # a child that failed to start says nothing: do not wait for it forever
+        proc.kill()
+        raise RuntimeError("the stand-ins' process did not start")
+    token, api_url, llm_url = parent.recv()  # EOFError when it died starting
+    remote = _Remote(parent, proc)
+    return RemoteBotAPI(remote, token, api_url), RemoteLLM(remote, llm_url)  # type: ignore[return-value]
+
+
+def _serve_stand_ins(conn: Connection, llm_delay: float) -> None:
+    """The stand-ins' process: serve them, and answer the bench's questions until told to stop."""
+    api, llm = _make_servers(llm_delay)
+    conn.send((api.token, api.base_url, llm.base_url))
+    while True:
+        what, args = conn.recv()
+        if what == "push":
+            conn.send(api.push(*args))
+        elif what == "calls":
+            conn.send([(c.method, c.params, c.at, c.result) for c in api.calls[args[0]:]])
+        elif what == "visible_text":
+            conn.send(api.visible_text(*args))
+        elif what == "errors":
+            conn.send(list(api.errors))
+        elif what == "llm":
+            conn.send({"delay": llm.delay, "calls": llm.calls, "max_in_flight": llm.max_in_flight})
+        elif what == "llm_set":
+            setattr(llm, *args)
+            conn.send(None)
+        elif what == "stop":
+            api.stop()
+            llm.stop()
+            conn.send(None)
+            return
+
+
+class _Remote:
+    """Questions to the stand-ins' process, one at a time (the bench asks from its event loop only).
+    Once stopped, what they saw last (calls, errors, the LLM's counts) is still answered, as the
+    in-process stand-ins do after `stop()`."""
+
+    def __init__(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
+        self.conn, self.proc = conn, proc
+        self.last: dict[str, Any] | None = None  # set at stop
+        self.lock = threading.Lock()  # one question at a time, from the event loop or a worker thread
+
+    def ask(self, what: str, *args: Any) -> Any:
+        if self.last is not None:
+            if what == "calls":
+                return self.last["calls"][args[0]:]
+            if what in self.last:
+                return self.last[what]
+            raise RuntimeError(f"the stand-ins have stopped: cannot {what}")
+        with self.lock:
+            self.conn.send((what, args))
+            return self.conn.recv()
+
+    def stop(self) -> None:
+        if self.last is not None:
+            return
+        last: dict[str, Any] = {"calls": [], "errors": [], "llm": {"delay": 0.0, "calls": 0, "max_in_flight": 0}}
+        with contextlib.suppress(EOFError, OSError):
+            last = {what: self.ask(what, 0) if what == "calls" else self.ask(what) for what in last}
+            self.ask("stop")
+        self.last = last
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+class RemoteBotAPI:
+    """The Bot API stand-in in its own process, as the bench uses it. `calls` fetches only the calls
+    made since the last look (their `at` is CLOCK_MONOTONIC, the same clock in every process)."""
+
+    def __init__(self, remote: _Remote, token: str, base_url: str) -> None:
+        self._remote, self.token, self.base_url = remote, token, base_url
+        self._calls: list[Call] = []
+
+    def push(self, kind: str, obj: dict[str, Any]) -> int:
+        return int(self._remote.ask("push", kind, obj))
+
+    @property
+    def calls(self) -> list[Call]:
+        new = self._remote.ask("calls", len(self._calls))
+        self._calls += [Call(method, params, at, result) for method, params, at, result in new]
+        return self._calls
+
+    @property
+    def cached_calls(self) -> list[Call]:
+        """The calls as of the last look, without asking again."""
+        return self._calls
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        return list(self._remote.ask("errors"))
+
+    def visible_text(self, chat_id: int) -> str:
+        return str(self._remote.ask("visible_text", chat_id))
+
+    def stop(self) -> None:
+        self._remote.stop()
+
+
+class RemoteLLM:
+    """The LLM stand-in in its own process: `delay` and `max_in_flight` can be set, `calls` read."""
+
+    def __init__(self, remote: _Remote, base_url: str) -> None:
+        object.__setattr__(self, "_remote", remote)
+        object.__setattr__(self, "base_url", base_url)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("delay", "calls", "max_in_flight"):
+            return self._remote.ask("llm")[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in ("delay", "max_in_flight"):
+            raise AttributeError(f"{name} cannot be set on the LLM stand-in's process")
+        self._remote.ask("llm_set", name, value)
+
+    def stop(self) -> None:
+        self._remote.stop()
 
 
 def settings_for(api: FakeBotAPI, llm: FakeLLM, data_dir: Path, **extra: object) -> Settings:
@@ -105,7 +251,7 @@ async def wait_replies(api: FakeBotAPI, chats: list[int], within: float = 600,
     times: dict[int, float] = {}
     seen = 0
     while time.monotonic() < deadline:
-        calls = api.calls[seen:]
+        calls = await new_calls(api, seen)
         seen += len(calls)
         for call in calls:
             chat = call_chat(call)
@@ -122,6 +268,14 @@ async def wait_replies(api: FakeBotAPI, chats: list[int], within: float = 600,
     seen_text = api.visible_text(missing[0]).replace("\n", " ")[:200] or "nothing"
     raise TimeoutError(f"{len(missing)} of {len(wanted)} chats got no reply within {within:g} s; "
                        f"chat {missing[0]} sees: {seen_text}")
+
+
+async def new_calls(api: FakeBotAPI | RemoteBotAPI, seen: int) -> list[Call]:
+    """The calls after the first `seen`. The stand-ins' process is asked from a worker thread, so
+    that the bot's event loop (this process's) never waits for an answer from another process."""
+    if isinstance(api, RemoteBotAPI):
+        await asyncio.to_thread(lambda: api.calls)
+    return api.calls[seen:] if isinstance(api, FakeBotAPI) else api.cached_calls[seen:]
 
 
 def calls_per_chat(api: FakeBotAPI, chats: Iterable[int]) -> Counter[str]:
@@ -146,6 +300,7 @@ def summary(values: list[float]) -> str:
 __all__ = [
     "ARTICLE",
     "ROOT",
+    "STAND_INS",
     "TESTDATA",
     "call_chat",
     "calls_per_chat",
