@@ -29,12 +29,14 @@ ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 SPEC = TESTDATA / "bot-api" / "api.json"
 
 
-#: Where the stand-ins run: "process" (default), a process of their own, as Telegram and the LLM
-#: provider are other machines for a real bot; or "thread", threads of the bench's own process, as
-#: the bench first did, where their work (the LLM stand-in writes each answer as ~200 events, the Bot
-#: API stand-in checks every call against the spec) competes with the bot for the one interpreter
-#: lock and is counted in the bot's latency and CPU. `bench_bot.py --stand-ins` sets it.
-STAND_INS = "process"
+#: Where the stand-ins run: "thread", threads of the bench's own process (the default here: the
+#: benches that run the bot as a process of its own need no more, and read the stand-ins directly),
+#: or "process", a process of their own, as Telegram and the LLM provider are other machines for a
+#: real bot. A bot in the bench's own process shares the interpreter lock with threaded stand-ins:
+#: their work (the LLM stand-in writes each answer as ~200 events, the Bot API stand-in checks every
+#: call against the spec) then competes with the bot and counts in its latency and CPU. bench_bot.py
+#: sets "process" unless told `--stand-ins thread`.
+STAND_INS = "thread"
 
 
 def _make_servers(llm_delay: float) -> tuple[FakeBotAPI, FakeLLM]:
