@@ -21,8 +21,9 @@ from telegram.error import BadRequest
 
 from bot import texts
 
-#: typing is cosmetic: it is sent only while at most this share of Telegram's budget is in use
-TYPING_MAX_USE = 0.5
+#: typing is cosmetic: it is sent only while at most this share of Telegram's budget is in use (a
+#: quarter: when many chats refresh at once, most of the budget stays for the briefs coming next)
+TYPING_MAX_USE = 0.25
 
 
 def has_room(bot: Bot, chat_id: int, share: float = TYPING_MAX_USE) -> bool:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import sqlite3
-from pathlib import Path
 
 from bot.config import Settings
 from bot.telegram import NewsBot
@@ -14,15 +11,13 @@ from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
-from tests.telegram_harness import BRIEF_MARK, bot_process, configure, until
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, sql, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
 
-def status_message_noted(db: Path) -> bool:
-    with contextlib.closing(sqlite3.connect(db)) as con:
-        return con.execute("SELECT status_message_id FROM requests WHERE status_message_id IS NOT NULL").fetchone() \
-            is not None
+async def status_message_noted(settings: Settings) -> bool:
+    return bool(await sql(settings, "SELECT status_message_id FROM requests WHERE status_message_id IS NOT NULL"))
 
 
 def methods(api: FakeBotAPI, chat_id: int) -> list[str]:
@@ -107,7 +102,7 @@ async def test_resumed_request_edits_its_own_status_message(bot_settings: Settin
         await until(lambda: "Writing the brief" in botapi.visible_text(1008), within=20)
         # the crash comes after the bot noted its status message (a crash between Telegram's answer
         # and that note would leave the status message behind: a window of one database write)
-        await until(lambda: status_message_noted(bot_settings.db_path), within=20)
+        await until(lambda: status_message_noted(bot_settings), within=20)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -162,9 +157,8 @@ async def test_no_work_starts_once_stopping_began(bot_settings: Settings, botapi
     await until(lambda: bot.app.update_queue.qsize() > 0 or len(bot.runner._tasks) > 0)
     await bot.stop()
     assert not [t for t in bot.runner._tasks if not t.done()]  # nothing outlives stop()
-    with contextlib.closing(sqlite3.connect(bot_settings.db_path)) as con:
-        failed = con.execute("SELECT COUNT(*) FROM requests WHERE status = 'failed'").fetchone()[0]
-    assert failed == 0  # what was in flight stays pending for the next start
+    failed = await sql(bot_settings, "SELECT COUNT(*) FROM requests WHERE status = 'failed'")
+    assert failed == [(0,)]  # what was in flight stays pending for the next start
 
 
 async def _limited(limiter: object, chat_id: int, calls: int) -> None:
@@ -180,7 +174,7 @@ async def _limited(limiter: object, chat_id: int, calls: int) -> None:
         await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat_id}, None)
 
 
-async def test_room_for_typing_is_half_of_telegrams_budget_overall_and_in_the_group() -> None:
+async def test_room_for_typing_is_a_quarter_of_telegrams_budget_overall_and_in_the_group() -> None:
     from types import SimpleNamespace
 
     from telegram.ext import AIORateLimiter
@@ -190,11 +184,12 @@ async def test_room_for_typing_is_half_of_telegrams_budget_overall_and_in_the_gr
     limiter = AIORateLimiter()  # 30 a second overall, 20 a minute in a group
     bot = SimpleNamespace(rate_limiter=limiter)
     assert has_room(bot, 7) and has_room(bot, -100)  # type: ignore[arg-type]
-    await _limited(limiter, -100, 11)  # the group's budget is more than half used; the overall one is not
+    await _limited(limiter, -100, 6)  # more than a quarter of the group's 20 a minute; not of the 30 a second
     assert not has_room(bot, -100)  # type: ignore[arg-type]
     assert has_room(bot, 7) and has_room(bot, -200)  # type: ignore[arg-type]
-    await _limited(limiter, 7, 5)  # 16 of 30 in the last moment
+    await _limited(limiter, 7, 20)  # 26 of 30 in the last moment (far more than a quarter, even as it drains)
     assert not has_room(bot, 7)  # type: ignore[arg-type]
+    assert has_room(bot, 7, share=1.0)  # type: ignore[arg-type]  # ... yet not full: one more call would not wait
     assert has_room(SimpleNamespace(rate_limiter=None), 7)  # type: ignore[arg-type]
     assert not has_room(SimpleNamespace(rate_limiter=SimpleNamespace(has_room=lambda chat, share: False)), 7)  # type: ignore[arg-type]
 
