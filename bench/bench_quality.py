@@ -5,7 +5,7 @@ LLM_TIMEOUT_S, ... from the environment, else from --env-file, else from .env), 
 bench, never a test. Each folder is scored by `newsbot eval DIR --json` in a child process with an empty
 DATA_DIR (no cached brief can answer); the metrics are whatever that command reports, so new ones show up
 here without a change. bench/QUALITY.md says how to reproduce the small local model's figures.
-Run:  .venv/bin/python bench/bench_quality.py [eval/ar eval/en] [--limit N] [--env-file PATH]
+Run:  .venv/bin/python bench/bench_quality.py [eval/ar eval/en] [--limit N] [--jobs N] [--env-file PATH]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,15 +89,47 @@ def commit() -> str:
         return "unknown"
 
 
-def run_eval(folder: Path, limit: int | None, env: dict[str, str]) -> tuple[dict | None, float, int, str]:
+def run_eval(folder: Path, limit: int | None, env: dict[str, str], jobs: int = 1) -> tuple[dict | None, float, int, str]:
     """`newsbot eval FOLDER --json` (on the first `limit` references only, when given): (report, seconds,
-    exit code, stderr)."""
+    exit code, stderr). With `jobs` > 1 the references are split round-robin over that many `newsbot eval`
+    processes running at once and their reports merged, as one run would report them."""
+    refs = references(folder)[:limit] if limit is not None else references(folder)
+    jobs = max(1, min(jobs, len(refs)))
+    if jobs == 1:
+        return _run_one(folder, refs if limit is not None else None, env)
+    with ThreadPoolExecutor(jobs) as pool:
+        start = time.monotonic()
+        parts = list(pool.map(lambda i: _run_one(folder, refs[i::jobs], env, f"{i + 1}/{jobs}"), range(jobs)))
+        wall = time.monotonic() - start
+    reports = [r for r, *_ in parts]
+    code = max(c for _, _, c, _ in parts)
+    stderr = "\n".join(e for *_, e in parts if e)
+    if any(r is None for r in reports):
+        return None, wall, code or 1, stderr
+    return merge(reports), wall, code, stderr  # type: ignore[arg-type]
+
+
+def merge(reports: list[dict]) -> dict:
+    """Reports of several `newsbot eval --json` runs as one: articles by name, totals recomputed the way
+    `newsbot eval` computes them."""
+    from bot.evaluate import Score, by_language, total
+
+    articles = sorted((a for r in reports for a in r.get("articles") or []), key=lambda a: str(a.get("name")))
+    scores = [Score(**a) for a in articles]
+    return {"model": reports[0].get("model"), "prompt_version": reports[0].get("prompt_version"),
+            "articles": articles, "total": total(scores), "by_language": by_language(scores),
+            "scored": sum(s.scored for s in scores), "errors": sum(not s.scored for s in scores)}
+
+
+def _run_one(folder: Path, refs: list[tuple[str, list[Path]]] | None, env: dict[str, str],
+             label: str = "") -> tuple[dict | None, float, int, str]:
+    """One `newsbot eval --json` process over `folder`, or over a copy holding only `refs`."""
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
         target = folder
-        if limit is not None:
+        if refs is not None:
             target = Path(tmp) / folder.name
             target.mkdir()
-            for _, files in references(folder)[:limit]:
+            for _, files in refs:
                 for f in files:
                     shutil.copy(f, target / f.name)
         data_dir = Path(tmp) / "data"
@@ -113,7 +146,7 @@ def run_eval(folder: Path, limit: int | None, env: dict[str, str]) -> tuple[dict
             assert proc.stderr is not None
             for line in proc.stderr:  # each article's line as it is scored: minutes apart with a slow model
                 err.append(line)
-                print(f"  {folder.name}: {line.rstrip()}", file=sys.stderr, flush=True)
+                print(f"  {folder.name}{' ' + label if label else ''}: {line.rstrip()}", file=sys.stderr, flush=True)
             code = proc.wait()
         wall = time.monotonic() - start
         stdout = out_path.read_text(encoding="utf-8")
@@ -189,6 +222,9 @@ def main() -> int:
                    help="reference folders (default: every folder under eval/ that holds references)")
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="only the first N references of each folder (by name), for a slow model")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="score N articles at once, each in its own `newsbot eval` process (a llama-server with "
+                        "N slots batches them: on CPU, generation is nearly N times faster)")
     p.add_argument("--env-file", default=None, metavar="PATH",
                    help="settings file (default: .env of the repository when it exists); the environment overrides it")
     args = p.parse_args()
@@ -216,8 +252,9 @@ def main() -> int:
             continue
         n = len(references(folder))
         shown = folder.resolve().relative_to(ROOT) if folder.resolve().is_relative_to(ROOT) else folder
-        title = f"{shown}" + (f" (first {args.limit} of {n})" if args.limit else f" ({n})")
-        report, wall, code, stderr = run_eval(folder, args.limit, env)
+        title = (f"{shown}" + (f" (first {args.limit} of {n})" if args.limit else f" ({n})")
+                 + (f", {args.jobs} at once" if args.jobs > 1 else ""))
+        report, wall, code, stderr = run_eval(folder, args.limit, env, args.jobs)
         if report is None:
             print(f"\n## {language(folder)}: {title}\nnewsbot eval failed (exit {code}) after {wall:.0f} s: {stderr[-2000:] or '(no output)'}")
             failed += 1
