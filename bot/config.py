@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # postgresql://user:password@host/db shares the store between a receiver and workers; sqlite:///path or unset: SQLite
     database_url: SecretStr | None = None
     database_pool_size: int = Field(10, ge=1)
+    # this process's name on its claims; unset: host:pid. A stable, unique name (a container's) lets a
+    # restarted process take its own unfinished requests back at once instead of after the lease
+    worker_name: str | None = None
     worker_lease_s: float = Field(60.0, ge=1)  # a dead worker's request goes to another after this long
     worker_concurrency: int = Field(256, ge=1)  # requests one process works on at once
     worker_poll_s: float = Field(2.0, gt=0)  # how often a worker looks for work when nothing woke it
@@ -94,7 +97,7 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("openai_api_key", "openai_base_url", "telegram_bot_token", "webhook_url", "webhook_secret",
-                     "database_path", "database_url", "metrics_port", "llm_context_tokens", mode="before")
+                     "database_path", "database_url", "worker_name", "metrics_port", "llm_context_tokens", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         # `KEY=` in a .env copied from .env.example means "not set", not "set to nothing"

@@ -8,15 +8,21 @@ limits hold for the whole deployment, not per process. RetryAfter is waited out 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
+from bot.errors import StorageUnavailable
 from bot.metrics import Metrics
 from bot.store import Store
 
+log = logging.getLogger(__name__)
+
+WARN_EVERY_S = 60.0
 OVERALL_PER_S = 30  # Bot API: about 30 messages per second overall
 GROUP_PER_MIN = 20  # and about 20 per minute in one group
 
@@ -42,15 +48,25 @@ class SharedRateLimiter(CountingRateLimiter):
     def __init__(self, store: Store, metrics: Metrics, **kwargs: Any) -> None:
         super().__init__(metrics, **kwargs)
         self.store = store
+        self._warned_at = -WARN_EVERY_S
 
     async def _run_request(self, chat: bool, group: str | int | bool, allow_paid_broadcast: bool,
                            callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
                            kwargs: dict[str, Any]) -> Any:
         if chat:  # calls that send to a chat; getUpdates, getMe and the like are not limited
-            wait = await self.store.rate_slot("overall", 1 / OVERALL_PER_S, burst=OVERALL_PER_S)
-            if group:
-                wait = max(wait, await self.store.rate_slot(f"group:{group}", 60 / GROUP_PER_MIN,
-                                                            burst=GROUP_PER_MIN))
+            try:
+                wait = await self.store.rate_slot("overall", 1 / OVERALL_PER_S, burst=OVERALL_PER_S)
+                if group:
+                    wait = max(wait, await self.store.rate_slot(f"group:{group}", 60 / GROUP_PER_MIN,
+                                                                burst=GROUP_PER_MIN))
+            except StorageUnavailable as exc:
+                # the bot must still be able to say that it cannot accept work: this process's own
+                # limiter holds meanwhile
+                wait = 0.0
+                now = time.monotonic()
+                if now - self._warned_at > WARN_EVERY_S:
+                    self._warned_at = now
+                    log.warning("shared rate limit unavailable (%s); limiting this process alone", exc)
             if wait > 0:
                 await asyncio.sleep(wait)
         return await super()._run_request(chat, group, allow_paid_broadcast, callback, args, kwargs)

@@ -14,7 +14,6 @@ import contextlib
 import html
 import logging
 import os
-import secrets
 import socket
 import time
 import weakref
@@ -64,8 +63,8 @@ class Runner:
         self._working: set[asyncio.Task[Any]] = set()  # claimed requests at work
         self._noting: dict[int, asyncio.Task[Any]] = {}  # request → its status message id being stored
         self._wake = asyncio.Event()
-        #: this process's name on its claims (host, pid and a random part: a restarted process is another worker)
-        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        #: this process's name on its claims (WORKER_NAME, else host:pid)
+        self.worker = worker or settings.worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self.closing = False
 
     # --- tasks ----------------------------------------------------------------------------------
@@ -201,6 +200,7 @@ class Runner:
                 else:
                     assert status is not None
                     messages = render_messages(env, view)
+                    await status.settle()  # a progress edit must not take the brief's turn meanwhile
                     await self._noted(req)
                     # fencing: if the lease ran out while this process was slow, another worker has
                     # the request now, and a second brief must not go out

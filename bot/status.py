@@ -107,6 +107,12 @@ class Status:
                 and self._edit_task is None:
             self._edit_task = self.spawn(self._edit_stage())
 
+    async def settle(self) -> None:
+        """The result is next: no more progress edits (a status message being sent is waited for)."""
+        async with self._lock:
+            self._done = True
+        self.close()
+
     async def finish(self, messages: list[str], markup: InlineKeyboardMarkup | None = None, *, shown: int = 0,
                      on_part: Callable[[int], Awaitable[None]] | None = None) -> None:
         """Show the result: the status message becomes its first part, or all parts are new messages.
@@ -114,9 +120,7 @@ class Status:
         `shown`: parts already in the chat (an earlier attempt died while sending them); only the
         rest go out. `on_part(n)` is awaited once the first n parts are in the chat.
         """
-        async with self._lock:
-            self._done = True
-        self.close()
+        await self.settle()
         done = min(shown, len(messages))
         if self.message_id is not None and done == 0:
             await self.pacer.turn(self.chat_id)

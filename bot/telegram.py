@@ -50,6 +50,7 @@ from bot.services import KEY, Services
 from bot.store import Store, location, open_store
 
 Role = Literal["all", "receiver", "worker"]
+STORE_CLOSE_S = 2.0  # at shutdown, the database gets this long per step
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +252,9 @@ class NewsBot:
         await self.app.start()
         if self.role != "receiver":
             await self.digests.restore(follow=self.store.shared)
-            if not self.store.shared:
-                await self.store.release_all()  # one process: what the last run claimed is nobody's now
+            # one process on SQLite: what the last run claimed is nobody's now; on a shared store,
+            # only what this worker's name claimed before a restart
+            await self.store.release_all(None if not self.store.shared else self.runner.worker)
             self.runner.start()
         if self.role == "worker":
             log.info("newsbot worker %s is running", self.runner.worker)
@@ -275,22 +277,27 @@ class NewsBot:
         self.runner.closing = True
         await self.services.joiner.store_pending()
         await self.runner.cancel_all()
-        with contextlib.suppress(StorageUnavailable):
-            await self.store.release_all(self.runner.worker)  # another worker may take them now
+        await self._release()
         try:
             await asyncio.wait_for(self._stop_telegram(), self.settings.shutdown_timeout_s)
         except TimeoutError:
             log.warning("Telegram did not answer while stopping; stopped anyway")
         await self.runner.cancel_all()  # what the last updates started (already stored, not begun)
-        with contextlib.suppress(StorageUnavailable):
-            await self.store.release_all(self.runner.worker)
+        await self._release()
         if self.health_server is not None:
             await self.health_server.stop()
         with contextlib.suppress(Exception):
             await self.fetcher.close()
         with contextlib.suppress(Exception):
             await self.engine.llm.close()
-        await self.store.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.store.close(), STORE_CLOSE_S)
+
+    async def _release(self) -> None:
+        """Give this worker's claims back, so another worker may take them now (not after the lease);
+        a database that does not answer does not hold up the stop (the leases run out instead)."""
+        with contextlib.suppress(StorageUnavailable, TimeoutError):
+            await asyncio.wait_for(self.store.release_all(self.runner.worker), STORE_CLOSE_S)
 
     async def _stop_telegram(self) -> None:
         if self.app.updater is not None and self.app.updater.running:

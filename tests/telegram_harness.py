@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -13,6 +15,7 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bot.config import Settings
@@ -57,10 +60,39 @@ def bot_process(settings: Settings, llm: FakeLLM, *args: str, **env_extra: str) 
         "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token.get_secret_value(),  # type: ignore[union-attr]
         "TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
         "OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "sk-test", "LLM_MODEL": "fake-model",
-        "LLM_TIMEOUT_S": "30", "DATABASE_PATH": str(settings.db_path), "LOG_LEVEL": "WARNING", **env_extra,
+        "LLM_TIMEOUT_S": "30", "DATABASE_PATH": str(settings.db_path), "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": settings.database_url.get_secret_value() if settings.database_url else "",
+        "WORKER_NAME": "test-bot",  # a restarted bot takes its own unfinished requests back at once
+        **env_extra,
     })
     return subprocess.Popen([sys.executable, "-m", "bot", "run", *args], env=env, cwd=settings.db_path.parent,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def sql(settings: Settings, query: str, *args: object) -> list[tuple[object, ...]]:
+    """Rows from the bot's store (SQLite or PostgreSQL), for tests that look beneath its interface."""
+    if settings.database_url:
+        async with await psycopg.AsyncConnection.connect(settings.database_url.get_secret_value(),
+                                                         autocommit=True) as con:
+            cur = await con.execute(query.replace("?", "%s"), args)  # type: ignore[arg-type]
+            return list(await cur.fetchall()) if cur.description else []
+    with contextlib.closing(sqlite3.connect(settings.db_path)) as db, db:
+        return list(db.execute(query, args).fetchall())
+
+
+async def store_writable(bot: NewsBot, writable: bool) -> None:
+    """Make every write of the bot's store fail (as on a full disk or a read-only server), or work again."""
+    if not bot.settings.database_url:
+        bot.store._db.execute(f"PRAGMA query_only = {'OFF' if writable else 'ON'}")  # type: ignore[attr-defined]
+        return
+    url = bot.settings.database_url.get_secret_value()
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as con:
+        await con.execute("SET default_transaction_read_only = off")  # this session may change it back
+        name = (await (await con.execute("SELECT current_database()")).fetchone())[0]  # type: ignore[index]
+        await con.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"off" if writable else "on"}')
+        # the pool's connections keep their old setting: they are replaced
+        await con.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 def configure(settings: Settings, **updates: object) -> Settings:
@@ -68,11 +100,16 @@ def configure(settings: Settings, **updates: object) -> Settings:
     return Settings.model_validate({**settings.model_dump(), **updates})
 
 
+#: NEWSBOT_TEST_STORE=postgres runs every bot test on a PostgreSQL store (tests/postgres.py starts it)
+STORE = os.environ.get("NEWSBOT_TEST_STORE", "sqlite")
+
+
 @pytest.fixture
-def bot_settings(settings: Settings, botapi: FakeBotAPI, tmp_path: Path) -> Settings:
+def bot_settings(settings: Settings, botapi: FakeBotAPI, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    shared = {"database_url": request.getfixturevalue("postgres_url")} if STORE == "postgres" else {}
     return configure(settings, telegram_bot_token=botapi.token, telegram_api_base_url=botapi.base_url,
                      fetch_allow_private_addresses=True, llm_max_concurrency=32,
-                     database_path=tmp_path / "bot.sqlite3")
+                     database_path=tmp_path / "bot.sqlite3", **shared)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.briefs import STORIES, brief_for, story_of, story_reply
 from tests.fakes.openai_server import FakeLLM, Reply, completion
-from tests.telegram_harness import configure, until
+from tests.telegram_harness import configure, sql, until
 
 GROUP = -1001234500300  # a private supergroup: its posts have t.me/c/… links for members
 ADMIN, MEMBER = 30, 31
@@ -66,8 +66,7 @@ async def digest_on(botapi: FakeBotAPI, chat: int = GROUP) -> None:
 
 async def backdate(bot: NewsBot, chat: int, seconds: float) -> None:
     """Everything shared so far in the chat was shared `seconds` earlier (as was the last digest)."""
-    bot.store._db.execute("UPDATE digest_items SET shared_at = shared_at - ? WHERE chat_id = ?",  # type: ignore[attr-defined]
-                          (seconds, chat))
+    await sql(bot.settings, "UPDATE digest_items SET shared_at = shared_at - ? WHERE chat_id = ?", seconds, chat)
     cs = await bot.store.chat(chat)
     cs.last_digest_at -= seconds
     await bot.store.save_chat(cs)

@@ -14,7 +14,7 @@ from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
-from tests.telegram_harness import BRIEF_MARK, configure, until
+from tests.telegram_harness import BRIEF_MARK, configure, store_writable, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -77,7 +77,7 @@ async def test_quota_holds_under_a_burst(bot_settings: Settings, botapi: FakeBot
 async def test_a_full_store_refuses_work_clearly_and_recovers(
         newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, logger="bot.services")
-    newsbot.store._db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full disk
+    await store_writable(newsbot, False)  # every write now fails, as on a full disk
     for i in range(5):
         botapi.push("message", U.message(910, f"{ARTICLE}\n\n{i}"))
     botapi.push("message", U.command(910, "/lang en"))
@@ -85,7 +85,7 @@ async def test_a_full_store_refuses_work_clearly_and_recovers(
     assert botapi.visible_text(910).count("لا أستطيع قبول طلبات الآن") == 6
     assert llm_server.calls == 0
     assert len([r for r in caplog.records if "cannot write" in r.getMessage()]) == 1  # logged once, not per update
-    newsbot.store._db.execute("PRAGMA query_only = OFF")  # space is back
+    await store_writable(newsbot, True)  # space is back
     botapi.push("message", U.message(910, ARTICLE))
     await until(lambda: BRIEF_MARK in botapi.visible_text(910))
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
+from bot.store import open_store
 from bot.telegram import NewsBot
 from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
@@ -140,9 +141,8 @@ def test_missing_token_is_one_line(tmp_path: Path) -> None:
 
 async def test_request_that_keeps_failing_is_given_up_with_a_reply(bot_settings: Settings, botapi: FakeBotAPI,
                                                                    llm_server: FakeLLM) -> None:
-    from bot.store_sqlite import SQLiteStore
-
-    store = SQLiteStore(bot_settings.db_path)
+    store = open_store(bot_settings)
+    await store.open()
     rid = (await store.add_request(851, 851, 5, {"text": ARTICLE})).id  # type: ignore[union-attr]
     for _ in range(bot_settings.request_max_attempts):  # three runs that each died mid-request
         assert await store.claim("a run that died", 60) is not None
