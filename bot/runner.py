@@ -136,7 +136,8 @@ class Runner:
             while True:
                 await asyncio.sleep(every)
                 try:
-                    if not await self.store.renew(req.id, self.worker, self.settings.worker_lease_s):
+                    if self.store.shared and not await self.store.renew(req.id, self.worker,
+                                                                        self.settings.worker_lease_s):
                         log.warning("request %s: lease lost to another worker; stopping here", req.id)
                         work.cancel()
                         return
@@ -204,7 +205,8 @@ class Runner:
                     await self._noted(req)
                     # fencing: if the lease ran out while this process was slow, another worker has
                     # the request now, and a second brief must not go out
-                    if not await self.store.renew(req.id, self.worker, self.settings.worker_lease_s):
+                    if self.store.shared and not await self.store.renew(req.id, self.worker,
+                                                                        self.settings.worker_lease_s):
                         log.warning("request %s: lease lost before replying; another worker has it", req.id)
                         return
                     await status.finish(messages, self.keyboard(req.chat_id, brief_id), shown=req.delivered_parts,

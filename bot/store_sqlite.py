@@ -162,7 +162,7 @@ class SQLiteStore(Store):
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
-        self._work: asyncio.Event | None = None
+        self._work = asyncio.Event()  # set when a request is added or finished: the runner looks again
 
     async def open(self) -> None:
         """Nothing to do: the file is opened and migrated when the store is made."""
@@ -260,13 +260,10 @@ class SQLiteStore(Store):
             return cur.rowcount
 
     def _wake(self) -> None:
-        if self._work is not None:
-            self._work.set()
+        self._work.set()
 
     async def wait_for_work(self, at_most_s: float) -> None:
         # one process shares this file: an event in memory is the whole notification
-        if self._work is None:
-            self._work = asyncio.Event()
         with suppress(TimeoutError):
             await asyncio.wait_for(self._work.wait(), at_most_s)
         self._work.clear()

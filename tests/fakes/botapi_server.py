@@ -87,6 +87,8 @@ class FakeBotAPI(LoopbackServer):
                 method = self.path[len(prefix):].split("?")[0]
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:
+                    return  # the client gave up mid-request (a cancelled call): Telegram would never see it
                 try:
                     params = api._decode(self.headers.get("Content-Type", ""), body)
                     result = api.handle(method, params)
