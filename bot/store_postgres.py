@@ -199,6 +199,13 @@ class PostgresStore(Store):
     async def open(self) -> None:
         if self._pool is not None:
             return
+        # one plain connection first: a wrong address, password or database is one clear error at
+        # once, not the pool's retries logged until its timeout
+        try:
+            probe = await psycopg.AsyncConnection.connect(self._url, connect_timeout=max(1, round(self.timeout_s)))
+        except UNAVAILABLE as exc:
+            raise StorageUnavailable(f"PostgreSQL: {str(exc).strip().splitlines()[0]}") from exc
+        await probe.close()
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             self._url, min_size=1, max_size=self.pool_size, open=False, timeout=self.timeout_s,
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": max(1, round(self.timeout_s))},

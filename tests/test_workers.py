@@ -118,3 +118,25 @@ async def _has_entries(bot: NewsBot, chat: int) -> bool:
 async def test_worker_and_receiver_roles_need_a_shared_database(bot_settings: Settings) -> None:
     with pytest.raises(ConfigError, match="DATABASE_URL=postgresql"):
         NewsBot(bot_settings, role="worker")
+
+
+async def test_quotas_hold_across_workers_under_a_burst(bot_settings: Settings, botapi: FakeBotAPI,
+                                                        llm_server: FakeLLM, postgres_url: str) -> None:
+    llm_server.delay = 0.3
+    shared = configure(bot_settings, database_url=postgres_url, daily_requests_per_user=3, daily_tokens_per_chat=0)
+    bots = [NewsBot(shared, role="receiver"), NewsBot(shared, role="worker"), NewsBot(shared, role="worker")]
+    for bot in bots:
+        await bot.start()
+    try:
+        for i in range(10):  # ten messages at once, different texts (no cache)
+            botapi.push("message", U.message(941, f"{ARTICLE}\n\nنسخة {i}", uid=78))
+        await until(lambda: botapi.visible_text(941).count("daily quota") == 7
+                    and botapi.visible_text(941).count(BRIEF_MARK) == 3, within=30)
+        await asyncio.sleep(0.5)
+        assert llm_server.calls == 3
+        worked = [bot.metrics.registry.get_sample_value("newsbot_requests_total", {"outcome": "done"}) or 0
+                  for bot in bots]
+        assert worked[0] == 0 and sum(worked) == 3  # the receiver only admits; workers brief
+    finally:
+        for bot in reversed(bots):
+            await bot.stop()
