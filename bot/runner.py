@@ -136,8 +136,7 @@ class Runner:
             while True:
                 await asyncio.sleep(every)
                 try:
-                    if self.store.shared and not await self.store.renew(req.id, self.worker,
-                                                                        self.settings.worker_lease_s):
+                    if not await self.store.renew(req.id, self.worker, self.settings.worker_lease_s):
                         log.warning("request %s: lease lost to another worker; stopping here", req.id)
                         work.cancel()
                         return
@@ -171,6 +170,8 @@ class Runner:
         """One request from the store to the chat; every failure becomes a clear reply."""
         assert self.bot is not None
         async with self.chat_lock(req.chat_id):
+            if await self.store.request_status(req.id) != "pending":
+                return  # finished meanwhile (by the copy this process held when its lease ran out)
             if not self.gate.allowed(req.chat_id, req.user_id):
                 # the allow-list changed since it was accepted: no tokens for it
                 await self.store.finish_request(req.id, "failed", error="not_allowed")
