@@ -1,0 +1,35 @@
+"""Telegram's limits shared by every process through the store, and what happens when it is down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.metrics import Metrics
+from bot.ratelimit import OVERALL_PER_S, SharedRateLimiter
+from bot.store_sqlite import SQLiteStore
+
+
+async def sent(**_: Any) -> bool:
+    return True
+
+
+async def test_processes_spend_one_budget(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "db")
+    one_process = SharedRateLimiter(store, Metrics())
+    for chat in range(OVERALL_PER_S):
+        assert await one_process.process_request(sent, (), {}, "sendMessage", {"chat_id": chat}, None)
+    # another process booking now finds the second's budget spent by the first
+    assert await store.rate_slot("overall", 1 / OVERALL_PER_S, burst=OVERALL_PER_S) > 0
+    # calls that send to no chat are not counted
+    fresh = SQLiteStore(tmp_path / "other")
+    await SharedRateLimiter(fresh, Metrics()).process_request(sent, (), {}, "getMe", {}, None)
+    assert await fresh.rate_slot("overall", 1 / OVERALL_PER_S, burst=OVERALL_PER_S) == 0
+
+
+async def test_a_store_that_cannot_write_does_not_silence_the_bot(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "db")
+    store._db.execute("PRAGMA query_only = ON")  # every booking now fails
+    limiter = SharedRateLimiter(store, Metrics())
+    # the bot must still be able to say that it cannot accept work
+    assert await limiter.process_request(sent, (), {}, "sendMessage", {"chat_id": -100123}, None)
