@@ -455,8 +455,7 @@ async def test_a_compressed_stream_is_decoded(settings: Settings) -> None:
         await llm.close()
 
 
-async def test_a_byte_that_is_not_utf8_costs_one_character_not_the_chunk(settings: Settings,
-                                                                         llm_server: FakeLLM) -> None:
+def test_a_byte_that_is_not_utf8_costs_one_character_not_the_chunk() -> None:
     from bot.llm import _Streamed
 
     got = _Streamed()
