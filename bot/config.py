@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     llm_max_attempts: int = Field(4, ge=1, le=10)
     llm_retry_base_s: float = Field(1.0, ge=0)
     llm_response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
-    llm_max_concurrency: int = Field(32, ge=1)  # the ceiling of the adaptive cap (bot/llm.py)
+    llm_max_concurrency: int = Field(64, ge=1)  # the ceiling of the adaptive cap (bot/llm.py)
     llm_max_completion_tokens: int = Field(4096, ge=256)
     # the model's context window: with it set, the article is cut so that prompt + completion fit
     llm_context_tokens: int | None = Field(None, ge=1024)

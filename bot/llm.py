@@ -47,7 +47,7 @@ from bot.schema import Usage
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_S = 60.0
-START_CONCURRENCY = 32  # generous: a hosted API takes it; a small local server brings it down quickly
+START_CONCURRENCY = 64  # generous: a hosted API takes it; a small local server brings it down quickly
 
 # A model is looping when the end of its answer is the REPEAT_TIMES-th copy of a passage of at least
 # REPEAT_SEGMENT characters within the last REPEAT_WINDOW. Shorter repeats are normal JSON (keys,

@@ -15,7 +15,7 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import LLMAuthError, LLMError, LLMRefused, LLMRequestRejected, LLMTruncated, LLMUnavailable
-from bot.llm import LLMClient, find_loop
+from bot.llm import START_CONCURRENCY, LLMClient, find_loop
 from tests.fakes.openai_server import FakeLLM, Reply, completion, error
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
@@ -164,7 +164,7 @@ async def test_answer_that_stalls_midway_times_out_after_the_timeout_and_names_t
         assert time.monotonic() - started < 3  # the stall lasts 30 s: we gave up 0.3 s after the last chunk
         assert caught.value.setting == "LLM_TIMEOUT_S"
         assert "chunk" in str(caught.value)  # mid-answer, not before it started
-        assert llm.concurrency.limit == 16  # a timeout is a sign of overload: the cap halves
+        assert llm.concurrency.limit == START_CONCURRENCY // 2  # a timeout is a sign of overload: the cap halves
 
 
 async def test_stalled_answer_is_retried_and_the_next_attempt_succeeds(settings: Settings, llm_server: FakeLLM) -> None:
@@ -346,7 +346,7 @@ async def test_a_burst_of_429s_from_one_moment_halves_the_cap_once(settings: Set
     async with client(settings) as llm:
         await asyncio.gather(*(llm.complete(MESSAGES, SCHEMA) for _ in range(8)))
         assert llm.concurrency.decreases == 1, (llm.concurrency.snapshot(), llm.concurrency.last_decrease)
-        assert llm.concurrency.limit == 16 + 8
+        assert llm.concurrency.limit == START_CONCURRENCY // 2 + 8
 
 
 async def test_the_ceiling_holds(settings: Settings, llm_server: FakeLLM) -> None:
@@ -392,7 +392,7 @@ async def test_queueing_at_the_server_halves_the_cap(settings: Settings, llm_ser
         queued.delay = 0.4  # the first chunk comes far later than the recent ones
         llm_server.script = [queued]
         await llm.complete(MESSAGES, SCHEMA)
-        assert llm.concurrency.limit == 16 + 1
+        assert llm.concurrency.limit == START_CONCURRENCY // 2 + 1
         assert (llm.concurrency.last_decrease or "").startswith("queueing")
 
 
