@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from bot import grounding
-from bot.normalize import BIDI_CONTROLS, Matcher
+from bot.normalize import BIDI_CONTROLS
 from bot.render import FSI, PDI, RLM, render_messages, render_sources, render_text
-from bot.schema import ArticleInfo, BriefEnvelope, CheckReport, Provenance, Usage
+from bot.schema import BriefEnvelope
 from tests.conftest import EXAMPLE_ARTICLE, TESTDATA, example_brief
+from tests.fakes.briefs import envelope
 from tests.fakes.telegram_html import parse, utf16_len
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
-
-
-def envelope(data: dict, article: str = ARTICLE) -> BriefEnvelope:
-    """The brief as the engine would settle it against `article`."""
-    brief, issues = grounding.parse(json.dumps(data, ensure_ascii=False))
-    assert brief is not None, issues
-    settled = grounding.settle(brief, Matcher(article))
-    return BriefEnvelope(
-        brief=settled.brief,
-        article=ArticleInfo(source="t", chars=len(article), chars_sent=len(article), content_hash="x"),
-        provenance=Provenance(model="m", prompt_version="p", response_format="json_schema", usage=Usage(),
-                              llm_calls=1, llm_seconds=0, total_seconds=0, created_at="now"),
-        checks=CheckReport(passed_first_time=True, repaired=False, dropped=settled.dropped,
-                           grounding=settled.grounding),
-    )
 
 
 def nasty() -> dict:

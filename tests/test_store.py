@@ -22,8 +22,8 @@ from bot.store_postgres import MIGRATIONS as PG_MIGRATIONS
 from bot.store_postgres import PostgresStore
 from bot.store_sqlite import MIGRATIONS, SQLiteStore
 from tests.conftest import example_brief
+from tests.fakes.briefs import envelope
 from tests.postgres import StoreFactory, free_port
-from tests.test_render import envelope
 
 BIG_CHAT = -1001234567890  # supergroup ids and recent user ids do not fit in 32 bits
 BIG_USER = 7_123_456_789

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot import grounding
+from bot.normalize import Matcher
+from bot.schema import ArticleInfo, BriefEnvelope, CheckReport, Provenance, Usage
+from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes.openai_server import Reply, completion
 
 STORIES: dict[str, dict[str, Any]] = {
@@ -86,3 +90,19 @@ def story_reply(payload: dict[str, Any]) -> Reply:
         from tests.conftest import example_reply
         return example_reply(payload)
     return completion(json.dumps(brief_for(story), ensure_ascii=False))
+
+
+def envelope(data: dict[str, Any], article: str | None = None) -> BriefEnvelope:
+    """The brief as the engine would settle it against `article` (the example article by default)."""
+    article = EXAMPLE_ARTICLE.read_text(encoding="utf-8") if article is None else article
+    brief, issues = grounding.parse(json.dumps(data, ensure_ascii=False))
+    assert brief is not None, issues
+    settled = grounding.settle(brief, Matcher(article))
+    return BriefEnvelope(
+        brief=settled.brief,
+        article=ArticleInfo(source="t", chars=len(article), chars_sent=len(article), content_hash="x"),
+        provenance=Provenance(model="m", prompt_version="p", response_format="json_schema", usage=Usage(),
+                              llm_calls=1, llm_seconds=0, total_seconds=0, created_at="now"),
+        checks=CheckReport(passed_first_time=True, repaired=False, dropped=settled.dropped,
+                           grounding=settled.grounding),
+    )
