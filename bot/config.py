@@ -7,7 +7,7 @@ SDK's own, so that one `.env` serves OpenAI, Ollama, vLLM, llama.cpp server and 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # the model's context window: with it set, the article is cut so that prompt + completion fit
     llm_context_tokens: int | None = Field(None, ge=1024)
     llm_temperature: float = Field(0.2, ge=0, le=2)
+    # standard Chat Completions penalties against a model repeating itself; unset: not sent
+    llm_frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    llm_presence_penalty: float | None = Field(None, ge=-2, le=2)
+    # JSON object added to every request, for a server's own sampling settings (llama-server:
+    # {"repeat_penalty": 1.1, "dry_multiplier": 0.8}); unset: nothing added
+    llm_extra_body: dict[str, Any] | None = None
     article_max_chars: int = Field(14000, ge=500)
     article_min_chars: int = Field(120, ge=1)
 
@@ -97,7 +103,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("openai_api_key", "openai_base_url", "telegram_bot_token", "webhook_url", "webhook_secret",
-                     "database_path", "database_url", "worker_name", "metrics_port", "llm_context_tokens", mode="before")
+                     "database_path", "database_url", "worker_name", "llm_frequency_penalty",
+                     "llm_presence_penalty", "llm_extra_body", "metrics_port", "llm_context_tokens", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         # `KEY=` in a .env copied from .env.example means "not set", not "set to nothing"

@@ -451,6 +451,13 @@ class LLMClient:
         }
         if fmt is not None:
             kwargs["response_format"] = fmt
+        # sampling that fights repetition, for models that loop; unset: nothing sent, the server's own
+        for name_, value in (("frequency_penalty", self.settings.llm_frequency_penalty),
+                             ("presence_penalty", self.settings.llm_presence_penalty)):
+            if value is not None:
+                kwargs[name_] = value
+        if self.settings.llm_extra_body:
+            kwargs["extra_body"] = self.settings.llm_extra_body
         started = time.monotonic()
         attempts = 0
         try:

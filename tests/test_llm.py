@@ -462,3 +462,18 @@ def test_a_byte_that_is_not_utf8_costs_one_character_not_the_chunk() -> None:
     chunk = b'{"choices": [{"index": 0, "delta": {"content": "ok \xff fine"}}]}'
     LLMClient._take(got, chunk, None)
     assert "".join(got.parts) == "ok \ufffd fine"
+
+
+async def test_sampling_against_repetition_is_sent_only_when_configured(settings: Settings,
+                                                                        llm_server: FakeLLM) -> None:
+    llm_server.script = [completion('{"ok": true}')] * 2
+    async with client(settings) as llm:
+        await llm.complete(MESSAGES, SCHEMA)
+    plain = llm_server.requests[-1]
+    assert "frequency_penalty" not in plain and "presence_penalty" not in plain and "repeat_penalty" not in plain
+    tuned = Settings.model_validate({**settings.model_dump(), "llm_frequency_penalty": 0.4,
+                                     "llm_extra_body": {"repeat_penalty": 1.1}})
+    async with client(tuned) as llm:
+        await llm.complete(MESSAGES, SCHEMA)
+    sent = llm_server.requests[-1]
+    assert sent["frequency_penalty"] == 0.4 and sent["repeat_penalty"] == 1.1 and "presence_penalty" not in sent
