@@ -172,8 +172,9 @@ class BriefEngine:
         self.llm = llm
         # response_format json_schema gets the form strict mode accepts; the prompt shows all rules
         self.schema = brief_json_schema(strict=True)
-        # only constrained decoding (json_schema) holds the model to the article's spans
-        self.spans = settings.llm_response_format == "json_schema"
+        # only constrained decoding (json_schema) can hold the model to the article's spans; opt-in,
+        # since each article then has a schema of its own (a hosted API compiles every new schema)
+        self.spans = settings.llm_response_format == "json_schema" and settings.llm_spans_in_schema
 
     # --- fitting the context -------------------------------------------------------------------
     def _article_tokens(self, fixed: list[str]) -> int | None:

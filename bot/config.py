@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # the model's context window: with it set, the article is cut so that prompt + completion fit
     llm_context_tokens: int | None = Field(None, ge=1024)
     llm_temperature: float = Field(0.2, ge=0, le=2)
+    # json_schema mode: every quote and evidence must be one of the article's sentences or clauses
+    # (constrained decoding; for small local models, which otherwise write near-copies)
+    llm_spans_in_schema: bool = False
     # standard Chat Completions penalties against a model repeating itself; unset: not sent
     llm_frequency_penalty: float | None = Field(None, ge=-2, le=2)
     llm_presence_penalty: float | None = Field(None, ge=-2, le=2)

@@ -592,7 +592,11 @@ async def test_the_reader_decides_the_language(settings: Settings, llm_server: F
 async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans(settings: Settings,
                                                                                 llm_server: FakeLLM) -> None:
     llm_server.default = answer(example_brief())
-    env = await run(settings)
+    await run(settings)
+    plain = llm_server.requests[-1]["response_format"]["json_schema"]["schema"]
+    assert "ArticleSpan" not in plain["$defs"]  # by default one schema for every article (a hosted API caches it)
+    llm_server.requests.clear()
+    env = await run(settings.model_copy(update={"llm_spans_in_schema": True}))
     assert env.checks.clean  # the reference brief's own spans are clauses of the article
     sent = llm_server.requests[0]["response_format"]["json_schema"]["schema"]
     spans = sent["$defs"]["ArticleSpan"]["enum"]
