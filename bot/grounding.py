@@ -20,6 +20,7 @@ from bot.normalize import Matcher, normalize, script_share, strip_bidi
 from bot.schema import (
     ANSWER,
     LIST_LIMITS,
+    MAX_SUMMARY,
     Actor,
     Bilingual,
     Brief,
@@ -294,6 +295,27 @@ def _validate_item(key: str, index: int, raw: Any, parsed: Parsed) -> BaseModel 
     return None
 
 
+#: where a summary may be cut: after a sentence's end
+_SENTENCE_ENDS = re.compile(r"[.!?؟۔](?=\s|$)")
+
+
+def _fit_summary(value: dict[str, Any], issues: list[CheckIssue]) -> dict[str, Any]:
+    """A summary over its bound is cut at the last sentence end within it (it is the model's own
+    prose, never shown as verbatim), and the issue says so; the brief is not lost for it."""
+    out = dict(value)
+    for lang, text in value.items():
+        if not isinstance(text, str) or len(text) <= MAX_SUMMARY:
+            continue
+        ends = [m.end() for m in _SENTENCE_ENDS.finditer(text, 0, MAX_SUMMARY)]
+        if not ends:
+            continue  # no sentence to keep: the bound's own error stands
+        out[lang] = text[:ends[-1]]
+        issues.append(CheckIssue(path=f"summary.{lang}", kind="schema",
+                                 message=f"{len(text)} characters, over {MAX_SUMMARY}: cut after its last "
+                                         f"whole sentence within them ({ends[-1]} characters)"))
+    return out
+
+
 def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
     """A whole brief in the brief's shape, or its failures: for briefs that are not a model's answer
     (references, tests). Without the answer's bounds and without dropping items; a model's answer
@@ -336,6 +358,8 @@ def read(raw: str, *, cut_off: bool = False) -> Parsed:
         if isinstance(value, Cut) or value is None:
             parsed.issues.append(CheckIssue(path=key, kind="schema", message="Field required"))
             continue
+        if key == "summary" and isinstance(value, dict):
+            value = _fit_summary(value, parsed.issues)
         try:
             head[key] = model.model_validate(value, context=ANSWER)
         except ValidationError as exc:

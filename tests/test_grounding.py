@@ -231,3 +231,16 @@ def test_bounds_hold_for_answers_not_for_stored_briefs() -> None:
     data["summary"]["en"] = "word " * 400
     assert grounding.read(json.dumps(data)).brief is None  # a model's answer: no valid summary
     assert grounding.parse(json.dumps(data))[0] is not None  # a brief from elsewhere still loads
+
+
+def test_an_over_long_summary_is_cut_at_a_sentence_end_not_lost() -> None:
+    data = example_brief()
+    sentence = "Mediators pressed both sides to return to talks before the deadline. "
+    data["summary"]["en"] = sentence * 20  # 1,380 characters: over the bound of 1,200
+    parsed = grounding.read(json.dumps(data, ensure_ascii=False))
+    assert parsed.brief is not None  # the brief is kept
+    summary = parsed.brief.summary.en
+    assert len(summary) <= 1200 and summary.endswith("deadline.") and summary == (sentence * 17).strip()
+    assert any(i.path == "summary.en" and "cut after its last whole sentence" in i.message for i in parsed.issues)
+    data["summary"]["en"] = "x" * 1300  # no sentence to keep: the bound holds
+    assert grounding.read(json.dumps(data, ensure_ascii=False)).brief is None
