@@ -1,7 +1,8 @@
 """Update handlers: turn what people send into stored requests, and answer commands.
 
 Handlers do no briefing themselves: `accept` admits work through the gate (allow-lists, quotas,
-durable write); a runner (in this process, or a worker elsewhere) claims it from the store. Text that cannot be an article is answered at once.
+durable write); a runner (in this process, or a worker elsewhere) claims it from the store.
+Text that cannot be an article is answered at once.
 """
 
 from __future__ import annotations
