@@ -14,6 +14,8 @@ is at work at a time, across every process, so replies keep their order.
 from __future__ import annotations
 
 import abc
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,6 +107,22 @@ class Quota:
         if self.tokens_per_chat and chat.committed_tokens >= self.tokens_per_chat:
             raise QuotaReached(f"{count(self.tokens_per_chat, TOKENS, 'en')} per chat per day",
                                detail_ar=f"{count(self.tokens_per_chat, TOKENS, 'ar')} لكل محادثة في اليوم")
+
+
+def request_of(r: Any) -> Request:
+    """A stored row (SQLite or PostgreSQL, read by column name) as a Request."""
+    return Request(id=r["id"], chat_id=r["chat_id"], user_id=r["user_id"], message_id=r["message_id"],
+                   thread_id=r["thread_id"], mode=r["mode"], payload=json.loads(r["payload"]), status=r["status"],
+                   attempts=r["attempts"], status_message_id=r["status_message_id"],
+                   delivered_parts=r["delivered_parts"],
+                   reserved_tokens=r["reserved_tokens"], claimed_by=r["claimed_by"])
+
+
+def dedupe_key(chat_id: int, message_id: int | None, mode: str, text: str) -> str | None:
+    """The same message asking for the same thing twice (Telegram redelivers after a crash) is one request."""
+    if message_id is None:
+        return None
+    return hashlib.sha256(f"{chat_id}:{message_id}:{mode}:{text}".encode()).hexdigest()
 
 
 class Store(abc.ABC):

@@ -35,8 +35,18 @@ from psycopg_pool import AsyncConnectionPool
 
 from bot.errors import StorageUnavailable
 from bot.schema import BriefEnvelope
-from bot.store import ChatSettings, DigestEntry, Quota, Request, Store, UsageFigures, day_of, today
-from bot.store_sqlite import dedupe_key, request_of
+from bot.store import (
+    ChatSettings,
+    DigestEntry,
+    Quota,
+    Request,
+    Store,
+    UsageFigures,
+    day_of,
+    dedupe_key,
+    request_of,
+    today,
+)
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ several machines, so the split deployment (receiver and workers) needs PostgreSQ
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 import threading
@@ -20,7 +19,18 @@ from typing import Any
 
 from bot.errors import StorageUnavailable
 from bot.schema import BriefEnvelope
-from bot.store import ChatSettings, DigestEntry, Quota, Request, Store, UsageFigures, day_of, today
+from bot.store import (
+    ChatSettings,
+    DigestEntry,
+    Quota,
+    Request,
+    Store,
+    UsageFigures,
+    day_of,
+    dedupe_key,
+    request_of,
+    today,
+)
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -133,21 +143,6 @@ CLAIMABLE = """
               AND (COALESCE(o.message_id, 0), o.id) < (COALESCE(r.message_id, 0), r.id))
     ORDER BY r.id LIMIT 1
 """
-
-
-def request_of(r: Any) -> Request:
-    return Request(id=r["id"], chat_id=r["chat_id"], user_id=r["user_id"], message_id=r["message_id"],
-                   thread_id=r["thread_id"], mode=r["mode"], payload=json.loads(r["payload"]), status=r["status"],
-                   attempts=r["attempts"], status_message_id=r["status_message_id"],
-                   delivered_parts=r["delivered_parts"],
-                   reserved_tokens=r["reserved_tokens"], claimed_by=r["claimed_by"])
-
-
-def dedupe_key(chat_id: int, message_id: int | None, mode: str, text: str) -> str | None:
-    """The same message asking for the same thing twice (Telegram redelivers after a crash) is one request."""
-    if message_id is None:
-        return None
-    return hashlib.sha256(f"{chat_id}:{message_id}:{mode}:{text}".encode()).hexdigest()
 
 
 class SQLiteStore(Store):
