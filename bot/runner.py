@@ -48,6 +48,19 @@ def error_text(exc: NewsbotError, view: texts.View = "both") -> str:
     return "⚠️ " + texts.both(html.escape(ar), html.escape(en), view)
 
 
+class ChatLocks:
+    """One asyncio lock per chat; it lives while some task holds or awaits it, so idle chats cost nothing."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def __call__(self, chat_id: int) -> asyncio.Lock:
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = self._locks[chat_id] = asyncio.Lock()
+        return lock
+
+
 class Runner:
     def __init__(self, settings: Settings, store: Store, gate: Gate, engine: BriefEngine, fetcher: Fetcher,
                  metrics: Metrics, keyboard: Callable[[int, int], InlineKeyboardMarkup], *,
@@ -57,8 +70,8 @@ class Runner:
         self.service = BriefService(settings, store, engine)
         self.pacer = Pacer()
         self.bot: Bot | None = None
-        # a chat's lock lives while some task holds or awaits it, so idle chats cost nothing
-        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        #: in this process, a chat's request and its digest do not interleave (claims order requests)
+        self.chat_lock = ChatLocks()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._working: set[asyncio.Task[Any]] = set()  # claimed requests at work
         self._noting: dict[int, asyncio.Task[Any]] = {}  # request → its status message id being stored
@@ -88,13 +101,6 @@ class Runner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    def chat_lock(self, chat_id: int) -> asyncio.Lock:
-        """In this process, a chat's request and its digest do not interleave (claims order requests)."""
-        lock = self._chat_locks.get(chat_id)
-        if lock is None:
-            lock = self._chat_locks[chat_id] = asyncio.Lock()
-        return lock
 
     # --- claiming work --------------------------------------------------------------------------
     def start(self) -> asyncio.Task[Any]:

@@ -6,10 +6,8 @@ functions, as in python-telegram-bot's examples.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,7 +21,7 @@ from bot.buttons import Signer
 from bot.config import Settings
 from bot.gate import Gate
 from bot.metrics import Metrics
-from bot.runner import Runner
+from bot.runner import ChatLocks, Runner
 from bot.store import ChatSettings, Store
 
 if TYPE_CHECKING:
@@ -47,21 +45,12 @@ class Services:
     metrics: Metrics
     llm_concurrency: Callable[[], int]
     _storage_logged_at: float = field(default=0.0, repr=False)
-    _arrivals: weakref.WeakValueDictionary[int, asyncio.Lock] = field(
-        default_factory=weakref.WeakValueDictionary, repr=False)
-
-    def in_order(self, chat_id: int) -> asyncio.Lock:
-        """Held by a message handler from its first line until its requests are stored.
-
-        Updates are handled concurrently; this lock is taken before the handler's first `await`,
-        in the order Telegram delivered the messages, and asyncio's locks are first come, first
-        served. So a chat's requests reach the store in the order they were sent, before any
-        worker can claim a later one first.
-        """
-        lock = self._arrivals.get(chat_id)
-        if lock is None:
-            lock = self._arrivals[chat_id] = asyncio.Lock()
-        return lock
+    #: Held by a message handler from its first line until its requests are stored. Updates are
+    #: handled concurrently; this lock is taken before the handler's first `await`, in the order
+    #: Telegram delivered the messages, and asyncio's locks are first come, first served. So a
+    #: chat's requests reach the store in the order they were sent, before any worker can claim a
+    #: later one first.
+    in_order: ChatLocks = field(default_factory=ChatLocks, repr=False)
 
     async def view(self, chat_id: int) -> texts.View:
         return await self.runner.view(chat_id)
