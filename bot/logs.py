@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -79,3 +80,19 @@ def redact_also(secret: str) -> None:
         for f in handler.filters:
             if isinstance(f, RedactSecrets) and len(secret) >= 6:
                 f.secrets.append(secret)
+
+
+class Throttle:
+    """Says yes at most once per `every_s` seconds: for a warning that would otherwise repeat on every
+    update while a trouble lasts."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self._last: float | None = None
+
+    def ready(self) -> bool:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every_s:
+            return False
+        self._last = now
+        return True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,6 +16,7 @@ from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
 from bot.errors import StorageUnavailable
+from bot.logs import Throttle
 from bot.metrics import Metrics
 from bot.store import Store
 
@@ -48,7 +48,7 @@ class SharedRateLimiter(CountingRateLimiter):
     def __init__(self, store: Store, metrics: Metrics, **kwargs: Any) -> None:
         super().__init__(metrics, **kwargs)
         self.store = store
-        self._warned_at = -WARN_EVERY_S
+        self._unavailable = Throttle(WARN_EVERY_S)
 
     async def _run_request(self, chat: bool, group: str | int | bool, allow_paid_broadcast: bool,
                            callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
@@ -63,9 +63,7 @@ class SharedRateLimiter(CountingRateLimiter):
                 # the bot must still be able to say that it cannot accept work: this process's own
                 # limiter holds meanwhile
                 wait = 0.0
-                now = time.monotonic()
-                if now - self._warned_at > WARN_EVERY_S:
-                    self._warned_at = now
+                if self._unavailable.ready():
                     log.warning("shared rate limit unavailable (%s); limiting this process alone", exc)
             if wait > 0:
                 await asyncio.sleep(wait)

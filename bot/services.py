@@ -7,7 +7,6 @@ functions, as in python-telegram-bot's examples.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from bot import texts
 from bot.buttons import Signer
 from bot.config import Settings
 from bot.gate import Gate
+from bot.logs import Throttle
 from bot.metrics import Metrics
 from bot.runner import ChatLocks, Runner
 from bot.store import ChatSettings, Store
@@ -44,7 +44,7 @@ class Services:
     joiner: PasteJoiner
     metrics: Metrics
     llm_concurrency: Callable[[], int]
-    _storage_logged_at: float = field(default=0.0, repr=False)
+    _storage_log: Throttle = field(default_factory=lambda: Throttle(STORAGE_LOG_EVERY_S), repr=False)
     #: Held by a message handler from its first line until its requests are stored. Updates are
     #: handled concurrently; this lock is taken before the handler's first `await`, in the order
     #: Telegram delivered the messages, and asyncio's locks are first come, first served. So a
@@ -67,9 +67,7 @@ class Services:
 
     def storage_trouble(self, exc: Exception) -> None:
         """Log a store that cannot write once a minute, not once per update."""
-        now = time.monotonic()
-        if now - self._storage_logged_at >= STORAGE_LOG_EVERY_S:
-            self._storage_logged_at = now
+        if self._storage_log.ready():
             log.error("the store cannot write (%s); refusing new work until it can", exc)
 
 
