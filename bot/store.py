@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.errors import QuotaReached
 from bot.schema import BriefEnvelope
@@ -313,8 +314,8 @@ def open_store(settings: Settings) -> Store:
 def location(settings: Settings) -> str:
     """The database, named for a message: never with its password."""
     if settings.database_url:
-        url = settings.database_url.get_secret_value()
-        if "@" in url:
-            url = f"{url.split('://')[0]}://…@{url.rsplit('@', 1)[-1]}"
-        return f"{url} (DATABASE_URL)"
+        parts = urlsplit(settings.database_url.get_secret_value())
+        if "@" in parts.netloc:
+            parts = parts._replace(netloc="…@" + parts.netloc.rpartition("@")[2])
+        return f"{urlunsplit(parts)} (DATABASE_URL)"
     return f"{settings.db_path} (DATA_DIR / DATABASE_PATH)"

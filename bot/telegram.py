@@ -17,6 +17,7 @@ import secrets
 import signal
 import time
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -328,7 +329,6 @@ def run_bot(settings: Settings, role: Role = "all") -> None:
     if problems:
         raise ConfigError("; ".join(problems))
     setup_logging(settings)
-    url = settings.database_url.get_secret_value() if settings.database_url else ""
-    if password := url.split("://", 1)[-1].rsplit("@", 1)[0].partition(":")[2] if "@" in url else "":
+    if settings.database_url and (password := urlsplit(settings.database_url.get_secret_value()).password):
         redact_also(password)
     asyncio.run(serve(settings, role))
