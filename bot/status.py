@@ -2,9 +2,11 @@
 
 A quick brief (cached, or a fast model) arrives as one new message and costs one `sendMessage`.
 When the brief is not ready after the grace period, a status message appears and later becomes
-the brief (one `sendMessage`, one final edit). Slow work refreshes the typing action while
-Telegram's rate limits have room to spare (it never waits in their queue). A status
-message belongs to one request: once its brief is shown, nothing edits it again.
+the brief (one `sendMessage`, one final edit); while Telegram's rate limits are busy (a burst of
+work), the status message waits for room, and a brief ready before that comes as new messages.
+Slow work refreshes the typing action while Telegram's rate limits have room to spare (it never
+waits in their queue). A status message belongs to one request: once its brief is shown, nothing
+edits it again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from bot import texts
 #: typing is cosmetic: it is sent only while at most this share of Telegram's budget is in use (a
 #: quarter: when many chats refresh at once, most of the budget stays for the briefs coming next)
 TYPING_MAX_USE = 0.25
+#: a status message waits while more than this share is in use: in a burst, a third of every slow
+#: two-part brief's calls would go to showing progress and slow every brief by as much; the brief
+#: that comes first needs no status message at all
+STATUS_MAX_USE = 0.5
 
 
 def has_room(bot: Bot, chat_id: int, share: float = TYPING_MAX_USE) -> bool:
@@ -147,6 +153,10 @@ class Status:
     # --- background -----------------------------------------------------------------------------
     async def _show_after_grace(self) -> None:
         await asyncio.sleep(self.grace_s)
+        while not has_room(self.bot, self.chat_id, STATUS_MAX_USE):
+            await asyncio.sleep(self.typing_every_s)
+            if self._done:
+                return
         async with self._lock:
             if self._done:
                 return

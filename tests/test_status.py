@@ -60,6 +60,23 @@ async def test_typing_is_refreshed_while_a_slow_model_works(bot_settings: Settin
         await bot.stop()
 
 
+async def test_in_a_burst_status_messages_wait_for_room_and_every_brief_arrives_once(
+        newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    llm_server.delay = 1.5  # above the 0.8 s grace period: every one of them is slow
+    chats = range(2001, 2041)  # 40 at once: their status messages alone would be more than a second's budget
+    for c in chats:
+        botapi.push("message", U.message(c, f"{ARTICLE}\n\nنسخة {c}"))
+    await until(lambda: all(BRIEF_MARK in botapi.visible_text(c) for c in chats), within=60)
+    with_status = [c for c in chats if "editMessageText" in methods(botapi, c)]
+    assert 0 < len(with_status) < 30  # some progress was shown, and it did not take Telegram's whole budget
+    for c in chats:
+        if c not in with_status:  # the brief came first: new messages only, each part once
+            sent = botapi.sent(c, ("sendMessage",))
+            assert methods(botapi, c) == ["sendMessage"] * len(sent) and len(sent) <= 2
+        assert botapi.visible_text(c).count(BRIEF_MARK) == 1
+        assert "Writing the brief" not in botapi.visible_text(c)
+
+
 async def test_ten_articles_in_one_chat_no_stale_progress_edit(newsbot: NewsBot, botapi: FakeBotAPI,
                                                                llm_server: FakeLLM) -> None:
     llm_server.delay = 1.0
@@ -194,7 +211,7 @@ async def test_room_for_typing_is_a_quarter_of_telegrams_budget_overall_and_in_t
     assert not has_room(SimpleNamespace(rate_limiter=SimpleNamespace(has_room=lambda chat, share: False)), 7)  # type: ignore[arg-type]
 
 
-async def test_typing_is_skipped_while_the_rate_limiter_is_busy_and_never_waits_in_it() -> None:
+async def test_typing_and_the_status_message_wait_while_the_rate_limiter_is_busy() -> None:
     from types import SimpleNamespace
 
     from bot.status import Pacer, Status
@@ -220,8 +237,8 @@ async def test_typing_is_skipped_while_the_rate_limiter_is_busy_and_never_waits_
     status = Status(Bot(), 7, pacer=Pacer(), grace_s=0.01, typing_every_s=0.03)  # type: ignore[arg-type]
     status.begin()
     await asyncio.sleep(0.3)
-    assert sent == ["sendMessage"]  # the status message; no typing while the limiter is busy
+    assert sent == []  # neither the status message nor typing while the limiter is busy
     busy = False
     await asyncio.sleep(0.2)
-    assert sent.count("sendChatAction") >= 2
+    assert sent[0] == "sendMessage" and sent.count("sendChatAction") >= 2
     status.close()
