@@ -242,7 +242,8 @@ def main() -> int:
     print(f"# endpoint {env.get('OPENAI_BASE_URL', '(OpenAI)')}; LLM_MODEL {env.get('LLM_MODEL', '(default)')}; "
           f"served: {served_models(env.get('OPENAI_BASE_URL')) or '?'}")
     settings = ["LLM_RESPONSE_FORMAT", "LLM_CONTEXT_TOKENS", "LLM_TIMEOUT_S", "LLM_MAX_CONCURRENCY",
-                "LLM_MAX_COMPLETION_TOKENS", "LLM_TEMPERATURE", "ARTICLE_MAX_CHARS"]
+                "LLM_MAX_COMPLETION_TOKENS", "LLM_TEMPERATURE", "LLM_FREQUENCY_PENALTY", "LLM_PRESENCE_PENALTY",
+                "LLM_EXTRA_BODY", "LLM_SPANS_IN_SCHEMA", "ARTICLE_MAX_CHARS"]
     print("# " + "; ".join([*(f"{k}={env[k]}" for k in settings if k in env), f"prompt version {version}"]))
     failed = 0
     for folder in folders:

@@ -76,8 +76,9 @@ def _clean(node: Any) -> Any:
 # --- tolerant JSON: what a cut-off answer still says ----------------------------------------------
 @dataclass
 class Cut:
-    """A value the answer stopped in the middle of: an object with its complete fields only, a
-    list with its complete items (and a `Cut` last one), a string never (its text is not kept)."""
+    """A value the answer stopped in the middle of: an object with its complete fields (and a `Cut`
+    last one), a list with its complete items (and a `Cut` last one), a string with its text so far.
+    Only the summary uses a cut string (`_salvage_summary`); anywhere else a cut field is no field."""
 
     value: Any
 
@@ -115,7 +116,7 @@ class _Partial:
                 text, j = json.decoder.scanstring(self.text, i + 1)  # type: ignore[attr-defined]
             except json.JSONDecodeError as exc:
                 if "Unterminated" in exc.msg or exc.pos >= self.n - 6:  # cut inside the string or an escape
-                    return None, self.n, False
+                    return _text_so_far(self.text[i + 1:]), self.n, False
                 raise _NotJSON from exc
             return text, j, True
         for word, val in _LITERALS.items():
@@ -179,6 +180,17 @@ class _Partial:
                 i += 1
             elif self.text[i] != "]":
                 raise _NotJSON(i)
+
+
+def _text_so_far(rest: str) -> str | None:
+    """The text of a JSON string cut before its closing quote (`rest` follows the opening one),
+    without an escape the cut split; None when it does not read as a string."""
+    for end in range(len(rest), max(len(rest) - 6, -1), -1):  # an escape is at most 6 characters
+        try:
+            return str(json.loads(f'"{rest[:end]}"'))
+        except json.JSONDecodeError:
+            continue
+    return None
 
 
 def load_partial(text: str) -> tuple[Any, bool] | None:
@@ -316,6 +328,30 @@ def _fit_summary(value: dict[str, Any], issues: list[CheckIssue]) -> dict[str, A
     return out
 
 
+def _salvage_summary(value: Cut, issues: list[CheckIssue]) -> dict[str, Any] | Cut:
+    """A summary the answer stopped in (a small model that loops restarts its summary; the loop is
+    cut where the repeat begins): its whole sentences are kept when there are any in both languages,
+    as an over-long summary is. The summary is the model's prose, never shown as verbatim."""
+    data = value.value
+    if not isinstance(data, dict):
+        return value
+    out: dict[str, Any] = {}
+    for lang in ("ar", "en"):
+        text = data.get(lang)
+        if isinstance(text, str):
+            out[lang] = text
+            continue
+        partial = text.value if isinstance(text, Cut) else None
+        ends = [m.end() for m in _SENTENCE_ENDS.finditer(partial)] if isinstance(partial, str) else []
+        if not ends:
+            return value  # nothing whole to keep in this language: no summary
+        out[lang] = partial[:ends[-1]]  # type: ignore[index]
+        issues.append(CheckIssue(path=f"summary.{lang}", kind="cut_off",
+                                 message=f"the answer stopped inside the summary: kept its whole sentences "
+                                         f"({ends[-1]} characters)"))
+    return out
+
+
 def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
     """A whole brief in the brief's shape, or its failures: for briefs that are not a model's answer
     (references, tests). Without the answer's bounds and without dropping items; a model's answer
@@ -355,6 +391,8 @@ def read(raw: str, *, cut_off: bool = False) -> Parsed:
     head: dict[str, Any] = {}
     for key, model in (("headline", Bilingual), ("summary", Summary)):
         value = data.get(key)
+        if key == "summary" and isinstance(value, Cut) and cut_off:
+            value = _salvage_summary(value, parsed.issues)
         if isinstance(value, Cut) or value is None:
             parsed.issues.append(CheckIssue(path=key, kind="schema", message="Field required"))
             continue

@@ -627,6 +627,20 @@ def test_article_spans_are_sentences_and_clauses_within_bounds(monkeypatch: pyte
     assert span_schema(brief_json_schema(strict=True), []) == brief_json_schema(strict=True)
 
 
+async def test_a_summary_that_loops_still_gives_a_brief_of_its_first_sentences(settings: Settings,
+                                                                              llm_server: FakeLLM) -> None:
+    # measured with a 1.5B model: it writes its two English sentences, then starts them again
+    twice = "Mediators pressed both sides to return to talks. Hamas said it was studying the offer. "
+    head = {"language": "ar", "headline": example_brief()["headline"], "summary": {"ar": example_brief()["summary"]["ar"]}}
+    loop = json.dumps(head, ensure_ascii=False)[:-2] + ', "en": "' + twice * 12
+    llm_server.script = [completion(loop, finish_reason="length")] * 2  # the repair loops the same way
+    env = await run(settings)
+    assert env.brief.summary.en == twice.strip() and env.brief.summary.ar == example_brief()["summary"]["ar"]
+    assert env.brief.headline.en == example_brief()["headline"]["en"]
+    assert llm_server.calls == 2  # the repair was asked for, and failed: the first answer's summary stands
+    assert {i.kind for i in env.checks.remaining} >= {"cut_off"}
+
+
 async def test_a_loop_without_a_brief_is_not_shown_again_in_the_repair(settings: Settings,
                                                                        llm_server: FakeLLM) -> None:
     # a model shown the start of its own loop writes the same loop again: the repair asks afresh

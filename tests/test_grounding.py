@@ -192,7 +192,8 @@ def test_partial_json_keeps_what_is_complete() -> None:
     value, complete = grounding.load_partial('{"a": [1, {"b": "x"}, {"c": "unfinish')  # type: ignore[misc]
     items = value["a"]
     assert not complete and isinstance(items, grounding.Cut) and items.value[:2] == [1, {"b": "x"}]
-    assert isinstance(items.value[2], grounding.Cut) and items.value[2].value == {}  # a cut string is no value
+    assert items.value[2] == grounding.Cut({"c": grounding.Cut("unfinish")})  # a cut string: its text so far
+    assert grounding.load_partial('{"a": "x\\u06') == ({"a": grounding.Cut("x")}, False)  # not half an escape
     assert grounding.load_partial('{"a": tr') == ({}, False)
     assert grounding.load_partial('{"a": 12') == ({"a": grounding.Cut(12)}, False)  # a number at the end may go on
     assert grounding.load_partial("{oops") is None  # not JSON before the end: nothing is guessed
@@ -224,6 +225,21 @@ def test_invalid_quote_is_nulled_and_the_position_stays() -> None:
     parsed = grounding.read(json.dumps(data, ensure_ascii=False))
     assert parsed.brief is not None and parsed.brief.positions[1].quote is None
     assert [(d.path, d.item, d.cause) for d in parsed.dropped] == [("positions[1].quote", "quote", "invalid")]
+
+
+def test_a_summary_the_answer_stopped_in_keeps_its_whole_sentences() -> None:
+    data = example_brief()
+    sentences = "Mediators pressed both sides to return to talks. Hamas said it studies the offer. "
+    data["summary"]["en"] = sentences + "Mediators pressed both"  # where a looping model starts again
+    answer = json.dumps(data, ensure_ascii=False)
+    cut = answer[: answer.index("Mediators pressed both\"") + len("Mediators pressed both")]
+    parsed = grounding.read(cut, cut_off=True)
+    assert parsed.brief is not None and parsed.brief.summary.en == sentences.strip()
+    assert parsed.brief.summary.ar == data["summary"]["ar"] and parsed.brief.actors == []
+    assert any(i.path == "summary.en" and i.kind == "cut_off" for i in parsed.issues)
+    assert grounding.read(cut, cut_off=False).brief is None  # an answer that claims to be whole is not mended
+    no_sentence = answer[: answer.index(sentences) + 20]  # not one whole sentence in English yet
+    assert grounding.read(no_sentence, cut_off=True).brief is None
 
 
 def test_bounds_hold_for_answers_not_for_stored_briefs() -> None:
