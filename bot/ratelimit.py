@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -49,22 +50,34 @@ class SharedRateLimiter(CountingRateLimiter):
         super().__init__(metrics, **kwargs)
         self.store = store
         self._unavailable = Throttle(WARN_EVERY_S)
+        #: calls still booking their shared slot, overall ("") and per group: they are not in this
+        #: process's own buckets yet, and `status.has_room` counts them as used
+        self.booking: Counter[str | int] = Counter()
 
     async def _run_request(self, chat: bool, group: str | int | bool, allow_paid_broadcast: bool,
                            callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
                            kwargs: dict[str, Any]) -> Any:
         if chat:  # calls that send to a chat; getUpdates, getMe and the like are not limited
+            keys: list[str | int] = ["", group] if group and not isinstance(group, bool) else [""]
+            self.booking.update(keys)
             try:
-                wait = await self.store.rate_slot("overall", 1 / OVERALL_PER_S, burst=OVERALL_PER_S)
-                if group:
-                    wait = max(wait, await self.store.rate_slot(f"group:{group}", 60 / GROUP_PER_MIN,
-                                                                burst=GROUP_PER_MIN))
-            except StorageUnavailable as exc:
-                # the bot must still be able to say that it cannot accept work: this process's own
-                # limiter holds meanwhile
-                wait = 0.0
-                if self._unavailable.ready():
-                    log.warning("shared rate limit unavailable (%s); limiting this process alone", exc)
-            if wait > 0:
-                await asyncio.sleep(wait)
+                await self._book(group)
+            finally:
+                self.booking.subtract(keys)
         return await super()._run_request(chat, group, allow_paid_broadcast, callback, args, kwargs)
+
+    async def _book(self, group: str | int | bool) -> None:
+        """Wait for this call's slot in the shared schedule."""
+        try:
+            wait = await self.store.rate_slot("overall", 1 / OVERALL_PER_S, burst=OVERALL_PER_S)
+            if group:
+                wait = max(wait, await self.store.rate_slot(f"group:{group}", 60 / GROUP_PER_MIN,
+                                                            burst=GROUP_PER_MIN))
+        except StorageUnavailable as exc:
+            # the bot must still be able to say that it cannot accept work: this process's own
+            # limiter holds meanwhile
+            wait = 0.0
+            if self._unavailable.ready():
+                log.warning("shared rate limit unavailable (%s); limiting this process alone", exc)
+        if wait > 0:
+            await asyncio.sleep(wait)

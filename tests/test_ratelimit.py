@@ -33,3 +33,23 @@ async def test_a_store_that_cannot_write_does_not_silence_the_bot(tmp_path: Path
     limiter = SharedRateLimiter(store, Metrics())
     # the bot must still be able to say that it cannot accept work
     assert await limiter.process_request(sent, (), {}, "sendMessage", {"chat_id": -100123}, None)
+
+
+async def test_calls_still_booking_their_slot_count_as_used(store: Any) -> None:
+    """Status messages and typing ask `has_room` before a call. On PostgreSQL a shared limiter's calls
+    wait for the database before they reach this process's buckets: meanwhile they must not look like
+    free room (seen as 40 status messages out of 40 in a burst)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from bot.status import STATUS_MAX_USE, has_room
+
+    limiter = SharedRateLimiter(store, Metrics())
+    bot = SimpleNamespace(rate_limiter=limiter)
+    assert has_room(bot, 7, STATUS_MAX_USE)  # type: ignore[arg-type]
+    calls = [asyncio.create_task(limiter.process_request(sent, (), {}, "sendMessage", {"chat_id": c}, None))
+             for c in range(20)]
+    await asyncio.sleep(0)  # each has started: booking its slot (PostgreSQL) or already sent (SQLite)
+    assert not has_room(bot, 7, STATUS_MAX_USE)  # type: ignore[arg-type]
+    assert all(await asyncio.gather(*calls))
+    assert not +limiter.booking and not has_room(bot, 7, STATUS_MAX_USE)  # type: ignore[arg-type]
