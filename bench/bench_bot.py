@@ -7,8 +7,14 @@ that answers after a set delay. One run prints:
   2. newsbot, instant LLM, a different article each time: update → final brief, median and p95, the
      difference to the floor and the targets (median ≤ floor + 40 ms, p95 ≤ floor p95 + 120 ms);
   3. the same for a repeated article (answered from the brief cache, no LLM call);
+     the latency runs send one update at a time, 0.1 s after the last answer (`--gap`): back to back,
+     at two Bot API calls per brief, newsbot would reach Telegram's 30 requests/s and the figures
+     would be the rate limiter's queue (measured, cached article: median 60 ms back to back, 24–27 ms
+     paced);
   4. N chats at once, LLM latency L: briefs/s against 0.9 × min(N / L, 15) (15 = Telegram's 30
-     requests/s for at most two rate-limited calls per slow brief);
+     requests/s for at most two rate-limited calls per slow brief), once for readers who get both
+     languages (the bench article's brief is then two messages) and once for readers who get English
+     (one message);
   5. Bot API calls per brief, by method, quick (instant LLM) and slow (L).
 
 "Final brief" is when the message carrying the buttons (reply_markup) reached the Bot API server.
