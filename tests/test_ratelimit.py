@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bot.metrics import Metrics
 from bot.ratelimit import OVERALL_PER_S, SharedRateLimiter
+from bot.status import STATUS_MAX_USE, has_room
 from bot.store_sqlite import SQLiteStore
 
 
@@ -39,11 +42,6 @@ async def test_calls_still_booking_their_slot_count_as_used(store: Any) -> None:
     """Status messages and typing ask `has_room` before a call. On PostgreSQL a shared limiter's calls
     wait for the database before they reach this process's buckets: meanwhile they must not look like
     free room (seen as 40 status messages out of 40 in a burst)."""
-    import asyncio
-    from types import SimpleNamespace
-
-    from bot.status import STATUS_MAX_USE, has_room
-
     limiter = SharedRateLimiter(store, Metrics())
     bot = SimpleNamespace(rate_limiter=limiter)
     assert has_room(bot, 7, STATUS_MAX_USE)  # type: ignore[arg-type]
