@@ -49,6 +49,7 @@ import common
 from common import (
     ARTICLE,
     calls_per_chat,
+    counts,
     first_call_time,
     median,
     message,
@@ -72,6 +73,7 @@ P95_SLACK_S = 0.120  # p95 ≤ floor p95 + 120 ms
 TELEGRAM_RATE = 30.0  # requests/s, python-telegram-bot's AIORateLimiter (Telegram's overall limit)
 CALLS_PER_SLOW_BRIEF = 2  # status message + final edit
 THROUGHPUT_SHARE = 0.9
+parse_levels = counts("chat", "1,10,50,200")
 METHODS = ("sendMessage", "editMessageText", "sendChatAction")
 Answered = Callable[[FakeBotAPI, int], float | None]
 VIEWS = {"ar": "both languages", "en": "English"}  # the reader's language_code → the brief's default view
@@ -299,16 +301,6 @@ def print_calls(runs: list[Run]) -> None:
         per = {m: run.calls.get(m, 0) / run.briefs for m in cols}
         print(f"{run.label:<38} " + " ".join(f"{per[m]:>15.2f}" for m in cols)
               + f" {sum(run.calls.values()) / run.briefs:>7.2f}")
-
-
-def parse_levels(text: str) -> list[int]:
-    try:
-        levels = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of chat counts, e.g. 1,10,50,200") from None
-    if not levels or min(levels) < 1:
-        raise argparse.ArgumentTypeError("a comma-separated list of chat counts ≥ 1, e.g. 1,10,50,200")
-    return levels
 
 
 async def main() -> None:

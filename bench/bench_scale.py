@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, call_chat, is_final, median, message, pct, servers, unique_article, wait_replies
+from common import ROOT, call_chat, counts, is_final, median, message, pct, servers, unique_article, wait_replies
 
 from bot.config import Settings
 from bot.ratelimit import OVERALL_PER_S
@@ -392,16 +392,6 @@ def print_checks(results: list[Result]) -> None:
 
 
 # --- main ---------------------------------------------------------------------------------------
-def parse_workers(text: str) -> list[int]:
-    try:
-        counts = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a comma-separated list of worker counts, e.g. 1,2,4") from None
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError("a comma-separated list of worker counts ≥ 1, e.g. 1,2,4")
-    return counts
-
-
 async def run(args: argparse.Namespace) -> None:
     ceiling = Settings.model_fields["llm_max_concurrency"].default
     grace = Settings.model_fields["status_grace_s"].default
@@ -434,7 +424,7 @@ async def main() -> None:
     p.add_argument("--chats", type=int, default=None, metavar="N",
                    help="chats sending one article each at once; default 200 (--quick: 40)")
     p.add_argument("--llm-delay", type=float, default=2.0, metavar="L", help="seconds the LLM takes; default 2")
-    p.add_argument("--workers", type=parse_workers, default=None, metavar="N,N,...",
+    p.add_argument("--workers", type=counts("worker", "1,2,4"), default=None, metavar="N,N,...",
                    help="worker counts to run beside one receiver; default 1,2,4 (--quick: 1,2)")
     p.add_argument("--idle", type=int, default=None, metavar="N",
                    help="requests sent one at a time for the idle latency; default 10 (--quick: 4)")

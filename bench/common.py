@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import multiprocessing
@@ -299,6 +300,21 @@ def summary(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:8.1f} ms   p95 {pct(values, 0.95) * 1000:8.1f} ms"
 
 
+def counts(what: str, example: str) -> Callable[[str], list[int]]:
+    """An argparse type: a comma-separated list of `what` counts, each at least 1."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            values = [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a comma-separated list of {what} counts, e.g. {example}") from None
+        if not values or min(values) < 1:
+            raise argparse.ArgumentTypeError(f"a comma-separated list of {what} counts ≥ 1, e.g. {example}")
+        return values
+
+    return parse
+
+
 __all__ = [
     "ARTICLE",
     "ROOT",
@@ -306,6 +322,7 @@ __all__ = [
     "TESTDATA",
     "call_chat",
     "calls_per_chat",
+    "counts",
     "first_call_time",
     "is_final",
     "median",
