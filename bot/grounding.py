@@ -311,6 +311,12 @@ def _validate_item(key: str, index: int, raw: Any, parsed: Parsed) -> BaseModel 
 _SENTENCE_ENDS = re.compile(r"[.!?؟۔](?=\s|$)")
 
 
+def _whole_sentences(text: str, within: int | None = None) -> str | None:
+    """`text` up to its last sentence end (within its first `within` characters); None without one."""
+    ends = [m.end() for m in _SENTENCE_ENDS.finditer(text, 0, len(text) if within is None else within)]
+    return text[:ends[-1]] if ends else None
+
+
 def _fit_summary(value: dict[str, Any], issues: list[CheckIssue]) -> dict[str, Any]:
     """A summary over its bound is cut at the last sentence end within it (it is the model's own
     prose, never shown as verbatim), and the issue says so; the brief is not lost for it."""
@@ -318,13 +324,13 @@ def _fit_summary(value: dict[str, Any], issues: list[CheckIssue]) -> dict[str, A
     for lang, text in value.items():
         if not isinstance(text, str) or len(text) <= MAX_SUMMARY:
             continue
-        ends = [m.end() for m in _SENTENCE_ENDS.finditer(text, 0, MAX_SUMMARY)]
-        if not ends:
+        kept = _whole_sentences(text, MAX_SUMMARY)
+        if kept is None:
             continue  # no sentence to keep: the bound's own error stands
-        out[lang] = text[:ends[-1]]
+        out[lang] = kept
         issues.append(CheckIssue(path=f"summary.{lang}", kind="schema",
                                  message=f"{len(text)} characters, over {MAX_SUMMARY}: cut after its last "
-                                         f"whole sentence within them ({ends[-1]} characters)"))
+                                         f"whole sentence within them ({len(kept)} characters)"))
     return out
 
 
@@ -342,13 +348,13 @@ def _salvage_summary(value: Cut, issues: list[CheckIssue]) -> dict[str, Any] | C
             out[lang] = text
             continue
         partial = text.value if isinstance(text, Cut) else None
-        ends = [m.end() for m in _SENTENCE_ENDS.finditer(partial)] if isinstance(partial, str) else []
-        if not ends:
+        kept = _whole_sentences(partial) if isinstance(partial, str) else None
+        if kept is None:
             return value  # nothing whole to keep in this language: no summary
-        out[lang] = partial[:ends[-1]]  # type: ignore[index]
+        out[lang] = kept
         issues.append(CheckIssue(path=f"summary.{lang}", kind="cut_off",
                                  message=f"the answer stopped inside the summary: kept its whole sentences "
-                                         f"({ends[-1]} characters)"))
+                                         f"({len(kept)} characters)"))
     return out
 
 
