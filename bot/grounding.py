@@ -443,10 +443,10 @@ def read(raw: str, *, cut_off: bool = False) -> Parsed:
     if set(head) != {"headline", "summary"}:
         return parsed
     language = data.get("language")
+    # the parts are already validated models: pydantic takes them as they are (no dump and re-check)
     parsed.brief = Brief.model_validate({
         "language": language.strip().lower() if isinstance(language, str) and language.strip().isalpha() else "und",
-        **{k: v.model_dump() for k, v in head.items()},
-        **{k: [v.model_dump() for v in items] for k, items in lists.items()}})
+        **head, **lists})
     return parsed
 
 

@@ -176,6 +176,18 @@ async def test_stalled_answer_is_retried_and_the_next_attempt_succeeds(settings:
     assert reply.attempts == 2
 
 
+async def test_connection_that_breaks_midway_is_retried_and_reported_as_dropped_not_as_slow(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    broken = completion('{"ok": true, "padding": "................"}', chunk_chars=4, drop_after=3)
+    llm_server.script = [broken, broken]
+    async with client(settings, llm_timeout_s=5, llm_max_attempts=2) as llm:
+        with pytest.raises(LLMUnavailable, match="dropped mid-answer") as caught:
+            await llm.complete(MESSAGES, SCHEMA)
+        assert caught.value.setting is None  # not "raise LLM_TIMEOUT_S": the server did not stall
+        assert llm.concurrency.limit == START_CONCURRENCY  # a broken connection says nothing about load
+    assert llm_server.calls == 2
+
+
 async def test_server_without_usage_gets_an_estimate(settings: Settings, llm_server: FakeLLM) -> None:
     llm_server.script = [completion('{"ok": true, "summary": "' + "word " * 40 + '"}', stream_usage=False)]
     async with client(settings) as llm:

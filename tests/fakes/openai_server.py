@@ -9,6 +9,7 @@ lines, then `data: [DONE]`), paced by the reply's chunk delay and stall, as a sl
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ class Reply:
     chunk_delay: float = 0.0  # between chunks: a model producing tokens at this pace
     stall_after: int | None = None  # after this many chunks the model hangs ...
     stall: float = 0.0  # ... for this long, then carries on
+    drop_after: int | None = None  # after this many chunks the connection breaks (a crashed server or proxy)
     stream_usage: bool = True  # send the usage chunk when the client asks for it (some servers never do)
     sse: list[str] | None = None  # raw `data:` payloads instead of chunks made from `body`
     stream: bool = True  # False: one JSON body even when the client asks for a stream (older servers)
@@ -141,6 +143,10 @@ class FakeLLM(LoopbackServer):
                             fake.released.wait(reply.chunk_delay)
                         if reply.stall_after is not None and n == reply.stall_after:
                             fake.released.wait(reply.stall)
+                        if reply.drop_after is not None and n == reply.drop_after:
+                            self.close_connection = True
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                            return
                         self._chunk(f"data: {event}\n\n".encode())
                     self._chunk(b"")  # end of the chunked body
                 except (BrokenPipeError, ConnectionResetError):
