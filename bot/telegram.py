@@ -31,7 +31,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
 
 from bot import handlers
 from bot.brief import BriefEngine
@@ -49,6 +48,7 @@ from bot.ratelimit import CountingRateLimiter, SharedRateLimiter
 from bot.runner import Runner
 from bot.services import KEY, Services
 from bot.store import Store, location, open_store
+from bot.telegram_request import AiohttpRequest
 
 Role = Literal["all", "receiver", "worker"]
 STORE_CLOSE_S = 2.0  # at shutdown, the database gets this long per step
@@ -71,7 +71,7 @@ COMMANDS = {
 }
 
 
-class WatchedRequest(HTTPXRequest):
+class WatchedRequest(AiohttpRequest):
     """The getUpdates connection, noting when Telegram last answered it (for /healthz)."""
 
     def __init__(self) -> None:
@@ -162,6 +162,7 @@ class NewsBot:
             ApplicationBuilder()
             .token(self.settings.telegram_bot_token.get_secret_value())
             .base_url(self.settings.telegram_api_base_url)
+            .request(AiohttpRequest())
             .rate_limiter(SharedRateLimiter(self.store, self.metrics, max_retries=5) if self.store.shared
                           else CountingRateLimiter(self.metrics, max_retries=5))
             .get_updates_request(self.updates_request)
@@ -306,6 +307,8 @@ class NewsBot:
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        # a bot that never reached Telegram is not initialized, and the Application leaves its HTTP sessions open
+        await self.app.bot.shutdown()
 
 
 async def serve(settings: Settings, role: Role = "all") -> None:
