@@ -58,8 +58,10 @@ async def test_a_receiver_and_three_workers_answer_every_request_once_in_order_e
         bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM, postgres_url: str) -> None:
     llm_server.delay = 0.3
     env = {"DATABASE_URL": postgres_url, "WORKER_LEASE_S": "8", "STATUS_GRACE_S": "0", "WORKER_POLL_S": "0.5"}
-    receiver = bot_process(bot_settings, llm_server, "--role", "receiver", **env)
-    workers = [bot_process(bot_settings, llm_server, "--role", "worker", **env) for _ in range(3)]
+    receiver = bot_process(bot_settings, llm_server, "--role", "receiver", WORKER_NAME="receiver", **env)
+    # each its own name, as on separate hosts: a starting worker takes back only its own earlier claims
+    workers = [bot_process(bot_settings, llm_server, "--role", "worker", WORKER_NAME=f"worker-{n}", **env)
+               for n in range(3)]
     chats = range(7001, 7061)
     try:
         asked: dict[int, list[int]] = {c: [] for c in chats}
