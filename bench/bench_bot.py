@@ -19,7 +19,7 @@ that answers after a set delay. One run prints:
 
 "Final brief" is when the message carrying the buttons (reply_markup) reached the Bot API server.
 newsbot runs with its own default settings (STATUS_GRACE_S, LLM_MAX_CONCURRENCY, AIORateLimiter, ...),
-so the figures describe what users get. The stand-ins run in a process of their own (`--stand-ins
+so the figures describe what users get. The stand-ins run each in a process of its own (`--stand-ins
 process`, the default), as Telegram and the LLM provider are other machines for a real bot; with
 `--stand-ins thread` they share the bot's process and interpreter lock, as in the first version of
 this bench, and their work counts in the bot's latency and CPU. Either way the machine's 2 cores are
@@ -327,7 +327,7 @@ async def main() -> None:
                    help="override LLM_MAX_CONCURRENCY, the adaptive cap's ceiling "
                         f"(default: the bot's own, {Settings.model_fields['llm_max_concurrency'].default})")
     p.add_argument("--stand-ins", choices=("process", "thread"), default="process",
-                   help="where the loopback Bot API and LLM stand-ins run: a process of their own (default) or "
+                   help="where the loopback Bot API and LLM stand-ins run: each in a process of its own (default) or "
                         "threads of this process, sharing the bot's interpreter lock")
     p.add_argument("--skip", default="", metavar="PART,...",
                    help="leave parts out: latency, throughput (e.g. --skip latency)")

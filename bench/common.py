@@ -32,53 +32,77 @@ SPEC = TESTDATA / "bot-api" / "api.json"
 
 #: Where the stand-ins run: "thread", threads of the bench's own process (the default here: the
 #: benches that run the bot as a process of its own need no more, and read the stand-ins directly),
-#: or "process", a process of their own, as Telegram and the LLM provider are other machines for a
-#: real bot. A bot in the bench's own process shares the interpreter lock with threaded stand-ins:
-#: their work (the LLM stand-in writes each answer as ~200 events, the Bot API stand-in checks every
-#: call against the spec) then competes with the bot and counts in its latency and CPU. bench_bot.py
-#: sets "process" unless told `--stand-ins thread`.
+#: or "process", each in a process of its own, as Telegram and the LLM provider are other machines
+#: for a real bot. A bot in the bench's own process shares the interpreter lock with threaded
+#: stand-ins: their work (the LLM stand-in writes each answer as ~200 events, the Bot API stand-in
+#: checks every call against the spec) then competes with the bot and counts in its latency and CPU.
+#: The two share no process either: ten answers streaming at once held up the Bot API stand-in's
+#: replies to the briefs already made (measured: ~100 ms at 10 chats). bench_bot.py sets "process"
+#: unless told `--stand-ins thread`.
 STAND_INS = "thread"
 
 
-def _make_servers(llm_delay: float) -> tuple[FakeBotAPI, FakeLLM]:
-    """The loopback Bot API and LLM stand-ins, with Nagle's algorithm off on their sockets.
+def _quick(fake: FakeBotAPI | FakeLLM) -> None:
+    """Nagle's algorithm off on a stand-in's sockets.
 
     Their handlers write a response in several small pieces (headers, body; a stream chunk by
     chunk); with Nagle on, each later piece waits for the client's delayed ACK, about 40 ms on
     Linux loopback, so every Bot API call would cost ~45 ms here and every streamed answer more:
     an artifact of the stand-ins that would swamp what the bench measures.
     """
-    api, llm = FakeBotAPI(SPEC), FakeLLM(default=example_reply)
-    for fake in (api, llm):
-        fake.server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
-    api.start()
+    fake.server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+
+
+def _make_api() -> FakeBotAPI:
+    api = FakeBotAPI(SPEC)
+    _quick(api)
+    return api.start()
+
+
+def _make_llm(llm_delay: float) -> FakeLLM:
+    llm = FakeLLM(default=example_reply)
+    _quick(llm)
     llm.start()
     llm.delay = llm_delay
-    return api, llm
+    return llm
 
 
 def servers(llm_delay: float) -> tuple[FakeBotAPI, FakeLLM]:
-    """The stand-ins, in a process of their own or in this one (`STAND_INS`); either way the bench
-    talks to them through the same attributes (push, calls, visible_text, errors; delay, calls,
+    """The stand-ins, each in a process of its own or both in this one (`STAND_INS`); either way the
+    bench talks to them through the same attributes (push, calls, visible_text, errors; delay, calls,
     max_in_flight), and the bot reaches them over loopback HTTP."""
     if STAND_INS == "thread":
-        return _make_servers(llm_delay)
-    parent, child = multiprocessing.get_context("spawn").Pipe()
-    proc = multiprocessing.get_context("spawn").Process(target=_serve_stand_ins, args=(child, llm_delay), daemon=True)
+        return _make_api(), _make_llm(llm_delay)
+    api, (token, api_url) = _spawn("api", llm_delay)
+    try:
+        llm, (llm_url,) = _spawn("llm", llm_delay)
+    except BaseException:
+        api.stop()
+        raise
+    return RemoteBotAPI(api, token, api_url), RemoteLLM(llm, llm_url)  # type: ignore[return-value]
+
+
+def _spawn(which: str, llm_delay: float) -> tuple[_Remote, tuple[str, ...]]:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    proc = context.Process(target=_serve_stand_in, args=(child, which, llm_delay), daemon=True)
     proc.start()
     child.close()
     if not parent.poll(60):  # a child that failed to start says nothing: do not wait for it forever
         proc.kill()
-        raise RuntimeError("the stand-ins' process did not start")
-    token, api_url, llm_url = parent.recv()  # EOFError when it died starting
-    remote = _Remote(parent, proc)
-    return RemoteBotAPI(remote, token, api_url), RemoteLLM(remote, llm_url)  # type: ignore[return-value]
+        raise RuntimeError(f"the {which} stand-in's process did not start")
+    address = parent.recv()  # EOFError when it died starting
+    return _Remote(parent, proc, _LAST[which]), address
 
 
-def _serve_stand_ins(conn: Connection, llm_delay: float) -> None:
-    """The stand-ins' process: serve them, and answer the bench's questions until told to stop."""
-    api, llm = _make_servers(llm_delay)
-    conn.send((api.token, api.base_url, llm.base_url))
+def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
+    """A stand-in's process: serve it, and answer the bench's questions until told to stop."""
+    if which == "api":
+        api = _make_api()
+        conn.send((api.token, api.base_url))
+    else:
+        llm = _make_llm(llm_delay)
+        conn.send((llm.base_url,))
     while True:
         what, args = conn.recv()
         if what == "push":
@@ -95,19 +119,26 @@ def _serve_stand_ins(conn: Connection, llm_delay: float) -> None:
             setattr(llm, *args)
             conn.send(None)
         elif what == "stop":
-            api.stop()
-            llm.stop()
+            (api if which == "api" else llm).stop()
             conn.send(None)
             return
 
 
+#: what each stand-in's process is asked for once more at stop, and answered from afterwards
+_LAST: dict[str, dict[str, Any]] = {
+    "api": {"calls": [], "errors": []},
+    "llm": {"llm": {"delay": 0.0, "calls": 0, "max_in_flight": 0}},
+}
+
+
 class _Remote:
-    """Questions to the stand-ins' process, one at a time (the bench asks from its event loop only).
-    Once stopped, what they saw last (calls, errors, the LLM's counts) is still answered, as the
+    """Questions to a stand-in's process, one at a time (the bench asks from its event loop only).
+    Once stopped, what it saw last (calls, errors, the LLM's counts) is still answered, as the
     in-process stand-ins do after `stop()`."""
 
-    def __init__(self, conn: Connection, proc: multiprocessing.process.BaseProcess) -> None:
+    def __init__(self, conn: Connection, proc: multiprocessing.process.BaseProcess, last: dict[str, Any]) -> None:
         self.conn, self.proc = conn, proc
+        self.keep = last  # the questions to ask at stop, with their answers should the process be gone
         self.last: dict[str, Any] | None = None  # set at stop
         self.lock = threading.Lock()  # one question at a time, from the event loop or a worker thread
 
@@ -117,7 +148,7 @@ class _Remote:
                 return self.last["calls"][args[0]:]
             if what in self.last:
                 return self.last[what]
-            raise RuntimeError(f"the stand-ins have stopped: cannot {what}")
+            raise RuntimeError(f"the stand-in has stopped: cannot {what}")
         with self.lock:
             self.conn.send((what, args))
             return self.conn.recv()
@@ -125,7 +156,7 @@ class _Remote:
     def stop(self) -> None:
         if self.last is not None:
             return
-        last: dict[str, Any] = {"calls": [], "errors": [], "llm": {"delay": 0.0, "calls": 0, "max_in_flight": 0}}
+        last = dict(self.keep)
         with contextlib.suppress(EOFError, OSError):
             last = {what: self.ask(what, 0) if what == "calls" else self.ask(what) for what in last}
             self.ask("stop")

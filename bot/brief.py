@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -158,10 +158,19 @@ class Answer:
     reply: LLMReply
     parsed: grounding.Parsed
     issues: list[CheckIssue]  # schema failures and check failures, paths into the answer as given
+    _settled: grounding.Settled | None = field(default=None, repr=False)
 
     @property
     def usable(self) -> bool:
         return self.parsed.brief is not None
+
+    def settled(self, grounds: grounding.Grounds) -> grounding.Settled:
+        """The usable brief made safe to show (`grounding.settle`), worked out once: the repair
+        decision and the envelope both need it."""
+        if self._settled is None:
+            assert self.parsed.brief is not None
+            self._settled = grounding.settle(self.parsed.brief, grounds)
+        return self._settled
 
 
 class BriefEngine:
@@ -241,11 +250,10 @@ class BriefEngine:
                     if self._better(second, first, grounds):
                         best = second
 
-        brief = best.parsed.brief
-        if brief is None:
+        if not best.usable:
             raise self._unusable(best)
 
-        settled = grounding.settle(brief, grounds)
+        settled = best.settled(grounds)
         # the reader decides the article's language, never the model
         settled.brief.language = article.language
         report = CheckReport(
@@ -274,10 +282,9 @@ class BriefEngine:
         "positions" when it shows neither (none written, or all lost with actors the article does
         not name). Such a brief passes every check and says nothing, so it gets the repair round
         too, asked for what is missing."""
-        brief = first.parsed.brief
-        if brief is None:
+        if not first.usable:
             return []
-        shown = grounding.settle(brief, grounds).brief
+        shown = first.settled(grounds).brief
         if shown.pressures or shown.positions:
             return []
         return ["pressures", "positions"]
@@ -326,7 +333,7 @@ class BriefEngine:
         """How much of a usable answer can be shown as checked, for comparing two: whether at least
         half of its spans verified (the brief carries no warning), how many spans and names verified,
         and fewer failures. An answer that says nothing passes every check but is worth least."""
-        g = grounding.settle(answer.parsed.brief, grounds).grounding  # type: ignore[arg-type]
+        g = answer.settled(grounds).grounding
         return (0 if g.low else 1, g.spans_verified + g.names_verified, -len(answer.issues))
 
     @classmethod

@@ -127,10 +127,13 @@ class FakeLLM(LoopbackServer):
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
 
-            def _stream(self, reply: Reply, payload: dict[str, Any]) -> None:
+            @staticmethod
+            def _events(reply: Reply, payload: dict[str, Any]) -> list[str]:
                 include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-                events = reply.sse if reply.sse is not None else [
+                return reply.sse if reply.sse is not None else [
                     json.dumps(c) for c in chunks(reply.body, reply, include_usage)]
+
+            def _stream(self, reply: Reply, events: list[str]) -> None:
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "text/event-stream")
@@ -178,10 +181,14 @@ class FakeLLM(LoopbackServer):
                     fake.answering.wait()
                     if reply is None:
                         reply = fake.default(payload) if fake.default else error(500, "no scripted reply")
+                    streamed = bool(payload.get("stream")) and reply.status == 200 and reply.stream
+                    # the events are made before the model's time is up: with many answers due at the
+                    # same moment, encoding them then would delay every stream (one interpreter lock)
+                    events = self._events(reply, payload) if streamed else []
                     if reply.delay + fake.delay:
                         fake.released.wait(reply.delay + fake.delay)
-                    if payload.get("stream") and reply.status == 200 and reply.stream:
-                        self._stream(reply, payload)
+                    if streamed:
+                        self._stream(reply, events)
                     else:
                         self._send(reply)
                 finally:
