@@ -107,6 +107,8 @@ def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
         what, args = conn.recv()
         if what == "push":
             conn.send(api.push(*args))
+        elif what == "push_all":
+            conn.send(api.push_all(*args))
         elif what == "calls":
             conn.send([(c.method, c.params, c.at, c.result) for c in api.calls[args[0]:]])
         elif what == "visible_text":
@@ -176,6 +178,9 @@ class RemoteBotAPI:
 
     def push(self, kind: str, obj: dict[str, Any]) -> int:
         return int(self._remote.ask("push", kind, obj))
+
+    def push_all(self, kind: str, objs: list[dict[str, Any]]) -> list[int]:
+        return list(self._remote.ask("push_all", kind, objs))
 
     @property
     def calls(self) -> list[Call]:

@@ -120,6 +120,14 @@ class FakeBotAPI(LoopbackServer):
             self.cond.notify_all()
             return uid
 
+    def push_all(self, kind: str, objs: list[dict[str, Any]]) -> list[int]:
+        """Updates that arrive together: the next getUpdates answer holds them all."""
+        with self.cond:
+            uids = [next(self.update_ids) for _ in objs]
+            self.updates += [{"update_id": uid, kind: obj} for uid, obj in zip(uids, objs, strict=True)]
+            self.cond.notify_all()
+            return uids
+
     def fail(self, method: str, code: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
         self.failures.setdefault(method, []).extend([ApiError(code, description, retry_after)] * times)
 
