@@ -166,6 +166,7 @@ class FakeLLM(LoopbackServer):
                     self._send(error(404, "not found"))
 
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length", 0))
                 payload = json.loads(self.rfile.read(length) or b"{}")
                 if not self.path.rstrip("/").endswith("/chat/completions"):
@@ -185,8 +186,10 @@ class FakeLLM(LoopbackServer):
                     # the events are made before the model's time is up: with many answers due at the
                     # same moment, encoding them then would delay every stream (one interpreter lock)
                     events = self._events(reply, payload) if streamed else []
+                    # the model's time counts from the request's arrival, as a provider's latency does:
+                    # this server's own work (parsing, encoding), slow with many requests at once, is in it
                     if reply.delay + fake.delay:
-                        fake.released.wait(reply.delay + fake.delay)
+                        fake.released.wait(max(0.0, arrived + reply.delay + fake.delay - time.monotonic()))
                     if streamed:
                         self._stream(reply, events)
                     else:
