@@ -345,7 +345,7 @@ async def main() -> None:
     fields = Settings.model_fields
     grace = fields["status_grace_s"].default
     ceiling = overrides.get("llm_max_concurrency", fields["llm_max_concurrency"].default)
-    where = "a process of their own" if args.stand_ins == "process" else "threads of this process"
+    where = "a process each" if args.stand_ins == "process" else "threads of this process"
     print(f"# loopback Bot API + OpenAI-compatible stand-ins in {where}; newsbot defaults: "
           f"STATUS_GRACE_S={grace:g}, LLM_MAX_CONCURRENCY={ceiling}, "
           f"AIORateLimiter ({TELEGRAM_RATE:g} requests/s)")
