@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import multiprocessing
 import multiprocessing.process
 import statistics
@@ -158,7 +159,7 @@ class _Remote:
     def stop(self) -> None:
         if self.last is not None:
             return
-        last = dict(self.keep)
+        last = copy.deepcopy(self.keep)
         with contextlib.suppress(EOFError, OSError):
             last = {what: self.ask(what, 0) if what == "calls" else self.ask(what) for what in last}
             self.ask("stop")

@@ -158,7 +158,7 @@ class Answer:
     reply: LLMReply
     parsed: grounding.Parsed
     issues: list[CheckIssue]  # schema failures and check failures, paths into the answer as given
-    _settled: grounding.Settled | None = field(default=None, repr=False)
+    _settled: grounding.Settled | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
@@ -166,7 +166,7 @@ class Answer:
 
     def settled(self, grounds: grounding.Grounds) -> grounding.Settled:
         """The usable brief made safe to show (`grounding.settle`), worked out once: the repair
-        decision and the envelope both need it."""
+        decision and the envelope both need it. One engine run has one `grounds` for all its answers."""
         if self._settled is None:
             assert self.parsed.brief is not None
             self._settled = grounding.settle(self.parsed.brief, grounds)

@@ -130,7 +130,11 @@ async def _check_telegram(settings: Settings, rep: Report) -> None:
     from telegram import Bot
     from telegram.error import InvalidToken, TelegramError
 
-    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_base_url)
+    from bot.telegram_request import AiohttpRequest
+
+    # the HTTP stack `newsbot run` uses (its proxies too), so that a pass here holds there
+    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_base_url,
+              request=AiohttpRequest(connection_pool_size=1))
     try:
         async with bot:  # initialize() calls getMe
             me = bot.bot

@@ -173,10 +173,10 @@ def _timed_out(exc: BaseException) -> bool:
     if not (isinstance(exc, (openai.APITimeoutError, TimeoutError)) or "Timeout" in type(exc).__name__):
         return False
     link: BaseException | None = exc
-    while link is not None and not isinstance(link, asyncio.CancelledError):
+    while link is not None:  # the transports chain their errors with `raise … from`
         if isinstance(link, (OSError, aiohttp.ClientError)) and not isinstance(link, TimeoutError):
             return False
-        link = link.__cause__ or link.__context__
+        link = link.__cause__
     return True
 
 

@@ -285,6 +285,9 @@ class NewsBot:
             await asyncio.wait_for(self._stop_telegram(), self.settings.shutdown_timeout_s)
         except TimeoutError:
             log.warning("Telegram did not answer while stopping; stopped anyway")
+            # cut short before it closed the HTTP sessions, which need no answer from Telegram
+            with contextlib.suppress(Exception):
+                await self.app.bot.shutdown()
         await self.runner.cancel_all()  # what the last updates started (already stored, not begun)
         await self._release()
         if self.health_server is not None:

@@ -151,9 +151,10 @@ class AiohttpRequest(BaseRequest):
             async with session.request(method, url, data=data, headers=headers, timeout=timeout, proxy=proxy,
                                        proxy_headers=proxy_headers, allow_redirects=False) as response:
                 return response.status, await response.read()
+        # `from None`: aiohttp's own messages hold the URL, and so the token; a traceback would print them
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
-            raise TimedOut(f"Timed out: {scrub(str(exc)) or type(exc).__name__}") from exc
+            raise TimedOut(f"Timed out: {scrub(str(exc)) or type(exc).__name__}") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise NetworkError(f"aiohttp.{type(exc).__name__}: {scrub(str(exc))}") from exc
+            raise NetworkError(f"{type(exc).__module__}.{type(exc).__name__}: {scrub(str(exc))}") from None
         finally:
             self._pool.release()

@@ -9,13 +9,17 @@ import time
 import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from itertools import pairwise
 from typing import Any
 
+import aiohttp
+import httpx
+import openai
 import pytest
 
 from bot.config import Settings
 from bot.errors import LLMAuthError, LLMError, LLMRefused, LLMRequestRejected, LLMTruncated, LLMUnavailable
-from bot.llm import START_CONCURRENCY, LLMClient, find_loop
+from bot.llm import START_CONCURRENCY, LLMClient, _timed_out, find_loop
 from tests.fakes.openai_server import FakeLLM, Reply, completion, error
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
@@ -174,6 +178,41 @@ async def test_stalled_answer_is_retried_and_the_next_attempt_succeeds(settings:
         reply = await llm.complete(MESSAGES, SCHEMA)
     assert json.loads(reply.text) == {"ok": True}
     assert reply.attempts == 2
+
+
+def _chain(*errors: BaseException) -> BaseException:
+    """The outermost error, each caused by the next (`raise … from`), as the transports chain them."""
+    for outer, inner in pairwise(errors):
+        outer.__cause__ = inner
+    return errors[0]
+
+
+def _api_timeout() -> openai.APITimeoutError:
+    return openai.APITimeoutError(request=httpx.Request("POST", "http://127.0.0.1/v1/chat/completions"))
+
+
+@pytest.mark.parametrize(("error", "timed_out"), [
+    # the SDK's aiohttp transport reports every aiohttp connection error as a connect timeout
+    (lambda: _chain(_api_timeout(), httpx.ConnectTimeout("x"), aiohttp.ClientOSError(111, "Connection refused")),
+     False),
+    (lambda: _chain(_api_timeout(), httpx.ConnectTimeout("x"), aiohttp.ServerDisconnectedError()), False),
+    (lambda: _chain(_api_timeout(), httpx.ConnectTimeout("x"), aiohttp.ConnectionTimeoutError()), True),
+    (lambda: _chain(_api_timeout(), httpx.ReadTimeout("x"), aiohttp.SocketTimeoutError()), True),
+    (lambda: _chain(_api_timeout(), httpx.ReadTimeout("x"), TimeoutError()), True),  # the default stack
+    (lambda: _chain(httpx.ReadError("x"), aiohttp.ClientPayloadError("cut")), False),  # mid-answer
+])
+def test_only_a_real_timeout_counts_as_the_model_being_slow(error: Any, timed_out: bool) -> None:
+    assert _timed_out(error()) is timed_out
+
+
+def test_an_error_being_handled_when_a_timeout_came_does_not_make_it_a_refusal() -> None:
+    try:
+        try:
+            raise OSError("an unrelated failure, already handled")
+        except OSError:
+            raise _api_timeout()  # noqa: B904  (the context, not the cause)
+    except openai.APITimeoutError as exc:
+        assert _timed_out(exc)
 
 
 async def test_connection_that_breaks_midway_is_retried_and_reported_as_dropped_not_as_slow(
