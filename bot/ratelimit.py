@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -50,9 +51,26 @@ class SharedRateLimiter(CountingRateLimiter):
         super().__init__(metrics, **kwargs)
         self.store = store
         self._unavailable = Throttle(WARN_EVERY_S)
-        #: calls still booking their shared slot, overall ("") and per group: they are not in this
-        #: process's own buckets yet, and `status.has_room` counts them as used
+        #: calls still booking their shared slot, overall ("") and per group: `has_room` counts them as used
         self.booking: Counter[str | int] = Counter()
+        #: how far each shared schedule ran ahead of the clock at this process's last booking, and when
+        self._ahead: dict[str | int, tuple[float, float]] = {}
+
+    def has_room(self, chat_id: int, share: float) -> bool:
+        """Whether at most `share` of the deployment's budget is in use, overall and in a group, as
+        the shared schedule stood at this process's last booking (`status.has_room`). This process's
+        own buckets see only its own calls: with four workers each saw a quarter of the load, and
+        status messages went out in bursts that had no room for them."""
+        limits = [("", 1 / OVERALL_PER_S, OVERALL_PER_S)]
+        if chat_id < 0:
+            limits.append((chat_id, 60 / GROUP_PER_MIN, GROUP_PER_MIN))
+        now = time.monotonic()
+        for key, interval, burst in limits:
+            ahead, at = self._ahead.get(key, (0.0, now))
+            used = max(0.0, ahead - (now - at)) / interval + self.booking.get(key, 0)
+            if burst - used < max(1.0, burst * (1 - share)):
+                return False
+        return True
 
     async def _run_request(self, chat: bool, group: str | int | bool, allow_paid_broadcast: bool,
                            callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
@@ -66,13 +84,18 @@ class SharedRateLimiter(CountingRateLimiter):
                 self.booking.subtract(keys)
         return await super()._run_request(chat, group, allow_paid_broadcast, callback, args, kwargs)
 
+    async def _slot(self, key: str | int, name: str, interval: float, burst: int) -> float:
+        """Book a slot in one shared schedule; the seconds to wait for it."""
+        ahead = await self.store.rate_slot(name, interval)
+        self._ahead[key] = ahead, time.monotonic()
+        return max(0.0, ahead - burst * interval)
+
     async def _book(self, group: str | int | bool) -> None:
         """Wait for this call's slot in the shared schedule."""
         try:
-            wait = await self.store.rate_slot("overall", 1 / OVERALL_PER_S, burst=OVERALL_PER_S)
-            if group:
-                wait = max(wait, await self.store.rate_slot(f"group:{group}", 60 / GROUP_PER_MIN,
-                                                            burst=GROUP_PER_MIN))
+            wait = await self._slot("", "overall", 1 / OVERALL_PER_S, OVERALL_PER_S)
+            if group and not isinstance(group, bool):
+                wait = max(wait, await self._slot(group, f"group:{group}", 60 / GROUP_PER_MIN, GROUP_PER_MIN))
         except StorageUnavailable as exc:
             # the bot must still be able to say that it cannot accept work: this process's own
             # limiter holds meanwhile

@@ -288,12 +288,14 @@ class Store(abc.ABC):
 
     # --- limits shared by every process ---------------------------------------------------------
     @abc.abstractmethod
-    async def rate_slot(self, key: str, interval_s: float, burst: int = 1) -> float:
-        """Book the next send slot of a rate limit shared by all processes; seconds to wait for it.
+    async def rate_slot(self, key: str, interval_s: float) -> float:
+        """Book the next send slot of a rate limit shared by all processes; how far, in seconds, the
+        key's schedule now runs ahead of the clock, this call included.
 
-        A virtual schedule (GCRA): each call moves the key's next free time on by `interval_s`, and
-        up to `burst` calls may go at once after a quiet spell. One atomic statement, no lock held:
-        `next_at = max(next_at, now) + interval_s`, and the slot is `next_at - burst * interval_s`.
+        A virtual schedule (GCRA): each call moves the key's next free time on by `interval_s`. One
+        atomic statement, no lock held: `next_at = max(next_at, now) + interval_s`. With a burst of
+        `b` calls allowed after a quiet spell, the call waits `ahead - b * interval_s` when that is
+        positive, and `ahead / interval_s` is how many of the `b` are in use (`ratelimit`).
         """
 
 

@@ -625,11 +625,11 @@ class PostgresStore(Store):
         return int(row["chat_id"]) if row else None
 
     # --- limits shared by every process ---------------------------------------------------------
-    async def rate_slot(self, key: str, interval_s: float, burst: int = 1) -> float:
+    async def rate_slot(self, key: str, interval_s: float) -> float:
         now = time.time()
         row = await self._fetchone(
             "INSERT INTO rate_slots (key, next_at) VALUES (%(key)s, %(now)s + %(interval)s) ON CONFLICT (key)"
             " DO UPDATE SET next_at = GREATEST(rate_slots.next_at, %(now)s) + %(interval)s RETURNING next_at",
             {"key": key, "now": now, "interval": interval_s})
         assert row is not None
-        return max(0.0, float(row["next_at"]) - burst * interval_s - now)
+        return float(row["next_at"]) - now

@@ -457,10 +457,10 @@ class SQLiteStore(Store):
         return int(row[0]) if row else None
 
     # --- limits shared by every process ---------------------------------------------------------
-    async def rate_slot(self, key: str, interval_s: float, burst: int = 1) -> float:
+    async def rate_slot(self, key: str, interval_s: float) -> float:
         now = time.time()
         with self._tx() as db:
             row = db.execute(
                 "INSERT INTO rate_slots (key, next_at) VALUES (?, ? + ?) ON CONFLICT(key) DO UPDATE SET"
                 " next_at = MAX(next_at, ?) + ? RETURNING next_at", (key, now, interval_s, now, interval_s)).fetchone()
-        return max(0.0, float(row[0]) - burst * interval_s - now)
+        return float(row[0]) - now

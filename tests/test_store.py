@@ -423,11 +423,13 @@ async def test_subscriptions_and_usernames(store: Store) -> None:
 async def test_rate_slots_are_spaced_by_the_interval_beyond_the_burst(store_factory: StoreFactory) -> None:
     stores = [await store_factory(pool_size=2) for _ in range(3)]
     interval, burst = 10.0, 3  # waits are only numbers here: a long interval makes the timing of the calls moot
-    waits = await asyncio.gather(*(stores[i % 3].rate_slot("chat:-5", interval, burst) for i in range(9)))
-    # booked at (almost) the same moment: 3 go at once, then one every interval
-    expected = [max(0.0, (n + 1 - burst) * interval) for n in range(9)]
-    assert sorted(waits) == pytest.approx(expected, abs=1.0)
-    assert await stores[0].rate_slot("other", interval, burst) == 0.0  # keys are separate
+    aheads = await asyncio.gather(*(stores[i % 3].rate_slot("chat:-5", interval) for i in range(9)))
+    # booked at (almost) the same moment: each call runs the schedule one interval further ahead ...
+    assert sorted(aheads) == pytest.approx([(n + 1) * interval for n in range(9)], abs=1.0)
+    # ... so with a burst of 3, 3 go at once, then one every interval
+    waits = sorted(max(0.0, a - burst * interval) for a in aheads)
+    assert waits == pytest.approx([max(0.0, (n + 1 - burst) * interval) for n in range(9)], abs=1.0)
+    assert await stores[0].rate_slot("other", interval) == pytest.approx(interval, abs=1.0)  # keys are separate
 
 
 async def test_ping(store: Store) -> None:
