@@ -44,16 +44,14 @@ def has_room(bot: Bot, chat_id: int, share: float = TYPING_MAX_USE) -> bool:
     own = getattr(limiter, "has_room", None)
     if callable(own):
         return bool(own(chat_id, share))
-    # calls that a shared limiter is still booking are not in the buckets yet (SharedRateLimiter)
-    booking = getattr(limiter, "booking", None) or {}
-    buckets = [("", getattr(limiter, "_base_limiter", None))]
+    buckets = [getattr(limiter, "_base_limiter", None)]
     if chat_id < 0:
         groups = getattr(limiter, "_group_limiters", {})
-        buckets.append((chat_id, groups.get(chat_id) if isinstance(groups, dict) else None))
-    for key, bucket in buckets:
+        buckets.append(groups.get(chat_id) if isinstance(groups, dict) else None)
+    for bucket in buckets:
         if bucket is None or not hasattr(bucket, "has_capacity"):
             continue  # no such limit (or a group that has not been written to yet: all of it is free)
-        if not bucket.has_capacity(max(1.0, bucket.max_rate * (1 - share)) + booking.get(key, 0)):
+        if not bucket.has_capacity(max(1.0, bucket.max_rate * (1 - share))):
             return False
     return True
 
