@@ -12,6 +12,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from telegram.error import RetryAfter
@@ -44,6 +45,26 @@ class CountingRateLimiter(AIORateLimiter):
             raise
 
 
+@dataclass(frozen=True)
+class _Limit:
+    """One shared schedule: this process's key for it, its name in the store, seconds between slots,
+    and how many calls may go at once after a quiet spell."""
+
+    key: str | int
+    name: str
+    interval: float
+    burst: int
+
+
+def _limits(group: str | int | bool | None) -> list[_Limit]:
+    """The limits a call to a chat is under: overall, and its group's when it is one (PTB passes the
+    group's chat id, or False)."""
+    limits = [_Limit("", "overall", 1 / OVERALL_PER_S, OVERALL_PER_S)]
+    if group and not isinstance(group, bool):
+        limits.append(_Limit(group, f"group:{group}", 60 / GROUP_PER_MIN, GROUP_PER_MIN))
+    return limits
+
+
 class SharedRateLimiter(CountingRateLimiter):
     """The same limits, booked in the shared store so that every process counts against one budget."""
 
@@ -61,14 +82,11 @@ class SharedRateLimiter(CountingRateLimiter):
         the shared schedule stood at this process's last booking (`status.has_room`). This process's
         own buckets see only its own calls: with four workers each saw a quarter of the load, and
         status messages went out in bursts that had no room for them."""
-        limits = [("", 1 / OVERALL_PER_S, OVERALL_PER_S)]
-        if chat_id < 0:
-            limits.append((chat_id, 60 / GROUP_PER_MIN, GROUP_PER_MIN))
         now = time.monotonic()
-        for key, interval, burst in limits:
-            ahead, at = self._ahead.get(key, (0.0, now))
-            used = max(0.0, ahead - (now - at)) / interval + self.booking.get(key, 0)
-            if burst - used < max(1.0, burst * (1 - share)):
+        for limit in _limits(chat_id if chat_id < 0 else None):
+            ahead, at = self._ahead.get(limit.key, (0.0, now))
+            used = max(0.0, ahead - (now - at)) / limit.interval + self.booking.get(limit.key, 0)
+            if limit.burst - used < max(1.0, limit.burst * (1 - share)):
                 return False
         return True
 
@@ -76,26 +94,23 @@ class SharedRateLimiter(CountingRateLimiter):
                            callback: Callable[..., Coroutine[Any, Any, Any]], args: Any,
                            kwargs: dict[str, Any]) -> Any:
         if chat:  # calls that send to a chat; getUpdates, getMe and the like are not limited
-            keys: list[str | int] = ["", group] if group and not isinstance(group, bool) else [""]
+            limits = _limits(group)
+            keys = [limit.key for limit in limits]
             self.booking.update(keys)
             try:
-                await self._book(group)
+                await self._book(limits)
             finally:
                 self.booking.subtract(keys)
         return await super()._run_request(chat, group, allow_paid_broadcast, callback, args, kwargs)
 
-    async def _slot(self, key: str | int, name: str, interval: float, burst: int) -> float:
-        """Book a slot in one shared schedule; the seconds to wait for it."""
-        ahead = await self.store.rate_slot(name, interval)
-        self._ahead[key] = ahead, time.monotonic()
-        return max(0.0, ahead - burst * interval)
-
-    async def _book(self, group: str | int | bool) -> None:
-        """Wait for this call's slot in the shared schedule."""
+    async def _book(self, limits: list[_Limit]) -> None:
+        """Wait for this call's slot in each shared schedule it is under."""
+        wait = 0.0
         try:
-            wait = await self._slot("", "overall", 1 / OVERALL_PER_S, OVERALL_PER_S)
-            if group and not isinstance(group, bool):
-                wait = max(wait, await self._slot(group, f"group:{group}", 60 / GROUP_PER_MIN, GROUP_PER_MIN))
+            for limit in limits:
+                ahead = await self.store.rate_slot(limit.name, limit.interval)
+                self._ahead[limit.key] = ahead, time.monotonic()
+                wait = max(wait, ahead - limit.burst * limit.interval)
         except StorageUnavailable as exc:
             # the bot must still be able to say that it cannot accept work: this process's own
             # limiter holds meanwhile

@@ -114,11 +114,7 @@ class FakeBotAPI(LoopbackServer):
 
     # --- what tests do ------------------------------------------------------------------------
     def push(self, kind: str, obj: dict[str, Any]) -> int:
-        with self.cond:
-            uid = next(self.update_ids)
-            self.updates.append({"update_id": uid, kind: obj})
-            self.cond.notify_all()
-            return uid
+        return self.push_all(kind, [obj])[0]
 
     def push_all(self, kind: str, objs: list[dict[str, Any]]) -> list[int]:
         """Updates that arrive together: the next getUpdates answer holds them all."""
