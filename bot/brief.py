@@ -15,11 +15,11 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import cpu_pool, grounding, prompts
+from bot import grounding, prompts
 from bot.article import Article, estimate_tokens, fit_tokens
 from bot.config import Settings
 from bot.errors import ConfigError, LLMBadOutput, LLMError
@@ -158,18 +158,19 @@ class Answer:
     reply: LLMReply
     parsed: grounding.Parsed
     issues: list[CheckIssue]  # schema failures and check failures, paths into the answer as given
-    #: the usable brief made safe to show (`grounding.settle`): the repair decision and the envelope
-    #: both need it; None when the answer is unusable
-    settled: grounding.Settled | None
+    _settled: grounding.Settled | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def usable(self) -> bool:
         return self.parsed.brief is not None
 
-    @property
-    def shown(self) -> grounding.Settled:
-        assert self.settled is not None, "only a usable answer is shown"
-        return self.settled
+    def settled(self, grounds: grounding.Grounds) -> grounding.Settled:
+        """The usable brief made safe to show (`grounding.settle`), worked out once: the repair
+        decision and the envelope both need it. One engine run has one `grounds` for all its answers."""
+        if self._settled is None:
+            assert self.parsed.brief is not None
+            self._settled = grounding.settle(self.parsed.brief, grounds)
+        return self._settled
 
 
 class BriefEngine:
@@ -218,18 +219,17 @@ class BriefEngine:
             {"role": "system", "content": prompts.system_prompt()},
             {"role": "user", "content": user_message(article, text, truncated)},
         ]
-        outlets = known_outlets(article)
+        grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
         # in json_schema mode, what the brief copies is chosen from the text the model sees
-        schema = span_schema(self.schema, article_spans(text)) if self.spans else self.schema
+        schema = span_schema(self.schema, article_spans(text, grounds.matcher)) if self.spans else self.schema
 
-        cpu_pool.pool().prewarm()  # a checks worker starting while the model writes
         await progress("writing")
-        first = await self._evaluate(await self.llm.complete(messages, schema, allow_cut_off=True), article, outlets)
+        first = self._evaluate(await self.llm.complete(messages, schema, allow_cut_off=True), grounds)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
         best = first
 
-        missing = self._missing(first)
+        missing = self._missing(first, grounds)
         if first.issues or missing:
             repair = self._repair_messages(article, first, len(text), missing)
             if repair is None:
@@ -246,14 +246,14 @@ class BriefEngine:
                     log.warning("the repair failed (%s); keeping the first answer", exc.code)
                 else:
                     usage, llm_seconds, calls = usage + reply.usage, llm_seconds + reply.seconds, 2
-                    second = await self._evaluate(reply, article, outlets)
-                    if self._better(second, first):
+                    second = self._evaluate(reply, grounds)
+                    if self._better(second, first, grounds):
                         best = second
 
         if not best.usable:
             raise self._unusable(best)
 
-        settled = best.shown
+        settled = best.settled(grounds)
         # the reader decides the article's language, never the model
         settled.brief.language = article.language
         report = CheckReport(
@@ -277,14 +277,14 @@ class BriefEngine:
                              provenance=provenance, checks=report)
 
     @staticmethod
-    def _missing(first: Answer) -> list[str]:
+    def _missing(first: Answer, grounds: grounding.Grounds) -> list[str]:
         """The parts of a usable answer that come out empty once checked: "pressures" and
         "positions" when it shows neither (none written, or all lost with actors the article does
         not name). Such a brief passes every check and says nothing, so it gets the repair round
         too, asked for what is missing."""
         if not first.usable:
             return []
-        shown = first.shown.brief
+        shown = first.settled(grounds).brief
         if shown.pressures or shown.positions:
             return []
         return ["pressures", "positions"]
@@ -329,15 +329,15 @@ class BriefEngine:
         return reply.text
 
     @staticmethod
-    def _worth(answer: Answer) -> tuple[int, int, int]:
+    def _worth(answer: Answer, grounds: grounding.Grounds) -> tuple[int, int, int]:
         """How much of a usable answer can be shown as checked, for comparing two: whether at least
         half of its spans verified (the brief carries no warning), how many spans and names verified,
         and fewer failures. An answer that says nothing passes every check but is worth least."""
-        g = answer.shown.grounding
+        g = answer.settled(grounds).grounding
         return (0 if g.low else 1, g.spans_verified + g.names_verified, -len(answer.issues))
 
     @classmethod
-    def _better(cls, second: Answer, first: Answer) -> bool:
+    def _better(cls, second: Answer, first: Answer, grounds: grounding.Grounds) -> bool:
         """Whether the repair's answer replaces the first: a usable brief beats none; a repair that
         did not finish (cut off, looping) never replaces a usable first answer; otherwise the one
         worth more once checked (`_worth`) wins, and a tie goes to the repair."""
@@ -345,7 +345,7 @@ class BriefEngine:
             return False
         if not first.usable:
             return True
-        return second.reply.cut_off is None and cls._worth(second) >= cls._worth(first)
+        return second.reply.cut_off is None and cls._worth(second, grounds) >= cls._worth(first, grounds)
 
     def _unusable(self, best: Answer) -> LLMBadOutput:
         """Why there is no brief, with the failures as data and advice that fits what happened."""
@@ -363,9 +363,9 @@ class BriefEngine:
         return LLMBadOutput(grounding.describe(issues)[:300], failures=list(issues))
 
     @staticmethod
-    async def _evaluate(reply: LLMReply, article: Article, outlets: Sequence[str]) -> Answer:
-        """Read, check and settle an answer, in a worker process (`cpu_pool`): the checks are the
-        most CPU a brief costs here, and several answers often come in at once."""
+    def _evaluate(reply: LLMReply, grounds: grounding.Grounds) -> Answer:
         text = reply.text[: reply.loop_start] if reply.cut_off == "repetition" and reply.loop_start else reply.text
-        judged = await cpu_pool.judge_async(text, article.text, outlets, cut_off=reply.cut_off is not None)
-        return Answer(reply, judged.parsed, judged.issues, judged.settled)
+        parsed = grounding.read(text, cut_off=reply.cut_off is not None)
+        if parsed.brief is None:
+            return Answer(reply, parsed, parsed.issues)
+        return Answer(reply, parsed, parsed.issues + parsed.remap_issues(grounding.check(parsed.brief, grounds)))

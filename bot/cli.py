@@ -45,7 +45,7 @@ def _is_url(value: str) -> bool:
 
 
 async def _read(source: str, settings: Settings) -> Article:
-    from bot.cpu_pool import Limits
+    from bot.extract_worker import Limits
     from bot.fetch import Fetcher
     from bot.reader import read_file, read_url
 

@@ -2,7 +2,7 @@
 
 trafilatura does the extraction; a schema.org NewsArticle `articleBody` in JSON-LD is used
 instead when trafilatura finds clearly less text than the page's own structured data.
-Everything here is plain, blocking code: `bot.cpu_pool` runs it in a worker process with
+Everything here is plain, blocking code: `bot.extract_worker` runs it in a worker process with
 a time limit, so that no page can stall the bot.
 """
 

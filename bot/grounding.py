@@ -657,26 +657,6 @@ def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()
     return Settled(brief=checked, dropped=dropped, grounding=grounding)
 
 
-@dataclass
-class Judged:
-    """One answer read, checked and, when usable, settled (`judge`)."""
-
-    parsed: Parsed
-    issues: list[CheckIssue]  # schema failures and check failures, paths into the answer as given
-    settled: Settled | None  # None when the answer holds no usable brief
-
-
-def judge(answer: str, article: str, outlets: Sequence[str] = (), cut_off: bool = False) -> Judged:
-    """`read`, `check` and `settle` one answer against its article's text: the whole of the CPU
-    work a brief's checks cost, as one call, so that it can run in a worker process (`cpu_pool`)."""
-    parsed = read(answer, cut_off=cut_off)
-    if parsed.brief is None:
-        return Judged(parsed, parsed.issues, None)
-    grounds = Grounds(Matcher(article), tuple(outlets))
-    issues = parsed.issues + parsed.remap_issues(check(parsed.brief, grounds))
-    return Judged(parsed, issues, settle(parsed.brief, grounds))
-
-
 def describe(issues: list[CheckIssue]) -> str:
     """The failures as the repair prompt lists them, one per line."""
     return "\n".join(f"- {i.path} [{i.kind}]: {i.message}" for i in issues)

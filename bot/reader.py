@@ -11,9 +11,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.article import Article, from_text, require_letters
-from bot.cpu_pool import Limits, extract_bounded, extract_bounded_async, pool
 from bot.errors import InputError, NotAnArticle, Paywalled
 from bot.extract import Extracted, Kind, decode, extract_telegram_post
+from bot.extract_worker import Limits, extract_bounded, extract_bounded_async, pool
 from bot.fetch import Fetcher, Response
 
 __all__ = ["article_from_response", "extract_telegram_post", "find_urls", "read_file", "read_stdin", "read_url",

@@ -33,7 +33,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import cpu_pool, handlers
+from bot import handlers
 from bot.brief import BriefEngine
 from bot.buttons import Signer
 from bot.config import Settings
@@ -254,7 +254,6 @@ class NewsBot:
                 log.warning("could not register the command menu (%s): %r", lang, exc)
         await self.app.start()
         if self.role != "receiver":
-            cpu_pool.pool().prewarm(cpu_pool.START_WORKERS)  # answers' checks; a burst waits for none
             await self.digests.restore(follow=self.store.shared)
             # one process on SQLite: what the last run claimed is nobody's now; on a shared store,
             # only what this worker's name claimed before a restart

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.cpu_pool import pool
 from bot.errors import InputError, NotAnArticle, PageTooComplex, Paywalled
+from bot.extract_worker import pool
 from bot.fetch import Fetcher, Response
 from bot.reader import article_from_response, find_urls, read_file, read_url, telegram_post
 from tests.conftest import EXAMPLE_ARTICLE, TESTDATA
