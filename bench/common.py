@@ -106,9 +106,7 @@ def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
         conn.send((llm.base_url,))
     while True:
         what, args = conn.recv()
-        if what == "push":
-            conn.send(api.push(*args))
-        elif what == "push_all":
+        if what == "push_all":
             conn.send(api.push_all(*args))
         elif what == "calls":
             conn.send([(c.method, c.params, c.at, c.result) for c in api.calls[args[0]:]])
@@ -178,7 +176,7 @@ class RemoteBotAPI:
         self._calls: list[Call] = []
 
     def push(self, kind: str, obj: dict[str, Any]) -> int:
-        return int(self._remote.ask("push", kind, obj))
+        return self.push_all(kind, [obj])[0]
 
     def push_all(self, kind: str, objs: list[dict[str, Any]]) -> list[int]:
         return list(self._remote.ask("push_all", kind, objs))
