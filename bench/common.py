@@ -110,6 +110,11 @@ def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
             conn.send(api.push_all(*args))
         elif what == "calls":
             conn.send([(c.method, c.params, c.at, c.result) for c in api.calls[args[0]:]])
+        elif what == "wait_replies":
+            try:
+                conn.send(("ok", watch_replies(api, *args)))
+            except (FailureReply, TimeoutError) as exc:
+                conn.send((type(exc).__name__, str(exc)))
         elif what == "visible_text":
             conn.send(api.visible_text(*args))
         elif what == "errors":
@@ -188,16 +193,18 @@ class RemoteBotAPI:
         return self._calls
 
     @property
-    def cached_calls(self) -> list[Call]:
-        """The calls as of the last look, without asking again."""
-        return self._calls
-
-    @property
     def errors(self) -> list[tuple[str, str]]:
         return list(self._remote.ask("errors"))
 
     def visible_text(self, chat_id: int) -> str:
         return str(self._remote.ask("visible_text", chat_id))
+
+    def wait_replies(self, chats: list[int], within: float, rule: str) -> dict[int, float]:
+        """`watch_replies` in the stand-in's process; blocks until it answers."""
+        kind, value = self._remote.ask("wait_replies", chats, within, rule)
+        if kind == "ok":
+            return dict(value)
+        raise (FailureReply if kind == "FailureReply" else TimeoutError)(value)
 
     def stop(self) -> None:
         self._remote.stop()
@@ -262,58 +269,64 @@ def first_call_time(api: FakeBotAPI, chat_id: int) -> float | None:
     return next((c.at for c in list(api.calls) if call_chat(c) == chat_id), None)
 
 
-# the two ways of answering above, read incrementally: (which calls count, the last one or the first)
-_INCREMENTAL: dict[Callable[..., float | None], tuple[Callable[[Call], bool], bool]] = {
-    reply_time: (is_final, True),
-    first_call_time: (lambda call: True, False),
-}
+def _any_call(call: Call) -> bool:
+    return True
 
 
-async def wait_replies(api: FakeBotAPI, chats: list[int], within: float = 600,
-                       when: Callable[[FakeBotAPI, int], float | None] = reply_time) -> dict[int, float]:
-    """Wait until every chat is answered; return when each was.
+#: the two ways of answering above, as `watch_replies` reads them: which calls count, and whether
+#: the last of them counts (a brief's final edit) or the first (the echo)
+_RULES: dict[str, tuple[Callable[[Call], bool], bool]] = {"reply": (is_final, True), "first": (_any_call, False)}
+_RULE_OF: dict[Callable[..., float | None], str] = {reply_time: "reply", first_call_time: "first"}
 
-    The bot under test shares this process and its event loop, so the server's calls are read once
-    each (not once per chat and poll), which keeps the watching out of the figures.
-    """
+
+class FailureReply(RuntimeError):
+    """A chat got the bot's failure reply: no brief will come."""
+
+
+def watch_replies(api: FakeBotAPI, chats: list[int], within: float, rule: str) -> dict[int, float]:
+    """Block until every chat is answered (`rule`: "reply" or "first"); return when each was, as the
+    server recorded it. Run where the server is, in a thread: the calls are read once each."""
+    counts, keep_last = _RULES[rule]
     deadline = time.monotonic() + within
     wanted = set(chats)
-    if when not in _INCREMENTAL:
-        while time.monotonic() < deadline:
-            times = {c: when(api, c) for c in chats}
-            if all(t is not None for t in times.values()):
-                return times  # type: ignore[return-value]
-            await asyncio.sleep(0.01)
-        raise TimeoutError("not every chat got its reply")
-    counts, keep_last = _INCREMENTAL[when]
     times: dict[int, float] = {}
     seen = 0
-    while time.monotonic() < deadline:
-        calls = await new_calls(api, seen)
+    while True:
+        calls = api.calls[seen:]
         seen += len(calls)
         for call in calls:
             chat = call_chat(call)
             if chat not in wanted:
                 continue
-            if str(call.params.get("text", "")).startswith("⚠️"):  # the bot's failure reply: no brief will come
-                raise RuntimeError(f"chat {chat} got a failure reply: {call.params['text'][:200]}")
+            if str(call.params.get("text", "")).startswith("⚠️"):
+                raise FailureReply(f"chat {chat} got a failure reply: {call.params['text'][:200]}")
             if counts(call) and (keep_last or chat not in times):
                 times[chat] = call.at
         if len(times) == len(wanted):
             return times
-        await asyncio.sleep(0.01)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.005)  # the stand-in records each call's time itself: this only sets when we learn of it
     missing = sorted(wanted - set(times))
     seen_text = api.visible_text(missing[0]).replace("\n", " ")[:200] or "nothing"
     raise TimeoutError(f"{len(missing)} of {len(wanted)} chats got no reply within {within:g} s; "
                        f"chat {missing[0]} sees: {seen_text}")
 
 
-async def new_calls(api: FakeBotAPI | RemoteBotAPI, seen: int) -> list[Call]:
-    """The calls after the first `seen`. The stand-ins' process is asked from a worker thread, so
-    that the bot's event loop (this process's) never waits for an answer from another process."""
+async def wait_replies(api: FakeBotAPI | RemoteBotAPI, chats: list[int], within: float = 600,
+                       when: Callable[[FakeBotAPI, int], float | None] = reply_time) -> dict[int, float]:
+    """Wait until every chat is answered (`when`: `reply_time` or `first_call_time`); return when each was.
+
+    The bot under test shares this process, so the watching is done where the Bot API stand-in is:
+    in its own process, which answers once every chat is answered (this process only waits, in a
+    thread, for that answer), or in a thread beside a stand-in in this process. Asking the
+    stand-in's process for its calls every 10 ms instead cost the bot's process CPU and interpreter
+    lock while it worked (pickled calls, a thread woken per look).
+    """
+    rule = _RULE_OF[when]
     if isinstance(api, RemoteBotAPI):
-        await asyncio.to_thread(lambda: api.calls)
-    return api.calls[seen:] if isinstance(api, FakeBotAPI) else api.cached_calls[seen:]
+        return await asyncio.to_thread(api.wait_replies, chats, within, rule)
+    return await asyncio.to_thread(watch_replies, api, chats, within, rule)
 
 
 def calls_per_chat(api: FakeBotAPI, chats: Iterable[int]) -> Counter[str]:
