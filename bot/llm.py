@@ -389,6 +389,14 @@ class SSE:
         return out
 
 
+def _decode(event: bytes) -> Any:
+    """One event's JSON, or None; a byte that is not UTF-8 costs one character, as in a text decoder."""
+    try:
+        return json.loads(event.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+
+
 # --- the client -----------------------------------------------------------------------------------
 @dataclass
 class _Streamed:
@@ -565,20 +573,22 @@ class LLMClient:
                         if _timed_out(exc):
                             raise _NoProgress(timeout, got.chunks) from exc
                         raise _Dropped(got.chunks) from exc
-                    for event in events.feed(data):
+                    batch = events.feed(data)
+                    for i, event in enumerate(batch):
                         if event.startswith(b"[DONE]"):
-                            done = True
+                            batch, done = batch[:i], True
                             break
-                        now = loop.time()
-                        if deadline.when() - now < timeout:  # type: ignore[operator]
-                            deadline.reschedule(now + timeout + slack)
-                        if got.first_chunk_s is None:
-                            got.first_chunk_s = time.monotonic() - sent
-                            self.concurrency.first_chunk(got.first_chunk_s, epoch)
-                        self._take(got, event, request)
-                        if got.loop_start is not None:
-                            done = True  # leaving the block closes the connection: the server stops generating
-                            break
+                    if not batch:
+                        continue
+                    now = loop.time()
+                    if deadline.when() - now < timeout:  # type: ignore[operator]
+                        deadline.reschedule(now + timeout + slack)
+                    if got.first_chunk_s is None:
+                        got.first_chunk_s = time.monotonic() - sent
+                        self.concurrency.first_chunk(got.first_chunk_s, epoch)
+                    self._take(got, batch, request)
+                    if got.loop_start is not None:
+                        done = True  # leaving the block closes the connection: the server stops generating
                 await received.aclose()
         except TimeoutError:
             raise _NoProgress(timeout, got.chunks) from None
@@ -606,33 +616,45 @@ class LLMClient:
             got.finish_reason = choice.get("finish_reason")
 
     @staticmethod
-    def _take(got: _Streamed, event: str | bytes, request: Any) -> None:
-        """One chunk of the answer into `got`."""
-        if isinstance(event, bytes):
-            event = event.decode("utf-8", "replace")  # as a text decoder would: a bad byte costs one character
+    def _take(got: _Streamed, events: list[bytes], request: Any) -> None:
+        """The chunks of the answer that arrived together into `got`.
+
+        They are decoded as one JSON array, and the model's text is looked at for a loop once per
+        batch: decoding each of an answer's ~200 events on its own and looking for a loop after
+        each was about a third of the time spent reading it (profiled, 10 answers at once). A
+        loop is still found while the answer streams: a model sending one token at a time sends
+        batches of one. An event that is not one JSON value (a keep-alive, a bad byte) sends the
+        batch through `_decode` one event at a time.
+        """
         try:
-            chunk = json.loads(event)
+            chunks = json.loads(b"[" + b",".join(events) + b"]")
         except ValueError:
-            return  # not a chunk (some servers send odd keep-alives as data)
-        if not isinstance(chunk, dict):
-            return
-        got.chunks += 1
-        if chunk.get("error") and not chunk.get("choices"):
-            err = chunk["error"]
-            message = (err.get("message") if isinstance(err, dict) else None) or "error in the stream"
-            raise openai.APIError(str(message), request, body=err)
-        got.model = got.model or chunk.get("model")
-        if chunk.get("usage"):
-            got.usage = chunk["usage"]
-        for choice in (chunk.get("choices") or [])[:1]:
-            got.choices_seen = True
-            delta = choice.get("delta") or {}
-            if delta.get("refusal"):
-                got.refusal.append(str(delta["refusal"]))
-            if delta.get("content"):
-                got.add_text(str(delta["content"]))
-            if choice.get("finish_reason"):
-                got.finish_reason = choice["finish_reason"]
+            chunks = []
+        if len(chunks) != len(events):  # "1,2" alone is not one value, but would be two in the array
+            chunks = [_decode(e) for e in events]
+        text: list[str] = []
+        for chunk in chunks:
+            if not isinstance(chunk, dict):
+                continue  # not a chunk (some servers send odd keep-alives as data)
+            got.chunks += 1
+            if chunk.get("error") and not chunk.get("choices"):
+                err = chunk["error"]
+                message = (err.get("message") if isinstance(err, dict) else None) or "error in the stream"
+                raise openai.APIError(str(message), request, body=err)
+            got.model = got.model or chunk.get("model")
+            if chunk.get("usage"):
+                got.usage = chunk["usage"]
+            for choice in (chunk.get("choices") or [])[:1]:
+                got.choices_seen = True
+                delta = choice.get("delta") or {}
+                if delta.get("refusal"):
+                    got.refusal.append(str(delta["refusal"]))
+                if delta.get("content"):
+                    text.append(str(delta["content"]))
+                if choice.get("finish_reason"):
+                    got.finish_reason = choice["finish_reason"]
+        if text:
+            got.add_text("".join(text))
 
     def _reply(self, got: _Streamed, messages: list[dict[str, str]], limit: int, seconds: float,
                attempts: int, allow_cut_off: bool) -> LLMReply:

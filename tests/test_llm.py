@@ -511,8 +511,23 @@ def test_a_byte_that_is_not_utf8_costs_one_character_not_the_chunk() -> None:
 
     got = _Streamed()
     chunk = b'{"choices": [{"index": 0, "delta": {"content": "ok \xff fine"}}]}'
-    LLMClient._take(got, chunk, None)
+    LLMClient._take(got, [chunk], None)
     assert "".join(got.parts) == "ok \ufffd fine"
+
+
+def test_events_that_arrive_together_are_read_as_each_would_be_alone() -> None:
+    from bot.llm import _Streamed
+
+    def piece(text: str) -> bytes:
+        return json.dumps({"choices": [{"index": 0, "delta": {"content": text}}]}).encode()
+
+    got = _Streamed()
+    # an event that is two chunks side by side is not one JSON value: skipped, as alone
+    LLMClient._take(got, [piece("one "), piece("bad ") + b", " + piece("bad "), piece("two ")], None)
+    # a keep-alive that is not JSON among the chunks
+    LLMClient._take(got, [piece("three "), b"ping", piece("four")], None)
+    assert "".join(got.parts) == "one two three four"
+    assert got.chunks == 4
 
 
 async def test_sampling_against_repetition_is_sent_only_when_configured(settings: Settings,
