@@ -40,6 +40,15 @@ from bot.store import Request, Store
 
 log = logging.getLogger(__name__)
 
+#: The pause between starting one claimed request and claiming the next. A claim from SQLite
+#: never waits, so without it a burst of requests is claimed at once and each one's CPU work
+#: (reading the article, building the LLM request) runs in one turn of the event loop; the LLM
+#: connections they open can only finish after it, and every request went out at its end
+#: (measured, 10 at once: all ~100 ms after the first was ready). With the pause each request's
+#: connection opens and its request goes out while the next one is prepared: 10 chats at once
+#: gave 4.54-4.63 briefs/s instead of 4.38-4.53. A lone request does not wait for it.
+CLAIM_PAUSE_S = 0.001
+
 
 def error_text(exc: NewsbotError, view: texts.View = "both") -> str:
     """A failure in the chat's language; a detail is shown only when it exists in both languages."""
@@ -126,6 +135,8 @@ class Runner:
             task = self.spawn(self._work(req))
             self._working.add(task)
             task.add_done_callback(self._done_working)
+            # a turn of the loop with time for I/O before the next claim (see CLAIM_PAUSE_S)
+            await asyncio.sleep(CLAIM_PAUSE_S)
 
     def _done_working(self, task: asyncio.Task[Any]) -> None:
         self._working.discard(task)
