@@ -414,13 +414,24 @@ class _Streamed:
     loop_start: int | None = None
     first_chunk_s: float | None = None
 
-    def add_text(self, piece: str) -> None:
-        self.parts.append(piece)
-        self.length += len(piece)
-        self.tail = (self.tail + piece)[-REPEAT_WINDOW:]
-        at = find_loop(self.tail)
+    def add_text(self, pieces: list[str]) -> None:
+        """The text of chunks that arrived together. It is looked at for a loop once, at its end;
+        when one is there, the chunks are taken again one by one, so that the loop is cut where it
+        was first seen (at its second copy), as when each chunk comes on its own."""
+        text = "".join(pieces)
+        tail = (self.tail + text)[-REPEAT_WINDOW:]
+        at = find_loop(tail)
+        if at is not None and len(pieces) > 1:
+            for piece in pieces:
+                self.add_text([piece])
+                if self.loop_start is not None:
+                    break
+            return
+        self.parts.append(text)
+        self.length += len(text)
+        self.tail = tail
         if at is not None:
-            self.loop_start = self.length - len(self.tail) + at
+            self.loop_start = self.length - len(tail) + at
 
 
 class LLMClient:
@@ -612,19 +623,18 @@ class LLMClient:
             if message.get("refusal"):
                 got.refusal.append(str(message["refusal"]))
             if message.get("content"):
-                got.add_text(str(message["content"]))
+                got.add_text([str(message["content"])])
             got.finish_reason = choice.get("finish_reason")
 
     @staticmethod
     def _take(got: _Streamed, events: list[bytes], request: Any) -> None:
         """The chunks of the answer that arrived together into `got`.
 
-        They are decoded as one JSON array, and the model's text is looked at for a loop once per
-        batch: decoding each of an answer's ~200 events on its own and looking for a loop after
-        each was about a third of the time spent reading it (profiled, 10 answers at once). A
-        loop is still found while the answer streams: a model sending one token at a time sends
-        batches of one. An event that is not one JSON value (a keep-alive, a bad byte) sends the
-        batch through `_decode` one event at a time.
+        They are decoded as one JSON array, and their text is looked at for a loop once
+        (`_Streamed.add_text`): decoding each of an answer's ~200 events on its own and looking for
+        a loop after each was about a third of the time spent reading it (profiled, 10 answers at
+        once). An event that is not one JSON value (a keep-alive, a bad byte) sends the batch
+        through `_decode` one event at a time.
         """
         try:
             chunks = json.loads(b"[" + b",".join(events) + b"]")
@@ -654,7 +664,7 @@ class LLMClient:
                 if choice.get("finish_reason"):
                     got.finish_reason = choice["finish_reason"]
         if text:
-            got.add_text("".join(text))
+            got.add_text(text)
 
     def _reply(self, got: _Streamed, messages: list[dict[str, str]], limit: int, seconds: float,
                attempts: int, allow_cut_off: bool) -> LLMReply:

@@ -515,6 +515,22 @@ def test_a_byte_that_is_not_utf8_costs_one_character_not_the_chunk() -> None:
     assert "".join(got.parts) == "ok \ufffd fine"
 
 
+def test_a_loop_within_chunks_that_arrive_together_is_cut_where_it_was_first_seen() -> None:
+    from bot.llm import _Streamed
+
+    item = '{"actor": "Mediators pressed both sides to return to talks at once", "said": "no"}, '
+    text = '{"positions": [' + item * 12
+    pieces = [text[i:i + 7] for i in range(0, len(text), 7)]
+    alone, together = _Streamed(), _Streamed()
+    for piece in pieces:
+        alone.add_text([piece])
+        if alone.loop_start is not None:
+            break
+    together.add_text(pieces)
+    assert alone.loop_start is not None and together.loop_start == alone.loop_start
+    assert "".join(together.parts)[:together.loop_start].count(item) == 1
+
+
 def test_events_that_arrive_together_are_read_as_each_would_be_alone() -> None:
     from bot.llm import _Streamed
 
