@@ -112,9 +112,11 @@ def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
             conn.send([(c.method, c.params, c.at, c.result) for c in api.calls[args[0]:]])
         elif what == "wait_replies":
             try:
-                conn.send(("ok", watch_replies(api, *args)))
-            except (FailureReply, TimeoutError) as exc:
+                conn.send(("ok", watch_replies(api, *args, stopped=lambda s: _cancelled(conn, s))))
+            except (FailureReply, TimeoutError, WaitCancelled) as exc:
                 conn.send((type(exc).__name__, str(exc)))
+        elif what == "cancel":
+            pass  # it came after the wait had ended: nothing to stop, and no answer is awaited
         elif what == "visible_text":
             conn.send(api.visible_text(*args))
         elif what == "errors":
@@ -128,6 +130,16 @@ def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
             (api if which == "api" else llm).stop()
             conn.send(None)
             return
+
+
+def _cancelled(conn: Connection, seconds: float) -> bool:
+    """In a stand-in's process, during a wait: whether the bench has sent "cancel" within `seconds`.
+    Nothing else arrives meanwhile: the bench asks one question at a time."""
+    if not conn.poll(seconds):
+        return False
+    what, _ = conn.recv()
+    assert what == "cancel", what
+    return True
 
 
 #: what each stand-in's process is asked for once more at stop, and answered from afterwards
@@ -204,7 +216,13 @@ class RemoteBotAPI:
         kind, value = self._remote.ask("wait_replies", chats, within, rule)
         if kind == "ok":
             return dict(value)
-        raise (FailureReply if kind == "FailureReply" else TimeoutError)(value)
+        raise {"FailureReply": FailureReply, "WaitCancelled": WaitCancelled}.get(kind, TimeoutError)(value)
+
+    def cancel_wait(self) -> None:
+        """Stop a `wait_replies` in progress. Sent outside the question lock, which the waiting
+        thread holds: the stand-in reads it between its looks at the calls."""
+        with contextlib.suppress(OSError):
+            self._remote.conn.send(("cancel", ()))
 
     def stop(self) -> None:
         self._remote.stop()
@@ -283,9 +301,15 @@ class FailureReply(RuntimeError):
     """A chat got the bot's failure reply: no brief will come."""
 
 
-def watch_replies(api: FakeBotAPI, chats: list[int], within: float, rule: str) -> dict[int, float]:
+class WaitCancelled(Exception):
+    """The bench stopped waiting (cancelled, interrupted)."""
+
+
+def watch_replies(api: FakeBotAPI, chats: list[int], within: float, rule: str,
+                  stopped: Callable[[float], bool]) -> dict[int, float]:
     """Block until every chat is answered (`rule`: "reply" or "first"); return when each was, as the
-    server recorded it. Run where the server is, in a thread: the calls are read once each."""
+    server recorded it. Run where the server is, in a thread: the calls are read once each.
+    `stopped(s)` waits up to s seconds and says whether the bench has stopped waiting."""
     counts, keep_last = _RULES[rule]
     deadline = time.monotonic() + within
     wanted = set(chats)
@@ -306,7 +330,9 @@ def watch_replies(api: FakeBotAPI, chats: list[int], within: float, rule: str) -
             return times
         if time.monotonic() > deadline:
             break
-        time.sleep(0.005)  # the stand-in records each call's time itself: this only sets when we learn of it
+        # the stand-in records each call's time itself: how often we look only sets when we learn of it
+        if stopped(0.005):
+            raise WaitCancelled
     missing = sorted(wanted - set(times))
     seen_text = api.visible_text(missing[0]).replace("\n", " ")[:200] or "nothing"
     raise TimeoutError(f"{len(missing)} of {len(wanted)} chats got no reply within {within:g} s; "
@@ -325,8 +351,16 @@ async def wait_replies(api: FakeBotAPI | RemoteBotAPI, chats: list[int], within:
     """
     rule = _RULE_OF[when]
     if isinstance(api, RemoteBotAPI):
-        return await asyncio.to_thread(api.wait_replies, chats, within, rule)
-    return await asyncio.to_thread(watch_replies, api, chats, within, rule)
+        try:
+            return await asyncio.to_thread(api.wait_replies, chats, within, rule)
+        except asyncio.CancelledError:
+            api.cancel_wait()  # else the watch, and the thread waiting for it, would run to `within`
+            raise
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(watch_replies, api, chats, within, rule, stop.wait)
+    finally:
+        stop.set()
 
 
 def calls_per_chat(api: FakeBotAPI, chats: Iterable[int]) -> Counter[str]:
