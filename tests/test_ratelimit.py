@@ -62,7 +62,9 @@ async def test_the_calls_of_other_processes_count_as_used(store_factory: Any) ->
     busy = SharedRateLimiter(await store_factory(), Metrics())
     other = SharedRateLimiter(await store_factory(), Metrics())
     bot = SimpleNamespace(rate_limiter=other)
+    # with the other's one, the deployment's whole burst of 30: half of it is free again only after
+    # 0.5 s (20 calls left room after 0.2 s, which a loaded machine took: seen once in the full suite)
     assert all(await asyncio.gather(*(busy.process_request(sent, (), {}, "sendMessage", {"chat_id": c}, None)
-                                      for c in range(20))))
+                                      for c in range(29))))
     assert await other.process_request(sent, (), {}, "sendMessage", {"chat_id": 99}, None)
     assert not has_room(bot, 7, STATUS_MAX_USE)  # type: ignore[arg-type]
