@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import copy
+import functools
+import itertools
 import multiprocessing
 import multiprocessing.process
 import statistics
@@ -104,6 +106,7 @@ def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
     else:
         llm = _make_llm(llm_delay)
         conn.send((llm.base_url,))
+    cancelled: set[int] = set()  # waits the bench gave up on, maybe before asking for them
     while True:
         what, args = conn.recv()
         if what == "push_all":
@@ -111,12 +114,14 @@ def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
         elif what == "calls":
             conn.send([(c.method, c.params, c.at, c.result) for c in api.calls[args[0]:]])
         elif what == "wait_replies":
+            wait, *watch = args
             try:
-                conn.send(("ok", watch_replies(api, *args, stopped=lambda s: _cancelled(conn, s))))
+                stopped = functools.partial(_cancelled, conn, wait=wait, cancelled=cancelled)
+                conn.send(("ok", watch_replies(api, *watch, stopped=stopped)))
             except (FailureReply, TimeoutError, WaitCancelled) as exc:
                 conn.send((type(exc).__name__, str(exc)))
         elif what == "cancel":
-            pass  # it came after the wait had ended: nothing to stop, and no answer is awaited
+            cancelled.add(args[0])  # no answer is awaited; a wait already over is never asked again
         elif what == "visible_text":
             conn.send(api.visible_text(*args))
         elif what == "errors":
@@ -132,14 +137,15 @@ def _serve_stand_in(conn: Connection, which: str, llm_delay: float) -> None:
             return
 
 
-def _cancelled(conn: Connection, seconds: float) -> bool:
-    """In a stand-in's process, during a wait: whether the bench has sent "cancel" within `seconds`.
-    Nothing else arrives meanwhile: the bench asks one question at a time."""
-    if not conn.poll(seconds):
-        return False
-    what, _ = conn.recv()
-    assert what == "cancel", what
-    return True
+def _cancelled(conn: Connection, seconds: float, *, wait: int, cancelled: set[int]) -> bool:
+    """In a stand-in's process, during wait number `wait`: whether the bench has given it up, before
+    (`cancelled`) or within `seconds`. Only a "cancel" arrives meanwhile: the bench asks one question
+    at a time, and a cancel for an earlier wait can still come."""
+    while wait not in cancelled and conn.poll(seconds):
+        what, args = conn.recv()
+        assert what == "cancel", what
+        cancelled.add(args[0])
+    return wait in cancelled
 
 
 #: what each stand-in's process is asked for once more at stop, and answered from afterwards
@@ -211,18 +217,19 @@ class RemoteBotAPI:
     def visible_text(self, chat_id: int) -> str:
         return str(self._remote.ask("visible_text", chat_id))
 
-    def wait_replies(self, chats: list[int], within: float, rule: str) -> dict[int, float]:
-        """`watch_replies` in the stand-in's process; blocks until it answers."""
-        kind, value = self._remote.ask("wait_replies", chats, within, rule)
+    def wait_replies(self, wait: int, chats: list[int], within: float, rule: str) -> dict[int, float]:
+        """`watch_replies` in the stand-in's process; blocks until it answers. `wait` numbers it for
+        `cancel_wait`."""
+        kind, value = self._remote.ask("wait_replies", wait, chats, within, rule)
         if kind == "ok":
             return dict(value)
         raise {"FailureReply": FailureReply, "WaitCancelled": WaitCancelled}.get(kind, TimeoutError)(value)
 
-    def cancel_wait(self) -> None:
-        """Stop a `wait_replies` in progress. Sent outside the question lock, which the waiting
-        thread holds: the stand-in reads it between its looks at the calls."""
+    def cancel_wait(self, wait: int) -> None:
+        """Give up wait number `wait`, whether it has begun or not. Sent outside the question lock,
+        which the waiting thread holds: the stand-in reads it between its looks at the calls."""
         with contextlib.suppress(OSError):
-            self._remote.conn.send(("cancel", ()))
+            self._remote.conn.send(("cancel", (wait,)))
 
     def stop(self) -> None:
         self._remote.stop()
@@ -297,6 +304,9 @@ _RULES: dict[str, tuple[Callable[[Call], bool], bool]] = {"reply": (is_final, Tr
 _RULE_OF: dict[Callable[..., float | None], str] = {reply_time: "reply", first_call_time: "first"}
 
 
+_WAITS = itertools.count(1)
+
+
 class FailureReply(RuntimeError):
     """A chat got the bot's failure reply: no brief will come."""
 
@@ -351,10 +361,11 @@ async def wait_replies(api: FakeBotAPI | RemoteBotAPI, chats: list[int], within:
     """
     rule = _RULE_OF[when]
     if isinstance(api, RemoteBotAPI):
+        wait = next(_WAITS)
         try:
-            return await asyncio.to_thread(api.wait_replies, chats, within, rule)
+            return await asyncio.to_thread(api.wait_replies, wait, chats, within, rule)
         except asyncio.CancelledError:
-            api.cancel_wait()  # else the watch, and the thread waiting for it, would run to `within`
+            api.cancel_wait(wait)  # else the watch, and the thread waiting for it, would run to `within`
             raise
     stop = threading.Event()
     try:
