@@ -515,20 +515,28 @@ def test_a_byte_that_is_not_utf8_costs_one_character_not_the_chunk() -> None:
     assert "".join(got.parts) == "ok \ufffd fine"
 
 
-def test_a_loop_within_chunks_that_arrive_together_is_cut_where_it_was_first_seen() -> None:
+def test_chunks_that_arrive_together_are_read_as_one_at_a_time_up_to_a_loop() -> None:
     from bot.llm import _Streamed
+
+    def event(content: str = "", **choice: Any) -> bytes:
+        return json.dumps({"model": "m", "choices": [{"index": 0, "delta": {"content": content}, **choice}]}).encode()
 
     item = '{"actor": "Mediators pressed both sides to return to talks at once", "said": "no"}, '
     text = '{"positions": [' + item * 12
-    pieces = [text[i:i + 7] for i in range(0, len(text), 7)]
+    events = [event(text[i:i + 7]) for i in range(0, len(text), 7)]
+    # what comes after the loop must not count: a refusal, the finish and the usage
+    events.append(json.dumps({"choices": [{"index": 0, "delta": {"refusal": "no"}, "finish_reason": "length"}],
+                              "usage": {"completion_tokens": 9}}).encode())
     alone, together = _Streamed(), _Streamed()
-    for piece in pieces:
-        alone.add_text([piece])
+    for e in events:
+        LLMClient._take(alone, [e], None)
         if alone.loop_start is not None:
             break
-    together.add_text(pieces)
-    assert alone.loop_start is not None and together.loop_start == alone.loop_start
+    LLMClient._take(together, events, None)
+    assert alone.loop_start is not None
+    assert (together.loop_start, together.parts, together.chunks) == (alone.loop_start, alone.parts, alone.chunks)
     assert "".join(together.parts)[:together.loop_start].count(item) == 1
+    assert together.refusal == [] and together.finish_reason is None and together.usage is None
 
 
 def test_events_that_arrive_together_are_read_as_each_would_be_alone() -> None:
@@ -541,9 +549,12 @@ def test_events_that_arrive_together_are_read_as_each_would_be_alone() -> None:
     # an event that is two chunks side by side is not one JSON value: skipped, as alone
     LLMClient._take(got, [piece("one "), piece("bad ") + b", " + piece("bad "), piece("two ")], None)
     # a keep-alive that is not JSON among the chunks
-    LLMClient._take(got, [piece("three "), b"ping", piece("four")], None)
-    assert "".join(got.parts) == "one two three four"
-    assert got.chunks == 4
+    LLMClient._take(got, [piece("three "), b"ping", piece("four ")], None)
+    # two broken events that make one list and one chunk in an array: neither is a chunk alone
+    LLMClient._take(got, [b"[" + piece("bad "), piece("bad ") + b"], " + piece("bad ")], None)
+    LLMClient._take(got, [piece("five")], None)
+    assert "".join(got.parts) == "one two three four five"
+    assert got.chunks == 5
 
 
 async def test_sampling_against_repetition_is_sent_only_when_configured(settings: Settings,
