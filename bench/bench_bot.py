@@ -48,13 +48,13 @@ from typing import Any
 import common
 from common import (
     ARTICLE,
+    FIRST_CALL,
+    REPLY,
     calls_per_chat,
     counts,
-    first_call_time,
     median,
     message,
     pct,
-    reply_time,
     servers,
     settings_for,
     unique_article,
@@ -75,7 +75,6 @@ CALLS_PER_SLOW_BRIEF = 2  # status message + final edit
 THROUGHPUT_SHARE = 0.9
 parse_levels = counts("chat", "1,10,50,200")
 METHODS = ("sendMessage", "editMessageText", "sendChatAction")
-Answered = Callable[[FakeBotAPI, int], float | None]
 VIEWS = {"ar": "both languages", "en": "English"}  # the reader's language_code → the brief's default view
 
 
@@ -105,7 +104,7 @@ def article_update(chat: int, text: str, language: str = "ar") -> dict[str, Any]
 
 
 async def latencies(api: FakeBotAPI, chats: list[int], text: Callable[[int], str], batch: int,
-                    when: Answered, gap: float = 0.0) -> list[float]:
+                    when: str, gap: float = 0.0) -> list[float]:
     """One article per chat, `batch` chats at a time, `gap` s between batches; seconds from each update
     to its answer."""
     out: list[float] = []
@@ -167,10 +166,10 @@ async def echo_floor(n: int, batch: int, warmup: int, gap: float) -> Run:
             assert app.updater is not None
             await app.updater.start_polling(poll_interval=0.0, timeout=1)
             try:
-                await latencies(api, list(range(1_000, 1_000 + warmup)), unique_article, 1, first_call_time)
+                await latencies(api, list(range(1_000, 1_000 + warmup)), unique_article, 1, FIRST_CALL)
                 chats = list(range(30_000, 30_000 + n))
                 cpu = time.process_time()
-                run.latencies = await latencies(api, chats, unique_article, batch, first_call_time, gap)
+                run.latencies = await latencies(api, chats, unique_article, batch, FIRST_CALL, gap)
                 run.cpu = time.process_time() - cpu
             finally:
                 await app.updater.stop()
@@ -189,12 +188,12 @@ async def quick(n: int, batch: int, warmup: int, gap: float, cached: bool, overr
     text: Callable[[int], str] = (lambda _c: ARTICLE) if cached else unique_article
     async with newsbot(0.0, overrides) as (api, llm, bot):
         # the first briefs pay for first use (imports, caches); a cached run also fills the cache here
-        await latencies(api, list(range(1_000, 1_000 + max(1, warmup))), text, 1, reply_time)
+        await latencies(api, list(range(1_000, 1_000 + max(1, warmup))), text, 1, REPLY)
         await asyncio.sleep(1.0)  # the rate limiter's bucket refills
         before = llm.calls
         chats = list(range(10_000, 10_000 + n))
         cpu = time.process_time()
-        run.latencies = await latencies(api, chats, text, batch, reply_time, gap)
+        run.latencies = await latencies(api, chats, text, batch, REPLY, gap)
         run.cpu = time.process_time() - cpu
     return finish(run, api, llm, bot, chats, before)
 
@@ -205,7 +204,7 @@ async def burst(n: int, llm_delay: float, language: str, overrides: dict[str, An
     run = Run(f"{n} chats at once, LLM {llm_delay:g} s, {VIEWS[language]}", briefs=n)
     async with newsbot(0.0, overrides) as (api, llm, bot):
         # one warm-up brief with an instant LLM (one sample only: the cap's queueing check needs five)
-        await latencies(api, [1_000], unique_article, 1, reply_time)
+        await latencies(api, [1_000], unique_article, 1, REPLY)
         await asyncio.sleep(1.0)
         llm.delay = llm_delay
         llm.max_in_flight = 0

@@ -156,7 +156,8 @@ _LAST: dict[str, dict[str, Any]] = {
 
 
 class _Remote:
-    """Questions to a stand-in's process, one at a time (the bench asks from its event loop only).
+    """Questions to a stand-in's process, one at a time (from the bench's event loop, or from a
+    worker thread for `RemoteBotAPI.wait_replies`, which holds the lock until every chat is answered).
     Once stopped, what it saw last (calls, errors, the LLM's counts) is still answered, as the
     in-process stand-ins do after `stop()`."""
 
@@ -217,17 +218,20 @@ class RemoteBotAPI:
     def visible_text(self, chat_id: int) -> str:
         return str(self._remote.ask("visible_text", chat_id))
 
-    def wait_replies(self, wait: int, chats: list[int], within: float, rule: str) -> dict[int, float]:
+    def wait_replies(self, wait: int, chats: list[int], within: float, when: str) -> dict[int, float]:
         """`watch_replies` in the stand-in's process; blocks until it answers. `wait` numbers it for
-        `cancel_wait`."""
-        kind, value = self._remote.ask("wait_replies", wait, chats, within, rule)
+        `cancel_wait`. It holds the question lock meanwhile: ask this stand-in nothing else until it
+        returns (a question from the event loop would block the bot in it)."""
+        kind, value = self._remote.ask("wait_replies", wait, chats, within, when)
         if kind == "ok":
             return dict(value)
         raise {"FailureReply": FailureReply, "WaitCancelled": WaitCancelled}.get(kind, TimeoutError)(value)
 
     def cancel_wait(self, wait: int) -> None:
         """Give up wait number `wait`, whether it has begun or not. Sent outside the question lock,
-        which the waiting thread holds: the stand-in reads it between its looks at the calls."""
+        which the waiting thread holds (or is about to take): the stand-in reads it between its looks
+        at the calls, or before the wait begins. A message this small is one write to the pipe, so
+        it cannot interleave with the question's."""
         with contextlib.suppress(OSError):
             self._remote.conn.send(("cancel", (wait,)))
 
@@ -283,27 +287,15 @@ def is_final(call: Call) -> bool:
     return call.method in ("sendMessage", "editMessageText") and bool(call.params.get("reply_markup"))
 
 
-def reply_time(api: FakeBotAPI, chat_id: int) -> float | None:
-    """When the bot's last piece of a reply (the message carrying the buttons) reached the server."""
-    done = [c.at for c in list(api.calls) if is_final(c) and call_chat(c) == chat_id]
-    return done[-1] if done else None
-
-
-def first_call_time(api: FakeBotAPI, chat_id: int) -> float | None:
-    """When the bot first answered anything in the chat (the echo bot's reply)."""
-    return next((c.at for c in list(api.calls) if call_chat(c) == chat_id), None)
-
-
 def _any_call(call: Call) -> bool:
     return True
 
 
-#: the two ways of answering above, as `watch_replies` reads them: which calls count, and whether
-#: the last of them counts (a brief's final edit) or the first (the echo)
-_RULES: dict[str, tuple[Callable[[Call], bool], bool]] = {"reply": (is_final, True), "first": (_any_call, False)}
-_RULE_OF: dict[Callable[..., float | None], str] = {reply_time: "reply", first_call_time: "first"}
-
-
+#: When a chat counts as answered: at the last message carrying the buttons (a brief's final piece,
+#: REPLY), or at the bot's first call of any kind in it (the echo bot's reply, FIRST_CALL).
+REPLY, FIRST_CALL = "reply", "first"
+#: for each: which calls count, and whether the last of them counts (else the first)
+_RULES: dict[str, tuple[Callable[[Call], bool], bool]] = {REPLY: (is_final, True), FIRST_CALL: (_any_call, False)}
 _WAITS = itertools.count(1)
 
 
@@ -315,12 +307,12 @@ class WaitCancelled(Exception):
     """The bench stopped waiting (cancelled, interrupted)."""
 
 
-def watch_replies(api: FakeBotAPI, chats: list[int], within: float, rule: str,
+def watch_replies(api: FakeBotAPI, chats: list[int], within: float, when: str,
                   stopped: Callable[[float], bool]) -> dict[int, float]:
-    """Block until every chat is answered (`rule`: "reply" or "first"); return when each was, as the
+    """Block until every chat is answered (`when`: REPLY or FIRST_CALL); return when each was, as the
     server recorded it. Run where the server is, in a thread: the calls are read once each.
     `stopped(s)` waits up to s seconds and says whether the bench has stopped waiting."""
-    counts, keep_last = _RULES[rule]
+    counts, keep_last = _RULES[when]
     deadline = time.monotonic() + within
     wanted = set(chats)
     times: dict[int, float] = {}
@@ -350,8 +342,8 @@ def watch_replies(api: FakeBotAPI, chats: list[int], within: float, rule: str,
 
 
 async def wait_replies(api: FakeBotAPI | RemoteBotAPI, chats: list[int], within: float = 600,
-                       when: Callable[[FakeBotAPI, int], float | None] = reply_time) -> dict[int, float]:
-    """Wait until every chat is answered (`when`: `reply_time` or `first_call_time`); return when each was.
+                       when: str = REPLY) -> dict[int, float]:
+    """Wait until every chat is answered (`when`: REPLY or FIRST_CALL); return when each was.
 
     The bot under test shares this process, so the watching is done where the Bot API stand-in is:
     in its own process, which answers once every chat is answered (this process only waits, in a
@@ -359,17 +351,16 @@ async def wait_replies(api: FakeBotAPI | RemoteBotAPI, chats: list[int], within:
     stand-in's process for its calls every 10 ms instead cost the bot's process CPU and interpreter
     lock while it worked (pickled calls, a thread woken per look).
     """
-    rule = _RULE_OF[when]
     if isinstance(api, RemoteBotAPI):
         wait = next(_WAITS)
         try:
-            return await asyncio.to_thread(api.wait_replies, wait, chats, within, rule)
+            return await asyncio.to_thread(api.wait_replies, wait, chats, within, when)
         except asyncio.CancelledError:
             api.cancel_wait(wait)  # else the watch, and the thread waiting for it, would run to `within`
             raise
     stop = threading.Event()
     try:
-        return await asyncio.to_thread(watch_replies, api, chats, within, rule, stop.wait)
+        return await asyncio.to_thread(watch_replies, api, chats, within, when, stop.wait)
     finally:
         stop.set()
 
@@ -410,18 +401,18 @@ def counts(what: str, example: str) -> Callable[[str], list[int]]:
 
 __all__ = [
     "ARTICLE",
+    "FIRST_CALL",
+    "REPLY",
     "ROOT",
     "STAND_INS",
     "TESTDATA",
     "call_chat",
     "calls_per_chat",
     "counts",
-    "first_call_time",
     "is_final",
     "median",
     "message",
     "pct",
-    "reply_time",
     "servers",
     "settings_for",
     "summary",
