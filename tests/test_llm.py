@@ -518,8 +518,8 @@ def test_a_byte_that_is_not_utf8_costs_one_character_not_the_chunk() -> None:
 def test_chunks_that_arrive_together_are_read_as_one_at_a_time_up_to_a_loop() -> None:
     from bot.llm import _Streamed
 
-    def event(content: str = "", **choice: Any) -> bytes:
-        return json.dumps({"model": "m", "choices": [{"index": 0, "delta": {"content": content}, **choice}]}).encode()
+    def event(content: str) -> bytes:
+        return json.dumps({"model": "m", "choices": [{"index": 0, "delta": {"content": content}}]}).encode()
 
     item = '{"actor": "Mediators pressed both sides to return to talks at once", "said": "no"}, '
     text = '{"positions": [' + item * 12
