@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.normalize import Matcher, normalize, script_share, strip_bidi
+from bot.normalize import Matcher, has_bidi, normalize, script_share, strip_bidi
 from bot.schema import (
     ANSWER,
     LIST_LIMITS,
@@ -57,6 +57,13 @@ def _path(loc: tuple[object, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "$"
+
+
+def _cleaned(data: Any, raw: str) -> Any:
+    """`data`, read from the JSON text `raw`, without bidi controls (`_clean`). A text with no
+    control and no \\u escape (which could write one) holds none: `data` is then as it is, without
+    visiting its ~400 strings (0.2-0.3 ms of the 0.7-1.2 ms reading an answer takes)."""
+    return _clean(data) if "\\u" in raw or has_bidi(raw) else data
 
 
 def _clean(node: Any) -> Any:
@@ -368,7 +375,7 @@ def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
     if not isinstance(loaded[0], dict):
         return None, [CheckIssue(path="$", kind="schema", message="the answer must be a JSON object")]
     try:
-        return Brief.model_validate(_clean(loaded[0])), []
+        return Brief.model_validate(_cleaned(loaded[0], raw)), []
     except ValidationError as exc:
         return None, _issues(exc)
 
@@ -385,7 +392,7 @@ def read(raw: str, *, cut_off: bool = False) -> Parsed:
     data, complete = loaded
     if not isinstance(data, dict):
         return Parsed(None, [CheckIssue(path="$", kind="schema", message="the answer must be a JSON object")])
-    data = _clean(data)
+    data = _cleaned(data, raw)
     parsed = Parsed(None, complete=complete)
     if not complete and cut_off:
         parsed.issues.append(CheckIssue(path="$", kind="cut_off",

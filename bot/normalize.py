@@ -81,6 +81,10 @@ BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u2
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
 
+def has_bidi(text: str) -> bool:
+    return _BIDI.search(text) is not None
+
+
 def strip_bidi(text: str) -> str:
     # a regular expression, not `translate`: it scans in C and returns `text` itself when there is
     # nothing to remove (nearly always), where `translate` looks every character up in a dict

@@ -60,6 +60,14 @@ def test_parse_strips_bidi_controls_from_every_model_string() -> None:
     assert b.positions[1].quote == "الباب لم يُغلق بعد"
 
 
+def test_bidi_controls_are_stripped_whether_written_as_characters_or_escapes() -> None:
+    data = example_brief()
+    data["headline"]["en"] = "\u202eUS presses Israel\u202c"
+    for raw in (json.dumps(data, ensure_ascii=False), json.dumps(data)):  # a control as itself, and as \u202e
+        parsed = grounding.read(raw)
+        assert parsed.brief is not None and parsed.brief.headline.en == "US presses Israel"
+
+
 def test_invented_quote_and_evidence_are_flagged() -> None:
     data = example_brief()
     data["positions"][1]["quote"] = "سنواصل الحرب حتى النصر الكامل"
