@@ -607,13 +607,7 @@ class LLMClient:
         got.model = completion.get("model")
         got.usage = completion.get("usage") or None
         for choice in (completion.get("choices") or [])[:1]:
-            got.choices_seen = True
-            message = choice.get("message") or {}
-            if message.get("refusal"):
-                got.refusal.append(str(message["refusal"]))
-            if message.get("content"):
-                got.add_text(str(message["content"]))
-            got.finish_reason = choice.get("finish_reason")
+            LLMClient._take_choice(got, choice, "message")
 
     @staticmethod
     def _take(got: _Streamed, events: list[bytes], request: Any) -> None:
@@ -642,16 +636,22 @@ class LLMClient:
             if chunk.get("usage"):
                 got.usage = chunk["usage"]
             for choice in (chunk.get("choices") or [])[:1]:
-                got.choices_seen = True
-                delta = choice.get("delta") or {}
-                if delta.get("refusal"):
-                    got.refusal.append(str(delta["refusal"]))
-                if delta.get("content"):
-                    got.add_text(str(delta["content"]))
-                if choice.get("finish_reason"):
-                    got.finish_reason = choice["finish_reason"]
+                LLMClient._take_choice(got, choice, "delta")
             if got.loop_start is not None:
                 return  # the answer is cut here: what came after the loop is not read
+
+    @staticmethod
+    def _take_choice(got: _Streamed, choice: dict[str, Any], part: str) -> None:
+        """One choice's refusal, text and finish into `got`; `part` holds what it says: "delta" in a
+        streamed chunk, "message" in a whole completion."""
+        got.choices_seen = True
+        said = choice.get(part) or {}
+        if said.get("refusal"):
+            got.refusal.append(str(said["refusal"]))
+        if said.get("content"):
+            got.add_text(str(said["content"]))
+        if choice.get("finish_reason"):
+            got.finish_reason = choice["finish_reason"]
 
     def _reply(self, got: _Streamed, messages: list[dict[str, str]], limit: int, seconds: float,
                attempts: int, allow_cut_off: bool) -> LLMReply:
