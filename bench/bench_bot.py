@@ -63,8 +63,8 @@ from common import (
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
-from bot.config import Settings
-from bot.telegram import NewsBot, freeze_startup_objects
+from bot.chat.app import NewsBot, freeze_startup_objects
+from bot.ops.config import Settings
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
 

@@ -16,12 +16,12 @@ import sys
 
 from common import ARTICLE, TESTDATA
 
-from bot import prompts
-from bot.article import fit, from_text
-from bot.brief import BriefEngine, user_message
-from bot.config import Settings
-from bot.extract import decode, extract_html
-from bot.llm import LLMClient
+from bot.engine import prompts
+from bot.engine.article import fit, from_text
+from bot.engine.brief import BriefEngine, user_message
+from bot.engine.llm import LLMClient
+from bot.ops.config import Settings
+from bot.reading.extract import decode, extract_html
 from tests.conftest import example_brief
 
 _ARABIC = re.compile(r"[\u0600-\u06FF]")

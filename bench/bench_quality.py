@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import prompts  # noqa: E402
+from bot.engine import prompts  # noqa: E402
 
 _ARTICLE = re.compile(r"([a-z]{2})\.(txt|html?)")
 _SHORT = {"schema_valid_rate": "valid", "grounding_rate": "ground", "actor_recall": "act_R",
@@ -112,7 +112,7 @@ def run_eval(folder: Path, limit: int | None, env: dict[str, str], jobs: int = 1
 def merge(reports: list[dict]) -> dict:
     """Reports of several `newsbot eval --json` runs as one: articles by name, totals recomputed the way
     `newsbot eval` computes them."""
-    from bot.evaluate import Score, by_language, total
+    from bot.engine.evaluate import Score, by_language, total
 
     articles = sorted((a for r in reports for a in r.get("articles") or []), key=lambda a: str(a.get("name")))
     scores = [Score(**a) for a in articles]

@@ -47,8 +47,8 @@ from typing import Any
 
 from common import ROOT, call_chat, counts, is_final, median, message, pct, servers, unique_article, wait_replies
 
-from bot.config import Settings
-from bot.ratelimit import OVERALL_PER_S
+from bot.chat.ratelimit import OVERALL_PER_S
+from bot.ops.config import Settings
 from tests.fakes.botapi_server import Call, FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
 from tests.postgres import PostgresServer

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import Settings  # noqa: E402
+from bot.ops.config import Settings  # noqa: E402
 from tests.conftest import EXAMPLE_ARTICLE, TESTDATA, example_reply  # noqa: E402
 from tests.fakes.botapi_server import Call, FakeBotAPI  # noqa: E402
 from tests.fakes.openai_server import FakeLLM  # noqa: E402

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
+from bot.ops.config import Settings
 from tests.fakes.openai_server import FakeLLM, Reply, completion
 from tests.fakes.web_server import FakeWeb
 

@@ -294,8 +294,8 @@ async def store_factory(database_url: str) -> AsyncIterator[StoreFactory]:
 
     Keyword arguments go to `PostgresStore` (pool_size, timeout_s); SQLite takes none.
     """
-    from bot.store_postgres import PostgresStore
-    from bot.store_sqlite import SQLiteStore
+    from bot.store.postgres import PostgresStore
+    from bot.store.sqlite import SQLiteStore
 
     opened: list[Any] = []
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bot.config import Settings
-from bot.telegram import NewsBot
+from bot.chat.app import NewsBot
+from bot.ops.config import Settings
 from tests.conftest import TESTDATA
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import grounding
-from bot.normalize import Matcher
-from bot.schema import ArticleInfo, BriefEnvelope, CheckReport, Provenance, Usage
+from bot.engine import grounding
+from bot.engine.normalize import Matcher
+from bot.engine.schema import ArticleInfo, BriefEnvelope, CheckReport, Provenance, Usage
 from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes.openai_server import Reply, completion
 

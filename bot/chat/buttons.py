@@ -1,0 +1,102 @@
+"""Inline buttons: under a brief (language view, sources, JSON) and in /settings.
+
+Brief buttons carry a short HMAC signature of chat and brief, so a crafted callback cannot open
+another chat's brief; callback data stays well under Telegram's 64 bytes. Settings buttons
+change the chat they are pressed in, and in groups only admins may press them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.render import texts
+from bot.store import ChatSettings
+
+DIGEST_TIMES = ("07:00", "12:00", "18:00", "21:00")
+
+
+@dataclass(frozen=True)
+class BriefButton:
+    kind: str  # v (view), s (sources), j (JSON)
+    brief_id: int
+    view: str
+
+
+class Signer:
+    def __init__(self, secret: bytes) -> None:
+        self._key = hashlib.sha256(b"buttons:" + secret).digest()
+
+    def sign(self, chat_id: int, brief_id: int) -> str:
+        return hmac.new(self._key, f"{chat_id}:{brief_id}".encode(), hashlib.sha256).hexdigest()[:10]
+
+    def brief_keyboard(self, chat_id: int, brief_id: int) -> InlineKeyboardMarkup:
+        """Buttons under a brief; callback data (kind:brief:view:signature) stays under 40 bytes."""
+        sig = self.sign(chat_id, brief_id)
+
+        def data(kind: str, view: str = "") -> str:
+            return f"{kind}:{brief_id}:{view}:{sig}"
+
+        return InlineKeyboardMarkup([
+            [InlineKeyboardButton("عربي", callback_data=data("v", "ar")),
+             InlineKeyboardButton("English", callback_data=data("v", "en")),
+             InlineKeyboardButton("عربي + English", callback_data=data("v", "both"))],
+            [InlineKeyboardButton("📚 المصادر · Sources", callback_data=data("s")),
+             InlineKeyboardButton("{ } JSON", callback_data=data("j"))],
+        ])
+
+    def parse(self, data: str, chat_id: int) -> BriefButton | None:
+        """A brief button pressed in `chat_id`, or None if forged, foreign or malformed."""
+        parts = data.split(":")
+        if len(parts) != 4 or not parts[1].isdigit() or len(parts[1]) > 12:
+            return None
+        if not hmac.compare_digest(parts[3], self.sign(chat_id, int(parts[1]))):
+            return None
+        return BriefButton(parts[0], int(parts[1]), parts[2])
+
+
+def settings_text(cs: ChatSettings, *, group: bool) -> str:
+    view = texts.view_of(cs.lang)
+    text = texts.say("settings_title", view, **texts.language_name(cs.lang))
+    if group:
+        text += "\n" + (texts.say("settings_digest_on", view, time=cs.digest_time, tz=cs.timezone)
+                        if cs.digest_enabled else texts.say("settings_digest_off", view))
+    return text
+
+
+def settings_keyboard(cs: ChatSettings, *, group: bool) -> InlineKeyboardMarkup:
+    """cfg:lang:<view>, cfg:digest:on|off, cfg:time:HH:MM — the current choice is marked."""
+    def mark(label: str, chosen: bool) -> str:
+        return f"✓ {label}" if chosen else label
+
+    rows = [[InlineKeyboardButton(mark("العربية", cs.lang == "ar"), callback_data="cfg:lang:ar"),
+             InlineKeyboardButton(mark("English", cs.lang == "en"), callback_data="cfg:lang:en"),
+             InlineKeyboardButton(mark("عربي + English", cs.lang == "both"), callback_data="cfg:lang:both")]]
+    if group:
+        on, off = texts.TEXTS["button_digest_on"], texts.TEXTS["button_digest_off"]
+        rows.append([InlineKeyboardButton(mark(f"{on[0]} · {on[1]}", cs.digest_enabled), callback_data="cfg:digest:on"),
+                     InlineKeyboardButton(mark(f"{off[0]} · {off[1]}", not cs.digest_enabled),
+                                          callback_data="cfg:digest:off")])
+        rows.append([InlineKeyboardButton(mark(t, cs.digest_enabled and cs.digest_time == t),
+                                          callback_data=f"cfg:time:{t}") for t in DIGEST_TIMES])
+    return InlineKeyboardMarkup(rows)
+
+
+def apply_setting(cs: ChatSettings, data: str) -> bool:
+    """Apply a settings button to the chat's settings; False if the data is not a known choice."""
+    parts = data.split(":", 2)
+    if len(parts) != 3 or parts[0] != "cfg":
+        return False
+    _, what, value = parts
+    if what == "lang" and value in texts.VIEWS:
+        cs.lang = value
+    elif what == "digest" and value in ("on", "off"):
+        cs.digest_enabled = value == "on"
+    elif what == "time" and value in DIGEST_TIMES:
+        cs.digest_time, cs.digest_enabled = value, True
+    else:
+        return False
+    return True

@@ -1,0 +1,275 @@
+"""Intake: what people send → payloads admitted through the gate as durable requests.
+
+Nothing is briefed here: `accept` admits work through the gate (allow-lists, quotas, durable
+write); a runner (in this process, or a worker elsewhere) claims it from the store. Text that
+cannot be an article is answered at once. Pasted articles that Telegram split are joined first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import (
+    Message,
+    MessageEntity,
+    MessageOriginChannel,
+    MessageOriginChat,
+    MessageOriginHiddenUser,
+    MessageOriginUser,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from bot.chat.runner import error_text
+from bot.chat.services import Services, services
+from bot.engine.article import readable
+from bot.ops.errors import (
+    EmptyInput,
+    InputError,
+    NewsbotError,
+    NotAllowed,
+    NotAnArticle,
+    QuotaReached,
+    StorageUnavailable,
+    TooShort,
+)
+from bot.reading.reader import find_urls
+from bot.render import texts
+
+log = logging.getLogger(__name__)
+
+LONG_POST = 600  # a post with links whose own text is this long is an article itself
+NEAR_LIMIT = 3_500  # Telegram splits a paste longer than 4,096 characters; its parts are this long
+
+
+# --- reading messages -------------------------------------------------------------------------
+def forward_publisher(message: Message) -> str | None:
+    """Who published a forwarded post (channel title, user or chat name)."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginChannel):
+        return origin.chat.title or origin.chat.username
+    if isinstance(origin, MessageOriginChat):
+        return origin.sender_chat.title
+    if isinstance(origin, MessageOriginUser):
+        return origin.sender_user.full_name
+    if isinstance(origin, MessageOriginHiddenUser):
+        return origin.sender_user_name
+    return None
+
+
+def post_link(message: Message) -> str | None:
+    """Where a reader finds a post on t.me: a forwarded post at its public channel, else the message
+    itself in a public chat (t.me/<username>/<id>) or, for members, a private supergroup or channel
+    (t.me/c/<id>/<id>). None in private chats: nobody else could open it."""
+    origin = message.forward_origin
+    if isinstance(origin, MessageOriginChannel) and origin.chat.username:
+        return f"https://t.me/{origin.chat.username}/{origin.message_id}"
+    chat = message.chat
+    if chat.type == ChatType.PRIVATE:
+        return None
+    if chat.username:
+        return f"https://t.me/{chat.username}/{message.message_id}"
+    if str(chat.id).startswith("-100"):
+        return f"https://t.me/c/{str(chat.id)[4:]}/{message.message_id}"
+    return None
+
+
+def message_links(message: Message) -> list[str]:
+    """Links of a message: URL and text-link entities, in text or caption."""
+    urls: list[str] = []
+    for ent, value in {**message.parse_entities(), **message.parse_caption_entities()}.items():
+        if ent.type == MessageEntity.URL:
+            urls.append(value if "://" in value else f"https://{value}")
+        elif ent.type == MessageEntity.TEXT_LINK and ent.url:
+            urls.append(ent.url)
+    return list(dict.fromkeys(urls + find_urls(message.text or message.caption or "")))
+
+
+@dataclass
+class Work:
+    """What one message asks for: payloads to brief, and how many links were left out."""
+
+    payloads: list[dict[str, Any]]
+    skipped_links: int = 0
+
+
+def work_of(message: Message, max_links: int, *, strip_command: bool = False,
+            strip_mention: str | None = None) -> Work:
+    """Turn a message into what to brief: links (capped) or its own text."""
+    text = message.text or message.caption or ""
+    if strip_command and text.startswith("/"):
+        text = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+    if strip_mention:
+        text = text.replace(strip_mention, "")
+    publisher = forward_publisher(message)
+    links = message_links(message)
+    own_text = text
+    for link in links:
+        own_text = own_text.replace(link, "")
+    if links and len(own_text.strip()) < LONG_POST:
+        return Work([{"url": u, "publisher_hint": publisher} for u in links[:max_links]],
+                    max(0, len(links) - max_links))
+    if text.strip():
+        link = post_link(message)  # a digest links each story to the post it came from
+        return Work([{"text": text, "publisher_hint": publisher, **({"link": link} if link else {})}])
+    return Work([])
+
+
+# --- accepting work ---------------------------------------------------------------------------
+async def reply(msg: Message, text: str) -> None:
+    await msg.get_bot().send_message(msg.chat_id, text, reply_parameters=ReplyParameters(
+        message_id=msg.message_id, allow_sending_without_reply=True),
+        message_thread_id=msg.message_thread_id if msg.is_topic_message else None)
+
+
+def check_text(text: str, min_chars: int) -> None:
+    """Refuse at once what cannot be an article (no status message, no request)."""
+    try:
+        readable(text, min_chars=min_chars)  # the one rule: bot.engine.article.check_length
+    except TooShort as exc:
+        n = exc.chars if exc.chars is not None else len(text.strip())
+        raise TooShort(f"{texts.count(n, texts.CHARACTERS, 'en')}, at least {texts.number(min_chars, 'en')} needed",
+                       detail_ar=f"{texts.count(n, texts.CHARACTERS, 'ar')}، والحد الأدنى "
+                                 f"{texts.number(min_chars, 'ar')}") from None
+
+
+async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply") -> None:
+    """Check each payload and admit it through the gate (durably); a runner claims it from the store."""
+    msg, user = update.effective_message, update.effective_user
+    assert msg is not None
+    quiet = mode == "collect"
+    # articles collected for a digest are the chat's spending, not the poster's
+    user_id = user.id if user and not quiet else None
+    view = await s.view(msg.chat_id)
+    thread_id = msg.message_thread_id if msg.is_topic_message else None
+    for payload in work.payloads:
+        try:
+            if "text" in payload:
+                check_text(payload["text"], s.settings.digest_min_chars if quiet else s.settings.article_min_chars)
+            req = await s.gate.admit(msg.chat_id, user_id, msg.message_id, payload, mode=mode, thread_id=thread_id)
+        except StorageUnavailable as exc:
+            s.storage_trouble(exc)
+            if not quiet:
+                await reply(msg, "⚠️ " + texts.say("cannot_accept", view))
+            return
+        except InputError as exc:
+            if not quiet:
+                await reply(msg, error_text(exc, view))
+            continue
+        except (NotAllowed, QuotaReached) as exc:
+            if not quiet:  # once per message: the next links would be refused the same way
+                await reply(msg, error_text(exc, view))
+            return
+        if req is None:
+            return  # a redelivered update: its requests exist and are being handled
+        # the store wakes the runner (here, or a worker elsewhere) that claims it
+    if work.skipped_links and not quiet:
+        cap = s.settings.max_links_per_message
+        await reply(msg, "ℹ️ " + texts.say("links_capped", view, **texts.counts(cap, texts.LINKS, "cap"),
+                                           **texts.counts(work.skipped_links, texts.LINKS, "skipped")))
+
+
+async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message, *,
+                 strip_command: bool = False, strip_mention: bool = False) -> None:
+    """Work asked for explicitly (a private message, /summarize, a mention): always answered."""
+    s = services(context)
+    msg = update.effective_message
+    assert msg is not None
+    mention = f"@{context.bot.username}" if strip_mention else None
+    work = work_of(source, s.settings.max_links_per_message, strip_command=strip_command, strip_mention=mention)
+    if not work.payloads:
+        media = source.document or source.photo or source.video or source.audio or source.voice
+        ar, en = texts.TEXTS["send_article"]
+        exc: NewsbotError = NotAnArticle(en, detail_ar=ar) if media else EmptyInput()
+        await reply(msg, error_text(exc, await s.view(msg.chat_id)))
+        return
+    await accept(update, s, work)
+
+
+async def collect(update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Message) -> None:
+    """An article shared in a digest chat: briefed quietly for the next digest (same gate, same quotas)."""
+    s = services(context)
+    await accept(update, s, work_of(msg, s.settings.max_links_per_message), mode="collect")
+
+
+# --- pasted articles that Telegram split ------------------------------------------------------
+@dataclass
+class _Paste:
+    update: Update
+    context: ContextTypes.DEFAULT_TYPE
+    parts: list[Message] = field(default_factory=list)
+    timer: asyncio.Task[None] | None = None
+
+
+class PasteJoiner:
+    """Parts of one long paste (each near Telegram's 4,096 limit) from one user → one article."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._pending: dict[tuple[int, int], _Paste] = {}
+
+    @staticmethod
+    def _key(msg: Message) -> tuple[int, int] | None:
+        if msg.from_user is None or msg.forward_origin is not None or msg.text is None:
+            return None
+        return msg.chat_id, msg.from_user.id
+
+    def wants(self, msg: Message) -> bool:
+        key = self._key(msg)
+        if key is None or self.window_s <= 0:
+            return False
+        return key in self._pending or (len(msg.text or "") >= NEAR_LIMIT and not message_links(msg))
+
+    def add(self, update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Message) -> None:
+        key = self._key(msg)
+        assert key is not None
+        paste = self._pending.get(key)
+        if paste is None:
+            paste = self._pending[key] = _Paste(update, context)
+        elif paste.timer is not None:
+            paste.timer.cancel()
+        paste.parts.append(msg)
+        s = services(context)
+        if len(msg.text or "") < NEAR_LIMIT and len(paste.parts) > 1:
+            s.runner.spawn(self._flush(key, 0))  # a shorter part ends the paste
+        else:
+            paste.timer = s.runner.spawn(self._flush(key, self.window_s))
+
+    @staticmethod
+    def _work(paste: _Paste) -> Work:
+        text = "\n".join(m.text or "" for m in paste.parts)
+        return Work([{"text": text, "publisher_hint": None, "parts": len(paste.parts)}])
+
+    async def store_pending(self) -> None:
+        """At shutdown: pastes still waiting for a next part are written as requests (Telegram has
+        confirmed their updates), to be briefed at the next start."""
+        for paste in self._pending.values():
+            first, s = paste.parts[0], services(paste.context)
+            try:
+                req = await s.gate.admit(first.chat_id, first.from_user.id if first.from_user else None, first.message_id,
+                                   self._work(paste).payloads[0])
+            except NewsbotError as exc:
+                log.warning("a paste waiting at shutdown could not be stored: %s", exc.code)
+            else:
+                if req is not None:
+                    log.info("a paste waiting at shutdown is stored for the next start")
+        self._pending.clear()
+
+    async def _flush(self, key: tuple[int, int], wait: float) -> None:
+        if wait:
+            await asyncio.sleep(wait)
+        paste = self._pending.pop(key, None)
+        if paste is None:
+            return
+        first = paste.parts[0]
+        s = services(paste.context)
+        await accept(paste.update, s, self._work(paste))
+        if len(paste.parts) > 1:
+            log.info("joined a paste", extra={"fields": {"chat": first.chat_id, "parts": len(paste.parts)}})
+
+

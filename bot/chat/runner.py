@@ -1,0 +1,328 @@
+"""The request runner: a stored request → article → brief → the chat → done.
+
+Handlers only write requests (through the gate); the runner claims them from the store (one
+request per chat at a time, across every process sharing the store, so replies keep their order)
+and works them under a lease it renews. The all-in-one `newsbot run` and every `--role worker`
+run this same loop. Every failure becomes a clear reply; a request interrupted by shutdown or a
+crash stays pending and its status message is edited into the brief by whoever claims it next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import os
+import socket
+import time
+import weakref
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot.chat.gate import Gate
+from bot.chat.status import Pacer, Status
+from bot.engine.article import Article, from_text
+from bot.engine.brief import BriefEngine
+from bot.engine.schema import BriefEnvelope
+from bot.engine.service import BriefService
+from bot.ops.config import Settings
+from bot.ops.errors import FetchError, LLMError, NewsbotError, StorageUnavailable
+from bot.ops.metrics import Metrics
+from bot.reading.fetch import Fetcher
+from bot.reading.reader import read_url
+from bot.render import texts
+from bot.render.classic import render_messages
+from bot.store import Request, Store
+
+log = logging.getLogger(__name__)
+
+#: The pause between starting one claimed request and claiming the next. A claim from SQLite
+#: never waits, so without it a burst of requests is claimed at once and each one's CPU work
+#: (reading the article, building the LLM request) runs in one turn of the event loop; the LLM
+#: connections they open can only finish after it, and every request went out at its end
+#: (measured, 10 at once: all ~100 ms after the first was ready). With the pause each request's
+#: connection opens and its request goes out while the next one is prepared: 10 chats at once
+#: gave 4.54-4.63 briefs/s instead of 4.38-4.53. A lone request does not wait for it. A claim from
+#: PostgreSQL already waits for the database; the pause adds its 1 ms there too, too little to matter.
+CLAIM_PAUSE_S = 0.001
+
+
+def error_text(exc: NewsbotError, view: texts.View = "both") -> str:
+    """A failure in the chat's language; a detail is shown only when it exists in both languages."""
+    ar = exc.ar + (f" ({exc.detail_ar})" if exc.detail_ar else "")
+    en = exc.en + (f" ({exc.detail})" if exc.detail and exc.detail_ar else "")
+    return "⚠️ " + texts.both(html.escape(ar), html.escape(en), view)
+
+
+class ChatLocks:
+    """One asyncio lock per chat; it lives while some task holds or awaits it, so idle chats cost nothing."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def __call__(self, chat_id: int) -> asyncio.Lock:
+        lock = self._locks.get(chat_id)
+        if lock is None:
+            lock = self._locks[chat_id] = asyncio.Lock()
+        return lock
+
+
+class Runner:
+    def __init__(self, settings: Settings, store: Store, gate: Gate, engine: BriefEngine, fetcher: Fetcher,
+                 metrics: Metrics, keyboard: Callable[[int, int], InlineKeyboardMarkup], *,
+                 worker: str | None = None) -> None:
+        self.settings, self.store, self.gate = settings, store, gate
+        self.engine, self.fetcher, self.metrics, self.keyboard = engine, fetcher, metrics, keyboard
+        self.service = BriefService(settings, store, engine)
+        self.pacer = Pacer()
+        self.bot: Bot | None = None
+        #: in this process, a chat's request and its digest do not interleave (claims order requests)
+        self.chat_lock = ChatLocks()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._working: set[asyncio.Task[Any]] = set()  # claimed requests at work
+        self._noting: dict[int, asyncio.Task[Any]] = {}  # request → its status message id being stored
+        self._wake = asyncio.Event()
+        #: this process's name on its claims (WORKER_NAME, else host:pid)
+        self.worker = worker or settings.worker_name or f"{socket.gethostname()}:{os.getpid()}"
+        self.closing = False
+
+    # --- tasks ----------------------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Background work the runner owns, cancelled at shutdown (requests then stay pending).
+
+        Once shutdown has begun nothing new starts: updates PTB still hands over while it stops
+        are admitted (stored) but their work waits for the next start.
+        """
+        task = asyncio.get_running_loop().create_task(coro)
+        if self.closing:
+            task.cancel()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def cancel_all(self) -> None:
+        self.closing = True
+        self._wake.set()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- claiming work --------------------------------------------------------------------------
+    def start(self) -> asyncio.Task[Any]:
+        """Work what the store holds, now and as it comes (the all-in-one process and every worker)."""
+        return self.spawn(self._claim_loop())
+
+    async def _claim_loop(self) -> None:
+        cap = self.settings.worker_concurrency
+        while not self.closing:
+            if len(self._working) >= cap:
+                self._wake.clear()
+                await self._wake.wait()  # a request finished
+                continue
+            try:
+                req = await self.store.claim(self.worker, self.settings.worker_lease_s)
+            except StorageUnavailable as exc:
+                log.warning("cannot claim work (%s); trying again in %.0f s", exc, self.settings.worker_poll_s)
+                await asyncio.sleep(self.settings.worker_poll_s)
+                continue
+            if req is None:
+                await self.store.wait_for_work(self.settings.worker_poll_s)
+                continue
+            task = self.spawn(self._work(req))
+            self._working.add(task)
+            task.add_done_callback(self._done_working)
+            # a turn of the loop with time for I/O before the next claim (see CLAIM_PAUSE_S)
+            await asyncio.sleep(CLAIM_PAUSE_S)
+
+    def _done_working(self, task: asyncio.Task[Any]) -> None:
+        self._working.discard(task)
+        self._wake.set()
+
+    async def _work(self, req: Request) -> None:
+        """One claimed request, its lease renewed meanwhile; if the lease is lost, another worker
+        has the request and this one stops before it could reply twice."""
+        work = asyncio.current_task()
+        assert work is not None
+
+        async def keep_lease() -> None:
+            every = self.settings.worker_lease_s / 3
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    if not await self.store.renew(req.id, self.worker, self.settings.worker_lease_s):
+                        log.warning("request %s: lease lost to another worker; stopping here", req.id)
+                        work.cancel()
+                        return
+                except StorageUnavailable:
+                    pass  # the lease may still be renewed in time
+
+        lease = asyncio.get_running_loop().create_task(keep_lease())
+        try:
+            await self.process(req)
+        finally:
+            lease.cancel()
+
+    # --- cache or compute (bot/engine/service.py decides) ------------------------------------------------
+    async def article(self, payload: dict[str, Any]) -> Article:
+        if "url" in payload:
+            article = await read_url(payload["url"], self.fetcher)
+        else:
+            article = from_text(payload.get("text", ""), "telegram", min_chars=self.settings.article_min_chars)
+        article.publisher_hint = payload.get("publisher_hint")
+        return article
+
+    async def brief(self, payload: dict[str, Any], progress: Callable[[str], Coroutine[Any, Any, None]]
+                    ) -> tuple[int, BriefEnvelope, bool]:
+        """From the store when the same link (recently) or the same text was briefed before by the
+        same model and prompts; else read the article and ask the LLM."""
+        done = await self.service.brief(lambda: self.article(payload), url=payload.get("url"), progress=progress)
+        return done.brief_id, done.envelope, done.cached
+
+    # --- one request ----------------------------------------------------------------------------
+    async def process(self, req: Request) -> None:
+        """One request from the store to the chat; every failure becomes a clear reply."""
+        assert self.bot is not None
+        async with self.chat_lock(req.chat_id):
+            if await self.store.request_status(req.id) != "pending":
+                return  # finished meanwhile (by the copy this process held when its lease ran out)
+            if not self.gate.allowed(req.chat_id, req.user_id):
+                # the allow-list changed since it was accepted: no tokens for it
+                await self.store.finish_request(req.id, "failed", error="not_allowed")
+                return
+            attempts = req.attempts  # counted by the claim, so a crash mid-work still counts
+            quiet = req.mode == "collect"
+            reply = ReplyParameters(message_id=req.message_id, allow_sending_without_reply=True) \
+                if req.message_id else None
+            status = None if quiet else Status(
+                self.bot, req.chat_id, pacer=self.pacer, grace_s=self.settings.status_grace_s,
+                typing_every_s=self.settings.typing_interval_s, reply=reply, thread_id=req.thread_id,
+                message_id=req.status_message_id, spawn=self.spawn, on_shown=lambda mid: self._shown(req, mid))
+            view = await self.view(req.chat_id)
+            if attempts > self.settings.request_max_attempts:
+                await self._give_up(req, attempts - 1, status, view)
+                return
+            started = time.monotonic()
+            try:
+                if status is not None:
+                    status.begin()
+                brief_id, env, cached = await self.brief(req.payload, status.stage if status else _quiet)
+                usage = env.provenance.usage
+                if quiet:
+                    # the digest links to what was shared (the URL, or the post on t.me) and names its publisher
+                    await self.store.add_digest_item(req.chat_id, brief_id,
+                                               link=req.payload.get("url") or req.payload.get("link"),
+                                               outlet=req.payload.get("publisher_hint"))
+                else:
+                    assert status is not None
+                    messages = render_messages(env, view)
+                    await status.settle()  # a progress edit must not take the brief's turn meanwhile
+                    await self._noted(req)
+                    # fencing: if the lease ran out while this process was slow, another worker has
+                    # the request now, and a second brief must not go out
+                    if self.store.shared and not await self.store.renew(req.id, self.worker,
+                                                                        self.settings.worker_lease_s):
+                        log.warning("request %s: lease lost before replying; another worker has it", req.id)
+                        return
+                    await status.finish(messages, self.keyboard(req.chat_id, brief_id), shown=req.delivered_parts,
+                                        on_part=lambda n: self._delivered(req, n, len(messages)))
+                await self.store.finish_request(req.id, "done", brief_id=brief_id,
+                                          prompt_tokens=0 if cached else usage.prompt_tokens,
+                                          completion_tokens=0 if cached else usage.completion_tokens)
+                self._count_brief(env, cached)
+                log.info("brief delivered", extra={"fields": {
+                    "request": req.id, "chat": req.chat_id, "brief": brief_id, "cached": cached,
+                    "seconds": round(time.monotonic() - started, 3), "model": env.provenance.model,
+                    "tokens": 0 if cached else usage.total_tokens, "mode": req.mode}})
+            except NewsbotError as exc:
+                await self._fail(req, exc)
+                if status is not None and not isinstance(exc, StorageUnavailable):
+                    await self._say_failure(status, error_text(exc, view), req)
+            except (BadRequest, Forbidden) as exc:
+                # permanent: retrying would fail the same way (bot removed, message gone)
+                log.warning("request %s: Telegram refused: %s", req.id, exc)
+                self.metrics.telegram_errors.labels(kind="refused").inc()
+                self.metrics.requests.labels(outcome="telegram").inc()
+                await self.store.finish_request(req.id, "failed", error="telegram")
+            except TelegramError as exc:
+                # transient (network, flood control beyond the limiter): any worker tries again later
+                log.warning("request %s: Telegram error %r; will retry", req.id, exc)
+                self.metrics.telegram_errors.labels(kind=type(exc).__name__).inc()
+                if isinstance(exc, RetryAfter):
+                    self.metrics.flood_waits.inc()
+                with contextlib.suppress(StorageUnavailable):
+                    await self.store.release(req.id, self.worker, retry_in_s=min(60.0, 2.0 * attempts))
+            except Exception:
+                log.exception("request %s failed", req.id)
+                await self._fail(req, NewsbotError("internal"))
+                if status is not None:
+                    await self._say_failure(status, error_text(NewsbotError(), view), req)
+            finally:
+                if status is not None:
+                    status.close()
+
+    def _shown(self, req: Request, message_id: int) -> None:
+        # in memory too: a retry after a Telegram error edits this message instead of sending anew
+        req.status_message_id = message_id
+        self._noting[req.id] = self.spawn(self.store.set_status_message(req.id, message_id))
+
+    async def _delivered(self, req: Request, parts: int, of: int) -> None:
+        # a worker taking the request over after a crash sends only the parts not yet in the chat;
+        # the last part needs no note of its own: finishing the request follows at once
+        if parts < of:
+            await self.store.set_delivered(req.id, parts)
+
+    async def _noted(self, req: Request) -> None:
+        """The status message's id is in the store before the brief goes into it: a worker that takes
+        the request over after a crash then edits that message instead of sending a second brief."""
+        task = self._noting.pop(req.id, None)
+        if task is not None:
+            await task
+
+    async def _say_failure(self, status: Status, text: str, req: Request) -> None:
+        """The failure reply; if Telegram refuses even that, the log says so (the request is closed)."""
+        try:
+            await status.finish([text])
+        except TelegramError as exc:
+            log.warning("request %s: could not send its failure reply: %r", req.id, exc)
+
+    async def view(self, chat_id: int) -> texts.View:
+        return texts.view_of((await self.store.chat(chat_id)).lang)
+
+    async def _fail(self, req: Request, exc: NewsbotError) -> None:
+        log.info("request failed", extra={"fields": {"request": req.id, "chat": req.chat_id, "error": exc.code}})
+        self.metrics.requests.labels(outcome=exc.code).inc()
+        if isinstance(exc, FetchError):
+            self.metrics.fetch_failures.labels(kind=exc.code).inc()
+        elif isinstance(exc, LLMError):
+            self.metrics.llm_calls.labels(result=exc.code).inc()
+        try:
+            await self.store.finish_request(req.id, "failed", error=exc.code)
+        except StorageUnavailable:
+            log.warning("request %s: could not record its failure; it stays pending", req.id)
+
+    def _count_brief(self, env: BriefEnvelope, cached: bool) -> None:
+        m = self.metrics
+        m.requests.labels(outcome="done").inc()
+        m.briefs.labels(kind="cached" if cached else "fresh").inc()
+        if not cached:
+            m.llm_calls.labels(result="ok").inc(env.provenance.llm_calls)
+            m.llm_seconds.observe(env.provenance.llm_seconds)
+            m.tokens.labels(kind="prompt").inc(env.provenance.usage.prompt_tokens)
+            m.tokens.labels(kind="completion").inc(env.provenance.usage.completion_tokens)
+
+    async def _give_up(self, req: Request, failures: int, status: Status | None, view: texts.View) -> None:
+        """A request that failed (or crashed the bot) too often: stop, and say so."""
+        await self.store.finish_request(req.id, "failed", error="gave up")
+        self.metrics.requests.labels(outcome="gave_up").inc()
+        if status is not None:
+            await status.finish(["⚠️ " + texts.say("gave_up", view, **texts.counts(failures, texts.ATTEMPTS,
+                                                                                   "attempts"))])
+
+
+async def _quiet(stage: str) -> None:
+    return None

@@ -1,0 +1,371 @@
+"""The brief engine: article → LLM → checks → one repair → settled brief in its envelope.
+
+A partly bad answer still gives a brief: items are validated one by one (`grounding.parse`), an
+answer cut off by the token limit or stopped in a loop is read as far as it went, and a repair that
+fails in any way keeps the first answer. Only an answer without a valid headline and summary fails.
+
+It knows nothing of Telegram or HTTP fetching; callers hand it an `Article` and get a
+`BriefEnvelope` or a `NewsbotError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.engine import grounding, prompts
+from bot.engine.article import Article, estimate_tokens, fit_tokens
+from bot.engine.llm import LLMClient, LLMReply
+from bot.engine.normalize import Matcher
+from bot.engine.schema import (
+    MAX_TEXT,
+    BriefEnvelope,
+    CheckIssue,
+    CheckReport,
+    Provenance,
+    brief_json_schema,
+)
+from bot.ops.config import Settings
+from bot.ops.errors import ConfigError, LLMBadOutput, LLMError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], Awaitable[None]]
+
+
+async def _no_progress(stage: str) -> None:
+    return None
+
+
+#: Any spelling of the tags that fence untrusted text: <article>, </ARTICLE >, <article_metadata
+#: x="">, fullwidth ＜／ａｒｔｉｃｌｅ＞. Nothing inside the fence can close it or open another.
+_FENCE_TAG = re.compile(r"<\s*/?\s*article(?:_metadata)?\b[^>]*>?", re.IGNORECASE)
+# fullwidth and small forms look like ASCII to a model: match on their ASCII twins (same length)
+_ASCII_TWINS = {0xFF01 + i: 0x21 + i for i in range(94)} | {0xFE64: ord("<"), 0xFE65: ord(">")}
+_META_CAP = 300
+
+
+def fence(text: str) -> str:
+    """`text` with every fence tag removed, so it can sit between the fences."""
+    while True:
+        twins = text.translate(_ASCII_TWINS)
+        cuts = [m.span() for m in _FENCE_TAG.finditer(twins)]
+        if not cuts:
+            return text
+        for start, end in reversed(cuts):
+            text = text[:start] + text[end:]  # "<arti<article>cle>" is a tag once the inner one goes
+
+
+def known_outlets(article: Article) -> list[str]:
+    """Publishers known from metadata, not from the article's text: a fetched page's site name,
+    a forwarded post's channel. A source named so is verified as `found_in: metadata`."""
+    return [o for o in dict.fromkeys((article.outlet, article.publisher_hint)) if o and o.strip()]
+
+
+def user_message(article: Article, text: str, truncated: bool) -> str:
+    """Metadata, then the article, each fenced: the article is untrusted material (the system
+    prompt says so). The article comes last so the static prefix stays cacheable."""
+
+    def one_line(value: str) -> str:
+        return " ".join(fence(value).split())[:_META_CAP]
+
+    meta = [("Title", article.title), ("Author", article.author), ("Published", article.published),
+            ("URL", article.url)]
+    lines = [f"{k}: {one_line(v)}" for k, v in meta if v]
+    if article.outlet:
+        lines.append(f"Outlet: {one_line(article.outlet)} (known outlet)")
+    if article.publisher_hint:
+        lines.append(f"Forwarded from: {one_line(article.publisher_hint)} (known outlet)")
+    parts = []
+    if lines:
+        parts.append("<article_metadata>\n" + "\n".join(lines) + "\n</article_metadata>")
+    if truncated:
+        parts.append("Note: the article was cut to fit; brief only the text inside <article>.")
+    parts.append(f"<article>\n{fence(text)}\n</article>")
+    return "\n\n".join(parts)
+
+
+# --- spans the article offers ------------------------------------------------------------------
+#: where a sentence ends (also run together: "diplomats.Nikolai"), and where a clause of it ends
+_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s*|\s*\n+\s*")
+_CLAUSE_END = re.compile(r"\s*[,،;؛:]\s+|\s*[“”\"«»]\s*|\s+(?=و\w{3,})")  # a comma, a quotation, an Arabic "and ..."
+_EDGES = " \t\"'“”‘’«»()[]-–—.,،;؛:!?؟…"
+#: a span offered as evidence or a quote has at least this many words (one clause: "X said Y")
+SPAN_MIN_WORDS = 3
+#: at most this many spans of at most this many characters in all: the schema stays a small
+#: grammar, and within what OpenAI's strict mode takes for one enum; beyond it, clauses are left
+#: out, then every span (the model writes its spans freely and the checks judge them as ever)
+SPAN_MAX_COUNT = 400
+SPAN_MAX_CHARS = 14000
+
+
+def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
+    """The article's sentences and their clauses, as the article writes them, each of which passes
+    the verbatim check (`Matcher.find`): what a quote or evidence may be, in the schema sent in
+    `json_schema` mode. Sentences first, then clauses; [] when there are too many to offer."""
+    matcher = matcher or Matcher(text)
+    sentences: list[str] = []
+    clauses: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        sentences.append(sentence)
+        parts = _CLAUSE_END.split(sentence)
+        if len(parts) > 1:
+            clauses += parts
+    for group in ([*sentences, *clauses], sentences):
+        spans: dict[str, None] = {}
+        for piece in group:
+            piece = piece.strip(_EDGES)
+            if (len(piece.split()) >= SPAN_MIN_WORDS and len(piece) <= MAX_TEXT and "…" not in piece
+                    and "..." not in piece and matcher.find(piece) is not None):
+                spans.setdefault(piece)
+        if len(spans) <= SPAN_MAX_COUNT and sum(map(len, spans)) <= SPAN_MAX_CHARS:
+            return list(spans)
+    return []
+
+
+def span_schema(schema: dict[str, Any], spans: Sequence[str]) -> dict[str, Any]:
+    """`schema` with every quote and evidence one of `spans` (a source's evidence may also be "",
+    a quote null): constrained decoding then writes article text where the brief says it copies,
+    instead of a small model's near-copy. Without spans, `schema` as it is. The checks are the same."""
+    if not spans:
+        return schema
+    out = copy.deepcopy(schema)
+    defs = out["$defs"]
+    defs["ArticleSpan"] = {"type": "string", "enum": list(spans)}
+    ref = {"$ref": "#/$defs/ArticleSpan"}
+    defs["Pressure"]["properties"]["evidence"] = ref
+    defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
+    defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
+    return out
+
+
+#: tokens a chat template adds around each message (role markers, separators), on the high side
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+#: the repair round is worth its call only when it still sees this share of what the first saw
+REPAIR_MIN_ARTICLE_SHARE = 0.25
+
+
+@dataclass
+class Answer:
+    """One completion, read and checked: `parsed.brief` is None when it is unusable."""
+
+    reply: LLMReply
+    parsed: grounding.Parsed
+    issues: list[CheckIssue]  # schema failures and check failures, paths into the answer as given
+    _settled: grounding.Settled | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def usable(self) -> bool:
+        return self.parsed.brief is not None
+
+    def settled(self, grounds: grounding.Grounds) -> grounding.Settled:
+        """The usable brief made safe to show (`grounding.settle`), worked out once: the repair
+        decision and the envelope both need it. One engine run has one `grounds` for all its answers."""
+        if self._settled is None:
+            assert self.parsed.brief is not None
+            self._settled = grounding.settle(self.parsed.brief, grounds)
+        return self._settled
+
+
+class BriefEngine:
+    """Turns articles into checked briefs; one engine serves every request."""
+
+    def __init__(self, settings: Settings, llm: LLMClient) -> None:
+        self.settings = settings
+        self.llm = llm
+        # response_format json_schema gets the form strict mode accepts; the prompt shows all rules
+        self.schema = brief_json_schema(strict=True)
+        # only constrained decoding (json_schema) can hold the model to the article's spans; opt-in,
+        # since each article then has a schema of its own (a hosted API compiles every new schema)
+        self.spans = settings.llm_response_format == "json_schema" and settings.llm_spans_in_schema
+
+    # --- fitting the context -------------------------------------------------------------------
+    def _article_tokens(self, fixed: list[str]) -> int | None:
+        """Tokens left for the article when the messages `fixed` (all but the article) and the
+        completion must fit LLM_CONTEXT_TOKENS; None when no context size is set."""
+        context = self.settings.llm_context_tokens
+        if context is None:
+            return None
+        used = sum(estimate_tokens(m) + TEMPLATE_TOKENS_PER_MESSAGE for m in fixed)
+        return context - self.settings.llm_max_completion_tokens - used
+
+    def _fit(self, article: Article, extra: Sequence[str] = ()) -> tuple[str, bool]:
+        """The article's text as sent: cut at a paragraph boundary to ARTICLE_MAX_CHARS and, with
+        LLM_CONTEXT_TOKENS set, so that the prompt (`extra` messages included) and the completion
+        fit. Without room for any of it: "" for the repair round, a ConfigError for the first."""
+        shell = user_message(article, "", True)  # metadata, fences and the "cut to fit" note
+        budget = self._article_tokens([prompts.system_prompt(), shell, *extra])
+        if budget is not None and budget < 1:
+            if extra:
+                return "", True
+            raise ConfigError(
+                f"LLM_CONTEXT_TOKENS ({self.settings.llm_context_tokens}) leaves no room for the article after "
+                f"the instructions and LLM_MAX_COMPLETION_TOKENS ({self.settings.llm_max_completion_tokens})")
+        return fit_tokens(article.text, self.settings.article_max_chars, budget)
+
+    # --- the pipeline --------------------------------------------------------------------------
+    async def run(self, article: Article, progress: Progress = _no_progress) -> BriefEnvelope:
+        started = time.monotonic()
+        text, truncated = self._fit(article)
+        if truncated:
+            log.info("article cut to %d of %d characters to fit", len(text), len(article.text))
+        messages = [
+            {"role": "system", "content": prompts.system_prompt()},
+            {"role": "user", "content": user_message(article, text, truncated)},
+        ]
+        grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
+        # in json_schema mode, what the brief copies is chosen from the text the model sees
+        schema = span_schema(self.schema, article_spans(text, grounds.matcher)) if self.spans else self.schema
+
+        await progress("writing")
+        first = self._evaluate(await self.llm.complete(messages, schema, allow_cut_off=True), grounds)
+        usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
+        await progress("checking")
+        best = first
+
+        missing = self._missing(first, grounds)
+        if first.issues or missing:
+            repair = self._repair_messages(article, first, len(text), missing)
+            if repair is None:
+                log.info("brief failed %d check(s); no room in LLM_CONTEXT_TOKENS for a repair", len(first.issues))
+            else:
+                log.info("brief failed %d check(s)%s; asking for one repair", len(first.issues),
+                         f", nothing checked in {' or '.join(missing)}" if missing else "")
+                try:
+                    reply = await self.llm.complete(repair, schema, allow_cut_off=True)
+                except LLMError as exc:
+                    # a failed repair never costs the first brief: settle that one
+                    if not first.usable:
+                        raise
+                    log.warning("the repair failed (%s); keeping the first answer", exc.code)
+                else:
+                    usage, llm_seconds, calls = usage + reply.usage, llm_seconds + reply.seconds, 2
+                    second = self._evaluate(reply, grounds)
+                    if self._better(second, first, grounds):
+                        best = second
+
+        if not best.usable:
+            raise self._unusable(best)
+
+        settled = best.settled(grounds)
+        # the reader decides the article's language, never the model
+        settled.brief.language = article.language
+        report = CheckReport(
+            passed_first_time=not first.issues,
+            repaired=bool(first.issues) and not best.issues,
+            first_failures=first.issues,
+            remaining=best.issues,
+            dropped=best.parsed.dropped + best.parsed.remap_dropped(settled.dropped),
+            grounding=settled.grounding,
+        )
+        if report.grounding.low:
+            log.info("brief is mostly unchecked: %d of %d span(s) verified",
+                     report.grounding.spans_verified, report.grounding.spans_checked)
+        provenance = Provenance(
+            model=best.reply.model, prompt_version=prompts.version(),
+            response_format=self.settings.llm_response_format, usage=usage, llm_calls=calls,
+            llm_seconds=round(llm_seconds, 3), total_seconds=round(time.monotonic() - started, 3),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        return BriefEnvelope(brief=settled.brief, article=article.info(chars_sent=len(text), truncated=truncated),
+                             provenance=provenance, checks=report)
+
+    @staticmethod
+    def _missing(first: Answer, grounds: grounding.Grounds) -> list[str]:
+        """The parts of a usable answer that come out empty once checked: "pressures" and
+        "positions" when it shows neither (none written, or all lost with actors the article does
+        not name). Such a brief passes every check and says nothing, so it gets the repair round
+        too, asked for what is missing."""
+        if not first.usable:
+            return []
+        shown = first.settled(grounds).brief
+        if shown.pressures or shown.positions:
+            return []
+        return ["pressures", "positions"]
+
+    def _repair_messages(self, article: Article, first: Answer, sent_chars: int,
+                         missing: Sequence[str] = ()) -> list[dict[str, str]] | None:
+        """The repair round: the article, the first answer and its failures (and the parts that came
+        out empty). With LLM_CONTEXT_TOKENS set, the article is cut further when the first answer
+        would not fit beside it; None when it would have to be cut so far that a repair is not
+        worth a call."""
+        answer = self._as_sent(first.reply)
+        # an unusable answer that looped or ran on is not shown again: a model shown the start of
+        # its loop writes the same loop (measured: the same answer, token for token)
+        echo = first.usable or first.reply.cut_off is None
+        lines = [grounding.describe(first.issues)] if first.issues else []
+        if not echo:
+            lines.append(f"- $ [{first.reply.cut_off}]: your first answer "
+                         f"{'repeated itself' if first.reply.cut_off == 'repetition' else 'ran too long'} and was "
+                         f"stopped, so it is not shown. Write every text once and short: a headline of one line, "
+                         f"a summary of 2 sentences in each language.")
+        lines += [f"- {part} [missing]: none in your brief passed the checks. If the article says that one "
+                  f"party presses another or what a party states, add them, with evidence and quotes copied "
+                  f"from the article, and their actors with their mentions as the article writes them."
+                  for part in [" and ".join(missing)] if missing]
+        ask = prompts.repair_prompt("\n".join(lines))
+        text, truncated = self._fit(article, [answer, ask] if echo else [ask])
+        if not text or len(text) < sent_chars * REPAIR_MIN_ARTICLE_SHARE:
+            return None
+        shown = [{"role": "assistant", "content": answer}] if echo else []
+        return [
+            {"role": "system", "content": prompts.system_prompt()},
+            {"role": "user", "content": user_message(article, text, truncated)},
+            *shown,
+            {"role": "user", "content": ask},
+        ]
+
+    @staticmethod
+    def _as_sent(reply: LLMReply) -> str:
+        """The first answer as the repair round shows it: a loop only once."""
+        if reply.cut_off == "repetition" and reply.loop_start is not None:
+            return reply.text[: reply.loop_start]
+        return reply.text
+
+    @staticmethod
+    def _worth(answer: Answer, grounds: grounding.Grounds) -> tuple[int, int, int]:
+        """How much of a usable answer can be shown as checked, for comparing two: whether at least
+        half of its spans verified (the brief carries no warning), how many spans and names verified,
+        and fewer failures. An answer that says nothing passes every check but is worth least."""
+        g = answer.settled(grounds).grounding
+        return (0 if g.low else 1, g.spans_verified + g.names_verified, -len(answer.issues))
+
+    @classmethod
+    def _better(cls, second: Answer, first: Answer, grounds: grounding.Grounds) -> bool:
+        """Whether the repair's answer replaces the first: a usable brief beats none; a repair that
+        did not finish (cut off, looping) never replaces a usable first answer; otherwise the one
+        worth more once checked (`_worth`) wins, and a tie goes to the repair."""
+        if not second.usable:
+            return False
+        if not first.usable:
+            return True
+        return second.reply.cut_off is None and cls._worth(second, grounds) >= cls._worth(first, grounds)
+
+    def _unusable(self, best: Answer) -> LLMBadOutput:
+        """Why there is no brief, with the failures as data and advice that fits what happened."""
+        issues = best.issues
+        cut = best.reply.cut_off
+        if cut == "repetition":
+            detail = ("the model repeated itself and was stopped before a usable brief; a higher "
+                      "LLM_MAX_COMPLETION_TOKENS would not help: try again, or use a stronger model")
+            return LLMBadOutput(detail, failures=list(issues), cut_off=cut)
+        if cut == "length":
+            limit = self.settings.llm_max_completion_tokens
+            detail = (f"the answer hit the token limit ({limit}) before a usable brief: raise "
+                      f"LLM_MAX_COMPLETION_TOKENS if briefs are that long; a model that rambles needs a stronger model")
+            return LLMBadOutput(detail, failures=list(issues), cut_off=cut, setting="LLM_MAX_COMPLETION_TOKENS")
+        return LLMBadOutput(grounding.describe(issues)[:300], failures=list(issues))
+
+    @staticmethod
+    def _evaluate(reply: LLMReply, grounds: grounding.Grounds) -> Answer:
+        text = reply.text[: reply.loop_start] if reply.cut_off == "repetition" and reply.loop_start else reply.text
+        parsed = grounding.read(text, cut_off=reply.cut_off is not None)
+        if parsed.brief is None:
+            return Answer(reply, parsed, parsed.issues)
+        return Answer(reply, parsed, parsed.issues + parsed.remap_issues(grounding.check(parsed.brief, grounds)))

@@ -1,0 +1,71 @@
+"""The one place that decides "cache or compute": an article in, its brief's envelope out.
+
+The bot's runner and `newsbot summarize` both come here. A brief is reused from the store when the
+same model and prompt version already briefed the same link (shared within FETCH_CACHE_TTL_S, so
+no fetch is needed) or the same text (by content hash, whatever its source); otherwise the article
+is read, held to the one minimum-length rule, and briefed by the engine, and the envelope stored
+under both keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.engine import prompts
+from bot.engine.article import Article, check_length
+from bot.engine.brief import BriefEngine, Progress, _no_progress
+from bot.engine.schema import BriefEnvelope
+from bot.ops.config import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+Reader = Callable[[], Awaitable[Article]]
+
+
+@dataclass(frozen=True)
+class Briefed:
+    brief_id: int  # the envelope's row in the store
+    envelope: BriefEnvelope
+    cached: bool  # True: from the store, no LLM call
+
+
+class BriefService:
+    def __init__(self, settings: Settings, store: Store | None, engine: BriefEngine) -> None:
+        # without a store (the CLI in a read-only place) every brief is made afresh
+        self.settings, self.store, self.engine = settings, store, engine
+
+    def _key(self) -> dict[str, str]:
+        # a brief is reused only from the same model and prompts: a change of either is a new brief
+        return {"model": self.settings.llm_model, "prompt_version": prompts.version()}
+
+    async def cached(self, *, url: str | None = None, content_hash: str | None = None) -> Briefed | None:
+        """A stored brief of this link (recent) or this text, by the same model and prompts."""
+        found = None
+        if self.store is None:
+            return None
+        if url:
+            found = await self.store.find_brief(url=url, max_age_s=self.settings.fetch_cache_ttl_s, **self._key())
+        if not found and content_hash:
+            found = await self.store.find_brief(content_hash=content_hash, **self._key())
+        return Briefed(found[0], found[1], True) if found else None
+
+    async def brief(self, read: Reader, *, url: str | None = None, min_chars: int | None = None,
+                    progress: Progress = _no_progress, use_cache: bool = True) -> Briefed:
+        """The brief of the article `read` gives. `url` is the link as shared: a brief of it is
+        reused before anything is fetched. `min_chars`: the one minimum-length rule, for callers
+        that hold every input to it (the CLI); pasted text is held to it when it is read."""
+        if use_cache and (found := await self.cached(url=url)):
+            return found
+        article = await read()
+        if min_chars is not None:
+            check_length(article.text, min_chars)
+        if use_cache and (found := await self.cached(content_hash=article.content_hash)):
+            return found
+        env = await self.engine.run(article, progress)
+        if self.store is None:
+            return Briefed(0, env, False)
+        # keyed by the link as shared, so the next share of it needs no fetch either
+        return Briefed(await self.store.save_brief(env, url or article.url), env, False)

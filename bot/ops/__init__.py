@@ -1,0 +1,1 @@
+"""Operations: settings, errors, logs, metrics, `newsbot check` and the command line."""

@@ -1,0 +1,304 @@
+"""`newsbot`: the command line. A thin layer over the library; every user mistake is one line
+on stderr and a non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot import __version__
+from bot.engine.article import Article
+from bot.ops.config import Settings
+from bot.ops.errors import ConfigError, FetchError, InputError, LLMError, NewsbotError
+
+EXIT_CODES: list[tuple[type[NewsbotError], int]] = [
+    (ConfigError, 2), (InputError, 3), (FetchError, 4), (LLMError, 5),
+]
+
+
+#: what a process killed by SIGPIPE reports; `newsbot ... | head` ends like `cat ... | head`
+EXIT_BROKEN_PIPE = 141
+
+
+def _settings(env_file: str | None = None) -> Settings:
+    """Settings from the environment and `env_file` (default: .env when it exists)."""
+    if env_file is not None and not Path(env_file).is_file():
+        raise ConfigError(f"no such env file: {env_file}")
+    try:
+        return Settings(_env_file=env_file or ".env")  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{'.'.join(str(p) for p in first['loc']).upper()}: {first['msg']}") from exc
+
+
+def _is_url(value: str) -> bool:
+    return value.lower().startswith(("http://", "https://", "t.me/", "www."))
+
+
+async def _read(source: str, settings: Settings) -> Article:
+    from bot.reading.fetch import Fetcher
+    from bot.reading.reader import read_file, read_url
+    from bot.reading.worker import Limits
+
+    if _is_url(source):
+        url = source if "://" in source else f"https://{source}"
+        fetcher = Fetcher(settings)
+        try:
+            return await read_url(url, fetcher)
+        finally:
+            await fetcher.close()
+    return read_file(source, min_chars=1, limits=Limits.of(settings))
+
+
+async def _store(settings: Settings) -> Any:
+    """The bot's store (DATABASE_URL, else DATA_DIR), for its brief cache; None when it cannot be
+    opened (a read-only place, a database down): the brief is then made without the cache, as it
+    would be anyway."""
+    from bot.store import open_store
+
+    try:
+        store = open_store(settings)
+        await store.open()
+        return store
+    except Exception as exc:  # whatever the database says, the brief can be made without it
+        logging.getLogger(__name__).info("no brief cache: %s", exc)
+        return None
+
+
+async def cmd_summarize(args: argparse.Namespace) -> int:
+    from bot.engine.brief import BriefEngine
+    from bot.engine.llm import LLMClient
+    from bot.engine.service import BriefService
+    from bot.render.classic import render_text
+
+    settings = _settings()
+    llm = LLMClient(settings)  # configuration errors before any reading
+    store = None if args.no_cache else await _store(settings)
+    url = (args.input if "://" in args.input else f"https://{args.input}") if _is_url(args.input) else None
+    try:
+        service = BriefService(settings, store, BriefEngine(settings, llm))
+        done = await service.brief(lambda: _read(args.input, settings), url=url,
+                                   min_chars=settings.article_min_chars)
+        env = done.envelope
+    finally:
+        await llm.close()
+        if store is not None:
+            await store.close()
+    if args.json:
+        print(env.model_dump_json(indent=2))
+    else:
+        print(render_text(env, args.lang))
+    return 0
+
+
+async def cmd_extract(args: argparse.Namespace) -> int:
+    article = await _read(args.input, _settings())
+    fields = {"source": article.source, "url": article.url, "title": article.title,
+              "outlet": article.outlet, "author": article.author, "published": article.published,
+              "language": article.language, "status": article.status, "chars": len(article.text)}
+    if args.json:
+        print(json.dumps({**fields, "text": article.text}, ensure_ascii=False, indent=2))
+    else:
+        for key, value in fields.items():
+            if value is not None:
+                print(f"{key}: {value}")
+        print()
+        print(article.text)
+    return 0
+
+
+async def cmd_schema(args: argparse.Namespace) -> int:
+    from bot.engine.schema import brief_json_schema
+
+    print(json.dumps(brief_json_schema(), ensure_ascii=False, indent=2))
+    return 0
+
+
+async def cmd_check(args: argparse.Namespace) -> int:
+    from bot.ops.doctor import run_checks
+
+    return await run_checks(args.env_file)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.chat.app import run_bot
+
+    # python-telegram-bot runs its own event loop, so this command is not a coroutine
+    run_bot(_settings(args.env_file), args.role)
+    return 0
+
+
+async def cmd_eval(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if (Path(args.dir) / "pairs.json").is_file():  # labelled brief pairs: how digests group stories
+        from bot.digests.evaluate import run_grouping_eval
+
+        return await run_grouping_eval(settings, args.dir, as_json=args.json)
+    from bot.engine.evaluate import load, run_eval
+
+    return await run_eval(settings, load(args.dir), as_json=args.json)
+
+
+EXIT_CODES_HELP = """exit codes:
+  0   done
+  1   something unexpected (a bug: please report it), or `newsbot check` found a problem
+  2   configuration: a setting is missing or invalid (the message names it)
+  3   bad input: missing file, closed or empty stdin, no letters, not an article
+  4   fetching: blocked address, site refused or timed out, too large, too complex to read
+  5   the language model: unreachable, refused, cut off, unusable answer
+  130 interrupted (Ctrl-C)
+  141 output cut short by the reader (`newsbot ... | head`)
+
+Settings come from the environment and .env; every one is documented in .env.example."""
+
+SUMMARIZE_HELP = """input is one of:
+  a file      .txt (UTF-8, windows-1256 or ISO-8859-6; detected) or .html (the main text is extracted)
+  -           standard input, decoded like a file
+  a link      http(s)://..., www.... or t.me/<channel>/<id>, fetched safely (public addresses only)
+
+examples:
+  newsbot summarize article.ar.txt
+  newsbot summarize https://example.com/news/1 --lang en
+  newsbot summarize page.html --json > brief.json
+  cat article.txt | newsbot summarize -"""
+
+EXTRACT_HELP = """input is a file (.txt, .html), '-' for standard input, or a link, as for summarize.
+Nothing is sent to the language model; no API key is needed.
+
+examples:
+  newsbot extract https://example.com/news/1
+  newsbot extract page.html --json | jq .text"""
+
+CHECK_HELP = """One line per item, each ✓ or ✗ with the fix: settings and where they came from, the LLM
+endpoint, the model in the configured LLM_RESPONSE_FORMAT, the Telegram token, the database.
+Exit code 0 only when everything passes.
+
+examples:
+  newsbot check
+  newsbot check --env-file /etc/newsbot/production.env"""
+
+RUN_HELP = """Long polling, or a webhook when WEBHOOK_URL is set. Stop with Ctrl-C or SIGTERM; requests
+in flight are resumed at the next start.
+
+With DATABASE_URL=postgresql://… the bot can run as several processes: one receiver takes updates
+and stores requests, any number of workers (on any machine) claim and work them and post digests.
+A worker that dies loses its requests to the others after WORKER_LEASE_S.
+
+examples:
+  newsbot run
+  newsbot run --env-file /etc/newsbot/production.env
+  newsbot run --role receiver        # with DATABASE_URL=postgresql://…
+  newsbot run --role worker          # as many as wanted"""
+
+EVAL_HELP = """dir holds articles NAME.<lang>.txt, each with its hand-checked reference brief NAME.summary.json
+beside it. Prints schema-valid rate, grounding rate, actor recall and precision, pressure-pair F1,
+source recall, bilingual rate and quote precision, per article, per language and in total. An outage
+is reported as an error and left out of the rates; exit code 5 when nothing could be scored.
+
+A folder with pairs.json (eval/grouping) scores how digests group articles into stories instead:
+pair precision and recall on labelled brief pairs (no model call unless DIGEST_LLM_MERGE=true).
+
+examples:
+  newsbot eval eval/ar
+  newsbot eval eval/ar --json > scores.json
+  newsbot eval eval/grouping"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="newsbot", description="News in, a checked bilingual brief out.",
+                                epilog=EXIT_CODES_HELP, formatter_class=raw)
+    p.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("summarize", help="brief an article (file, '-' for stdin, or URL)",
+                       description="Brief one article in Arabic and English.", epilog=SUMMARIZE_HELP,
+                       formatter_class=raw)
+    s.add_argument("input", help="a file, '-' for standard input, or a link")
+    s.add_argument("--json", action="store_true", help="print the full JSON envelope (brief, article, provenance, "
+                   "checks) instead of the readable brief")
+    s.add_argument("--lang", choices=["ar", "en", "both"], default="both",
+                   help="language of the readable brief (default: both); --json always has both")
+    s.add_argument("--no-cache", action="store_true",
+                   help="ask the model even when the store in DATA_DIR has a brief of the same text or link "
+                        "by the same model and prompts")
+    s.set_defaults(func=cmd_summarize)
+
+    e = sub.add_parser("extract", help="show what the bot reads from a URL or file",
+                       description="Show the text and metadata the bot would read from an input.",
+                       epilog=EXTRACT_HELP, formatter_class=raw)
+    e.add_argument("input", help="a file, '-' for standard input, or a link")
+    e.add_argument("--json", action="store_true", help="print one JSON object (metadata and text)")
+    e.set_defaults(func=cmd_extract)
+
+    sub.add_parser("schema", help="print the JSON Schema of the brief",
+                   description="Print the JSON Schema of the brief (the `brief` of --json output).",
+                   epilog="example:\n  newsbot schema > brief.schema.json", formatter_class=raw,
+                   ).set_defaults(func=cmd_schema)
+
+    c = sub.add_parser("check", help="is everything configured?", description="Check the configuration end to end.",
+                       epilog=CHECK_HELP, formatter_class=raw)
+    c.add_argument("--env-file", default=".env", metavar="PATH",
+                   help="settings file to read (default: .env); the environment overrides it")
+    c.set_defaults(func=cmd_check)
+
+    r = sub.add_parser("run", help="start the Telegram bot", description="Start the Telegram bot.",
+                       epilog=RUN_HELP, formatter_class=raw)
+    r.add_argument("--env-file", default=None, metavar="PATH",
+                   help="settings file to read (default: .env when it exists); the environment overrides it")
+    r.add_argument("--role", choices=("all", "receiver", "worker"), default="all",
+                   help="all: take updates and work them (default); receiver: only take updates; worker: only "
+                        "work requests and post digests (receiver and worker need DATABASE_URL=postgresql://…)")
+    r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("eval", help="score briefs against reference briefs in a folder",
+                       description="Score the configured model against hand-checked reference briefs.",
+                       epilog=EVAL_HELP, formatter_class=raw)
+    v.add_argument("dir", help="folder of articles with reference briefs")
+    v.add_argument("--json", action="store_true", help="print the scores as JSON")
+    v.set_defaults(func=cmd_eval)
+    return p
+
+
+def _run(result: Coroutine[Any, Any, int] | int) -> int:
+    return asyncio.run(result) if asyncio.iscoroutine(result) else int(result)  # type: ignore[arg-type]
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the exit's final flush cannot fail too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    try:
+        code = _run(args.func(args))
+        sys.stdout.flush()  # here, not at exit, so that a reader gone away is caught below
+        return code
+    except NewsbotError as exc:
+        print(f"newsbot: {exc.en}" + (f" ({exc.detail})" if exc.detail else ""), file=sys.stderr)
+        return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Input → Article: a file, standard input, a URL or a Telegram message's text.
+
+The same code serves `newsbot extract`, `newsbot summarize` and the bot.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bot.engine.article import Article, from_text, require_letters
+from bot.ops.errors import InputError, NotAnArticle, Paywalled
+from bot.reading.extract import Extracted, Kind, decode, extract_telegram_post
+from bot.reading.fetch import Fetcher, Response
+from bot.reading.worker import Limits, extract_bounded, extract_bounded_async, pool
+
+__all__ = ["article_from_response", "extract_telegram_post", "find_urls", "read_file", "read_stdin", "read_url",
+           "telegram_post"]
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_URL = re.compile(r"https?://[^\s<>\"'«»“”]+", re.I)
+_TME = re.compile(r"^(?:www\.)?(?:t\.me|telegram\.me)$", re.I)
+SHORT_BODY = 600  # a "full" article shorter than this is probably cut or paywalled
+PAYWALL_TEASER = 400  # behind a paywall, less than this is a teaser: not worth a brief
+
+
+def find_urls(text: str) -> list[str]:
+    """Links in free text, in order, without duplicates or trailing punctuation."""
+    urls = [u.rstrip(".,;:!?)]}،؛") for u in _URL.findall(text or "")]
+    return list(dict.fromkeys(urls))
+
+
+def telegram_post(url: str) -> tuple[str, str] | None:
+    """(channel, post id) of a public t.me post link, else None."""
+    parts = urlsplit(url)
+    if not _TME.match(parts.hostname or ""):
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[0] == "s":
+        segments = segments[1:]
+    if len(segments) == 2 and segments[1].isdigit():
+        return segments[0], segments[1]
+    return None
+
+
+def _kind(resp: Response) -> Kind:
+    """How to read a response: an HTML page, a t.me post page or plain text; else NotAnArticle."""
+    ctype = resp.content_type.split(";")[0].strip().lower()
+    head = resp.body[:512].lstrip().lower()
+    looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<head" in head
+    if ctype in _HTML_TYPES or (not ctype and looks_html):
+        return "telegram" if telegram_post(resp.url) is not None else "html"
+    if ctype == "text/plain" or (not ctype and not resp.body[:64].startswith(b"%PDF")):
+        return "text"
+    raise NotAnArticle(f"the link is {ctype or 'not a web page'}")
+
+
+def _article(ex: Extracted, resp: Response, *, source: str, kind: Kind) -> Article:
+    if "\ufffd" in ex.text and ex.text.count("\ufffd") > len(ex.text) // 20:
+        raise NotAnArticle("the page's text could not be decoded")
+    require_letters(ex.text)
+    if ex.paywalled and len(ex.text) < PAYWALL_TEASER:
+        raise Paywalled(f"only {len(ex.text)} characters are readable")
+    # a short Telegram post is a whole post, not a cut article
+    status = "paywalled" if ex.paywalled or (len(ex.text) < SHORT_BODY and kind != "telegram") else "full"
+    return Article.extracted(ex, source=source, url=resp.url, status=status)
+
+
+def article_from_response(resp: Response, *, source: str, limits: Limits | None = None) -> Article:
+    """A fetched page → Article, extracted in a worker within `limits` (blocks the caller)."""
+    kind = _kind(resp)
+    ex = extract_bounded(resp.body, resp.content_type, resp.url, kind, limits or Limits())
+    return _article(ex, resp, source=source, kind=kind)
+
+
+async def read_url(url: str, fetcher: Fetcher, *, limits: Limits | None = None) -> Article:
+    """Fetch and extract one link (t.me post links read the public preview page). Extraction
+    runs in a worker process within EXTRACT_TIMEOUT_S and EXTRACT_MAX_ELEMENTS."""
+    post = telegram_post(url)
+    target = f"https://t.me/{post[0]}/{post[1]}?embed=1&mode=tme" if post else url
+    pool().prewarm()  # a worker starting while the page downloads
+    resp = await fetcher.fetch(target)
+    kind = _kind(resp)
+    ex = await extract_bounded_async(resp.body, resp.content_type, resp.url, kind,
+                                     limits or Limits.of(fetcher.settings))
+    return _article(ex, resp, source=url, kind=kind)
+
+
+def read_stdin(*, min_chars: int = 1) -> Article:
+    """Standard input as bytes, decoded like a file (UTF-8, else detection: windows-1256, …)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        if stream is None:
+            raise OSError("no standard input")
+        raw = stream.read()
+    except (OSError, ValueError) as exc:
+        raise InputError("standard input is closed; pipe the text in or give a file") from exc
+    return from_text(decode(raw, "text/plain"), "stdin", min_chars=min_chars)
+
+
+def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None) -> Article:
+    """A local file (.txt or .html) or '-' for standard input. HTML is read like a fetched page:
+    in a worker, within `limits`."""
+    if path == "-":
+        return read_stdin(min_chars=min_chars)
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such file: {path}")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if p.suffix.lower() in (".html", ".htm", ".xhtml"):
+        ex = extract_bounded(raw, None, None, "html", limits or Limits())
+        require_letters(ex.text)
+        return Article.extracted(ex, source=str(p), status="full")
+    if raw[:5] == b"%PDF-" or b"\x00" in raw[:1024]:
+        raise NotAnArticle(f"{path} is not a text or HTML file")
+    return from_text(decode(raw, "text/plain"), str(p), min_chars=min_chars)

@@ -1,0 +1,544 @@
+"""The PostgreSQL store: one database shared by a receiver and any number of workers, on any machine.
+
+psycopg 3 (async) with a connection pool; plain SQL, the same behaviour as `bot.store.sqlite`. What
+SQLite gets from having one writer at a time, this store gets from locks held for one transaction:
+
+- `add_request` takes a transaction-scoped advisory lock on the chat (and on the user, when a daily
+  request quota applies) before it checks the quota, inserts and reserves usage. A burst from many
+  processes is serialised per chat and per user, so exactly the allowed number gets in; and a chat's
+  requests get their ids in the order they are committed, so "oldest pending request of the chat"
+  cannot change under a worker (a request committed late with a smaller id would jump the queue).
+- `claim` locks the oldest claimable request with `FOR UPDATE SKIP LOCKED`. A chat's later requests
+  are never claimable while an older one is pending (claimed or not), so locking one row is enough
+  to keep one request per chat at work.
+- Workers wait on `LISTEN newsbot_work`; adding a request, releasing one and finishing one `NOTIFY`
+  in the same transaction, so a worker wakes as soon as it commits.
+
+Times are the client's `time.time()`, as in SQLite (leases, retries, rate slots): keep the clocks of
+the machines in sync (NTP) when workers run on several.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from bot.engine.schema import BriefEnvelope
+from bot.ops.errors import StorageUnavailable
+from bot.store.base import (
+    ChatSettings,
+    DigestEntry,
+    Quota,
+    Request,
+    Store,
+    UsageFigures,
+    day_of,
+    dedupe_key,
+    request_of,
+    today,
+)
+from bot.store.postgres_schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[dict[str, Any]]
+
+CHANNEL = "newsbot_work"  # NOTIFY: a request was added, released or finished
+
+# only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
+# SKIP LOCKED passes over a row another worker is claiming right now (its chat's later requests stay
+# unclaimable: the locked one is still pending), and a row claimed since this statement's snapshot
+# is re-checked on the newest version when it is locked, so its live lease excludes it
+CLAIM = """
+    WITH next AS (
+        SELECT r.id FROM requests r
+        WHERE r.status = 'pending' AND r.lease_until < %(now)s AND r.retry_at <= %(now)s
+        AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.status = 'pending' AND o.chat_id = r.chat_id
+                  AND (COALESCE(o.message_id, 0), o.id) < (COALESCE(r.message_id, 0), r.id))
+        ORDER BY r.id LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    UPDATE requests SET claimed_by = %(worker)s, lease_until = %(until)s, attempts = attempts + 1,
+        updated_at = %(now)s
+    FROM next WHERE requests.id = next.id AND requests.status = 'pending'
+    RETURNING requests.*
+"""
+
+ADD_USAGE = """
+    INSERT INTO usage (day, user_id, chat_id, requests, prompt_tokens, completion_tokens, reserved_tokens)
+    VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (day, user_id, chat_id) DO UPDATE SET
+    requests = usage.requests + excluded.requests, prompt_tokens = usage.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = usage.completion_tokens + excluded.completion_tokens,
+    reserved_tokens = GREATEST(0, usage.reserved_tokens + excluded.reserved_tokens)
+"""
+
+# errors that mean "the database cannot take this now": the caller tells the user, the work is not lost
+UNAVAILABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError,
+                                            psycopg.errors.ReadOnlySqlTransaction)
+
+
+def lock_key(kind: str, value: int | str) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock, one per (kind, value) (migrations, a chat, a user)."""
+    digest = hashlib.blake2b(f"newsbot:{kind}:{value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def text(value: str | None) -> str | None:
+    """A string PostgreSQL can keep: TEXT cannot hold NUL characters (SQLite can; an error message or a
+    page's publisher name might carry one)."""
+    return value.replace("\x00", "") if value else value
+
+
+class PostgresStore(Store):
+    shared = True
+
+    def __init__(self, url: str, *, pool_size: int = 10, timeout_s: float = 10.0) -> None:
+        """`timeout_s`: how long a call waits for a connection before it raises StorageUnavailable."""
+        self._url = url  # may hold a password: not for logs
+        self.pool_size = pool_size
+        self.timeout_s = timeout_s
+        self._pool: AsyncConnectionPool[Conn] | None = None
+        self._work = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self._listen_conn: psycopg.AsyncConnection[Any] | None = None
+        self._listened = False  # a listen connection existed: notifications may have been missed since
+        self._listen_lock = asyncio.Lock()
+
+    # --- connections ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        # one plain connection first: a wrong address, password or database is one clear error at
+        # once, not the pool's retries logged until its timeout
+        try:
+            probe = await psycopg.AsyncConnection.connect(self._url, connect_timeout=max(1, round(self.timeout_s)))
+        except UNAVAILABLE as exc:
+            raise StorageUnavailable(f"PostgreSQL: {str(exc).strip().splitlines()[0]}") from exc
+        await probe.close()
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            self._url, min_size=1, max_size=self.pool_size, open=False, timeout=self.timeout_s,
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": max(1, round(self.timeout_s))},
+            check=AsyncConnectionPool.check_connection, name="newsbot")
+        try:
+            await pool.open(wait=True, timeout=self.timeout_s)
+        except UNAVAILABLE as exc:
+            await pool.close()
+            raise StorageUnavailable(f"PostgreSQL: {exc}") from exc
+        self._pool = pool
+        try:
+            await self._migrate()
+        except BaseException:
+            self._pool = None
+            await pool.close()
+            raise
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
+        if self._listen_conn is not None:
+            with suppress(Exception):
+                await self._listen_conn.close()
+            self._listen_conn = None
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def _run(self, body: Callable[[Conn], Awaitable[T]], *, tx: bool = True) -> T:
+        """Run `body` on a pooled connection, in one transaction unless `tx` is False.
+
+        A deadlock or serialisation failure is retried (the body runs again); a lost server or a
+        database that cannot write becomes StorageUnavailable.
+        """
+        if self._pool is None:
+            raise StorageUnavailable("PostgreSQL: the store is not open")
+        for attempt in range(4):
+            try:
+                async with self._pool.connection() as conn:
+                    if not tx:
+                        return await body(conn)
+                    async with conn.transaction():
+                        return await body(conn)
+            except psycopg.errors.TransactionRollback as exc:
+                if attempt == 3:
+                    raise StorageUnavailable(f"PostgreSQL: {exc}") from exc
+                await asyncio.sleep(0.01 * (attempt + 1))
+            except UNAVAILABLE as exc:
+                raise StorageUnavailable(f"PostgreSQL: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def _migrate(self) -> None:
+        async def body(conn: Conn) -> None:
+            # several processes starting at once: the first migrates, the others wait and find it done
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("migrate", 0),))
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                               " version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)")
+            version = await self._version_in(conn)
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                await conn.execute(script)  # type: ignore[arg-type]
+                await conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
+                                   (number, time.time()))
+                log.info("postgres: migrated to schema %d", number)
+
+        await self._run(body)
+
+    @staticmethod
+    async def _version_in(conn: Conn) -> int:
+        row = await (await conn.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")).fetchone()
+        return int(row["v"]) if row else 0
+
+    async def schema_version(self) -> int:
+        return await self._run(self._version_in, tx=False)
+
+    async def ping(self) -> None:
+        async def body(conn: Conn) -> None:
+            await conn.execute("INSERT INTO heartbeat (id, at) VALUES (1, %s)"
+                               " ON CONFLICT (id) DO UPDATE SET at = excluded.at", (time.time(),))
+
+        await self._run(body)
+
+    async def _fetchone(self, sql: str, args: tuple[Any, ...] | dict[str, Any] = ()) -> dict[str, Any] | None:
+        async def body(conn: Conn) -> dict[str, Any] | None:
+            return await (await conn.execute(sql, args)).fetchone()  # type: ignore[arg-type]
+
+        return await self._run(body, tx=False)
+
+    async def _fetchall(self, sql: str, args: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        async def body(conn: Conn) -> list[dict[str, Any]]:
+            return await (await conn.execute(sql, args)).fetchall()  # type: ignore[arg-type]
+
+        return await self._run(body, tx=False)
+
+    async def _execute(self, sql: str, args: tuple[Any, ...] | dict[str, Any] = ()) -> int:
+        """One statement in its own transaction; the number of rows it touched."""
+        async def body(conn: Conn) -> int:
+            return (await conn.execute(sql, args)).rowcount  # type: ignore[arg-type]
+
+        return await self._run(body, tx=False)
+
+    # --- requests -------------------------------------------------------------------------------
+    async def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
+                          *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
+                          quota: Quota | None = None) -> Request | None:
+        now = time.time()
+        text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
+        key = dedupe_key(chat_id, message_id, mode, text)
+
+        async def body(conn: Conn) -> int | None:
+            # one add per chat at a time (ids in commit order; the chat's token quota), then per user
+            # when a request quota counts the user's requests in every chat; always chat before user
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("chat", chat_id),))
+            if quota is not None and quota.requests_per_user and user_id is not None:
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("user", user_id),))
+            if key is not None and await (await conn.execute(
+                    "SELECT 1 FROM requests WHERE dedupe_key = %s", (key,))).fetchone():
+                return None  # a redelivered update: it was admitted (and counted) the first time
+            if quota is not None:
+                quota.check(await self._usage_in(conn, user_id=user_id), await self._usage_in(conn, chat_id=chat_id),
+                            user_id)
+            row = await (await conn.execute(
+                "INSERT INTO requests (chat_id, user_id, message_id, thread_id, mode, payload, dedupe_key,"
+                " reserved_tokens, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                (chat_id, user_id, message_id, thread_id, mode, text, key, reserve_tokens, now, now))).fetchone()
+            if row is None:
+                return None
+            await conn.execute(ADD_USAGE, (day_of(now), user_id or 0, chat_id, 1, 0, 0, reserve_tokens))
+            await conn.execute(f"NOTIFY {CHANNEL}")
+            return int(row["id"])
+
+        request_id = await self._run(body)
+        if request_id is None:
+            return None
+        self._wake()
+        return Request(id=request_id, chat_id=chat_id, user_id=user_id, message_id=message_id, thread_id=thread_id,
+                       mode=mode, payload=payload, status="pending", attempts=0, reserved_tokens=reserve_tokens)
+
+    async def claim(self, worker: str, lease_s: float) -> Request | None:
+        now = time.time()
+        row = await self._fetchone(CLAIM, {"now": now, "until": now + lease_s, "worker": worker})
+        return request_of(row) if row else None
+
+    async def renew(self, request_id: int, worker: str, lease_s: float) -> bool:
+        return await self._execute(
+            "UPDATE requests SET lease_until = %s WHERE id = %s AND claimed_by = %s AND status = 'pending'",
+            (time.time() + lease_s, request_id, worker)) > 0
+
+    async def release(self, request_id: int, worker: str, retry_in_s: float = 0.0) -> None:
+        now = time.time()
+
+        async def body(conn: Conn) -> None:
+            cur = await conn.execute("UPDATE requests SET claimed_by = NULL, lease_until = 0, retry_at = %s,"
+                                     " updated_at = %s WHERE id = %s AND claimed_by = %s",
+                                     (now + retry_in_s, now, request_id, worker))
+            if cur.rowcount and retry_in_s <= 0:
+                await conn.execute(f"NOTIFY {CHANNEL}")
+
+        await self._run(body)
+        if retry_in_s <= 0:
+            self._wake()
+
+    async def release_all(self, worker: str | None = None) -> int:
+        async def body(conn: Conn) -> int:
+            if worker is None:
+                cur = await conn.execute("UPDATE requests SET claimed_by = NULL, lease_until = 0"
+                                         " WHERE status = 'pending' AND claimed_by IS NOT NULL")
+            else:
+                cur = await conn.execute("UPDATE requests SET claimed_by = NULL, lease_until = 0"
+                                         " WHERE status = 'pending' AND claimed_by = %s", (worker,))
+            if cur.rowcount:
+                await conn.execute(f"NOTIFY {CHANNEL}")
+            return cur.rowcount
+
+        return await self._run(body)
+
+    def _wake(self) -> None:
+        """This process's own waiter, when no LISTEN connection will hear the NOTIFY."""
+        if self._listener is None or self._listener.done():
+            self._work.set()
+
+    async def wait_for_work(self, at_most_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + at_most_s
+        if self._listener is None or self._listener.done():
+            async with self._listen_lock:  # several waiters in one process: one connection
+                if self._listener is None or self._listener.done():
+                    await self._listen(at_most_s)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._work.wait(), max(0.0, deadline - loop.time()))
+        self._work.clear()
+
+    async def _listen(self, at_most_s: float) -> None:
+        """(Re)connect the LISTEN connection; on failure the caller just waits, the next call tries again."""
+        if self._listen_conn is not None:
+            with suppress(Exception):
+                await self._listen_conn.close()
+            self._listen_conn = None
+        try:
+            conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=max(1, round(min(at_most_s, self.timeout_s))),
+                keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3),
+                max(at_most_s, 0.5))
+            await conn.execute(f"LISTEN {CHANNEL}")
+        except (psycopg.Error, OSError, TimeoutError) as exc:
+            log.warning("postgres: cannot listen for work (%s); polling", exc)
+            return
+        self._listen_conn = conn
+        if self._listened:
+            self._work.set()  # work may have come while the connection was down: look once
+        self._listened = True
+        self._listener = asyncio.create_task(self._notifications(conn), name="newsbot-listen")
+
+    async def _notifications(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        try:
+            async for _ in conn.notifies():
+                self._work.set()
+        except psycopg.Error as exc:
+            log.warning("postgres: the listen connection dropped (%s); reconnecting on the next wait", exc)
+            self._work.set()
+        finally:
+            with suppress(Exception):
+                await conn.close()
+
+    async def set_status_message(self, request_id: int, message_id: int) -> None:
+        await self._execute("UPDATE requests SET status_message_id = %s WHERE id = %s", (message_id, request_id))
+
+    async def set_delivered(self, request_id: int, parts: int) -> None:
+        await self._execute("UPDATE requests SET delivered_parts = %s WHERE id = %s", (parts, request_id))
+
+    async def finish_request(self, request_id: int, status: str, *, error: str | None = None,
+                             brief_id: int | None = None, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        async def body(conn: Conn) -> None:
+            # the row lock makes two finishes of one request count its usage once
+            row = await (await conn.execute("SELECT chat_id, user_id, reserved_tokens, created_at, status FROM requests"
+                                            " WHERE id = %s FOR UPDATE", (request_id,))).fetchone()
+            await conn.execute("UPDATE requests SET status = %s, error = %s, brief_id = COALESCE(%s, brief_id),"
+                               " updated_at = %s, reserved_tokens = 0, claimed_by = NULL, lease_until = 0"
+                               " WHERE id = %s", (status, text(error), brief_id, time.time(), request_id))
+            if row is not None and row["status"] == "pending":
+                await conn.execute(ADD_USAGE, (day_of(row["created_at"]), row["user_id"] or 0, row["chat_id"], 0,
+                                               prompt_tokens, completion_tokens, -row["reserved_tokens"]))
+            await conn.execute(f"NOTIFY {CHANNEL}")  # the chat's next request may go now
+
+        await self._run(body)
+        self._wake()
+
+    async def pending_count(self) -> int:
+        row = await self._fetchone("SELECT COUNT(*) AS n FROM requests WHERE status = 'pending'")
+        return int(row["n"]) if row else 0
+
+    async def pending_requests(self) -> list[Request]:
+        return [request_of(r) for r in await self._fetchall("SELECT * FROM requests WHERE status = 'pending' ORDER BY id")]
+
+    async def request_status(self, request_id: int) -> str:
+        row = await self._fetchone("SELECT status FROM requests WHERE id = %s", (request_id,))
+        if row is None:
+            raise KeyError(request_id)
+        return str(row["status"])
+
+    # --- briefs ---------------------------------------------------------------------------------
+    async def save_brief(self, env: BriefEnvelope, url: str | None = None) -> int:
+        async def body(conn: Conn) -> int:
+            row = await (await conn.execute(
+                "INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (env.article.content_hash, text(url or env.article.url), env.provenance.model, env.provenance.prompt_version,
+                 env.model_dump_json(), time.time()))).fetchone()
+            assert row is not None
+            return int(row["id"])
+
+        return await self._run(body, tx=False)
+
+    async def find_brief(self, *, content_hash: str | None = None, url: str | None = None, model: str,
+                         prompt_version: str, max_age_s: float | None = None) -> tuple[int, BriefEnvelope] | None:
+        column, value = ("content_hash", content_hash) if content_hash else ("url", url)
+        if value is None:
+            return None
+        since = time.time() - max_age_s if max_age_s is not None else 0.0
+        row = await self._fetchone(
+            f"SELECT id, envelope FROM briefs WHERE {column} = %s AND model = %s AND prompt_version = %s"
+            " AND created_at >= %s ORDER BY id DESC LIMIT 1", (text(value), model, prompt_version, since))
+        return (int(row["id"]), BriefEnvelope.model_validate_json(row["envelope"])) if row else None
+
+    async def get_brief(self, brief_id: int) -> BriefEnvelope | None:
+        row = await self._fetchone("SELECT envelope FROM briefs WHERE id = %s", (brief_id,))
+        return BriefEnvelope.model_validate_json(row["envelope"]) if row else None
+
+    # --- chat settings --------------------------------------------------------------------------
+    @staticmethod
+    def _chat_of(row: dict[str, Any]) -> ChatSettings:
+        return ChatSettings(chat_id=int(row["chat_id"]), lang=row["lang"], digest_enabled=bool(row["digest_enabled"]),
+                            digest_time=row["digest_time"], timezone=row["timezone"],
+                            last_digest_at=float(row["last_digest_at"]))
+
+    async def chat(self, chat_id: int) -> ChatSettings:
+        row = await self._fetchone("SELECT * FROM chat_settings WHERE chat_id = %s", (chat_id,))
+        return self._chat_of(row) if row else ChatSettings(chat_id=chat_id, known=False)
+
+    async def set_last_digest(self, chat_id: int, at: float) -> None:
+        await self._execute("UPDATE chat_settings SET last_digest_at = GREATEST(last_digest_at, %s) WHERE chat_id = %s",
+                            (at, chat_id))
+
+    async def save_chat(self, cs: ChatSettings) -> None:
+        await self._execute(
+            "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (chat_id) DO UPDATE SET lang = excluded.lang,"
+            " digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
+            " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at",
+            (cs.chat_id, cs.lang, cs.digest_enabled, cs.digest_time, cs.timezone, cs.last_digest_at))
+
+    async def digest_chats(self) -> list[ChatSettings]:
+        rows = await self._fetchall("SELECT * FROM chat_settings WHERE digest_enabled ORDER BY chat_id")
+        return [self._chat_of(r) for r in rows]
+
+    # --- usage ----------------------------------------------------------------------------------
+    async def add_usage(self, user_id: int, chat_id: int, *, requests: int = 0, prompt_tokens: int = 0,
+                        completion_tokens: int = 0) -> None:
+        await self._execute(ADD_USAGE, (today(), user_id, chat_id, requests, prompt_tokens, completion_tokens, 0))
+
+    async def usage(self, *, user_id: int | None = None, chat_id: int | None = None,
+                    day: str | None = None) -> UsageFigures:
+        async def body(conn: Conn) -> UsageFigures:
+            return await self._usage_in(conn, user_id=user_id, chat_id=chat_id, day=day)
+
+        return await self._run(body, tx=False)
+
+    @staticmethod
+    async def _usage_in(conn: Conn, *, user_id: int | None = None, chat_id: int | None = None,
+                        day: str | None = None) -> UsageFigures:
+        where, args = ["day = %s"], [day or today()]
+        if user_id is not None:
+            where.append("user_id = %s")
+            args.append(user_id)  # type: ignore[arg-type]
+        if chat_id is not None:
+            where.append("chat_id = %s")
+            args.append(chat_id)  # type: ignore[arg-type]
+        row = await (await conn.execute(
+            "SELECT COALESCE(SUM(requests), 0)::BIGINT AS requests, COALESCE(SUM(prompt_tokens), 0)::BIGINT AS p,"
+            " COALESCE(SUM(completion_tokens), 0)::BIGINT AS c, COALESCE(SUM(reserved_tokens), 0)::BIGINT AS r"
+            f" FROM usage WHERE {' AND '.join(where)}", args)).fetchone()  # type: ignore[arg-type]
+        assert row is not None
+        return UsageFigures(requests=row["requests"], prompt_tokens=row["p"], completion_tokens=row["c"],
+                            reserved_tokens=row["r"])
+
+    # --- digests --------------------------------------------------------------------------------
+    async def add_digest_item(self, chat_id: int, brief_id: int, *, link: str | None = None,
+                              outlet: str | None = None) -> None:
+        await self._execute("INSERT INTO digest_items (chat_id, brief_id, shared_at, link, outlet)"
+                            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (chat_id, brief_id) DO NOTHING",
+                            (chat_id, brief_id, time.time(), text(link), text(outlet)))
+
+    async def digest_entries(self, chat_id: int, since: float) -> list[DigestEntry]:
+        rows = await self._fetchall(
+            "SELECT d.shared_at, b.envelope, d.link, d.outlet FROM digest_items d JOIN briefs b"
+            " ON b.id = d.brief_id WHERE d.chat_id = %s AND d.shared_at > %s ORDER BY d.shared_at, d.id",
+            (chat_id, since))
+        return [DigestEntry(float(r["shared_at"]), BriefEnvelope.model_validate_json(r["envelope"]), r["link"],
+                            r["outlet"]) for r in rows]
+
+    async def claim_digest_run(self, chat_id: int, slot: str) -> bool:
+        return await self._execute("INSERT INTO digest_runs (chat_id, slot, claimed_at) VALUES (%s, %s, %s)"
+                                   " ON CONFLICT (chat_id, slot) DO NOTHING", (chat_id, slot, time.time())) > 0
+
+    # --- private subscriptions to a chat's digest -------------------------------------------------
+    async def subscribe(self, user_id: int, chat_id: int) -> bool:
+        return await self._execute("INSERT INTO subscriptions (user_id, chat_id, created_at) VALUES (%s, %s, %s)"
+                                   " ON CONFLICT (user_id, chat_id) DO NOTHING", (user_id, chat_id, time.time())) > 0
+
+    async def unsubscribe(self, user_id: int, chat_id: int | None = None) -> list[int]:
+        if chat_id is None:
+            rows = await self._fetchall("DELETE FROM subscriptions WHERE user_id = %s RETURNING chat_id", (user_id,))
+        else:
+            rows = await self._fetchall("DELETE FROM subscriptions WHERE user_id = %s AND chat_id = %s"
+                                        " RETURNING chat_id", (user_id, chat_id))
+        return sorted(int(r["chat_id"]) for r in rows)
+
+    async def subscriptions(self, user_id: int) -> list[int]:
+        rows = await self._fetchall("SELECT chat_id FROM subscriptions WHERE user_id = %s ORDER BY created_at, chat_id",
+                                    (user_id,))
+        return [int(r["chat_id"]) for r in rows]
+
+    async def subscribers(self, chat_id: int) -> list[int]:
+        rows = await self._fetchall("SELECT user_id FROM subscriptions WHERE chat_id = %s ORDER BY created_at, user_id",
+                                    (chat_id,))
+        return [int(r["user_id"]) for r in rows]
+
+    async def remember_username(self, chat_id: int, username: str) -> None:
+        async def body(conn: Conn) -> None:
+            await conn.execute("DELETE FROM chat_usernames WHERE chat_id = %s", (chat_id,))
+            await conn.execute("INSERT INTO chat_usernames (username, chat_id) VALUES (%s, %s)"
+                               " ON CONFLICT ((lower(username))) DO UPDATE SET chat_id = excluded.chat_id",
+                               (text(username.lstrip("@")), chat_id))
+
+        await self._run(body)
+
+    async def username_of(self, chat_id: int) -> str | None:
+        row = await self._fetchone("SELECT username FROM chat_usernames WHERE chat_id = %s", (chat_id,))
+        return str(row["username"]) if row else None
+
+    async def chat_by_username(self, username: str) -> int | None:
+        row = await self._fetchone("SELECT chat_id FROM chat_usernames WHERE lower(username) = lower(%s)",
+                                   (text(username.lstrip("@")),))
+        return int(row["chat_id"]) if row else None
+
+    # --- limits shared by every process ---------------------------------------------------------
+    async def rate_slot(self, key: str, interval_s: float) -> float:
+        now = time.time()
+        row = await self._fetchone(
+            "INSERT INTO rate_slots (key, next_at) VALUES (%(key)s, %(now)s + %(interval)s) ON CONFLICT (key)"
+            " DO UPDATE SET next_at = GREATEST(rate_slots.next_at, %(now)s) + %(interval)s RETURNING next_at",
+            {"key": key, "now": now, "interval": interval_s})
+        assert row is not None
+        return float(row["next_at"]) - now

@@ -1,0 +1,144 @@
+"""Several processes on one PostgreSQL store: a receiver, workers, a worker killed mid-work, digests
+fired once, quotas held across processes. Real processes, a real PostgreSQL, loopback stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from bot.chat.app import NewsBot
+from bot.ops.config import Settings
+from bot.ops.errors import ConfigError
+from bot.store import ChatSettings
+from tests.conftest import EXAMPLE_ARTICLE
+from tests.fakes import updates as U
+from tests.fakes.botapi_server import FakeBotAPI
+from tests.fakes.openai_server import FakeLLM
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, until
+
+ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+
+
+def shown_briefs(botapi: FakeBotAPI, chat: int) -> list[tuple[int, float]]:
+    """(the user's message it answers, when it became a brief) for every bot message showing a brief."""
+    done = [c for c in botapi.sent(chat) if isinstance(c.result, dict)]  # answered calls only
+    asked = {c.result["message_id"]: c.params["reply_parameters"]["message_id"]
+             for c in done if c.method == "sendMessage" and "reply_parameters" in c.params}
+    first_shown: dict[int, float] = {}
+    for c in done:
+        mid = c.result["message_id"] if c.method == "sendMessage" else int(c.params["message_id"])
+        if BRIEF_MARK in str(c.result.get("text", "")) and mid not in first_shown:
+            first_shown[mid] = c.at
+    return [(asked[mid], at) for mid, at in first_shown.items()]
+
+
+def quiet_for(botapi: FakeBotAPI, seconds: float) -> bool:
+    """No message sent or edited for `seconds`."""
+    sent = botapi.sent()
+    return not sent or time.monotonic() - sent[-1].at >= seconds
+
+
+def stop_all(*procs: subprocess.Popen[bytes]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+async def test_a_receiver_and_three_workers_answer_every_request_once_in_order_even_when_one_dies(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM, postgres_url: str) -> None:
+    llm_server.delay = 0.3
+    env = {"DATABASE_URL": postgres_url, "WORKER_LEASE_S": "8", "STATUS_GRACE_S": "0", "WORKER_POLL_S": "0.5"}
+    receiver = bot_process(bot_settings, llm_server, "--role", "receiver", WORKER_NAME="receiver", **env)
+    # each its own name, as on separate hosts: a starting worker takes back only its own earlier claims
+    workers = [bot_process(bot_settings, llm_server, "--role", "worker", WORKER_NAME=f"worker-{n}", **env)
+               for n in range(3)]
+    chats = range(7001, 7061)
+    try:
+        asked: dict[int, list[int]] = {c: [] for c in chats}
+        for n in range(5):
+            for chat in chats:
+                msg = U.message(chat, f"{ARTICLE}\n\n(نسخة {chat}-{n})")
+                asked[chat].append(msg["message_id"])
+                botapi.push("message", msg)
+        total = lambda: sum(len(shown_briefs(botapi, c)) for c in chats)  # noqa: E731
+        await until(lambda: llm_server.calls >= 100, within=90)
+        # hold the model: every worker's requests now wait for it, mid-request, and the replies
+        # already on their way arrive; then kill one worker in the middle of its claimed requests
+        llm_server.answering.clear()
+        await until(lambda: quiet_for(botapi, 1.0), within=30)
+        workers[0].send_signal(signal.SIGKILL)
+        await asyncio.to_thread(workers[0].wait, 10)
+        llm_server.answering.set()
+        await until(lambda: total() >= 300, within=120)
+        await asyncio.sleep(1.0)  # time for a doubled reply to show, if there were one
+        assert llm_server.calls > 300  # the dead worker's requests were briefed again by the others
+        for chat in chats:
+            briefs = shown_briefs(botapi, chat)
+            answered = Counter(m for m, _ in briefs)
+            assert sorted(answered) == sorted(asked[chat]) and set(answered.values()) == {1}, chat
+            assert [m for m, _ in sorted(briefs, key=lambda b: b[1])] == asked[chat], f"order in chat {chat}"
+    finally:
+        stop_all(receiver, *workers)
+
+
+async def test_two_processes_with_the_same_digest_schedule_post_one_digest(
+        bot_settings: Settings, botapi: FakeBotAPI, postgres_url: str) -> None:
+    group = -100777
+    shared = configure(bot_settings, database_url=postgres_url, digest_min_chars=100)
+    receiving, working = NewsBot(shared), NewsBot(shared, role="worker")
+    await receiving.start()
+    await working.start()
+    try:
+        await receiving.store.save_chat(ChatSettings(chat_id=group, digest_enabled=True, digest_time="09:00"))
+        botapi.push("message", U.message(group, ARTICLE, uid=5))
+        await until(lambda: _has_entries(receiving, group), within=30)
+        # both processes fire the same daily run at the same moment
+        posted = await asyncio.gather(receiving.digests.run_scheduled(group), working.digests.run_scheduled(group))
+        assert sorted(posted) == [False, True]
+        headers = [c for c in botapi.sent(group, ("sendMessage",))
+                   if "News digest" in c.params["text"] or "موجز الأخبار" in c.params["text"]]
+        assert len(headers) == 1
+    finally:
+        await working.stop()
+        await receiving.stop()
+
+
+async def _has_entries(bot: NewsBot, chat: int) -> bool:
+    return bool(await bot.store.digest_entries(chat, 0))
+
+
+async def test_worker_and_receiver_roles_need_a_shared_database(bot_settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL=postgresql"):
+        NewsBot(bot_settings, role="worker")
+
+
+async def test_quotas_hold_across_workers_under_a_burst(bot_settings: Settings, botapi: FakeBotAPI,
+                                                        llm_server: FakeLLM, postgres_url: str) -> None:
+    llm_server.delay = 0.3
+    shared = configure(bot_settings, database_url=postgres_url, daily_requests_per_user=3, daily_tokens_per_chat=0)
+    bots = [NewsBot(shared, role="receiver"), NewsBot(shared, role="worker"), NewsBot(shared, role="worker")]
+    for bot in bots:
+        await bot.start()
+    try:
+        for i in range(10):  # ten messages at once, different texts (no cache)
+            botapi.push("message", U.message(941, f"{ARTICLE}\n\nنسخة {i}", uid=78))
+        await until(lambda: botapi.visible_text(941).count("daily quota") == 7
+                    and botapi.visible_text(941).count(BRIEF_MARK) == 3, within=30)
+        await asyncio.sleep(0.5)
+        assert llm_server.calls == 3
+        worked = [bot.metrics.registry.get_sample_value("newsbot_requests_total", {"outcome": "done"}) or 0
+                  for bot in bots]
+        assert worked[0] == 0 and sum(worked) == 3  # the receiver only admits; workers brief
+    finally:
+        for bot in reversed(bots):
+            await bot.stop()

@@ -1,0 +1,1 @@
+"""Tests of operations: settings, checks, the command line."""
