@@ -9,8 +9,7 @@ that answers after a set delay. One run prints:
   3. the same for a repeated article (answered from the brief cache, no LLM call);
      the latency runs send one update at a time, 0.1 s after the last answer (`--gap`): back to back,
      at two Bot API calls per brief, newsbot would reach Telegram's 30 requests/s and the figures
-     would be the rate limiter's queue (measured, cached article: median 60 ms back to back, 24–27 ms
-     paced);
+     would be the rate limiter's queue;
   4. N chats at once, LLM latency L: briefs/s against 0.9 × min(N / L, 15) (15 = Telegram's 30
      requests/s for at most two rate-limited calls per slow brief), once for readers who get both
      languages (the bench article's brief is then two messages) and once for readers who get English
@@ -21,8 +20,8 @@ that answers after a set delay. One run prints:
 newsbot runs with its own default settings (STATUS_GRACE_S, LLM_MAX_CONCURRENCY, AIORateLimiter, ...),
 so the figures describe what users get. The stand-ins run each in a process of its own (`--stand-ins
 process`, the default), as Telegram and the LLM provider are other machines for a real bot; with
-`--stand-ins thread` they share the bot's process and interpreter lock, as in the first version of
-this bench, and their work counts in the bot's latency and CPU. Either way the machine's 2 cores are
+`--stand-ins thread` they share the bot's process and interpreter lock, and their work counts in the
+bot's latency and CPU. Either way the machine's 2 cores are
 shared with whatever else runs: figures are noisy; compare medians across runs.
 
 Run:  .venv/bin/python bench/bench_bot.py                     (a few minutes on 2 cores)

@@ -39,9 +39,8 @@ SPEC = TESTDATA / "bot-api" / "api.json"
 #: for a real bot. A bot in the bench's own process shares the interpreter lock with threaded
 #: stand-ins: their work (the LLM stand-in writes each answer as ~200 events, the Bot API stand-in
 #: checks every call against the spec) then competes with the bot and counts in its latency and CPU.
-#: The two share no process either: ten answers streaming at once held up the Bot API stand-in's
-#: replies to the briefs already made (measured: ~100 ms at 10 chats). bench_bot.py sets "process"
-#: unless told `--stand-ins thread`.
+#: The two share no process either: answers streaming at once would hold up the Bot API stand-in's
+#: replies to the briefs already made. bench_bot.py sets "process" unless told `--stand-ins thread`.
 STAND_INS = "thread"
 
 
@@ -347,9 +346,9 @@ async def wait_replies(api: FakeBotAPI | RemoteBotAPI, chats: list[int], within:
 
     The bot under test shares this process, so the watching is done where the Bot API stand-in is:
     in its own process, which answers once every chat is answered (this process only waits, in a
-    thread, for that answer), or in a thread beside a stand-in in this process. Asking the
-    stand-in's process for its calls every 10 ms instead cost the bot's process CPU and interpreter
-    lock while it worked (pickled calls, a thread woken per look).
+    thread, for that answer), or in a thread beside a stand-in in this process. Polling the
+    stand-in's process for its calls would cost the bot's process CPU and interpreter lock while it
+    works (pickled calls, a thread woken per look).
     """
     if isinstance(api, RemoteBotAPI):
         wait = next(_WAITS)

@@ -318,7 +318,7 @@ class NewsBot:
 def freeze_startup_objects() -> None:
     """Set what start-up made (modules, the SDKs' thousands of types, settings) outside the cyclic
     garbage collector's view: it lives as long as the process, and a full collection that walked it
-    stopped every chat for ~140 ms (measured in bench_bot, in a burst). Once per process."""
+    would pause every chat. Once per process."""
     gc.collect()
     gc.freeze()
 

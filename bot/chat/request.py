@@ -1,11 +1,8 @@
 """Bot API calls over aiohttp instead of python-telegram-bot's default httpx backend, for CPU.
 
-On the 2-core host a Bot API POST cost ~3.7 ms of CPU through httpx/httpcore/h11 and ~1.8 ms through
-aiohttp and its C parser (micro-benchmark), and every brief takes two calls or more besides the long poll.
-Parameters go as one UTF-8 JSON body (Telegram takes JSON for any call without files): form-encoding
-percent-quotes a 3,000-character Arabic message byte by byte in Python, ~0.5 ms, against ~0.04 ms for
-`json.dumps`. bench_bot (60 updates, three runs each way): CPU per update 47–49 → 35–37 ms for a new
-article, 24–25 → 17–20 ms for a cached one; of the new article's ~11 ms, ~3.5 ms is the JSON body.
+aiohttp parses HTTP in C, and every brief takes two calls or more besides the long poll. Parameters
+go as one UTF-8 JSON body (Telegram takes JSON for any call without files): form-encoding
+percent-quotes a long Arabic message byte by byte in Python, far slower than `json.dumps`.
 
 `AiohttpRequest` keeps `HTTPXRequest`'s contract: its defaults, a pool of `connection_pool_size`
 connections waited for at most `pool_timeout`, a timeout passed as `DEFAULT_NONE` meaning this

@@ -40,14 +40,9 @@ from bot.store import Request, Store
 
 log = logging.getLogger(__name__)
 
-#: The pause between starting one claimed request and claiming the next. A claim from SQLite
-#: never waits, so without it a burst of requests is claimed at once and each one's CPU work
-#: (reading the article, building the LLM request) runs in one turn of the event loop; the LLM
-#: connections they open can only finish after it, and every request went out at its end
-#: (measured, 10 at once: all ~100 ms after the first was ready). With the pause each request's
-#: connection opens and its request goes out while the next one is prepared: 10 chats at once
-#: gave 4.54-4.63 briefs/s instead of 4.38-4.53. A lone request does not wait for it. A claim from
-#: PostgreSQL already waits for the database; the pause adds its 1 ms there too, too little to matter.
+#: The pause between starting one claimed request and claiming the next. A claim from SQLite never
+#: waits, so without it a burst is claimed and prepared in one turn of the event loop and no LLM
+#: request goes out until all are ready; the pause lets each one's connection open meanwhile.
 CLAIM_PAUSE_S = 0.001
 
 

@@ -297,7 +297,7 @@ class BriefEngine:
         worth a call."""
         answer = self._as_sent(first.reply)
         # an unusable answer that looped or ran on is not shown again: a model shown the start of
-        # its loop writes the same loop (measured: the same answer, token for token)
+        # its loop writes the same loop again
         echo = first.usable or first.reply.cut_off is None
         lines = [grounding.describe(first.issues)] if first.issues else []
         if not echo:

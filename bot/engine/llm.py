@@ -208,7 +208,7 @@ class LLMClient:
             base_url=settings.openai_base_url,
             timeout=settings.llm_timeout_s,  # connect and each read; the stream watchdog measures chunks
             max_retries=0,
-            # aiohttp parses a stream's chunks in C: a fresh brief cost 12 ms less CPU than with httpx2/h11
+            # aiohttp parses a stream's chunks in C: less CPU per brief than httpx/h11
             http_client=openai.DefaultAioHttpClient(),
         )
         self.concurrency = AdaptiveConcurrency(settings.llm_max_concurrency)
@@ -302,8 +302,8 @@ class LLMClient:
         """Read one streamed answer; the deadline moves forward as chunks arrive.
 
         The server-sent events are parsed here from the response's bytes rather than by the SDK's
-        `AsyncStream`, which builds a pydantic model per chunk (about 0.4 ms each: 1.5 s of
-        event-loop time for a 4,000-token answer), or line by line through its text decoders. The
+        `AsyncStream`, which builds a pydantic model per chunk (too slow on the event loop for
+        answers of thousands of chunks), or line by line through its text decoders. The
         SDK still sends the request and raises its status errors before the first chunk.
 
         "No progress for LLM_TIMEOUT_S" is kept without moving the timer on every chunk (a
@@ -382,9 +382,9 @@ class LLMClient:
     def _take(got: _Streamed, events: list[bytes], request: Any) -> None:
         """The chunks of the answer that arrived together into `got`, in order, up to a loop.
 
-        They are decoded as one JSON array rather than each of an answer's ~200 events on its own:
-        an LLM call cost the event loop 6.8-7.8 ms of CPU instead of 8.5-9.0 (10 calls at once,
-        loopback). A batch that is not one object per event (a keep-alive, a bad byte, an event of
+        They are decoded as one JSON array rather than each of an answer's ~200 events on its own,
+        which costs the event loop less CPU per call. A batch that is not one object per event (a
+        keep-alive, a bad byte, an event of
         two values) is decoded one event at a time, so each is read as it would be alone.
         """
         try:

@@ -57,13 +57,12 @@ async def test_calls_still_booking_their_slot_count_as_used(store: Any) -> None:
 
 async def test_the_calls_of_other_processes_count_as_used(store_factory: Any) -> None:
     """With several workers, each process's own buckets hold only its own calls: a worker that had
-    sent little saw room while the deployment's budget was spent, and sent status messages into it
-    (bench_scale: 0.53–1.04 edits per brief split against 0.13 in one process)."""
+    sent little would see room while the deployment's budget was spent, and send status messages into it."""
     busy = SharedRateLimiter(await store_factory(), Metrics())
     other = SharedRateLimiter(await store_factory(), Metrics())
     bot = SimpleNamespace(rate_limiter=other)
     # with the other's one, the deployment's whole burst of 30: half of it is free again only after
-    # 0.5 s (20 calls left room after 0.2 s, which a loaded machine took: seen once in the full suite)
+    # 0.5 s, time enough for a loaded machine to make the check
     assert all(await asyncio.gather(*(busy.process_request(sent, (), {}, "sendMessage", {"chat_id": c}, None)
                                       for c in range(29))))
     assert await other.process_request(sent, (), {}, "sendMessage", {"chat_id": 99}, None)

@@ -68,8 +68,7 @@ async def test_in_a_burst_status_messages_wait_for_room_and_every_brief_arrives_
         botapi.push("message", U.message(c, f"{ARTICLE}\n\nنسخة {c}"))
     await until(lambda: all(BRIEF_MARK in botapi.visible_text(c) for c in chats), within=60)
     with_status = [c for c in chats if "editMessageText" in methods(botapi, c)]
-    # some progress was shown, and not everywhere: once half the budget was in use, the rest waited (measured:
-    # 16 of 60 with SQLite, where the 60 arrive at once; 35–40 with PostgreSQL, where they trickle in)
+    # some progress was shown, and not everywhere: once half the budget was in use, the rest waited
     assert 0 < len(with_status) < len(chats)
     for c in chats:
         if c not in with_status:  # the brief came first: new messages only, each part once

@@ -629,7 +629,7 @@ def test_article_spans_are_sentences_and_clauses_within_bounds(monkeypatch: pyte
 
 async def test_a_summary_that_loops_still_gives_a_brief_of_its_first_sentences(settings: Settings,
                                                                               llm_server: FakeLLM) -> None:
-    # measured with a 1.5B model: it writes its two English sentences, then starts them again
+    # as a small (1.5B) model does: it writes its two English sentences, then starts them again
     twice = "Mediators pressed both sides to return to talks. Hamas said it was studying the offer. "
     head = {"language": "ar", "headline": example_brief()["headline"], "summary": {"ar": example_brief()["summary"]["ar"]}}
     loop = json.dumps(head, ensure_ascii=False)[:-2] + ', "en": "' + twice * 12

@@ -119,7 +119,7 @@ def tiny_paragraphs(n: int) -> bytes:
 
 
 async def test_page_of_120k_tiny_elements_is_too_complex(web: FakeWeb, fetcher: Fetcher, tmp_path: Path) -> None:
-    """The issue's page: 0.5 MB of 120,000 <p> froze every chat for 15 s. Refused before parsing."""
+    """0.5 MB of 120,000 <p> would hold a worker for seconds: refused before parsing."""
     web.routes["/many"] = (200, "text/html", tiny_paragraphs(120_000))
     started = time.monotonic()
     with pytest.raises(PageTooComplex, match="120004 elements; EXTRACT_MAX_ELEMENTS is 50000") as caught:
