@@ -29,7 +29,9 @@ from bot.store import ChatSettings, Store
 
 log = logging.getLogger(__name__)
 
-FOLLOW_EVERY_S = 60.0  # with a shared store, schedules set through another process are picked up this often
+#: with a shared store, schedules set through another process arrive at once (NOTIFY); without a
+#: notification (the listen connection down) they are read again this often
+FOLLOW_EVERY_S = 60.0
 CHANNEL_NOTICE_S = 8.0  # a confirmation in a channel disappears after this long
 MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER,
           ChatMemberStatus.RESTRICTED)
@@ -47,17 +49,18 @@ class Digests:
 
     async def restore(self, *, follow: bool = False) -> None:
         """Re-create the schedules of every chat with digests on (after a restart). `follow`: the
-        store is shared, and schedules set through another process are picked up every minute."""
+        store is shared, and schedules set through another process are followed as they change."""
         await self.sync()
-        if follow and self.app.job_queue is not None:
-            self.app.job_queue.run_repeating(self._follow, interval=FOLLOW_EVERY_S, first=FOLLOW_EVERY_S,
-                                             name="digest:follow")
+        if follow:
+            self.runner.spawn(self._follow())
 
-    async def _follow(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await self.sync()
-        except StorageUnavailable as exc:
-            log.warning("could not read digest schedules (%s); keeping the ones known", exc)
+    async def _follow(self) -> None:
+        while True:
+            await self.store.wait_for_settings(FOLLOW_EVERY_S)
+            try:
+                await self.sync()
+            except StorageUnavailable as exc:
+                log.warning("could not read digest schedules (%s); keeping the ones known", exc)
 
     async def sync(self) -> None:
         """This process's schedules as the store has them."""
@@ -159,6 +162,11 @@ class Digests:
         """The daily run: post the digest if there is anything to report, from one process only
         however many run this schedule; False when another process has this run or nothing was new."""
         cs = await self.store.chat(chat_id)
+        if not cs.digest_enabled:
+            # turned off (through any process) after this process scheduled the run
+            log.info("digest run of chat %s skipped: digests are off", chat_id)
+            self.unschedule(chat_id)
+            return False
         # the run is named by its day and time in the chat's zone: every process computes the same
         slot = datetime.now(ZoneInfo(cs.timezone)).strftime("%Y-%m-%d") + f"T{cs.digest_time}"
         if not await self.store.claim_digest_run(chat_id, slot):

@@ -14,6 +14,7 @@ is at work at a time, across every process, so replies keep their order.
 from __future__ import annotations
 
 import abc
+import asyncio
 import hashlib
 import json
 import time
@@ -238,6 +239,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def digest_chats(self) -> list[ChatSettings]: ...
+
+    async def wait_for_settings(self, at_most_s: float) -> None:
+        """Return when some chat's settings may have changed in another process (or after
+        `at_most_s`). One process alone changes its schedules itself: it only waits."""
+        await asyncio.sleep(at_most_s)
 
     # --- usage ----------------------------------------------------------------------------------
     @abc.abstractmethod

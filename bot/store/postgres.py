@@ -13,6 +13,8 @@ SQLite gets from having one writer at a time, this store gets from locks held fo
   to keep one request per chat at work.
 - Workers wait on `LISTEN newsbot_work`; adding a request, releasing one and finishing one `NOTIFY`
   in the same transaction, so a worker wakes as soon as it commits.
+- Saving a chat's settings `NOTIFY`s `newsbot_settings` on the same connection: every process
+  running digests follows a schedule turned on, off or moved at once (`wait_for_settings`).
 
 Times are the client's `time.time()`, as in SQLite (leases, retries, rate slots): keep the clocks of
 the machines in sync (NTP) when workers run on several.
@@ -55,6 +57,7 @@ T = TypeVar("T")
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 
 CHANNEL = "newsbot_work"  # NOTIFY: a request was added, released or finished
+SETTINGS_CHANNEL = "newsbot_settings"  # NOTIFY: a chat's settings (its digest schedule) changed
 
 # only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
 # SKIP LOCKED passes over a row another worker is claiming right now (its chat's later requests stay
@@ -109,6 +112,7 @@ class PostgresStore(Store):
         self.timeout_s = timeout_s
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._work = asyncio.Event()
+        self._settings = asyncio.Event()  # set when another process (or this one) saved a chat's settings
         self._listener: asyncio.Task[None] | None = None
         self._listen_conn: psycopg.AsyncConnection[Any] | None = None
         self._listened = False  # a listen connection existed: notifications may have been missed since
@@ -310,6 +314,14 @@ class PostgresStore(Store):
             self._work.set()
 
     async def wait_for_work(self, at_most_s: float) -> None:
+        await self._wait(self._work, at_most_s)
+
+    async def wait_for_settings(self, at_most_s: float) -> None:
+        await self._wait(self._settings, at_most_s)
+
+    async def _wait(self, event: asyncio.Event, at_most_s: float) -> None:
+        """Until `event` (set by a notification, or when notifications may have been missed), or
+        `at_most_s`; then it is cleared for the next wait."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + at_most_s
         if self._listener is None or self._listener.done():
@@ -317,8 +329,8 @@ class PostgresStore(Store):
                 if self._listener is None or self._listener.done():
                     await self._listen(at_most_s)
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._work.wait(), max(0.0, deadline - loop.time()))
-        self._work.clear()
+            await asyncio.wait_for(event.wait(), max(0.0, deadline - loop.time()))
+        event.clear()
 
     async def _listen(self, at_most_s: float) -> None:
         """(Re)connect the LISTEN connection; on failure the caller just waits, the next call tries again."""
@@ -332,22 +344,25 @@ class PostgresStore(Store):
                 keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3),
                 max(at_most_s, 0.5))
             await conn.execute(f"LISTEN {CHANNEL}")
+            await conn.execute(f"LISTEN {SETTINGS_CHANNEL}")
         except (psycopg.Error, OSError, TimeoutError) as exc:
             log.warning("postgres: cannot listen for work (%s); polling", exc)
             return
         self._listen_conn = conn
-        if self._listened:
-            self._work.set()  # work may have come while the connection was down: look once
+        if self._listened:  # work or settings may have come while the connection was down: look once
+            self._work.set()
+            self._settings.set()
         self._listened = True
         self._listener = asyncio.create_task(self._notifications(conn), name="newsbot-listen")
 
     async def _notifications(self, conn: psycopg.AsyncConnection[Any]) -> None:
         try:
-            async for _ in conn.notifies():
-                self._work.set()
+            async for note in conn.notifies():
+                (self._settings if note.channel == SETTINGS_CHANNEL else self._work).set()
         except psycopg.Error as exc:
             log.warning("postgres: the listen connection dropped (%s); reconnecting on the next wait", exc)
             self._work.set()
+            self._settings.set()
         finally:
             with suppress(Exception):
                 await conn.close()
@@ -432,12 +447,17 @@ class PostgresStore(Store):
                             (at, chat_id))
 
     async def save_chat(self, cs: ChatSettings) -> None:
-        await self._execute(
-            "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (chat_id) DO UPDATE SET lang = excluded.lang,"
-            " digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
-            " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at",
-            (cs.chat_id, cs.lang, cs.digest_enabled, cs.digest_time, cs.timezone, cs.last_digest_at))
+        async def body(conn: Conn) -> None:
+            await conn.execute(
+                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (chat_id) DO UPDATE SET lang = excluded.lang,"
+                " digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
+                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at",
+                (cs.chat_id, cs.lang, cs.digest_enabled, cs.digest_time, cs.timezone, cs.last_digest_at))
+            # every process running digests follows a schedule change at once, not at its next poll
+            await conn.execute(f"NOTIFY {SETTINGS_CHANNEL}")
+
+        await self._run(body)
 
     async def digest_chats(self) -> list[ChatSettings]:
         rows = await self._fetchall("SELECT * FROM chat_settings WHERE digest_enabled ORDER BY chat_id")

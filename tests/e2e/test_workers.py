@@ -142,3 +142,36 @@ async def test_quotas_hold_across_workers_under_a_burst(bot_settings: Settings, 
     finally:
         for bot in reversed(bots):
             await bot.stop()
+
+
+def _scheduled(bot: NewsBot, chat: int) -> list[str]:
+    """When the daily digest jobs this process holds for a chat next run (HH:MM UTC)."""
+    jq = bot.app.job_queue
+    assert jq is not None
+    return [job.next_t.strftime("%H:%M") for job in jq.get_jobs_by_name(f"digest:{chat}") if job.next_t]
+
+
+async def test_digest_off_through_the_receiver_stops_a_run_a_worker_had_scheduled(
+        bot_settings: Settings, botapi: FakeBotAPI, postgres_url: str) -> None:
+    group, admin = -100778, 61
+    botapi.chat_members[(group, admin)] = "administrator"
+    shared = configure(bot_settings, database_url=postgres_url, digest_min_chars=100)
+    receiving, working = NewsBot(shared, role="receiver"), NewsBot(shared, role="worker")
+    await receiving.start()
+    await working.start()
+    try:
+        botapi.push("message", U.command(group, "/digest on 09:00 UTC", uid=admin))
+        # the worker follows the schedule set through the receiver at once (NOTIFY), not at a poll
+        await until(lambda: any("09:00" in t for t in _scheduled(working, group)), within=5)
+        botapi.push("message", U.message(group, ARTICLE, uid=5))
+        await until(lambda: _has_entries(working, group), within=30)
+
+        # the worker's job is about to fire when an admin turns digests off through the receiver
+        botapi.push("message", U.command(group, "/digest off", uid=admin))
+        await until(lambda: "Digest off" in botapi.visible_text(group))
+        assert not await working.digests.run_scheduled(group)  # the run reads the settings it starts with
+        await until(lambda: not _scheduled(working, group), within=5)
+        assert "News digest" not in botapi.visible_text(group)
+    finally:
+        await working.stop()
+        await receiving.stop()
