@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.engine import grounding, prompts
+from bot.engine import grounding, passages, prompts
 from bot.engine.article import Article, estimate_tokens, fit_tokens
 from bot.engine.llm import LLMClient, LLMReply
 from bot.engine.normalize import Matcher
@@ -273,8 +273,9 @@ class BriefEngine:
             llm_seconds=round(llm_seconds, 3), total_seconds=round(time.monotonic() - started, 3),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        return BriefEnvelope(brief=settled.brief, article=article.info(chars_sent=len(text), truncated=truncated),
-                             provenance=provenance, checks=report)
+        info = article.info(chars_sent=len(text), truncated=truncated)
+        info.passages = passages.of_brief(article.text, settled.brief)
+        return BriefEnvelope(brief=settled.brief, article=info, provenance=provenance, checks=report)
 
     @staticmethod
     def _missing(first: Answer, grounds: grounding.Grounds) -> list[str]:

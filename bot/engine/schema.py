@@ -245,6 +245,14 @@ class CheckedBrief(Brief):
 
 
 # --- the envelope ----------------------------------------------------------------------------
+class Passage(BaseModel):
+    """One of the article's paragraphs that holds a checked span, as the article has it:
+    `start` is its offset in the article's text, so a span's `start`/`end` fall inside it."""
+
+    start: int
+    text: str
+
+
 class ArticleInfo(BaseModel):
     source: str
     url: str | None = None
@@ -258,6 +266,9 @@ class ArticleInfo(BaseModel):
     truncated: bool = False
     status: Literal["full", "truncated", "paywalled", "text"] = "text"
     content_hash: str
+    #: the paragraphs that hold the brief's verified quotes and evidence (none in briefs stored
+    #: before they were kept): the rich message shows each span in its place
+    passages: list[Passage] = Field(default_factory=list)
 
 
 class Usage(BaseModel):

@@ -95,6 +95,16 @@ async def cmd_summarize(args: argparse.Namespace) -> int:
             await store.close()
     if args.json:
         print(env.model_dump_json(indent=2))
+    elif args.rich:
+        from bot.render.rich import render_rich
+
+        rich = render_rich(env, args.lang)
+        if rich is None:  # the bot then sends the classic messages
+            print("newsbot: this brief does not fit in one rich message; the bot sends it as classic "
+                  "messages (shown below)", file=sys.stderr)
+            print(render_text(env, args.lang))
+        else:
+            print(rich.html)
     else:
         print(render_text(env, args.lang))
     return 0
@@ -169,6 +179,7 @@ examples:
   newsbot summarize article.ar.txt
   newsbot summarize https://example.com/news/1 --lang en
   newsbot summarize page.html --json > brief.json
+  newsbot summarize article.ar.txt --rich --lang ar > brief.html
   cat article.txt | newsbot summarize -"""
 
 EXTRACT_HELP = """input is a file (.txt, .html), '-' for standard input, or a link, as for summarize.
@@ -227,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input", help="a file, '-' for standard input, or a link")
     s.add_argument("--json", action="store_true", help="print the full JSON envelope (brief, article, provenance, "
                    "checks) instead of the readable brief")
+    s.add_argument("--rich", action="store_true", help="print the Rich HTML of the one rich message the bot "
+                   "sends (Bot API sendRichMessage) instead of the readable brief")
     s.add_argument("--lang", choices=["ar", "en", "both"], default="both",
                    help="language of the readable brief (default: both); --json always has both")
     s.add_argument("--no-cache", action="store_true",

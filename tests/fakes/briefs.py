@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.engine import grounding
+from bot.engine import grounding, passages
 from bot.engine.normalize import Matcher
 from bot.engine.schema import ArticleInfo, BriefEnvelope, CheckReport, Provenance, Usage
 from tests.conftest import EXAMPLE_ARTICLE
@@ -100,7 +100,8 @@ def envelope(data: dict[str, Any], article: str | None = None) -> BriefEnvelope:
     settled = grounding.settle(brief, Matcher(article))
     return BriefEnvelope(
         brief=settled.brief,
-        article=ArticleInfo(source="t", chars=len(article), chars_sent=len(article), content_hash="x"),
+        article=ArticleInfo(source="t", chars=len(article), chars_sent=len(article), content_hash="x",
+                            passages=passages.of_brief(article, settled.brief)),
         provenance=Provenance(model="m", prompt_version="p", response_format="json_schema", usage=Usage(),
                               llm_calls=1, llm_seconds=0, total_seconds=0, created_at="now"),
         checks=CheckReport(passed_first_time=True, repaired=False, dropped=settled.dropped,

@@ -38,6 +38,17 @@ def test_summarize_prints_a_readable_bilingual_brief(llm_env: dict[str, str], tm
     assert "12 verified span(s)" in r.stdout
 
 
+def test_summarize_rich_prints_the_rich_html_that_would_be_sent(llm_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.fakes.rich_html import check
+
+    r = newsbot("summarize", str(EXAMPLE_ARTICLE), "--rich", "--lang", "en", env=llm_env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = check(r.stdout.strip())
+    assert "Who is pressuring whom" in got.text and "من يضغط على من" not in got.text
+    assert "<table bordered striped>" in r.stdout and "<details><summary>🔎 In the article" in r.stdout
+    assert got.links and set(got.links) <= got.anchors  # every quote links to its marked place
+
+
 def test_summarize_json_from_stdin(llm_env: dict[str, str], tmp_path: Path) -> None:
     r = newsbot("summarize", "-", "--json", env=llm_env, stdin=EXAMPLE_ARTICLE.read_text(), cwd=tmp_path)
     assert r.returncode == 0, r.stderr

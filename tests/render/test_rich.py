@@ -1,0 +1,120 @@
+"""The brief as one rich message: valid Rich HTML within Telegram's limits, evidence one tap away."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.engine.evaluate import pairs_in
+from bot.engine.schema import Passage
+from bot.reading.reader import read_file
+from bot.render.rich import render_rich
+from tests.conftest import EXAMPLE_ARTICLE, example_brief
+from tests.fakes.briefs import envelope
+from tests.fakes.rich_html import RichHTMLError, check
+
+ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+EVAL = Path(__file__).resolve().parents[2] / "eval"
+VIEWS = ("ar", "en", "both")
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_example_is_one_valid_rich_message(view: str) -> None:
+    env = envelope(example_brief())
+    msg = render_rich(env, view)  # type: ignore[arg-type]
+    assert msg is not None and not msg.cut
+    assert msg.is_rtl == (view != "en")  # Arabic leads in "ar" and "both"
+    got = check(msg.html)
+    if view != "ar":
+        assert "Who is pressuring whom" in got.text and "Stated positions" in got.text
+    if view != "en":
+        assert "من يضغط على من" in got.text
+    # the pressures as a table with the event type in words
+    assert "<table" in msg.html and ("request" in got.text if view != "ar" else "مطالبة" in got.text)
+    # every verified quote is a block quotation credited "actor · source" that links to its place
+    quotes = [p for p in env.brief.positions if p.quote_check and p.quote_check.verified]
+    assert quotes
+    for i, p in enumerate(env.brief.positions, 1):
+        if p.quote_check and p.quote_check.verified:
+            assert f'href="#q{i}"' in msg.html and f'<a name="q{i}"></a><mark>' in msg.html
+    assert msg.html.count("<blockquote>") == len(quotes) * (2 if view == "both" else 1)
+    assert "<cite>Israel · an unnamed Israeli official" in msg.html or view == "ar"
+    # the article section is collapsed and holds each checked span, marked
+    assert "<details><summary>" in msg.html and "<details open" not in msg.html
+    assert "<mark>الباب لم يُغلق بعد أمام إمكانية التوصل إلى اتفاق، رغم معارضة بعض الوزراء في الكابينيت</mark>" \
+        in msg.html
+    assert "🕶" in got.text  # anonymous sources are flagged
+    assert "<footer>" in msg.html
+
+
+def test_unverified_evidence_is_never_marked_nor_quoted() -> None:
+    data = example_brief()
+    invented = "مصر تهدد بقطع العلاقات مع الجميع فورا"
+    data["pressures"][0]["evidence"] = invented
+    data["positions"][1]["quote"] = "هذا اقتباس لا وجود له في المقال إطلاقا"
+    env = envelope(data)
+    assert not env.brief.pressures[0].evidence_check.verified
+    msg = render_rich(env, "both")
+    assert msg is not None
+    check(msg.html)
+    assert invented not in msg.html and "لا وجود له" not in msg.html
+    assert 'name="p1"' not in msg.html and 'href="#p1"' not in msg.html
+    assert 'href="#q2"' not in msg.html
+    assert "⚠️ unverified" in msg.html and "⚠️ غير موثّق" in msg.html
+
+
+def test_a_huge_article_section_is_cut_around_the_spans_never_the_brief() -> None:
+    env = envelope(example_brief())
+    filler = "جملة طويلة لا علاقة لها بالموضوع. " * 400
+    # every paragraph that holds a span grows far beyond what one message can carry
+    env.article.passages = [Passage(start=p.start - len(filler), text=filler + p.text + " " + filler)
+                            for p in env.article.passages]
+    # offsets move with the text: shift the passages' starts back so spans stay inside them
+    assert sum(len(p.text) for p in env.article.passages) > 100_000
+    whole = render_rich(envelope(example_brief()), "both")
+    msg = render_rich(env, "both")
+    assert msg is not None and whole is not None and msg.cut
+    got = check(msg.html)
+    assert got.chars <= 32_768
+    assert "✂️" in got.text
+    brief_part = whole.html.split("<details>")[0]
+    assert msg.html.split("<details>")[0] == brief_part  # the brief is whole
+    for i, p in enumerate(env.brief.positions, 1):
+        if p.quote_check and p.quote_check.verified:
+            assert f"<mark>{p.quote}</mark>" in msg.html
+            assert f'href="#q{i}"' in msg.html
+
+
+def test_markup_in_the_brief_is_shown_literally() -> None:
+    data = example_brief()
+    data["headline"]["en"] = 'a <b>bold</b> & "x" <script>y</script> &nbsp; 1 < 2'
+    msg = render_rich(envelope(data), "en")
+    assert msg is not None
+    got = check(msg.html)
+    assert '<script>y</script> &nbsp; 1 < 2' in got.text
+
+
+def test_the_validator_refuses_what_telegram_would() -> None:
+    for bad in ("<p>open", "<p><b>x</p></b>", "<blink>x</blink>", "<b><p>x</p></b>", "<td>x</td>",
+                '<a href="#nowhere">x</a>', "<p>&copy;</p>", "<table><tr>" + "<td>x</td>" * 21 + "</tr></table>",
+                "<p>" + "x" * 32_769 + "</p>", "<p>x</p>" * 501, "<b>" * 17 + "x" + "</b>" * 17):
+        with pytest.raises(RichHTMLError):
+            check(bad)
+
+
+def _references() -> list[tuple[str, str, str]]:
+    return [(name, str(a), str(r)) for lang in ("ar", "en") for name, a, r in pairs_in(EVAL / lang)]
+
+
+@pytest.mark.parametrize(("name", "article", "ref"), _references(), ids=lambda v: Path(v).name)
+def test_every_reference_brief_renders_within_limits_in_every_view(name: str, article: str, ref: str) -> None:
+    text = read_file(article).text
+    env = envelope(json.loads(Path(ref).read_text(encoding="utf-8")), text)
+    assert env.article.passages
+    for view in VIEWS:
+        msg = render_rich(env, view)  # type: ignore[arg-type]
+        assert msg is not None, (name, view)
+        got = check(msg.html)
+        assert got.links and set(got.links) <= got.anchors
