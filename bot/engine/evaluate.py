@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.engine import prompts
 from bot.engine.article import Article
 from bot.engine.brief import BriefEngine
+from bot.engine.grounding import Grounds
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import Matcher, normalize
 from bot.engine.schema import Brief, BriefEnvelope, CheckIssue
@@ -272,3 +273,42 @@ async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], 
         print("nothing could be scored: every article failed for a reason other than the model's answer",
               file=sys.stderr)
     return code
+
+
+# --- the speaker check on the references (no model) -----------------------------------------------
+@dataclass
+class Mutations:
+    """The speaker check run on a reference brief as it is (`flagged` of `quotes` are false alarms)
+    and with the speakers of every two quotes of different actors swapped (`caught` of `swaps`)."""
+
+    quotes: int = 0
+    flagged: int = 0
+    swaps: int = 0
+    caught: int = 0
+
+    def __add__(self, other: Mutations) -> Mutations:
+        return Mutations(self.quotes + other.quotes, self.flagged + other.flagged, self.swaps + other.swaps,
+                         self.caught + other.caught)
+
+
+def mutations(article: Article, ref: Brief) -> Mutations:
+    """Swap the speakers (actor and cited sources) of every pair of the reference's quoted positions
+    with different actors, and run the speaker check on each: a swap is caught when the check does
+    not confirm the swapped speaker."""
+    grounds = Grounds(Matcher(article.text), tuple(o for o in (article.outlet, article.publisher_hint) if o))
+    quoted = []
+    for q in ref.positions:
+        check = grounds.span(q.quote) if q.quote else None
+        if check is not None and check.verified:
+            quoted.append((q, check))
+    out = Mutations(quotes=len(quoted))
+    out.flagged = sum(not grounds.speaker(ref, q, c).confirmed for q, c in quoted)
+    for i, (p, pc) in enumerate(quoted):
+        for q, qc in quoted[i + 1:]:
+            if p.actor == q.actor:
+                continue
+            for (mine, check), other in (((p, pc), q), ((q, qc), p)):
+                swapped = mine.model_copy(update={"actor": other.actor, "source_ids": other.source_ids})
+                out.swaps += 1
+                out.caught += not grounds.speaker(ref, swapped, check).confirmed
+    return out

@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from bot.engine import speakers
+from bot.engine.attribution import Attributions
 from bot.engine.normalize import Matcher, has_bidi, normalize, script_share, strip_bidi
 from bot.engine.partial_json import Cut, load
 from bot.engine.schema import (
@@ -34,10 +37,12 @@ from bot.engine.schema import (
     Dropped,
     DroppedItem,
     Grounding,
+    PartiesCheck,
     Position,
     Pressure,
     Source,
     SpanCheck,
+    SpeakerCheck,
     Summary,
 )
 
@@ -358,6 +363,32 @@ class Grounds:
             return SpanCheck(verified=False)
         return SpanCheck(verified=True, found_in="article", start=m.start, end=m.end)
 
+    @cached_property
+    def attributions(self) -> Attributions:
+        """The article's reported speech, analysed once for every answer checked against it."""
+        return Attributions(self.matcher.article)
+
+    def speaker(self, brief: Brief, position: Position, quote: SpanCheck) -> SpeakerCheck:
+        """Whether the article attributes the verified `quote` to the position's actor or a source it cites."""
+        assert quote.start is not None and quote.end is not None
+        actor = next((a for a in brief.actors if a.id == position.actor), None)
+        cited = [s for s in brief.sources if s.id in position.source_ids]
+        return speakers.check_speaker(self.attributions, quote.start, quote.end, actor, cited)
+
+    def parties(self, brief: Brief, pressure: Pressure, evidence: SpanCheck) -> PartiesCheck:
+        """Whether the verified `evidence`'s sentence names each actor and target of the pressure."""
+        assert evidence.start is not None and evidence.end is not None
+        ids = list(dict.fromkeys([*pressure.actors, *pressure.targets]))
+        known = {a.id: a for a in brief.actors}
+        return speakers.check_parties(self.attributions, evidence.start, evidence.end,
+                                      [(i, known.get(i)) for i in ids])
+
+    def said_in(self, at: int) -> str:
+        """The sentence of the article at offset `at`, for a repair message."""
+        att = self.attributions
+        first, _ = att.sentences_of(at, at + 1)
+        return att.sentence_text(first) if att.sentences else ""
+
     def source_name(self, source: Source) -> SpanCheck:
         known = {_outlet_key(o) for o in self.outlets} - {""}
         if {_outlet_key(source.name.ar), _outlet_key(source.name.en)} & known:
@@ -381,6 +412,7 @@ def check(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ())
         if not grounds.span(text).verified:
             issues.append(CheckIssue(path=path, kind="not_found",
                                      message=f"not found verbatim in the article: {text[:120]!r}"))
+    issues += _attribution_issues(brief, grounds)
     for i, a in enumerate(brief.actors):
         if not grounds.mention(a.mention).verified:
             issues.append(CheckIssue(path=f"actors[{i}].mention", kind="not_found",
@@ -430,6 +462,36 @@ def check(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ())
             issues.append(CheckIssue(path=path, kind="script", message="must be written in Arabic script"))
         if lang == "en" and latin < 0.7:
             issues.append(CheckIssue(path=path, kind="script", message="must be written in English (Latin script)"))
+    return issues
+
+
+def _attribution_issues(brief: Brief, grounds: Grounds) -> list[CheckIssue]:
+    """A verified quote the article does not attribute to its actor, and verified evidence whose
+    sentence does not name its parties, with the attributing sentence to look at."""
+    issues: list[CheckIssue] = []
+    actor_ids = {a.id for a in brief.actors}
+    for i, q in enumerate(brief.positions):
+        quote = grounds.span(q.quote) if q.quote else None
+        if quote is None or not quote.verified or q.actor not in actor_ids:
+            continue
+        said = grounds.speaker(brief, q, quote)
+        if said.confirmed:
+            continue
+        where = said.found_at.start if said.found_at else quote.start or 0
+        who = f"to {said.speaker!r}" if said.speaker else "to no one named"
+        issues.append(CheckIssue(path=f"positions[{i}].actor", kind="speaker",
+                                 message=f"the article attributes this quote {who}, not to {q.actor!r}; look at the "
+                                         f"sentence that says who said it: {grounds.said_in(where)[:300]!r}"))
+    for i, p in enumerate(brief.pressures):
+        evidence = grounds.span(p.evidence)
+        if not evidence.verified:
+            continue
+        named = grounds.parties(brief, p, evidence)
+        if not named.confirmed:
+            issues.append(CheckIssue(path=f"pressures[{i}].evidence", kind="parties",
+                                     message=f"the evidence and its sentence do not name {', '.join(named.missing)}; "
+                                             f"choose evidence that names every actor and target: "
+                                             f"{grounds.said_in(evidence.start or 0)[:300]!r}"))
     return issues
 
 
@@ -491,7 +553,8 @@ def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()
             drop(f"pressures[{i}]", "pressure", "unknown_reference", p.evidence,
                  "pressure without a known actor or target")
             continue
-        pressures.append(CheckedPressure(**kept.model_dump(), evidence_check=check_))
+        parties = grounds.parties(brief, kept, check_) if check_.verified else None
+        pressures.append(CheckedPressure(**kept.model_dump(), evidence_check=check_, parties_check=parties))
 
     positions: list[CheckedPosition] = []
     for i, (q, quote) in enumerate(zip(brief.positions, quotes, strict=True)):
@@ -502,8 +565,14 @@ def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()
         if quote is not None and not quote.verified:
             drop(f"positions[{i}].quote", "quote", "not_found", q.quote or "", "quote not found in the article")
             kept.quote, quote = None, None
-        positions.append(CheckedPosition(**kept.model_dump(), quote_check=quote))
+        said = grounds.speaker(brief, kept, quote) if quote is not None and quote.verified else None
+        positions.append(CheckedPosition(**kept.model_dump(), quote_check=quote, speaker_check=said))
 
+    said = [p.speaker_check for p in positions if p.speaker_check is not None]
+    named = [p.parties_check for p in pressures if p.parties_check is not None]
+    grounding = grounding.model_copy(update={
+        "speakers_checked": len(said), "speakers_confirmed": sum(c.confirmed for c in said),
+        "parties_checked": len(named), "parties_confirmed": sum(c.confirmed for c in named)})
     checked = CheckedBrief(language=brief.language, headline=brief.headline, summary=brief.summary,
                            actors=actors, pressures=pressures, positions=positions, sources=sources)
     return Settled(brief=checked, dropped=dropped, grounding=grounding)

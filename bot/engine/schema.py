@@ -218,16 +218,45 @@ class SpanCheck(BaseModel):
     end: int | None = None
 
 
+class Offsets(BaseModel):
+    """Character offsets [start, end) into the article's text."""
+
+    start: int
+    end: int
+
+
+class SpeakerCheck(BaseModel):
+    """Whether the article attributes a quote to its position's actor (or to a source the position
+    cites). `found_at`: the attribution the check relied on (speaker phrase and attributing verb),
+    null when the article attributes the passage to no one; `speaker`: that speaker phrase as the
+    article writes it ("" for a verb without a subject, such as "وأضاف")."""
+
+    confirmed: bool
+    found_at: Offsets | None = None
+    speaker: str | None = None
+
+
+class PartiesCheck(BaseModel):
+    """Whether a pressure's evidence (or the sentence it stands in) names each of its actors and
+    targets. `found_at`: that sentence; `missing`: the ids of the parties it does not name."""
+
+    confirmed: bool
+    found_at: Offsets | None = None
+    missing: list[str] = Field(default_factory=list)
+
+
 class CheckedActor(Actor):
     mention_check: SpanCheck
 
 
 class CheckedPressure(Pressure):
     evidence_check: SpanCheck
+    parties_check: PartiesCheck | None = None  # null: unverified evidence, or stored before the check
 
 
 class CheckedPosition(Position):
     quote_check: SpanCheck | None  # null when there is no quote
+    speaker_check: SpeakerCheck | None = None  # null: no verified quote, or stored before the check
 
 
 class CheckedSource(Source):
@@ -303,7 +332,8 @@ class CheckIssue(BaseModel):
     """One failed check: `path` points into the brief (`positions[1].quote`)."""
 
     path: str
-    kind: Literal["schema", "not_found", "reference", "duplicate_id", "script", "cut_off"]
+    kind: Literal["schema", "not_found", "reference", "duplicate_id", "script", "cut_off", "speaker", "parties",
+                  "number"]
     message: str
 
 
@@ -338,6 +368,12 @@ class Grounding(BaseModel):
     spans_verified: int = 0
     names_checked: int = 0
     names_verified: int = 0
+    #: verified quotes whose speaker was checked, and those the article attributes to their actor
+    speakers_checked: int = 0
+    speakers_confirmed: int = 0
+    #: pressures with verified evidence whose parties were checked, and those whose evidence names them all
+    parties_checked: int = 0
+    parties_confirmed: int = 0
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -350,6 +386,19 @@ class Grounding(BaseModel):
         """Less than half of the spans verified, or none to check: the brief says so."""
         return self.ratio is None or self.ratio < LOW_GROUNDING
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def speakers_low(self) -> bool:
+        """Most checked quotes' speakers not confirmed by the article: the brief says so."""
+        return bool(self.speakers_checked) and self.speakers_confirmed / self.speakers_checked < LOW_GROUNDING
+
+
+class UnconfirmedNumber(BaseModel):
+    """A number in the headline or summary that is not in the article, in any form."""
+
+    path: str  # "headline.en", "summary.ar"
+    text: str  # as the brief writes it
+
 
 class CheckReport(BaseModel):
     passed_first_time: bool
@@ -358,6 +407,7 @@ class CheckReport(BaseModel):
     remaining: list[CheckIssue] = Field(default_factory=list)
     dropped: list[Dropped] = Field(default_factory=list)
     grounding: Grounding = Field(default_factory=Grounding)
+    unconfirmed_numbers: list[UnconfirmedNumber] = Field(default_factory=list)
 
     @property
     def verified_spans(self) -> int:
@@ -367,7 +417,8 @@ class CheckReport(BaseModel):
     def clean(self) -> bool:
         g = self.grounding
         return (not self.remaining and not self.dropped and g.spans_verified == g.spans_checked
-                and g.names_verified == g.names_checked)
+                and g.names_verified == g.names_checked and g.speakers_confirmed == g.speakers_checked
+                and g.parties_confirmed == g.parties_checked and not self.unconfirmed_numbers)
 
 
 class BriefEnvelope(BaseModel):

@@ -36,6 +36,11 @@ LABELS: dict[str, dict[str, str]] = {
     "via": {"ar": "عبر", "en": "via"},
     "unverified": {"ar": "⚠️ غير موثّق: لم يُعثر على الدليل حرفيًا في المقال",
                    "en": "⚠️ unverified: evidence not found verbatim in the article"},
+    "speaker": {"ar": "⚠️ اقتباس؛ لم يؤكد المقال قائله", "en": "⚠️ quote; speaker not confirmed by the article"},
+    "parties": {"ar": "⚠️ دليل؛ لم يؤكد المقال أطرافه", "en": "⚠️ evidence; parties not confirmed by the article"},
+    "speakers_low": {"ar": "⚠️ تنبيه: لم يؤكد المقال قائل إلا {v} من {n} من الاقتباسات",
+                     "en": "⚠️ Caution: the article confirms the speaker of only {v} of {n} quotes"},
+    "numbers": {"ar": "⚠️ أرقام لم يُعثر عليها في المقال: {items}", "en": "⚠️ Numbers not found in the article: {items}"},
     "dropped": {"ar": "أُسقط لأنه غير موجود في المقال: {items}", "en": "Left out as not found in the article: {items}"},
     "orphans": {"ar": "وما لم يبقَ له طرف ({n})", "en": "and what was left without its parties ({n})"},
     "unusable": {"ar": "وما جاء مخالفًا للمخطط أو مقطوعًا أو زائدًا عن الحد ({n})",
@@ -123,7 +128,12 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
     if g.low:
         warning = L["low"].format(v=g.spans_verified, n=g.spans_checked) if g.spans_checked else L["nothing"]
         head.append(f.line(f.b(warning)))
+    if g.speakers_low:
+        head.append(f.line(f.b(L["speakers_low"].format(v=g.speakers_confirmed, n=g.speakers_checked))))
     head += [f.line(f"📰 {f.b(getattr(b.headline, lang))}"), f.line(f.esc(getattr(b.summary, lang)))]
+    numbers = [n.text for n in env.checks.unconfirmed_numbers if n.path.endswith(f".{lang}")]
+    if numbers:
+        head.append(f.line(f.i(L["numbers"].format(items=("، " if lang == "ar" else ", ").join(numbers)))))
     notes = []
     if env.article.truncated:
         lng = "ar" if lang == "ar" else "en"
@@ -142,7 +152,9 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
         atom = [f.line(f"• {f.b(actors)} {arrow} {f.b(targets)} ({f.esc(EVENTS[p.event][lang])})"),
                 f.line(f"{f.esc(L['means'])}: {f.esc(getattr(p.means, lang))}"),
                 f.line(f"{f.esc(L['demand'])}: {f.esc(getattr(p.demand, lang))}")]
-        if p.evidence_check.verified:
+        if p.evidence_check.verified and p.parties_check is not None and not p.parties_check.confirmed:
+            atom += [f.line(f.i(L["parties"])), f.line(f.i(f"“{p.evidence}”"))]
+        elif p.evidence_check.verified:
             atom.append(f.quote(p.evidence))
         else:
             atom.append(f.line(f.i(L["unverified"])))
@@ -158,7 +170,11 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
         if names:
             atom[0] += " " + f.i(f"({L['via']} {', '.join(getattr(n, lang) for n in names)})")
         if p.quote and p.quote_check is not None and p.quote_check.verified:
-            atom.append(f.quote(p.quote))
+            if p.speaker_check is not None and not p.speaker_check.confirmed:
+                # the words are the article's, the speaker may not be: never the plain verified mark
+                atom += [f.line(f.i(L["speaker"])), f.line(f.i(f"“{p.quote}”"))]
+            else:
+                atom.append(f.quote(p.quote))
         positions.append("\n".join(atom))
     if not b.positions:
         positions.append(f.line(f.i(L["none"])))

@@ -76,7 +76,9 @@ async def test_envelope_json_carries_verification_on_each_span(settings: Setting
     text = from_text(ARTICLE, "x").text
     assert data["schema_version"] == "2" and "unverified" not in data["checks"]
     assert data["checks"]["grounding"] == {"spans_checked": 12, "spans_verified": 12, "names_checked": 16,
-                                           "names_verified": 16, "ratio": 1.0, "low": False}
+                                           "names_verified": 16, "ratio": 1.0, "low": False,
+                                           "speakers_checked": 3, "speakers_confirmed": 3, "speakers_low": False,
+                                           "parties_checked": 3, "parties_confirmed": 3}
     evidence = data["brief"]["pressures"][0]
     check = evidence["evidence_check"]
     assert check["verified"] is True and check["found_in"] == "article"

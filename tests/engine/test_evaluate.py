@@ -49,7 +49,9 @@ def test_reference_briefs_pass_every_check(lang: str, at_least: int) -> None:
         read = grounding.read(json.dumps(item["brief"], ensure_ascii=False))
         assert read.brief is not None and read.issues == [] and read.dropped == [], name
         outlets = [item["outlet"]] if item["outlet"] else []
-        assert grounding.check(brief, Matcher(item["article"]), outlets) == [], name
+        # who said it is measured over the references by bench_quality.py --attribution, not required of each
+        issues = grounding.check(brief, Matcher(item["article"]), outlets)
+        assert [i for i in issues if i.kind not in ("speaker", "parties")] == [], name
         settled = grounding.settle(brief, Matcher(item["article"]), outlets)
         assert settled.dropped == [] and settled.grounding.spans_verified == settled.grounding.spans_checked > 0
         assert settled.grounding.names_verified == settled.grounding.names_checked

@@ -1,0 +1,432 @@
+"""Who said what in an article: its sentences and its attributed statements (reported speech).
+
+Works on the article's normal form (`normalize_map`: hamza and alef forms, ة/ه, ى/ي unified,
+quotation marks as `"`, Arabic-Indic digits as ASCII) and reports offsets in the article itself.
+An `Attribution` is one reported-speech construction: the attributing verb or phrase (قال، أكد،
+نقل … عن، بحسب، في بيان; said, told, according to, …), the speaker phrase as the article writes it,
+and, after resolution, the speaker it stands for: a pronoun or a verb without a subject ("he said",
+"وأضاف أن", "مضيفًا") takes the speaker of the attribution before it in that sentence or the one
+before; a bare title ("the minister", "المسؤول") takes the latest earlier speaker with that title.
+`Attributions.for_span` answers which attribution a passage belongs to: the nearest one in its
+sentence outside the passage, else the nearest in the sentences just before it in its paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from bot.engine.normalize import normalize, normalize_map
+
+# --- sentences -------------------------------------------------------------------------------
+_ABBREV = {"mr", "mrs", "ms", "dr", "st", "gen", "lt", "col", "sgt", "prof", "sen", "rep", "gov", "jr", "no",
+           "u.s", "u.n", "u.k", "jan", "feb", "aug", "sept", "oct", "nov", "dec", "vs", "inc", "co", "corp"}
+_END = re.compile(r"[.!?؟]+")
+_OPEN_QUOTE = '"'
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int  # offsets in the normal form
+    end: int
+    paragraph: int
+
+
+def normalize_lines(text: str) -> tuple[str, list[int]]:
+    """`normalize_map` line by line: the normal form keeps the article's line breaks (one per
+    paragraph), which `normalize_map` alone turns into spaces."""
+    parts: list[str] = []
+    origin: list[int] = []
+    for line in re.finditer(r"[^\n]+", text):
+        norm, where = normalize_map(line.group())
+        if not norm:
+            continue
+        if parts:
+            parts.append("\n")
+            origin.append(line.start() - 1)
+        parts.append(norm)
+        origin += [line.start() + w for w in where]
+    return "".join(parts), origin
+
+
+def split_sentences(norm: str) -> list[Sentence]:
+    """Sentences of a text in `normalize_lines` form: ends at . ! ? ؟ (also run together,
+    "weapons.Syria") outside a quotation, and at every line (a paragraph); "Mr." and "U.S." do
+    not end one."""
+    out: list[Sentence] = []
+    for paragraph, line in enumerate(re.finditer(r"[^\n]+", norm)):
+        start, inside, i = line.start(), False, line.start()
+        while i < line.end():
+            ch = norm[i]
+            if ch == _OPEN_QUOTE:
+                inside = not inside
+            m = _END.match(norm, i) if ch in ".!?؟" else None
+            closes = m is not None and inside and norm[m.end():m.end() + 1] == '"'
+            if m and (not inside or closes):
+                stop = m.end() + closes
+                word = re.search(r"[\w.]+$", norm[start:i])
+                nxt = norm[stop:stop + 1]
+                abbrev = ch == "." and word is not None and (word.group().lower().rstrip(".") in _ABBREV
+                                                             or len(word.group()) == 1)
+                digit = ch == "." and i > 0 and norm[i - 1].isdigit() and nxt.isdigit()
+                if not abbrev and not digit and (not nxt or nxt.isspace() or nxt.isupper() or nxt == '"'
+                                                 or "\u0600" <= nxt <= "\u06ff"):
+                    inside = False
+                    if norm[start:stop].strip():
+                        out.append(Sentence(start, stop, paragraph))
+                    i = stop
+                    while i < line.end() and norm[i] == " ":
+                        i += 1
+                    start = i
+                    continue
+            i += 1
+        if norm[start:line.end()].strip():
+            out.append(Sentence(start, line.end(), paragraph))
+    return out
+
+
+# --- reported speech -------------------------------------------------------------------------
+_EN_VERBS = ("said|says|say|told|tells|added|adds|stated|warned|warns|insisted|insists|stressed|stresses|"
+             "noted|notes|explained|announced|announces|claimed|claims|described|admitted|admits|argued|"
+             "argues|wrote|writes|asked|replied|confirmed|confirms|denied|denies|emphasised|emphasized|"
+             "acknowledged|pointed out|maintained|reiterated|vowed|predicted|cautioned|complained")
+# a verb form (past, present, feminine, plural) with an optional joined و/ف; normal form: أ→ا, ة→ه, ى→ي
+_AR_VERBS = ("قال|قالت|قالوا|يقول|تقول|اكد|اكدت|اكدوا|يؤكد|تؤكد|اضاف|اضافت|اضافوا|اوضح|اوضحت|صرح|صرحت|"
+             "اعلن|اعلنت|شدد|شددت|اشار|اشارت|لفت|لفتت|افاد|افادت|ذكر|ذكرت|تابع|تابعت|تساءل|حذر|حذرت|"
+             "اعتبر|اعتبرت|كشف|كشفت|نفي|نفت|ختم|اختتم|زعم|زعمت|راي|رات|اقر|اقرت|ابلغ|ابلغت")
+_AR_PARTICIPLES = ("مضيفا|مؤكدا|مشيرا|موضحا|لافتا|قائلا|مشددا|معتبرا|محذرا|متابعا|مضيفه|مؤكده|مشيره|موضحه|"
+                   "لافته|قائله|مشدده")
+_AR_ACCORDING = "بحسب|حسب|وفق|وفقا ل|طبقا ل|نقلا عن"
+_EN = re.compile(rf"\b(?:{_EN_VERBS})\b|\baccording to\b|\bin a (?:statement|interview|post|tweet)\b", re.IGNORECASE)
+_AR = re.compile(rf"(?<![\w])(?:[وف])?(?:{_AR_VERBS}|{_AR_PARTICIPLES}|نقل|نقلت|{_AR_ACCORDING}|"
+                 r"في (?:بيان|تصريح|تصريحات|حديث|مقابله))(?![\w])")
+_PRONOUNS = {"he", "she", "they", "it", "we", "i", "هو", "هي", "هم"}
+_TITLES = {"minister", "official", "spokesman", "spokeswoman", "spokesperson", "president", "envoy", "secretary",
+           "ambassador", "officials", "source", "sources", "chief", "leader", "commander", "ministry", "diplomat",
+           "مسؤول", "المسؤول", "الوزير", "وزير", "المتحدث", "الرئيس", "المبعوث", "السفير", "المصدر", "المصادر",
+           "القائد", "الدبلوماسي", "الوزاره", "المسؤولون", "المسؤولين", "السفيره", "الوزيره", "المتحدثه"}
+_AUX = re.compile(r"\b(?:has|have|had|was|were|is|are|also|later|earlier|previously|reportedly|then|would|will|"
+                  r"has also|had also|once|again|just|repeatedly|publicly|separately|further|further)\s*$",
+                  re.IGNORECASE)
+_EN_CUT = re.compile(r'"|,\s|;|:|\bthat\b|\bbut\b|\bwhile\b|\band\b(?=\s*$| [a-z])|\bwho\b|\bwhich\b|\bwhen\b|'
+                     r"\bafter\b|\bbefore\b|\bas\b|\bbecause\b|\bif\b", re.IGNORECASE)
+_AR_CUT = re.compile(r'"|,|;|:|\.|\(|(?<![\w])(?:ان|انه|انها|انهم|الي ان|في بيان|في تصريح|في تصريحات|في حديث|'
+                     r"في مقابله|قوله|قولها|خلال|امس|اليوم|يوم|مساء|صباح|لوكاله|لقناه|لصحيفه|لموقع|عبر|علي|"
+                     r"ل\w+ه الاخباريه|بان|بانه|بانها|بانهم|بعد|حول|بشان|عن)(?![\w])")
+_DASHES = re.compile(r"\s[-–—]\s[^-–—]{1,80}?\s[-–—]\s")
+MAX_SPEAKER_WORDS = 12
+_PASSIVE = re.compile(r"\b(?:was|were|been|being|be|is|are)\s+$", re.IGNORECASE)
+
+
+@dataclass
+class Attribution:
+    """One reported-speech construction. Offsets are in the article's text."""
+
+    verb: str  # the attributing word or phrase as the article writes it
+    verb_start: int
+    verb_end: int
+    speaker: str  # the speaker phrase as the article writes it ("" for a verb without a subject)
+    speaker_start: int
+    speaker_end: int
+    sentence: int  # index into `Attributions.sentences`
+    via: str = ""  # who relays it: X in "نقل X عن Y", the outlet in "told the BBC"
+    resolved: list[str] = field(default_factory=list)  # speaker phrases it stands for, after resolution
+
+    @property
+    def start(self) -> int:
+        return min(self.verb_start, self.speaker_start) if self.speaker else self.verb_start
+
+    @property
+    def end(self) -> int:
+        return max(self.verb_end, self.speaker_end) if self.speaker else self.verb_end
+
+    @property
+    def pronoun(self) -> bool:
+        return not self.speaker or self.speaker.lower() in _PRONOUNS
+
+    @property
+    def who(self) -> str:
+        """All the speaker phrases it stands for, as one text to look names up in."""
+        return " · ".join(dict.fromkeys([*([] if self.pronoun else [self.speaker]), *self.resolved]))
+
+
+def _strip(norm: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and norm[start] in " \"'-–—()":
+        start += 1
+    while end > start and norm[end - 1] in " \"'-–—,،.":
+        end -= 1
+    return start, end
+
+
+class Attributions:
+    """The reported speech of one article, analysed once."""
+
+    def __init__(self, article: str) -> None:
+        self.article = article
+        self.norm, self.origin = normalize_lines(article)
+        self.sentences = split_sentences(self.norm)
+        self._starts = [s.start for s in self.sentences]
+
+    def _orig(self, start: int, end: int) -> tuple[int, int]:
+        """Normal-form offsets [start, end) as offsets into the article."""
+        if start >= end:
+            at = self.origin[start] if start < len(self.origin) else len(self.article)
+            return at, at
+        return self.origin[start], self.origin[end - 1] + 1
+
+    def sentence_of(self, norm_at: int) -> int:
+        lo, hi = 0, len(self._starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._starts[mid] <= norm_at:
+                lo = mid + 1
+            else:
+                hi = mid
+        return max(lo - 1, 0)
+
+    def _norm_at(self, article_at: int) -> int:
+        """The normal-form offset of an article offset (the first at or after it)."""
+        lo, hi = 0, len(self.origin)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.origin[mid] < article_at:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def sentence_span(self, index: int) -> tuple[int, int]:
+        s = self.sentences[index]
+        return self._orig(*_strip(self.norm, s.start, s.end))
+
+    def sentence_text(self, index: int) -> str:
+        return self.article[slice(*self.sentence_span(index))]
+
+    # --- finding them ------------------------------------------------------------------------
+    @cached_property
+    def all(self) -> list[Attribution]:
+        found: list[Attribution] = []
+        for index, s in enumerate(self.sentences):
+            for m in _EN.finditer(self.norm, s.start, s.end):
+                if not _PASSIVE.search(self.norm, max(s.start, m.start() - 12), m.start()):
+                    a = self._english(m, index)
+                    if not re.match(r"(?:why|how|what|whether|if)\b", a.speaker, re.IGNORECASE):
+                        found.append(a)  # "Why Turkey won't say ...": a question, not a speaker
+            for m in _AR.finditer(self.norm, s.start, s.end):
+                a = self._arabic(m, index)
+                if a is not None:
+                    found.append(a)
+        found = [a for a in found if a is not None]
+        found.sort(key=lambda a: a.verb_start)
+        self._resolve(found)
+        return found
+
+    def _make(self, verb: tuple[int, int], speaker: tuple[int, int], index: int, via: str = "") -> Attribution:
+        vs, ve = self._orig(*verb)
+        ss, se = _strip(self.norm, *speaker)
+        words = self.norm[ss:se].split()
+        if len(words) > MAX_SPEAKER_WORDS:  # keep the words nearest the verb
+            if speaker[0] < verb[0]:
+                ss = se - len(" ".join(words[-MAX_SPEAKER_WORDS:]))
+            else:
+                se = ss + len(" ".join(words[:MAX_SPEAKER_WORDS]))
+        os_, oe = self._orig(ss, se)
+        return Attribution(verb=self.article[vs:ve], verb_start=vs, verb_end=ve, speaker=self.article[os_:oe],
+                           speaker_start=os_, speaker_end=oe, sentence=index, via=via)
+
+    def _english(self, m: re.Match[str], index: int) -> Attribution:
+        s = self.sentences[index]
+        word = m.group().lower()
+        if word.startswith("according to") or word.startswith("in a "):
+            if word.startswith("according to"):
+                end = _EN_CUT.search(self.norm, m.end(), s.end)
+                return self._make(m.span(), (m.end(), end.start() if end else s.end), index)
+        # before the verb: back to the nearest boundary (quotation, comma, "that", ...); past an
+        # empty piece or a relative clause ("X, which oversees it, has said") to the one before
+        left = self.norm[s.start:m.start()]
+        cuts = list(_EN_CUT.finditer(left))
+        bounds = [(s.start + (cuts[k - 1].end() if k else 0), s.start + (cuts[k].start() if k < len(cuts) else len(left)),
+                   cuts[k - 1].group().strip().lower() if k else "") for k in range(len(cuts) + 1)]
+        start = phrase_end = m.start()
+        for k in range(len(bounds) - 1, max(len(bounds) - 5, -1), -1):
+            seg_start, seg_end, cut = bounds[k]
+            phrase = self.norm[seg_start:seg_end]
+            aux = _AUX.search(phrase)
+            while aux is not None and phrase.strip():
+                seg_end = seg_start + aux.start()
+                phrase = self.norm[seg_start:seg_end]
+                aux = _AUX.search(phrase)
+            if cut in ("which", "who") or re.match(r"\s*via\b", phrase):
+                continue
+            if phrase.strip() and phrase.strip() != '"':
+                start, phrase_end = seg_start, seg_end
+                lead = phrase.split()[0]
+                if cut == "," and k > 0 and (lead[:1].islower() or lead.lower() in ("the", "a", "an")):
+                    # "Nikolai Primak, head of the investigation, said": the name before the title
+                    prev_start, prev_end, _ = bounds[k - 1]
+                    if 0 < len(self.norm[prev_start:prev_end].split()) <= 5:
+                        start = prev_start
+                break
+            if cut != ",":
+                break  # "... and said", '"...," said X': no subject before the verb
+        via = ""
+        if word in ("told", "tells"):
+            tail = _EN_CUT.search(self.norm, m.end(), s.end)
+            via = self.norm[m.end():tail.start() if tail else s.end].strip()
+        phrase = _DASHES.sub(" ", self.norm[start:phrase_end])
+        before = self.norm[s.start:m.start()].rstrip()
+        if not phrase.strip() and word not in ("told", "tells") and (not before or before.endswith(('"', ","))):
+            # '"...," said John Smith, the minister.': the speaker follows the verb
+            after = self.norm[m.end():s.end]
+            stop = re.search(r'[,.;:"]|\bthat\b|\bin a\b|\bon\b|\bat\b|\bin\b', after)
+            cand = after[: stop.start() if stop else len(after)]
+            if cand.strip() and not phrase.strip():
+                return self._make(m.span(), (m.end(), m.end() + len(cand)), index, via)
+        return self._make(m.span(), (start, phrase_end), index, via)
+
+    def _arabic(self, m: re.Match[str], index: int) -> Attribution | None:
+        s = self.sentences[index]
+        word = m.group()
+        core = word[1:] if word[:1] in "وف" and len(word) > 3 and word[1:] not in ("ق",) else word
+        if re.fullmatch(_AR_PARTICIPLES, core) or re.fullmatch(_AR_PARTICIPLES, word):
+            return self._make(m.span(), (m.start(), m.start()), index)  # its subject is the speaker before
+        if word.startswith("في ") or word.startswith("وفي "):
+            # "في بيان صادر عن X" / "في بيان لـ X"; a bare "في بيان" belongs to the verb before it
+            after = re.match(r"\s+(?:\w+\s+)?(?:صادر\s+)?(?:عن|ل)\s*", self.norm[m.end():s.end])
+            if after is None:
+                return None
+            at = m.end() + after.end()
+            end = _AR_CUT.search(self.norm, at, s.end)
+            return self._make(m.span(), (at, end.start() if end else s.end), index)
+        if core in ("نقل", "نقلت"):
+            # "نقلت X عن Y قوله": Y is the speaker, X relays it
+            rest = self.norm[m.end():s.end]
+            an = re.search(r"(?<![\w])عن(?![\w])", rest)
+            if an is None:
+                return None
+            via = rest[: an.start()].strip()
+            at = m.end() + an.end()
+            return self._make(m.span(), (at, self._speaker_end(at, s.end)), index, via)
+        at = m.end()
+        lead = re.match(r"\s*(?:قائلا|قائله)(?![\w])", self.norm[at:s.end])
+        if lead:  # "وأضافت قائلة": the verb's subject is the speaker before
+            return self._make(m.span(), (m.start(), m.start()), index)
+        stop = self._speaker_end(at, s.end)
+        if re.match(r"\s*(?:في وقت|امس|اليوم|يوم|قبل|مساء|صباح|$)", self.norm[at:stop]):
+            # "وكان البيت الأبيض قال في وقت سابق": the subject stands before the verb
+            head = self.norm[s.start:m.start()]
+            subject = re.search(r"(?:^|[,:\"])\s*(?:و?كان(?:ت)?\s+|و?قد\s+)([^,:\"]{2,80})$", head)
+            if subject and len(subject.group(1).split()) <= 8:
+                return self._make(m.span(), (s.start + subject.start(1), m.start()), index)
+        if core.startswith(("بحسب", "حسب", "وفق", "طبقا", "نقلا")) or word.startswith(("بحسب", "حسب", "وفق")):
+            return self._make(m.span(), (m.end(), stop), index)
+        return self._make(m.span(), (m.end(), stop), index)
+
+    def _speaker_end(self, at: int, stop: int) -> int:
+        """Where an Arabic speaker phrase starting at `at` ends."""
+        end = _AR_CUT.search(self.norm, at, stop)
+        if end is None:
+            return stop
+        if end.group() == ",":
+            # "وزير الخارجية، فلان الفلاني، قوله": the name in apposition belongs to the speaker
+            more = _AR_CUT.search(self.norm, end.end(), stop)
+            if more is not None and more.group() in (",", "قوله", "قولها") and \
+                    len(self.norm[end.end():more.start()].split()) <= 4:
+                return more.start()
+        return end.start()
+
+    def _resolve(self, found: list[Attribution]) -> None:
+        for i, a in enumerate(found):
+            if not a.pronoun:
+                words = [w.lower() for w in normalize(a.speaker).split()]
+                if words and words[0] == "the" and len(words) > 1:
+                    words = words[1:]
+                title = words[0].removeprefix("و") if words else ""
+                if title in _TITLES and (title.startswith("ال") or normalize(a.speaker).lower().startswith("the ")):
+                    # "the minister", "المسؤول": the latest earlier speaker with that title
+                    for b in reversed(found[:i]):
+                        if b.who and title.removeprefix("ال") in normalize(b.who).lower() and b.sentence >= a.sentence - 6:
+                            a.resolved = [b.who]
+                            break
+                continue
+            a.resolved = self._antecedent(found[:i], a.sentence)
+
+    def _antecedent(self, before: list[Attribution], sentence: int) -> list[str]:
+        """Whom a pronoun (or a verb without a subject) in `sentence` stands for: the speaker before
+        it in its sentence, else the previous sentence's speaker (the one before that when the
+        previous sentence only goes on quoting), else the previous sentence as a whole."""
+        for back in (sentence, sentence - 1):
+            said = [b for b in before if b.sentence == back and b.who]
+            if said:
+                return [said[-1].who]
+        prev = sentence - 1
+        if prev < 0:
+            return []
+        if self.norm[self.sentences[prev].start:self.sentences[prev].start + 1] == '"':
+            said = [b for b in before if b.sentence == prev - 1 and b.who]
+            if said:
+                return [said[-1].who]
+        return [self.sentence_text(prev)]
+
+    # --- which attribution a passage belongs to ----------------------------------------------------
+    def sentences_of(self, start: int, end: int) -> tuple[int, int]:
+        """The first and last sentence that article offsets [start, end) fall in."""
+        return self.sentence_of(self._norm_at(start)), self.sentence_of(max(self._norm_at(end) - 1, 0))
+
+    def for_span(self, start: int, end: int) -> Attribution | None:
+        """The attribution of the passage at article offsets [start, end): the nearest one in its
+        sentence(s) lying outside it; else the last one of the nearest of the (at most three)
+        sentences before it in its paragraph."""
+        if not self.sentences:
+            return None
+        first, last = self.sentences_of(start, end)
+        inside = [a for a in self.all if first <= a.sentence <= last
+                  and not (start <= a.verb_start < end) and not (a.speaker and start < a.speaker_end <= end)]
+        if not inside:  # the passage names its own speaker ("Turkey denies this history")
+            inside = [a for a in self.all if first <= a.sentence <= last and a.speaker
+                      and start <= a.speaker_start and a.verb_end <= end]
+        if inside:
+            def gap(a: Attribution) -> tuple[int, int]:
+                d = start - a.end if a.end <= start else (a.start - end if a.start >= end else 0)
+                return max(d, 0), 0 if a.end <= start else 1
+            return min(inside, key=gap)
+        ss, se = self.sentence_span(first)[0], self.sentence_span(last)[1]
+        rest = self.article[ss:start] + " " + self.article[end:se]
+        said = self.norm[self.sentences[first].start:self.sentences[last].end]
+        outside = re.sub(r'"[^"]*"?', " ", said)  # the sentence without what it quotes
+        if said.rstrip().endswith('"') and said.count('"') % 2:
+            outside = ""  # it goes on quoting the sentence before
+        if len(re.findall(r"\w{2,}", outside)) >= 2 and len(re.findall(r"\w{2,}", rest)) >= 2:
+            # the passage's own sentence names who it is from ("X blamed "...""): it is the lead
+            return Attribution(verb="", verb_start=ss, verb_end=ss, speaker=rest.strip(), speaker_start=ss,
+                               speaker_end=se, sentence=first)
+        back = first - 1
+        if back < 0 or self.sentences[back].paragraph != self.sentences[first].paragraph:
+            return None
+        before = [a for a in self.all if a.sentence == back]
+        if before:
+            return before[-1]
+        # a lead without a verb of saying ("In her book, X hammered Y. "..."): the sentence names the speaker
+        ls, le = self.sentence_span(back)
+        return Attribution(verb="", verb_start=ls, verb_end=ls, speaker=self.article[ls:le], speaker_start=ls,
+                           speaker_end=le, sentence=back)
+
+    def passage(self, a: Attribution) -> tuple[int, int] | None:
+        """The statement an attribution introduces, as article offsets: the quotation nearest it in
+        its sentence, else the rest of the sentence after "that"/"أن"/":"; None when neither."""
+        s = self.sentences[a.sentence]
+        text = self.norm[s.start:s.end]
+        quotes = [(s.start + q.start() + 1, s.start + q.end() - 1) for q in re.finditer(r'"[^"]{8,}"', text)]
+        if quotes:
+            na, nb = self._norm_at(a.start), self._norm_at(a.end)
+            qs, qe = min(quotes, key=lambda q: abs(q[0] - nb) if q[0] >= nb else abs(na - q[1]))
+            return self._orig(*_strip(self.norm, qs, qe))
+        nb = self._norm_at(a.end)
+        lead = re.search(r"(?<![\w])(?:that|ان|انه|انها|الي ان|بان)(?![\w])|:", self.norm[nb:s.end])
+        if lead is None or lead.start() > 40:
+            return None
+        ps, pe = _strip(self.norm, nb + lead.end(), s.end)
+        if len(self.norm[ps:pe].split()) < 3:
+            return None
+        return self._orig(ps, pe)

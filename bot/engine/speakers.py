@@ -1,0 +1,216 @@
+"""Whether a phrase of the article names a party of the brief: the speaker check of every quote
+and the party check of every pressure.
+
+A party is named by its mention or a name in either language (whole words; Arabic clitics and the
+article ال, an English possessive 's, are not part of a word here), by an English name's initials
+("UN" for United Nations), by a person's surname ("Mr Mekdad"), or by a recognisable form built
+from its country: any form of the country for a state ("an Israeli official" for `israel`); for
+a government, a form of the country beside an official's title; for anyone else with a country,
+the country beside the other words of its name ("the Egyptian foreign minister" for an actor
+named "Egyptian Foreign Minister" or "وزير الخارجية المصري").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.engine.attribution import Attributions
+from bot.engine.normalize import match_form
+from bot.engine.schema import Actor, Offsets, PartiesCheck, Source, SpeakerCheck
+
+# ISO 3166-1 alpha-3 → names and adjectives in English and Arabic (normal form is applied on use)
+COUNTRIES: dict[str, tuple[str, ...]] = {
+    "EGY": ("egypt", "egyptian", "egyptians", "cairo", "مصر", "مصري", "مصريه", "مصريون", "القاهره"),
+    "QAT": ("qatar", "qatari", "qataris", "doha", "قطر", "قطري", "قطريه", "الدوحه"),
+    "ISR": ("israel", "israeli", "israelis", "tel aviv", "اسرائيل", "اسرائيلي", "اسرائيليه", "تل ابيب"),
+    "PSE": ("palestine", "palestinian", "palestinians", "فلسطين", "فلسطيني", "فلسطينيه", "فلسطينيون"),
+    "USA": ("united states", "us", "u.s", "america", "american", "americans", "washington", "white house",
+            "الولايات المتحده", "امريكا", "اميركا", "امريكي", "اميركي", "امريكيه", "اميركيه", "واشنطن",
+            "البيت الابيض"),
+    "GBR": ("united kingdom", "uk", "britain", "british", "london", "بريطانيا", "بريطاني", "بريطانيه", "لندن"),
+    "FRA": ("france", "french", "paris", "فرنسا", "فرنسي", "فرنسيه", "باريس"),
+    "DEU": ("germany", "german", "berlin", "المانيا", "الماني", "المانيه", "برلين"),
+    "RUS": ("russia", "russian", "russians", "moscow", "kremlin", "روسيا", "روسي", "روسيه", "موسكو", "الكرملين"),
+    "CHN": ("china", "chinese", "beijing", "الصين", "صيني", "صينيه", "بكين"),
+    "IRN": ("iran", "iranian", "iranians", "tehran", "ايران", "ايراني", "ايرانيه", "طهران"),
+    "IRQ": ("iraq", "iraqi", "iraqis", "baghdad", "العراق", "عراقي", "عراقيه", "بغداد"),
+    "SYR": ("syria", "syrian", "syrians", "damascus", "سوريا", "سوريه", "سوري", "دمشق"),
+    "LBN": ("lebanon", "lebanese", "beirut", "لبنان", "لبناني", "لبنانيه", "بيروت"),
+    "JOR": ("jordan", "jordanian", "amman", "الاردن", "اردني", "اردنيه", "عمان"),
+    "SAU": ("saudi arabia", "saudi", "saudis", "riyadh", "السعوديه", "سعودي", "الرياض"),
+    "ARE": ("united arab emirates", "uae", "emirati", "abu dhabi", "الامارات", "اماراتي", "اماراتيه", "ابوظبي"),
+    "TUR": ("turkey", "turkiye", "turkish", "ankara", "تركيا", "تركي", "تركيه", "انقره"),
+    "YEM": ("yemen", "yemeni", "sanaa", "اليمن", "يمني", "يمنيه", "صنعاء"),
+    "LBY": ("libya", "libyan", "tripoli", "ليبيا", "ليبي", "ليبيه", "طرابلس"),
+    "SDN": ("sudan", "sudanese", "khartoum", "السودان", "سوداني", "سودانيه", "الخرطوم"),
+    "TUN": ("tunisia", "tunisian", "tunis", "تونس", "تونسي", "تونسيه"),
+    "DZA": ("algeria", "algerian", "algiers", "الجزائر", "جزائري", "جزائريه"),
+    "MAR": ("morocco", "moroccan", "rabat", "المغرب", "مغربي", "مغربيه", "الرباط"),
+    "KWT": ("kuwait", "kuwaiti", "الكويت", "كويتي", "كويتيه"),
+    "BHR": ("bahrain", "bahraini", "manama", "البحرين", "بحريني", "بحرينيه", "المنامه"),
+    "OMN": ("oman", "omani", "muscat", "سلطنه عمان", "عماني", "عمانيه", "مسقط"),
+    "AFG": ("afghanistan", "afghan", "kabul", "افغانستان", "افغاني", "كابول"),
+    "PAK": ("pakistan", "pakistani", "islamabad", "باكستان", "باكستاني", "باكستانيه", "اسلام اباد"),
+    "IND": ("india", "indian", "new delhi", "الهند", "هندي", "هنديه", "نيودلهي"),
+    "UKR": ("ukraine", "ukrainian", "kyiv", "kiev", "اوكرانيا", "اوكراني", "اوكرانيه", "كييف"),
+    "HUN": ("hungary", "hungarian", "budapest", "المجر", "مجري", "بودابست"),
+    "ITA": ("italy", "italian", "rome", "ايطاليا", "ايطالي", "ايطاليه", "روما"),
+    "ESP": ("spain", "spanish", "madrid", "اسبانيا", "اسباني", "مدريد"),
+    "JPN": ("japan", "japanese", "tokyo", "اليابان", "ياباني", "يابانيه", "طوكيو"),
+    "KOR": ("south korea", "korean", "seoul", "كوريا الجنوبيه", "كوري", "سيول"),
+    "PRK": ("north korea", "pyongyang", "كوريا الشماليه", "بيونغ يانغ"),
+    "SOM": ("somalia", "somali", "mogadishu", "الصومال", "صومالي", "مقديشو"),
+    "ETH": ("ethiopia", "ethiopian", "addis ababa", "اثيوبيا", "اثيوبي"),
+    "VEN": ("venezuela", "venezuelan", "caracas", "فنزويلا", "فنزويلي", "كاراكاس"),
+    "MEX": ("mexico", "mexican", "المكسيك", "مكسيكي"),
+    "CAN": ("canada", "canadian", "ottawa", "كندا", "كندي", "اوتاوا"),
+    "AUS": ("australia", "australian", "canberra", "استراليا", "استرالي"),
+    "NGA": ("nigeria", "nigerian", "abuja", "نيجيريا", "نيجيري"),
+}
+#: words for an official of a government (a government is named by its country beside one)
+OFFICIAL_WORDS = frozenset(match_form(w) for w in (
+    "official", "officials", "minister", "ministry", "spokesman", "spokeswoman", "spokesperson", "government",
+    "authorities", "cabinet", "president", "presidency", "prime", "foreign", "office", "envoy", "ambassador",
+    "diplomat", "diplomats", "army", "military",
+    "مسؤول", "مسؤولون", "مسؤولين", "وزير", "وزاره", "متحدث", "ناطق", "حكومه", "سلطات", "رئيس", "رئاسه",
+    "مبعوث", "سفير", "دبلوماسي", "خارجيه", "مكتب", "جيش", "مجلس"))
+#: words that say nothing of which party it is
+_STOP = frozenset(match_form(w) for w in (
+    "the", "of", "a", "an", "and", "for", "in", "on", "to", "mr", "mrs", "ms", "dr", "s",
+    "في", "من", "علي", "الي", "عن", "و", "ال"))
+#: words that say what kind of body a party is, not which: "حركة حماس" is also "حماس"
+_GENERIC = frozenset(match_form(w) for w in (
+    "movement", "group", "party", "organisation", "organization", "militia", "forces", "حركه", "حزب", "جماعه",
+    "منظمه", "تنظيم", "ميليشيا", "قوات"))
+_AR_PREFIX = re.compile(r"^(?:[وف]?(?:[بلك]?ال|لل|[بلك])|[وف])(?=\w{2})")
+_WORDS = re.compile(r"[\w.]+")
+
+
+def _word(token: str) -> str:
+    """A word's comparable form: Arabic without its proclitics and ال, English without 's."""
+    token = token.strip(".")
+    if token.endswith("'s") or token.endswith("’s"):
+        token = token[:-2]
+    if token and "\u0600" <= token[0] <= "\u06ff":
+        token = _AR_PREFIX.sub("", token)
+    return token
+
+
+def words(text: str) -> list[str]:
+    return [w for w in (_word(t) for t in _WORDS.findall(match_form(text).replace("'", "'"))) if w]
+
+
+def _variants(word: str) -> set[str]:
+    """A word and its Arabic relative-adjective and plural forms, for comparing adjectives."""
+    out = {word}
+    if word.endswith("ه") and len(word) > 3:
+        out.add(word[:-1])  # مصريه → مصري
+    if word.endswith(("ون", "ين")) and len(word) > 4:
+        out.add(word[:-2])
+    if word.endswith("s") and len(word) > 4:
+        out.add(word[:-1])  # Israelis → Israeli
+    return out
+
+
+def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
+    """Whether `needle`'s words stand together, in order, in `haystack`."""
+    if not needle or len(needle) > len(haystack):
+        return False
+    forms = [_variants(w) for w in haystack]
+    wanted = [_variants(w) for w in needle]
+    return any(all(forms[i + k] & wanted[k] for k in range(len(needle))) for i in range(len(haystack) - len(needle) + 1))
+
+
+def _initials(name: str) -> str | None:
+    caps = [w for w in re.findall(r"[A-Za-z]+", name) if w[0].isupper() and w.lower() not in _STOP]
+    return "".join(w[0] for w in caps).lower() if len(caps) >= 2 else None
+
+
+@dataclass(frozen=True)
+class Party:
+    """What names one party: `forms` (each a word list, any of which names it) and a `recognisable`
+    rule (country words, and the other words that must stand beside them)."""
+
+    forms: tuple[tuple[str, ...], ...]
+    country: tuple[tuple[str, ...], ...] = ()
+    beside: tuple[frozenset[str], ...] = ()  # one of these sets of words, all present, besides the country
+    officials: bool = False  # a government: any official's title beside the country
+
+    def named_in(self, phrase: str) -> bool:
+        got = words(phrase)
+        if any(_contains(got, f) for f in self.forms):
+            return True
+        if not self.country or not any(_contains(got, c) for c in self.country):
+            return False
+        have = {v for w in got for v in _variants(w)}
+        if self.officials and have & OFFICIAL_WORDS:
+            return True
+        return any(need <= have for need in self.beside)
+
+
+def party(names: Iterable[str], kind: str | None = None, country: str | None = None) -> Party:
+    """The forms that name a party with these names (mention, name.en, name.ar), of this kind and country."""
+    names = [n for n in names if n and n.strip()]
+    forms: set[tuple[str, ...]] = set()
+    country_forms = tuple(tuple(words(c)) for c in COUNTRIES.get(country or "", ()))
+    country_words = {w for c in country_forms for w in c for w in _variants(w)}
+    beside: set[frozenset[str]] = set()
+    for name in names:
+        ws = [w for w in words(name) if w not in _STOP] or words(name)
+        if ws:
+            forms.add(tuple(words(re.sub(r"^(the|ال)\s+", "", name, flags=re.IGNORECASE))))
+        core = tuple(w for w in ws if w not in _GENERIC)
+        if core and len(core) < len(ws):
+            forms.add(core)
+        short = _initials(name)
+        if short and len(short) >= 2:
+            forms.add((short,))
+        if kind == "person" and len(ws) >= 2 and len(ws[-1]) >= 3:
+            forms.add((ws[-1],))  # "Mr Mekdad", "المقداد"
+        rest = frozenset(w for w in ws if not (_variants(w) & country_words))
+        if rest and len(rest) < len(ws):
+            beside.add(rest)
+    forms.discard(())
+    if kind == "state":  # a state is named by any form of its country
+        forms |= set(country_forms)
+    return Party(forms=tuple(sorted(forms)), country=country_forms if kind != "state" else (),
+                 beside=tuple(beside), officials=kind == "government")
+
+
+# --- the checks --------------------------------------------------------------------------------
+def actor_party(actor: Actor) -> Party:
+    return party([actor.mention, actor.name.en, actor.name.ar], actor.kind, actor.country)
+
+
+def _names_source(who: str, source: Source) -> bool:
+    """A speaker phrase names a cited source: the source's name is in it, or it is (two words or
+    more of) the source's name ("مصادر مطلعة" for "مصادر مطلعة على سير المفاوضات")."""
+    if party([source.name.en, source.name.ar]).named_in(who):
+        return True
+    got = [w for w in words(who) if w not in _STOP]
+    return len(got) >= 2 and any(_contains(words(n), got) for n in (source.name.en, source.name.ar))
+
+
+def check_speaker(att: Attributions, start: int, end: int, actor: Actor | None,
+                  sources: Sequence[Source] = ()) -> SpeakerCheck:
+    """The speaker check of the quote found at article offsets [start, end)."""
+    a = att.for_span(start, end)
+    if a is None:
+        return SpeakerCheck(confirmed=False)
+    who = a.who
+    confirmed = bool(who) and ((actor is not None and actor_party(actor).named_in(who))
+                               or any(_names_source(who, s) for s in sources))
+    return SpeakerCheck(confirmed=confirmed, found_at=Offsets(start=a.start, end=a.end), speaker=a.speaker)
+
+
+def check_parties(att: Attributions, start: int, end: int, parties: Sequence[tuple[str, Actor | None]]) -> PartiesCheck:
+    """The party check of the evidence found at article offsets [start, end): each (id, actor) is
+    named in the evidence's sentence(s), or is the speaker a pronoun there stands for."""
+    first, last = att.sentences_of(start, end)
+    text = " · ".join(att.sentence_text(i) for i in range(first, last + 1))
+    text += " · " + " · ".join(a.who for a in att.all if first <= a.sentence <= last and a.who)
+    missing = [ident for ident, actor in parties if actor is None or not actor_party(actor).named_in(text)]
+    s, e = att.sentence_span(first)[0], att.sentence_span(last)[1]
+    return PartiesCheck(confirmed=not missing, found_at=Offsets(start=s, end=e), missing=list(dict.fromkeys(missing)))
