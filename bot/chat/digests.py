@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -117,7 +116,7 @@ class Digests:
                 await self._say(msg, texts.say("digest_usage", view))
                 return
             cs.digest_enabled = True
-            cs.last_digest_at = cs.last_digest_at or time.time()
+            cs.last_digest_at = cs.last_digest_at or await self.store.now()
             await self.store.save_chat(cs)
             self.schedule(cs)
             await self._say(msg, texts.say("digest_on", view, time=cs.digest_time, tz=cs.timezone))
@@ -167,8 +166,10 @@ class Digests:
             log.info("digest run of chat %s skipped: digests are off", chat_id)
             self.unschedule(chat_id)
             return False
-        # the run is named by its day and time in the chat's zone: every process computes the same
-        slot = datetime.now(ZoneInfo(cs.timezone)).strftime("%Y-%m-%d") + f"T{cs.digest_time}"
+        # the run is named by its day and time in the chat's zone, by the store's clock: every
+        # process computes the same, whatever its host's clock says
+        day = datetime.fromtimestamp(await self.store.now(), ZoneInfo(cs.timezone)).strftime("%Y-%m-%d")
+        slot = f"{day}T{cs.digest_time}"
         if not await self.store.claim_digest_run(chat_id, slot):
             log.info("digest run %s of chat %s is another process's", slot, chat_id)
             return False
@@ -192,7 +193,7 @@ class Digests:
             return False
         items = [Item(e.envelope, e.shared_at, e.link, e.outlet) for e in entries]
         verdicts = await self._settle(chat_id, items)
-        now = time.time()
+        now = await self.store.now()
 
         def digest(view: texts.View, chat: str | None = None) -> list[str]:
             return compose(items, view, since=cs.last_digest_at, now=now, tz=cs.timezone, chat=chat,

@@ -6,7 +6,6 @@ Messages that carry articles go to `intake`; commands are answered here.
 from __future__ import annotations
 
 import logging
-import time
 
 from telegram import (
     InputFile,
@@ -279,7 +278,7 @@ async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
         await query.answer()
         return
     if cs.digest_enabled and not digest_before[0]:
-        cs.last_digest_at = cs.last_digest_at or time.time()
+        cs.last_digest_at = cs.last_digest_at or await s.store.now()
     await s.store.save_chat(cs)
     if (cs.digest_enabled, cs.digest_time) != digest_before:
         if cs.digest_enabled:

@@ -17,12 +17,12 @@ import abc
 import asyncio
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.engine.schema import BriefEnvelope
+from bot.ops import clock
 from bot.ops.errors import QuotaReached
 from bot.render.texts import REQUESTS, TOKENS, count
 
@@ -87,7 +87,7 @@ class UsageFigures:
 
 
 def today() -> str:
-    return day_of(time.time())
+    return day_of(clock.now())
 
 
 def day_of(timestamp: float) -> str:
@@ -145,6 +145,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    async def now(self) -> float:
+        """The store's clock, in seconds since the epoch: the one every process sharing the store
+        goes by (the database's with PostgreSQL; this process's own with SQLite, which no other
+        process shares)."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

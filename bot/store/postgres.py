@@ -16,8 +16,11 @@ SQLite gets from having one writer at a time, this store gets from locks held fo
 - Saving a chat's settings `NOTIFY`s `newsbot_settings` on the same connection: every process
   running digests follows a schedule turned on, off or moved at once (`wait_for_settings`).
 
-Times are the client's `time.time()`, as in SQLite (leases, retries, rate slots): keep the clocks of
-the machines in sync (NTP) when workers run on several.
+Times are the database's (`now()`: the start of the statement's transaction), never a process's own:
+leases, claims, retries, the shared send schedule and digest runs are compared across processes,
+and a host whose clock runs a minute fast would otherwise take every other worker's claims as
+expired and push the shared schedule a minute ahead. A host off by more than CLOCK_WARN_S is
+logged when the store opens.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -36,6 +38,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from bot.engine.schema import BriefEnvelope
+from bot.ops import clock
 from bot.ops.errors import StorageUnavailable
 from bot.store.base import (
     ChatSettings,
@@ -56,6 +59,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[dict[str, Any]]
 
+#: the database's clock, in seconds since the epoch, as every time column holds it
+NOW = "extract(epoch from now())::float8"
+CLOCK_WARN_S = 5.0  # a host whose clock is further off than this is logged
+
 CHANNEL = "newsbot_work"  # NOTIFY: a request was added, released or finished
 SETTINGS_CHANNEL = "newsbot_settings"  # NOTIFY: a chat's settings (its digest schedule) changed
 
@@ -63,16 +70,16 @@ SETTINGS_CHANNEL = "newsbot_settings"  # NOTIFY: a chat's settings (its digest s
 # SKIP LOCKED passes over a row another worker is claiming right now (its chat's later requests stay
 # unclaimable: the locked one is still pending), and a row claimed since this statement's snapshot
 # is re-checked on the newest version when it is locked, so its live lease excludes it
-CLAIM = """
+CLAIM = f"""
     WITH next AS (
         SELECT r.id FROM requests r
-        WHERE r.status = 'pending' AND r.lease_until < %(now)s AND r.retry_at <= %(now)s
+        WHERE r.status = 'pending' AND r.lease_until < {NOW} AND r.retry_at <= {NOW}
         AND NOT EXISTS (SELECT 1 FROM requests o WHERE o.status = 'pending' AND o.chat_id = r.chat_id
                   AND (COALESCE(o.message_id, 0), o.id) < (COALESCE(r.message_id, 0), r.id))
         ORDER BY r.id LIMIT 1 FOR UPDATE SKIP LOCKED
     )
-    UPDATE requests SET claimed_by = %(worker)s, lease_until = %(until)s, attempts = attempts + 1,
-        updated_at = %(now)s
+    UPDATE requests SET claimed_by = %(worker)s, lease_until = {NOW} + %(lease)s, attempts = attempts + 1,
+        updated_at = {NOW}
     FROM next WHERE requests.id = next.id AND requests.status = 'pending'
     RETURNING requests.*
 """
@@ -145,6 +152,17 @@ class PostgresStore(Store):
             self._pool = None
             await pool.close()
             raise
+        await self._check_clock()
+
+    async def _check_clock(self) -> None:
+        """Log (once, when the store opens) a host whose clock is off from the database's: the
+        store does not go by it, but the logs' times and the digest jobs' firing do."""
+        before = clock.now()
+        db = await self.now()
+        offset = (before + clock.now()) / 2 - db
+        if abs(offset) > CLOCK_WARN_S:
+            log.warning("this host's clock is %+.1f s off the database's; leases, claims, the send schedule and"
+                        " digest runs go by the database's, but keep the host in sync (NTP)", offset)
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -192,8 +210,8 @@ class PostgresStore(Store):
             version = await self._version_in(conn)
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 await conn.execute(script)  # type: ignore[arg-type]
-                await conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
-                                   (number, time.time()))
+                await conn.execute(f"INSERT INTO schema_migrations (version, applied_at) VALUES (%s, {NOW})",
+                                   (number,))
                 log.info("postgres: migrated to schema %d", number)
 
         await self._run(body)
@@ -208,8 +226,8 @@ class PostgresStore(Store):
 
     async def ping(self) -> None:
         async def body(conn: Conn) -> None:
-            await conn.execute("INSERT INTO heartbeat (id, at) VALUES (1, %s)"
-                               " ON CONFLICT (id) DO UPDATE SET at = excluded.at", (time.time(),))
+            await conn.execute(f"INSERT INTO heartbeat (id, at) VALUES (1, {NOW})"
+                               " ON CONFLICT (id) DO UPDATE SET at = excluded.at")
 
         await self._run(body)
 
@@ -236,14 +254,16 @@ class PostgresStore(Store):
     async def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
                           *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
                           quota: Quota | None = None) -> Request | None:
-        now = time.time()
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         key = dedupe_key(chat_id, message_id, mode, text)
 
         async def body(conn: Conn) -> int | None:
             # one add per chat at a time (ids in commit order; the chat's token quota), then per user
             # when a request quota counts the user's requests in every chat; always chat before user
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("chat", chat_id),))
+            locked = await (await conn.execute(f"SELECT pg_advisory_xact_lock(%s), {NOW} AS now",
+                                               (lock_key("chat", chat_id),))).fetchone()
+            assert locked is not None
+            now = float(locked["now"])
             if quota is not None and quota.requests_per_user and user_id is not None:
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("user", user_id),))
             if key is not None and await (await conn.execute(
@@ -271,22 +291,19 @@ class PostgresStore(Store):
                        mode=mode, payload=payload, status="pending", attempts=0, reserved_tokens=reserve_tokens)
 
     async def claim(self, worker: str, lease_s: float) -> Request | None:
-        now = time.time()
-        row = await self._fetchone(CLAIM, {"now": now, "until": now + lease_s, "worker": worker})
+        row = await self._fetchone(CLAIM, {"lease": lease_s, "worker": worker})
         return request_of(row) if row else None
 
     async def renew(self, request_id: int, worker: str, lease_s: float) -> bool:
         return await self._execute(
-            "UPDATE requests SET lease_until = %s WHERE id = %s AND claimed_by = %s AND status = 'pending'",
-            (time.time() + lease_s, request_id, worker)) > 0
+            f"UPDATE requests SET lease_until = {NOW} + %s WHERE id = %s AND claimed_by = %s AND status = 'pending'",
+            (lease_s, request_id, worker)) > 0
 
     async def release(self, request_id: int, worker: str, retry_in_s: float = 0.0) -> None:
-        now = time.time()
-
         async def body(conn: Conn) -> None:
-            cur = await conn.execute("UPDATE requests SET claimed_by = NULL, lease_until = 0, retry_at = %s,"
-                                     " updated_at = %s WHERE id = %s AND claimed_by = %s",
-                                     (now + retry_in_s, now, request_id, worker))
+            cur = await conn.execute(f"UPDATE requests SET claimed_by = NULL, lease_until = 0, retry_at = {NOW} + %s,"
+                                     f" updated_at = {NOW} WHERE id = %s AND claimed_by = %s",
+                                     (retry_in_s, request_id, worker))
             if cur.rowcount and retry_in_s <= 0:
                 await conn.execute(f"NOTIFY {CHANNEL}")
 
@@ -380,8 +397,8 @@ class PostgresStore(Store):
             row = await (await conn.execute("SELECT chat_id, user_id, reserved_tokens, created_at, status FROM requests"
                                             " WHERE id = %s FOR UPDATE", (request_id,))).fetchone()
             await conn.execute("UPDATE requests SET status = %s, error = %s, brief_id = COALESCE(%s, brief_id),"
-                               " updated_at = %s, reserved_tokens = 0, claimed_by = NULL, lease_until = 0"
-                               " WHERE id = %s", (status, text(error), brief_id, time.time(), request_id))
+                               f" updated_at = {NOW}, reserved_tokens = 0, claimed_by = NULL, lease_until = 0"
+                               " WHERE id = %s", (status, text(error), brief_id, request_id))
             if row is not None and row["status"] == "pending":
                 await conn.execute(ADD_USAGE, (day_of(row["created_at"]), row["user_id"] or 0, row["chat_id"], 0,
                                                prompt_tokens, completion_tokens, -row["reserved_tokens"]))
@@ -408,9 +425,9 @@ class PostgresStore(Store):
         async def body(conn: Conn) -> int:
             row = await (await conn.execute(
                 "INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                f" VALUES (%s, %s, %s, %s, %s, {NOW}) RETURNING id",
                 (env.article.content_hash, text(url or env.article.url), env.provenance.model, env.provenance.prompt_version,
-                 env.model_dump_json(), time.time()))).fetchone()
+                 env.model_dump_json()))).fetchone()
             assert row is not None
             return int(row["id"])
 
@@ -421,10 +438,10 @@ class PostgresStore(Store):
         column, value = ("content_hash", content_hash) if content_hash else ("url", url)
         if value is None:
             return None
-        since = time.time() - max_age_s if max_age_s is not None else 0.0
         row = await self._fetchone(
             f"SELECT id, envelope FROM briefs WHERE {column} = %s AND model = %s AND prompt_version = %s"
-            " AND created_at >= %s ORDER BY id DESC LIMIT 1", (text(value), model, prompt_version, since))
+            f" AND created_at >= {NOW} - %s ORDER BY id DESC LIMIT 1",
+            (text(value), model, prompt_version, max_age_s if max_age_s is not None else float("inf")))
         return (int(row["id"]), BriefEnvelope.model_validate_json(row["envelope"])) if row else None
 
     async def get_brief(self, brief_id: int) -> BriefEnvelope | None:
@@ -497,8 +514,8 @@ class PostgresStore(Store):
     async def add_digest_item(self, chat_id: int, brief_id: int, *, link: str | None = None,
                               outlet: str | None = None) -> None:
         await self._execute("INSERT INTO digest_items (chat_id, brief_id, shared_at, link, outlet)"
-                            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (chat_id, brief_id) DO NOTHING",
-                            (chat_id, brief_id, time.time(), text(link), text(outlet)))
+                            f" VALUES (%s, %s, {NOW}, %s, %s) ON CONFLICT (chat_id, brief_id) DO NOTHING",
+                            (chat_id, brief_id, text(link), text(outlet)))
 
     async def digest_entries(self, chat_id: int, since: float) -> list[DigestEntry]:
         rows = await self._fetchall(
@@ -509,13 +526,13 @@ class PostgresStore(Store):
                             r["outlet"]) for r in rows]
 
     async def claim_digest_run(self, chat_id: int, slot: str) -> bool:
-        return await self._execute("INSERT INTO digest_runs (chat_id, slot, claimed_at) VALUES (%s, %s, %s)"
-                                   " ON CONFLICT (chat_id, slot) DO NOTHING", (chat_id, slot, time.time())) > 0
+        return await self._execute(f"INSERT INTO digest_runs (chat_id, slot, claimed_at) VALUES (%s, %s, {NOW})"
+                                   " ON CONFLICT (chat_id, slot) DO NOTHING", (chat_id, slot)) > 0
 
     # --- private subscriptions to a chat's digest -------------------------------------------------
     async def subscribe(self, user_id: int, chat_id: int) -> bool:
-        return await self._execute("INSERT INTO subscriptions (user_id, chat_id, created_at) VALUES (%s, %s, %s)"
-                                   " ON CONFLICT (user_id, chat_id) DO NOTHING", (user_id, chat_id, time.time())) > 0
+        return await self._execute(f"INSERT INTO subscriptions (user_id, chat_id, created_at) VALUES (%s, %s, {NOW})"
+                                   " ON CONFLICT (user_id, chat_id) DO NOTHING", (user_id, chat_id)) > 0
 
     async def unsubscribe(self, user_id: int, chat_id: int | None = None) -> list[int]:
         if chat_id is None:
@@ -555,10 +572,14 @@ class PostgresStore(Store):
 
     # --- limits shared by every process ---------------------------------------------------------
     async def rate_slot(self, key: str, interval_s: float) -> float:
-        now = time.time()
         row = await self._fetchone(
-            "INSERT INTO rate_slots (key, next_at) VALUES (%(key)s, %(now)s + %(interval)s) ON CONFLICT (key)"
-            " DO UPDATE SET next_at = GREATEST(rate_slots.next_at, %(now)s) + %(interval)s RETURNING next_at",
-            {"key": key, "now": now, "interval": interval_s})
+            f"INSERT INTO rate_slots (key, next_at) VALUES (%(key)s, {NOW} + %(interval)s) ON CONFLICT (key)"
+            f" DO UPDATE SET next_at = GREATEST(rate_slots.next_at, {NOW}) + %(interval)s"
+            f" RETURNING next_at - {NOW} AS ahead", {"key": key, "interval": interval_s})
         assert row is not None
-        return float(row["next_at"]) - now
+        return float(row["ahead"])
+
+    async def now(self) -> float:
+        row = await self._fetchone(f"SELECT {NOW} AS now")
+        assert row is not None
+        return float(row["now"])

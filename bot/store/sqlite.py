@@ -11,13 +11,13 @@ import asyncio
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from bot.engine.schema import BriefEnvelope
+from bot.ops import clock
 from bot.ops.errors import StorageUnavailable
 from bot.store.base import (
     ChatSettings,
@@ -193,16 +193,19 @@ class SQLiteStore(Store):
         with self._lock:
             return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
+    async def now(self) -> float:
+        return clock.now()
+
     async def ping(self) -> None:
         with self._tx() as db:
             db.execute("INSERT INTO heartbeat (id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at",
-                       (time.time(),))
+                       (clock.now(),))
 
     # --- requests -------------------------------------------------------------------------------
     async def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
                           *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
                           quota: Quota | None = None) -> Request | None:
-        now = time.time()
+        now = clock.now()
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         key = dedupe_key(chat_id, message_id, mode, text)
         with self._tx() as db:
@@ -223,7 +226,7 @@ class SQLiteStore(Store):
                        reserved_tokens=reserve_tokens)
 
     async def claim(self, worker: str, lease_s: float) -> Request | None:
-        now = time.time()
+        now = clock.now()
         with self._tx() as db:
             row = db.execute(CLAIMABLE, {"now": now}).fetchone()
             if row is None:
@@ -236,11 +239,11 @@ class SQLiteStore(Store):
     async def renew(self, request_id: int, worker: str, lease_s: float) -> bool:
         with self._tx() as db:
             cur = db.execute("UPDATE requests SET lease_until = ? WHERE id = ? AND claimed_by = ? AND status = 'pending'",
-                             (time.time() + lease_s, request_id, worker))
+                             (clock.now() + lease_s, request_id, worker))
             return cur.rowcount > 0
 
     async def release(self, request_id: int, worker: str, retry_in_s: float = 0.0) -> None:
-        now = time.time()
+        now = clock.now()
         with self._tx() as db:
             db.execute("UPDATE requests SET claimed_by = NULL, lease_until = 0, retry_at = ?, updated_at = ?"
                        " WHERE id = ? AND claimed_by = ?", (now + retry_in_s, now, request_id, worker))
@@ -278,7 +281,7 @@ class SQLiteStore(Store):
                              " WHERE id = ?", (request_id,)).fetchone()
             db.execute("UPDATE requests SET status = ?, error = ?, brief_id = COALESCE(?, brief_id), updated_at = ?,"
                        " reserved_tokens = 0, claimed_by = NULL, lease_until = 0 WHERE id = ?",
-                       (status, error, brief_id, time.time(), request_id))
+                       (status, error, brief_id, clock.now(), request_id))
             if row is not None and row["status"] == "pending":
                 self._add_usage(db, day_of(row["created_at"]), row["user_id"] or 0, row["chat_id"],
                                 prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
@@ -306,7 +309,7 @@ class SQLiteStore(Store):
                 "INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (env.article.content_hash, url or env.article.url, env.provenance.model, env.provenance.prompt_version,
-                 envelope, time.time()))
+                 envelope, clock.now()))
             return int(cur.lastrowid or 0)
 
     async def find_brief(self, *, content_hash: str | None = None, url: str | None = None, model: str,
@@ -314,7 +317,7 @@ class SQLiteStore(Store):
         column, value = ("content_hash", content_hash) if content_hash else ("url", url)
         if value is None:
             return None
-        since = time.time() - max_age_s if max_age_s is not None else 0.0
+        since = clock.now() - max_age_s if max_age_s is not None else 0.0
         with self._lock:
             row = self._db.execute(
                 f"SELECT id, envelope FROM briefs WHERE {column} = ? AND model = ? AND prompt_version = ?"
@@ -398,7 +401,7 @@ class SQLiteStore(Store):
                               outlet: str | None = None) -> None:
         with self._tx() as db:
             db.execute("INSERT OR IGNORE INTO digest_items (chat_id, brief_id, shared_at, link, outlet)"
-                       " VALUES (?, ?, ?, ?, ?)", (chat_id, brief_id, time.time(), link, outlet))
+                       " VALUES (?, ?, ?, ?, ?)", (chat_id, brief_id, clock.now(), link, outlet))
 
     async def digest_entries(self, chat_id: int, since: float) -> list[DigestEntry]:
         with self._lock:
@@ -411,14 +414,14 @@ class SQLiteStore(Store):
     async def claim_digest_run(self, chat_id: int, slot: str) -> bool:
         with self._tx() as db:
             cur = db.execute("INSERT OR IGNORE INTO digest_runs (chat_id, slot, claimed_at) VALUES (?, ?, ?)",
-                             (chat_id, slot, time.time()))
+                             (chat_id, slot, clock.now()))
             return cur.rowcount > 0
 
     # --- private subscriptions to a chat's digest -------------------------------------------------
     async def subscribe(self, user_id: int, chat_id: int) -> bool:
         with self._tx() as db:
             cur = db.execute("INSERT OR IGNORE INTO subscriptions (user_id, chat_id, created_at) VALUES (?, ?, ?)",
-                             (user_id, chat_id, time.time()))
+                             (user_id, chat_id, clock.now()))
             return cur.rowcount > 0
 
     async def unsubscribe(self, user_id: int, chat_id: int | None = None) -> list[int]:
@@ -458,7 +461,7 @@ class SQLiteStore(Store):
 
     # --- limits shared by every process ---------------------------------------------------------
     async def rate_slot(self, key: str, interval_s: float) -> float:
-        now = time.time()
+        now = clock.now()
         with self._tx() as db:
             row = db.execute(
                 "INSERT INTO rate_slots (key, next_at) VALUES (?, ? + ?) ON CONFLICT(key) DO UPDATE SET"

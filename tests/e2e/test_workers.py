@@ -4,6 +4,7 @@ fired once, quotas held across processes. Real processes, a real PostgreSQL, loo
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import time
@@ -89,6 +90,44 @@ async def test_a_receiver_and_three_workers_answer_every_request_once_in_order_e
             assert [m for m, _ in sorted(briefs, key=lambda b: b[1])] == asked[chat], f"order in chat {chat}"
     finally:
         stop_all(receiver, *workers)
+
+
+@pytest.mark.parametrize("skew", [60, -60])
+async def test_a_worker_whose_clock_is_a_minute_off_doubles_no_work_and_holds_up_no_reply(
+        skew: int, bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM, postgres_url: str) -> None:
+    llm_server.delay = 0.5
+    env = {"DATABASE_URL": postgres_url, "WORKER_LEASE_S": "8", "STATUS_GRACE_S": "0", "WORKER_POLL_S": "0.5"}
+    receiver = bot_process(bot_settings, llm_server, "--role", "receiver", WORKER_NAME="receiver", **env)
+    on_time = bot_process(bot_settings, llm_server, "--role", "worker", WORKER_NAME="on-time", **env)
+    # the host of this worker runs a minute fast (or slow): leases, claims and the shared send
+    # schedule must not go by it
+    skewed = bot_process(bot_settings, llm_server, "--role", "worker", WORKER_NAME="skewed",
+                         NEWSBOT_CLOCK_SKEW_S=str(skew), **env)
+    chats = range(7101, 7121)
+    try:
+        for chat in chats:
+            botapi.push("message", U.message(chat, f"{ARTICLE}\n\n(نسخة {chat})"))
+        await until(lambda: all(shown_briefs(botapi, c) for c in chats), within=120)
+        asked = time.monotonic()
+        botapi.push("message", U.command(7200, "/help"))
+        await until(lambda: botapi.sent(7200), within=120)
+        answered = botapi.sent(7200)[0].at - asked
+        await asyncio.sleep(1.0)  # time for a doubled call to show, if there were one
+        asks = Counter(chat for payload in llm_server.requests for chat in chats
+                       if f"(نسخة {chat})" in json.dumps(payload, ensure_ascii=False))
+        doubled = sorted(c for c, n in asks.items() if n > 1)
+        print(f"clock {skew:+d} s: {len(doubled)} of {len(chats)} articles briefed twice, "
+              f"{llm_server.calls} LLM calls; /help answered in {answered:.3f} s")
+        assert doubled == [] and llm_server.calls == len(chats)
+        assert answered < 1.0
+        assert all(len(shown_briefs(botapi, c)) == 1 for c in chats)
+    finally:
+        stop_all(receiver, on_time, skewed)
+    assert skewed.stderr is not None and on_time.stderr is not None
+    logged = skewed.stderr.read().decode(errors="replace")
+    assert f"clock is {skew:+.0f}" in logged, logged[-2000:]  # the skewed host says so, once
+    assert logged.count("clock is") == 1
+    assert "clock is" not in on_time.stderr.read().decode(errors="replace")
 
 
 async def test_two_processes_with_the_same_digest_schedule_post_one_digest(

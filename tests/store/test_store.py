@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import sqlite3
 import time
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 
 from bot.engine.schema import BriefEnvelope
+from bot.ops import clock
 from bot.ops.errors import QuotaReached, StorageUnavailable
 from bot.store import ChatSettings, Quota, Store
 from bot.store.postgres import MIGRATIONS as PG_MIGRATIONS
@@ -338,6 +340,28 @@ async def test_wait_for_work_wakes_on_work_from_another_process(postgres_url: st
         await receiver.add_request(1, 1, 2, {"text": "b"})
         await asyncio.wait_for(waiting, 5)
 
+
+
+@pytest.mark.parametrize("skew", [60.0, -60.0])
+async def test_a_process_with_a_wrong_clock_goes_by_the_databases(postgres_url: str, skew: float,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    async with postgres_stores(postgres_url, 1) as (on_time,):
+        req = await on_time.add_request(1, 1, 1, {"text": "a"})
+        await on_time.add_request(2, 1, 2, {"text": "b"})
+        assert (claimed := await on_time.claim("on-time", 30)) is not None and claimed.id == req.id
+        assert await on_time.rate_slot("overall", 0.5) == pytest.approx(0.5, abs=0.2)
+        monkeypatch.setattr(clock, "skew", skew)
+        with caplog.at_level(logging.WARNING, logger="bot.store.postgres"):
+            async with postgres_stores(postgres_url, 1) as (off,):
+                # the on-time process's lease is live; the off process's own lease is live for others
+                assert (mine := await off.claim("off", 30)) is not None and mine.chat_id == 2
+                assert await on_time.claim("on-time", 30) is None
+                # the shared schedule is where the database's clock puts it, a minute neither way
+                assert await off.rate_slot("overall", 0.5) == pytest.approx(1.0, abs=0.3)
+                assert await on_time.rate_slot("overall", 0.5) == pytest.approx(1.5, abs=0.3)
+                assert abs(await off.now() - time.time()) < 1.0
+        assert [r.getMessage()[:28] for r in caplog.records] == [f"this host's clock is {skew:+.1f} s"]
 
 # --- briefs, settings, usage, digests -------------------------------------------------------------
 async def test_brief_found_by_hash_or_url_for_the_same_model_and_prompts(store: Store) -> None:
