@@ -1,5 +1,8 @@
 """Logging for `newsbot run`: LOG_LEVEL, LOG_FORMAT=text|json, and secrets never written.
 
+A line's structured fields (`extra={"fields": {...}}`) are keys of the JSON object, or `key=value`
+pairs after the message in the text format, so both formats carry the same facts.
+
 The Telegram token travels in every Bot API URL and some libraries put it in their messages
 (python-telegram-bot's InvalidToken, httpx's request lines); a filter on the handler replaces
 the token and the API key wherever they appear, whoever logs them.
@@ -35,6 +38,9 @@ class RedactSecrets(logging.Filter):
             message += "\n" + logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
         record.msg, record.args = self.redact(message), None
+        fields = getattr(record, "fields", None)
+        if fields:
+            record.fields = {k: self.redact(v) if isinstance(v, str) else v for k, v in fields.items()}
         return True
 
 
@@ -52,6 +58,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message key=value ...`; a value with spaces, quotes or `=` is JSON-quoted."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, "fields", {})
+        if not fields:
+            return line
+        head, sep, trace = line.partition("\n")
+        pairs = " ".join(f"{key}={_text_value(value)}" for key, value in fields.items())
+        return f"{head} {pairs}{sep}{trace}"
+
+
+def _text_value(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    text = str(value)
+    if not text or any(c.isspace() or c in '"=' for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
 def secrets_of(settings: Settings) -> list[str]:
     values = [settings.telegram_bot_token, settings.openai_api_key, settings.webhook_secret]
     found = [v.get_secret_value() for v in values if v is not None]
@@ -66,7 +97,7 @@ def setup_logging(settings: Settings, extra_secrets: Iterable[str] = ()) -> None
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     handler.addFilter(RedactSecrets([*secrets_of(settings), *extra_secrets]))
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
     # one line per request from httpx is noise at INFO (and its URLs carry the token)

@@ -16,7 +16,7 @@ from typing import Literal
 
 from bot.engine.normalize import script_share, strip_bidi
 from bot.engine.schema import BriefEnvelope, DroppedItem
-from bot.render.texts import CHARACTERS, count, number
+from bot.render.texts import CHARACTERS, ITEMS, NAMES, SPANS, TOKENS, Noun, count, join, number
 
 View = Literal["ar", "en", "both"]
 TELEGRAM_LIMIT = 4096
@@ -55,6 +55,11 @@ LABELS: dict[str, dict[str, str]] = {
     "paywalled": {"ar": "🔒 يبدو أن المقال مقتطع أو خلف جدار دفع", "en": "🔒 The article looks truncated or paywalled"},
     "none": {"ar": "لا شيء في المقال", "en": "none in the article"},
     "more_sources": {"ar": "و{n} غيرها", "en": "and {n} more"},
+    "prompt": {"ar": "الموجّه", "en": "prompt"},
+    # the footer's counts: in Arabic the counted noun goes with the checked items, in English with all
+    "spans": {"ar": "وُثّق {v} من {n}", "en": "{v} of {n} verified"},
+    "names": {"ar": "وُجد {v} من {n}", "en": "{v} of {n} found"},
+    "dropped_n": {"ar": "أُسقط {n}", "en": "{n} dropped"},
 }
 DROPPED_ITEMS: dict[DroppedItem, dict[str, str]] = {
     "actor": {"ar": "أطراف", "en": "actors"}, "source": {"ar": "مصادر", "en": "sources"},
@@ -121,6 +126,7 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
     f = _Fmt(html=as_html, lang=lang)
     b = env.brief
     L = {k: v[lang] for k, v in LABELS.items()}
+    lng: Literal["ar", "en"] = "ar" if lang == "ar" else "en"
     out: list[list[str]] = []
 
     head = []
@@ -136,7 +142,6 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
         head.append(f.line(f.i(L["numbers"].format(items=("، " if lang == "ar" else ", ").join(numbers)))))
     notes = []
     if env.article.truncated:
-        lng = "ar" if lang == "ar" else "en"
         notes.append(L["truncated"].format(sent=number(env.article.chars_sent, lng),
                                            total=count(env.article.chars, CHARACTERS, lng)))
     if env.article.status == "paywalled":
@@ -145,10 +150,10 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
     out.append(head)
 
     pressures = [f.line(f"🎯 {f.b(L['pressures'])}")]
-    comma, arrow = ("، ", "←") if lang == "ar" else (", ", "→")
+    arrow = "←" if lang == "ar" else "→"
     for p in b.pressures:
-        actors = comma.join(b.actor_name(a, lang) for a in p.actors)
-        targets = comma.join(b.actor_name(t, lang) for t in p.targets)
+        actors = join([b.actor_name(a, lang) for a in p.actors], lng)
+        targets = join([b.actor_name(t, lang) for t in p.targets], lng)
         atom = [f.line(f"• {f.b(actors)} {arrow} {f.b(targets)} ({f.esc(EVENTS[p.event][lang])})"),
                 f.line(f"{f.esc(L['means'])}: {f.esc(getattr(p.means, lang))}"),
                 f.line(f"{f.esc(L['demand'])}: {f.esc(getattr(p.demand, lang))}")]
@@ -168,7 +173,7 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
         atom = [f.line(f"• {f.b(b.actor_name(p.actor, lang))}: {f.esc(getattr(p.stance, lang))}")]
         names = [s.name for s in (b.source(sid) for sid in p.source_ids) if s]
         if names:
-            atom[0] += " " + f.i(f"({L['via']} {', '.join(getattr(n, lang) for n in names)})")
+            atom[0] += " " + f.i(f"({L['via']} {join([getattr(n, lang) for n in names], lng)})")
         if p.quote and p.quote_check is not None and p.quote_check.verified:
             if p.speaker_check is not None and not p.speaker_check.confirmed:
                 # the words are the article's, the speaker may not be: never the plain verified mark
@@ -225,8 +230,8 @@ def _dropped_note(env: BriefEnvelope, lang: str) -> str:
             orphans += 1
     parts = []
     if missing:
-        sep = "، " if lang == "ar" else ", "
-        items = sep.join(f"{DROPPED_ITEMS[item][lang]} ({n})" for item, n in missing.items())
+        lng: Literal["ar", "en"] = "ar" if lang == "ar" else "en"
+        items = join([f"{DROPPED_ITEMS[item][lang]} ({n})" for item, n in missing.items()], lng)
         parts.append(LABELS["dropped"][lang].format(items=items))
     if orphans:
         parts.append(LABELS["orphans"][lang].format(n=orphans))
@@ -309,10 +314,26 @@ def render_text(env: BriefEnvelope, view: View = "both") -> str:
     blocks = []
     for lang in _langs(view):
         blocks.append("\n\n".join("\n".join(s) for s in _sections(env, lang, False, True)))
-    g = env.checks.grounding
-    footer = (f"— {env.provenance.model} · prompt {env.provenance.prompt_version} · "
-              f"{env.provenance.usage.total_tokens} tokens · {g.spans_verified} verified span(s) of "
-              f"{g.spans_checked} · {g.names_verified} of {g.names_checked} name(s) found")
+    footers = [_footer(env, lang) for lang in _langs(view)]
+    return "\n\n".join([*blocks, "\n".join(footers)]) + "\n"
+
+
+def _footer(env: BriefEnvelope, lang: str) -> str:
+    """Model, prompt, tokens and what the checks found, with each count in its language's plural form."""
+    lng: Literal["ar", "en"] = "ar" if lang == "ar" else "en"
+    L = {k: v[lang] for k, v in LABELS.items()}
+    g, p = env.checks.grounding, env.provenance
+
+    def counted(key: str, found: int, checked: int, noun: Noun) -> str:
+        if lng == "ar":
+            return L[key].format(v=count(found, noun, lng), n=number(checked, lng))
+        return L[key].format(v=number(found, lng), n=count(checked, noun, lng))
+
+    model, version = (f"{FSI}{p.model}{PDI}", f"{FSI}{p.prompt_version}{PDI}") if lng == "ar" \
+        else (p.model, p.prompt_version)
+    parts = [f"— {model}", f"{L['prompt']} {version}", count(p.usage.total_tokens, TOKENS, lng),
+             counted("spans", g.spans_verified, g.spans_checked, SPANS),
+             counted("names", g.names_verified, g.names_checked, NAMES)]
     if env.checks.dropped:
-        footer += f" · {len(env.checks.dropped)} dropped"
-    return "\n\n".join([*blocks, footer]) + "\n"
+        parts.append(L["dropped_n"].format(n=count(len(env.checks.dropped), ITEMS, lng)))
+    return (RLM if lng == "ar" else "") + " · ".join(parts)

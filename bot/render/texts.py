@@ -46,6 +46,8 @@ ITEMS = Noun("عنصر واحد", "عنصران", "عناصر", "عنصرًا", 
 QUOTES = Noun("اقتباس واحد", "اقتباسان", "اقتباسات", "اقتباسًا", "اقتباس", "quote", "quotes")
 ARTICLES = Noun("مقال واحد", "مقالان", "مقالات", "مقالًا", "مقال", "article", "articles")
 STORIES = Noun("قصة واحدة", "قصتان", "قصص", "قصةً", "قصة", "story", "stories")
+SPANS = Noun("مقطع واحد", "مقطعان", "مقاطع", "مقطعًا", "مقطع", "span", "spans")
+NAMES = Noun("اسم واحد", "اسمان", "أسماء", "اسمًا", "اسم", "name", "names")
 
 #: month names for dates in digests ("3 مارس", "3 Mar"); the Arabic names are those most Arab
 #: newsrooms print (Egypt, the Gulf); the Levant's names (آذار) would need a per-chat choice

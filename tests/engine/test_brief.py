@@ -410,7 +410,7 @@ def test_cli_warns_and_the_json_carries_the_ratio(llm_server: FakeLLM, tmp_path:
     text, js = newsbot("--lang", "en"), newsbot("--json")
     assert text.returncode == 0 and js.returncode == 0, text.stderr + js.stderr
     assert text.stdout.startswith("⚠️ Caution: only 0 of 5 quotes and evidence spans were found")
-    assert "0 verified span(s) of 5" in text.stdout
+    assert "0 of 5 spans verified" in text.stdout
     grounding = json.loads(js.stdout)["checks"]["grounding"]
     assert grounding["ratio"] == 0.0 and grounding["low"] is True
 

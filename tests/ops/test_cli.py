@@ -35,7 +35,7 @@ def test_summarize_prints_a_readable_bilingual_brief(llm_env: dict[str, str], tm
     assert r.returncode == 0, r.stderr
     assert "من يضغط على من" in r.stdout and "Who is pressuring whom" in r.stdout
     assert "United States, Qatar, Egypt → Israel, Hamas" in r.stdout
-    assert "12 verified span(s)" in r.stdout
+    assert "12 of 12 spans verified" in r.stdout and "وُثّق 12 مقطعًا من 12" in r.stdout
 
 
 def test_summarize_rich_prints_the_rich_html_that_would_be_sent(llm_env: dict[str, str], tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -152,6 +153,23 @@ async def test_json_logs_have_one_line_per_brief(bot_settings: Settings, llm_ser
     assert briefs[0]["cached"] is False and briefs[0]["seconds"] >= 0
     assert botapi.token not in err.decode()
 
+
+
+async def test_text_logs_show_the_fields_of_the_brief_line(bot_settings: Settings, llm_server: FakeLLM,
+                                                            botapi: FakeBotAPI) -> None:
+    proc = bot_process(bot_settings, llm_server, LOG_LEVEL="INFO", LOG_FORMAT="text")
+    try:
+        botapi.push("message", U.message(1104, ARTICLE))
+        await until(lambda: BRIEF_MARK in botapi.visible_text(1104), within=20)
+        await asyncio.sleep(0.3)
+    finally:
+        proc.terminate()
+        _, err = await asyncio.to_thread(proc.communicate, timeout=20)
+    lines = [line for line in err.decode().splitlines() if "brief delivered" in line]
+    assert len(lines) == 1, err.decode()[-2000:]
+    assert re.search(r" INFO bot\.chat\.runner: brief delivered request=\d+ chat=1104 .*cached=false "
+                     r"seconds=[\d.]+ model=\S+ tokens=[1-9]\d*", lines[0]), lines[0]
+    assert botapi.token not in err.decode()
 
 # --- health and metrics --------------------------------------------------------------------------
 async def test_healthz_and_metrics(bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:

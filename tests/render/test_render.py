@@ -195,3 +195,32 @@ def test_packing_counts_lengths_as_it_goes_and_packs_as_before() -> None:
         atoms = ["".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(0, 9))]
         limit = rng.randint(1, 80)
         assert pack(atoms, limit) == _reference_pack(atoms, limit), (atoms, limit)
+
+
+def test_arabic_lists_are_joined_with_the_arabic_comma() -> None:
+    env = envelope(example_brief())
+    via = '(عبر هيئة البث الإسرائيلية "كان 11"، مصادر مطلعة على سير المفاوضات)'
+    assert via in render_text(env, "ar")
+    assert via in parse(render_messages(env, "ar")[0])
+    for view in ("ar", "both"):
+        arabic = render_text(env, view).split("📰 US, Qatar")[0]
+        # a Latin comma may appear only inside the article's own words (quoted spans)
+        assert not [line for line in arabic.splitlines() if ", " in line and "“" not in line]
+    assert "(via Israeli Public Broadcasting Corporation (Kan 11), sources familiar" in render_text(env, "en")
+
+
+@pytest.mark.parametrize(("verified", "checked", "names", "en", "ar"), [
+    (12, 12, 16, "12 of 12 spans verified · 16 of 16 names found", "وُثّق 12 مقطعًا من 12 · وُجد 16 اسمًا من 16"),
+    (1, 1, 2, "1 of 1 span verified · 2 of 2 names found", "وُثّق مقطع واحد من 1 · وُجد اسمان من 2"),
+    (0, 5, 3, "0 of 5 spans verified · 3 of 3 names found", "وُثّق 0 مقطع من 5 · وُجد 3 أسماء من 3"),
+])
+def test_plain_text_footer_counts_in_both_languages(verified: int, checked: int, names: int, en: str,
+                                                    ar: str) -> None:
+    env = envelope(example_brief())
+    env.checks.grounding.spans_verified, env.checks.grounding.spans_checked = verified, checked
+    env.checks.grounding.names_verified = env.checks.grounding.names_checked = names
+    both = render_text(env, "both")
+    assert "(s)" not in both
+    assert en in render_text(env, "en") and en in both
+    assert ar in render_text(env, "ar") and ar in both
+    assert ar not in render_text(env, "en") and en not in render_text(env, "ar")
