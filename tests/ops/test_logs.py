@@ -16,8 +16,14 @@ KEY = "sk-test-secret-key-123456"
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     yield
-    logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
 
 
 def log_one(fmt: str, capsys: pytest.CaptureFixture[str]) -> str:
