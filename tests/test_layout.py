@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "bot"
 #: the parts that know nothing of Telegram, nor of the chat that uses them
-TELEGRAM_FREE = ("bot.engine", "bot.reading", "bot.render", "bot.store", "bot.digests")
+TELEGRAM_FREE = ("bot.engine", "bot.reading", "bot.render", "bot.store", "bot.digests", "bot.ledger")
 MAX_LINES = 600
 
 

@@ -33,7 +33,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import handlers
+from bot.chat import handlers, ledger
 from bot.chat.buttons import Signer
 from bot.chat.digests import Digests
 from bot.chat.gate import Gate
@@ -151,6 +151,8 @@ class NewsBot:
                                  joiner=PasteJoiner(settings.paste_join_window_s), metrics=self.metrics,
                                  llm_concurrency=self.llm_concurrency)
         self.app.bot_data[KEY] = self.services
+        ledger.install(self.app, self.store, self.signer, settings.telegram_bot_token.get_secret_value().encode(),
+                       self.runner)
         self.engine.llm.on_retry = lambda code: self.metrics.llm_calls.labels(result=f"retried_{code}").inc()
         self.health_server: HealthServer | None = None
         self.poll_timeout = 1
@@ -180,6 +182,7 @@ class NewsBot:
         app.add_handler(CommandHandler("subscribe", handlers.on_subscribe))
         app.add_handler(CommandHandler("unsubscribe", handlers.on_unsubscribe))
         app.add_handler(CommandHandler("summarize", handlers.on_summarize))
+        ledger.add_handlers(app)
         app.add_handler(CallbackQueryHandler(handlers.on_button))
         app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST, handlers.on_channel_post))
         app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND,

@@ -46,6 +46,8 @@ class Signer:
              InlineKeyboardButton("عربي + English", callback_data=data("v", "both"))],
             [InlineKeyboardButton("📚 المصادر · Sources", callback_data=data("s")),
              InlineKeyboardButton("{ } JSON", callback_data=data("j"))],
+            # the brief's actors, each opening its record in this chat (bot.chat.ledger)
+            [InlineKeyboardButton("🕰 السجل · Record", callback_data=f"lb:{brief_id}:{sig}")],
         ])
 
     def parse(self, data: str, chat_id: int) -> BriefButton | None:

@@ -21,6 +21,7 @@ from bot.chat.gate import Gate
 from bot.chat.runner import Runner, error_text
 from bot.digests.schedule import ScheduleError, parse_schedule, schedule_time
 from bot.digests.stories import Item, Verdicts, borderline_pairs, settle
+from bot.ledger.record import what_changed
 from bot.ops.errors import NotAllowed, StorageUnavailable
 from bot.render import texts
 from bot.render.digest import compose
@@ -194,10 +195,12 @@ class Digests:
         items = [Item(e.envelope, e.shared_at, e.link, e.outlet) for e in entries]
         verdicts = await self._settle(chat_id, items)
         now = await self.store.now()
+        # the ledger records a brief just after its digest item: the period's first item starts it
+        changed = await what_changed(self.store, chat_id, entries[0].shared_at)
 
         def digest(view: texts.View, chat: str | None = None) -> list[str]:
             return compose(items, view, since=cs.last_digest_at, now=now, tz=cs.timezone, chat=chat,
-                           verdicts=verdicts)
+                           verdicts=verdicts, changed=changed)
 
         # AIORateLimiter paces these within Telegram's ~20 messages a minute per group
         for text in digest(texts.view_of(cs.lang)):

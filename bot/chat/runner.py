@@ -84,6 +84,8 @@ class Runner:
         #: this process's name on its claims (WORKER_NAME, else host:pid)
         self.worker = worker or settings.worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self.closing = False
+        #: called with each brief delivered or collected in a chat, after its request is done (the ledger)
+        self.after_brief: Callable[[Bot, Request, int, BriefEnvelope], Coroutine[Any, Any, None]] | None = None
 
     # --- tasks ----------------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -229,6 +231,8 @@ class Runner:
                                           prompt_tokens=0 if cached else usage.prompt_tokens,
                                           completion_tokens=0 if cached else usage.completion_tokens)
                 self._count_brief(env, cached)
+                if self.after_brief is not None:
+                    await self.after_brief(self.bot, req, brief_id, env)
                 log.info("brief delivered", extra={"fields": {
                     "request": req.id, "chat": req.chat_id, "brief": brief_id, "cached": cached,
                     "seconds": round(time.monotonic() - started, 3), "model": env.provenance.model,

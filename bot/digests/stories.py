@@ -8,8 +8,8 @@ one small structured call per digest (`DIGEST_LLM_MERGE`); the labelled pairs in
 measure it (`newsbot eval eval/grouping`).
 
 A story shows its headline, the articles that told it (linked, by outlet, with when they were
-shared), the union of its pressures with the outlets that report each, and its positions: a
-*change* only when one actor's stance differs between articles shared at different times.
+shared), the union of its pressures with the outlets that report each, and each actor's latest
+position (what changed across days is the ledger's, `bot.ledger.changes`).
 Every word comes from `bot.render.texts`; lines of the other script are isolated as in briefs.
 """
 
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from bot.engine.llm import LLMClient
 
 Lang = Literal["ar", "en"]
-
-# two outlets word one stance differently on the same afternoon; a change is told apart from that by
-# time: only articles shared at least this far apart can show one
-CHANGE_MIN_GAP_S = 3 * 3600
 
 # same story at or above SAME; below BORDER it is not; in between the LLM may settle it
 SAME = 0.45
@@ -315,33 +311,6 @@ async def settle(items: Sequence[Item], llm: LLMClient, pairs: list[tuple[int, i
 
 
 # --- positions and pressures across a story's articles ---------------------------------------
-_NEGATIVE = {"reject", "refuse", "oppose", "condemn", "deny", "denounce", "suspend", "withdraw", "boycott",
-             "veto", "halt", "cancel", "dismiss", "rule out", "rules out", "walk away", "pull out", "block"}
-_POSITIVE = {"accept", "welcome", "agree", "support", "back", "endorse", "approve", "praise", "ready",
-             "willing", "resume", "join", "sign", "open to", "embrace"}
-
-
-def _polarity(stance: str) -> int:
-    text = f" {stance.lower()} "
-    negated = bool(re.search(r"\b(not|no longer|won't|will not|refus\w*)\b", text))
-    neg = any(re.search(rf"\b{w}\w*", text) for w in _NEGATIVE)
-    pos = any(re.search(rf"\b{w}\w*", text) for w in _POSITIVE)
-    if neg == pos:
-        return 0
-    value = 1 if pos else -1
-    return -value if negated and pos else value
-
-
-def stance_changed(a: Bilingual, b: Bilingual) -> bool:
-    """Two stances of one actor differ: opposite leanings, or a new leaning (accepts, rejects) with
-    little in common with a neutral one. Two neutral wordings are never a change: outlets word one
-    stance differently. (Compared in English, which every brief has whatever its article's language.)"""
-    pa, pb = _polarity(a.en), _polarity(b.en)
-    if pa == pb:
-        return False
-    return bool(pa and pb) or _dice(words_en(a.en), words_en(b.en)) < 0.3
-
-
 @dataclass
 class _Said:
     item: Item
@@ -349,13 +318,6 @@ class _Said:
     names: Bilingual
     stance: Bilingual
     targets: frozenset[str]
-
-
-@dataclass
-class Change:
-    names: Bilingual
-    before: _Said
-    after: _Said
 
 
 def _clusters(story: Story) -> Callable[[int, str], int]:
@@ -375,31 +337,18 @@ def _clusters(story: Story) -> Callable[[int, str], int]:
     return lambda n, actor_id: index.get((n, actor_id), -1 - hash(actor_id) % 10_000)
 
 
-def positions(story: Story) -> tuple[list[Change], list[_Said]]:
-    """Changes (same actor and target, articles shared at different times) and latest stances."""
+def positions(story: Story) -> list[_Said]:
+    """Each actor's latest stance in the story (how stances changed is the ledger's: bot.ledger.changes)."""
     cluster = _clusters(story)
-    said: dict[int, list[_Said]] = {}
-    for n, item in enumerate(story.items):
+    said: dict[int, _Said] = {}
+    for n, item in sorted(enumerate(story.items), key=lambda p: p[1].shared_at):
         b = item.env.brief
         for q in b.positions:
             actor = next((a for a in b.actors if a.id == q.actor), None)
             names = actor.name if actor else Bilingual(ar=q.actor, en=q.actor)
             targets = frozenset(cluster(n, t) for p in b.pressures if q.actor in p.actors for t in p.targets)
-            said.setdefault(cluster(n, q.actor), []).append(_Said(item, outlet_of(item), names, q.stance, targets))
-    changes, latest = [], []
-    for entries in said.values():
-        entries.sort(key=lambda s: s.item.shared_at)
-        first = entries[0]
-        # a change needs another article, shared later; two statements in one article are not a change
-        later = [s for s in entries if s.item is not first.item
-                 and s.item.shared_at - first.item.shared_at >= CHANGE_MIN_GAP_S
-                 and (not s.targets or not first.targets or s.targets & first.targets)
-                 and stance_changed(first.stance, s.stance)]
-        if later:
-            changes.append(Change(first.names, first, later[-1]))
-        else:
-            latest.append(entries[-1])
-    return changes, latest
+            said[cluster(n, q.actor)] = _Said(item, outlet_of(item), names, q.stance, targets)
+    return list(said.values())
 
 
 @dataclass

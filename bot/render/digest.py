@@ -8,7 +8,7 @@ word comes from `bot.render.texts`; lines of the other script are isolated as in
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +25,8 @@ MAX_LINKS = 5  # articles linked per story; the rest are counted
 MAX_PRESSURES = 4  # per story
 MAX_POSITIONS = 4  # per story
 FIELD_CAP = 300  # a digest line quotes a brief's field; longer ones are cut with "…"
+#: the ledger's "What changed" in one language (HTML), or None when nothing changed
+Changed = Callable[[Lang], "str | None"]
 
 
 def _esc(text: str, lang: Lang, cap: int = FIELD_CAP) -> str:
@@ -101,15 +103,10 @@ def _story_atom(n: int, story: Story, lang: Lang, tz: str, now: float) -> str:
             lines.append(_line(f"• <b>{_esc(getattr(p.actors, lang), lang)}</b> {arrow} "
                                f"<b>{_esc(getattr(p.targets, lang), lang)}</b> "
                                f"({EVENTS[p.event][lang]}{semicolon + by if by else ''})", lang))
-    changes, latest = positions(story)
-    if changes or latest:
+    latest = positions(story)
+    if latest:
         lines.append(_line(f"🗣 <i>{texts.one('digest_positions', lang)}</i>", lang))
-        for c in changes[:MAX_POSITIONS]:
-            lines.append(_line(
-                f"🔄 <b>{_esc(getattr(c.names, lang), lang)}</b> — {texts.one('digest_changed', lang)}: "
-                f"{_esc(getattr(c.before.stance, lang), lang)} ({day(c.before.item.shared_at, lang, tz)}) {arrow} "
-                f"{_esc(getattr(c.after.stance, lang), lang)} ({day(c.after.item.shared_at, lang, tz)})", lang))
-        for s in latest[: max(0, MAX_POSITIONS - len(changes))]:
+        for s in latest[:MAX_POSITIONS]:
             lines.append(_line(f"• <b>{_esc(getattr(s.names, lang), lang)}</b>: "
                                f"{_esc(getattr(s.stance, lang), lang)}", lang))
     return "\n".join(lines)
@@ -125,12 +122,15 @@ def _header(lang: Lang, *, since: float, now: float, tz: str, articles: int, sto
 
 
 def _atoms(stories: list[Story], total: int, lang: Lang, *, since: float, now: float, tz: str, articles: int,
-           chat: str | None) -> list[str]:
+           chat: str | None, changed: Changed | None = None) -> list[str]:
     atoms = [_header(lang, since=since, now=now, tz=tz, articles=articles, stories=total, chat=chat)]
     if len(stories) < total:
         atoms[0] += "\n" + _line(texts.one(
             "digest_cut", lang, **{f"{lang}_shown": texts.count(len(stories), texts.STORIES, lang),
                                    f"{lang}_total": texts.number(total, lang)}), lang)
+    what = changed(lang) if changed else None
+    if what:
+        atoms.append(what)  # the ledger's "What changed" (bot.ledger.changes) before the stories
     atoms += [_story_atom(n, s, lang, tz, now) for n, s in enumerate(stories, 1)]
     return atoms
 
@@ -142,7 +142,7 @@ def _langs(view: View) -> list[Lang]:
 def compose(items: Sequence[Item | BriefEnvelope], view: View = "both", *, since: float | None = None,
             now: float | None = None, tz: str = "UTC", chat: str | None = None,
             verdicts: Verdicts | None = None, limit: int = TELEGRAM_LIMIT, max_messages: int = MAX_MESSAGES,
-            max_stories: int = MAX_STORIES) -> list[str]:
+            max_stories: int = MAX_STORIES, changed: Changed | None = None) -> list[str]:
     """The digest as Telegram HTML messages in the chat's view; [] when there is nothing to report.
 
     Stories come largest first; when they do not fit in `max_messages` (or exceed `max_stories`),
@@ -158,8 +158,8 @@ def compose(items: Sequence[Item | BriefEnvelope], view: View = "both", *, since
     total = len(stories)
     shown = min(total, max_stories)
     while True:
-        per_lang = [_atoms(stories[:shown], total, lang, since=since, now=now, tz=tz, articles=len(its), chat=chat)
-                    for lang in _langs(view)]
+        per_lang = [_atoms(stories[:shown], total, lang, since=since, now=now, tz=tz, articles=len(its), chat=chat,
+                           changed=changed) for lang in _langs(view)]
         together = pack([a for n, atoms in enumerate(per_lang) for a in ([LANG_RULE] if n else []) + atoms], limit)
         messages = together if len(together) == 1 else [m for atoms in per_lang for m in pack(atoms, limit)]
         if len(messages) <= max_messages or shown == 1:

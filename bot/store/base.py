@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.engine.schema import BriefEnvelope
+from bot.ledger.values import Event, Identity
 from bot.ops import clock
 from bot.ops.errors import QuotaReached
 from bot.render.texts import REQUESTS, TOKENS, count
@@ -308,3 +309,50 @@ class Store(abc.ABC):
         `b` calls allowed after a quiet spell, the call waits `ahead - b * interval_s` when that is
         positive, and `ahead / interval_s` is how many of the `b` are in use (`ratelimit`).
         """
+
+    # --- the pressure ledger (bot.ledger): a chat's identities and events, never another chat's ----
+    @abc.abstractmethod
+    async def ledger_identities(self, chat_id: int) -> list[Identity]: ...
+
+    @abc.abstractmethod
+    async def ledger_save_identity(self, ident: Identity) -> int:
+        """Store a new identity (id ≤ 0) or update a known one; its id."""
+
+    @abc.abstractmethod
+    async def ledger_has_brief(self, chat_id: int, brief_id: int) -> bool: ...
+
+    @abc.abstractmethod
+    async def ledger_add_events(self, chat_id: int, events: list[Event]) -> None: ...
+
+    @abc.abstractmethod
+    async def ledger_timeline(self, chat_id: int, actor: int, limit: int = 40) -> list[Event]:
+        """The actor's events in the chat, as actor or target, newest first."""
+
+    @abc.abstractmethod
+    async def ledger_window(self, chat_id: int, since: float) -> list[Event]:
+        """The chat's events after `since`, with the last earlier brief's events of each pair and
+        position actor among them: what `bot.ledger.changes.detect` compares."""
+
+    @abc.abstractmethod
+    async def ledger_merge(self, chat_id: int, keep: int, gone: int) -> bool:
+        """`gone` becomes part of `keep` (names, events, tracking); False when either is not the chat's."""
+
+    @abc.abstractmethod
+    async def ledger_split(self, chat_id: int, actor: int, key: str) -> int | None:
+        """The name `key` of `actor` becomes an identity of its own with the events that used it; its id."""
+
+    @abc.abstractmethod
+    async def ledger_track(self, chat_id: int, actor: int, on: bool = True) -> bool:
+        """Track (or stop tracking) an actor; True when that changed anything."""
+
+    @abc.abstractmethod
+    async def ledger_tracked(self, chat_id: int) -> list[int]: ...
+
+    @abc.abstractmethod
+    async def ledger_alert_once(self, chat_id: int, actor: int, story: str) -> bool:
+        """True for the first alert about `actor` in `story`, False for every later one."""
+
+    @abc.abstractmethod
+    async def forget_chat(self, chat_id: int) -> int:
+        """Delete what the chat gave the bot: its ledger, finished requests, digest items, and the
+        briefs no other chat has; how many rows went."""

@@ -52,6 +52,7 @@ from bot.store.base import (
     request_of,
     today,
 )
+from bot.store.ledger_postgres import PostgresLedger
 from bot.store.postgres_schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def text(value: str | None) -> str | None:
     return value.replace("\x00", "") if value else value
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresLedger, Store):
     shared = True
 
     def __init__(self, url: str, *, pool_size: int = 10, timeout_s: float = 10.0) -> None:

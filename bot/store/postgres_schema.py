@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.store.ledger_postgres import SCHEMA as LEDGER_SCHEMA
+
 MIGRATIONS: list[str] = [
     # 1: the schema of SQLite's migrations 1-5 in one step (BIGINT ids: Telegram ids exceed 32 bits)
     """
@@ -92,5 +94,6 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE rate_slots (key TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL);
     """,
+    # 2: the pressure ledger (bot/store/ledger_postgres.py)
+    LEDGER_SCHEMA,
 ]
-

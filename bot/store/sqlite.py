@@ -31,6 +31,8 @@ from bot.store.base import (
     request_of,
     today,
 )
+from bot.store.ledger_sqlite import SCHEMA as LEDGER_SCHEMA
+from bot.store.ledger_sqlite import SQLiteLedger
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -133,6 +135,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE rate_slots (key TEXT PRIMARY KEY, next_at REAL NOT NULL);
     """,
+    # 6: the pressure ledger (bot/store/ledger_sqlite.py)
+    LEDGER_SCHEMA,
 ]
 
 # only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
@@ -145,7 +149,7 @@ CLAIMABLE = """
 """
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteLedger, Store):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":

@@ -37,7 +37,7 @@ async def test_private_text_gets_one_brief_in_reply(newsbot: NewsBot, botapi: Fa
     assert first["link_preview_options"] == {"is_disabled": True}
     final = [c for c in botapi.sent(501) if c.params.get("reply_markup")][-1].params
     buttons = [b for row in final["reply_markup"]["inline_keyboard"] for b in row]
-    assert {b["callback_data"].split(":")[0] for b in buttons} == {"v", "s", "j"}
+    assert {b["callback_data"].split(":")[0] for b in buttons} == {"v", "s", "j", "lb"}
     # a quick brief is new messages only: no typing, no status message, no edits
     assert [c.method for c in botapi.calls if str(c.params.get("chat_id")) == "501"] == ["sendMessage"] * len(
         botapi.sent(501, ("sendMessage",)))

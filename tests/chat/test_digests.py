@@ -67,9 +67,16 @@ async def digest_on(botapi: FakeBotAPI, chat: int = GROUP) -> None:
 async def backdate(bot: NewsBot, chat: int, seconds: float) -> None:
     """Everything shared so far in the chat was shared `seconds` earlier (as was the last digest)."""
     await sql(bot.settings, "UPDATE digest_items SET shared_at = shared_at - ? WHERE chat_id = ?", seconds, chat)
+    await sql(bot.settings, "UPDATE ledger_events SET shared_at = shared_at - ? WHERE chat_id = ?", seconds, chat)
     cs = await bot.store.chat(chat)
     cs.last_digest_at -= seconds
     await bot.store.save_chat(cs)
+
+
+async def recorded(bot: NewsBot, chat: int, n: int) -> bool:
+    """`n` briefs of the chat are in its ledger (recorded just after their digest items)."""
+    rows = await sql(bot.settings, "SELECT COUNT(DISTINCT brief_id) FROM ledger_events WHERE chat_id = ?", chat)
+    return int(rows[0][0]) == n
 
 
 async def entries(bot: NewsBot, chat: int, n: int) -> bool:
@@ -96,7 +103,7 @@ async def test_arabic_only_digest_is_arabic_and_every_story_links_to_its_article
         assert not re.search(r"[A-Za-z]", text), text
         assert "3 مقالات، 3 قصص" in text and "مقال واحد" in text
         assert "(مطالبة؛ وكالة الأنباء)" in text and "(تهديد؛ رويترز)" in text and "(اتهام؛ أسوشيتد برس)" in text
-        stories = html.split("\n\n")[1:]
+        stories = [s for s in html.split("\n\n")[1:] if "ما الذي تغيّر" not in s]  # the ledger's part is first
         assert len(stories) == 3
         for story, m in zip(stories, shared, strict=True):
             assert f'<a href="https://t.me/c/1234500300/{m["message_id"]}">' in story
@@ -115,10 +122,11 @@ async def test_a_changed_stance_a_day_later_is_a_change_and_two_statements_in_on
         botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))
         await until(lambda: len(digests(botapi, GROUP)) == 1)
         first = botapi.visible_text(GROUP)
-        assert "Egypt: rejects the Israeli proposal" in first and "🔄" not in first and "changed" not in first
+        assert "Egypt: rejects the Israeli proposal" in first and "🔄" not in first
+        assert "position changed" not in first  # two statements in one article are no change
 
         botapi.push("message", U.message(GROUP, gaza, uid=MEMBER))
-        await until(lambda: entries(bot, GROUP, 2))
+        await until(lambda: recorded(bot, GROUP, 2))  # in the digest and in the ledger
         await backdate(bot, GROUP, DAY)  # shared yesterday
         botapi.push("message", U.message(GROUP, gaza + FOLLOW_UP, uid=MEMBER))
         await until(lambda: llm_server.calls == 3)
@@ -126,8 +134,10 @@ async def test_a_changed_stance_a_day_later_is_a_change_and_two_statements_in_on
         await until(lambda: len(digests(botapi, GROUP)) == 2)
         second = digests(botapi, GROUP)[-1]
         assert "2 articles, 1 story" in second and "yesterday" in second
-        assert re.search(r"🔄 <b>Egypt</b> — changed: calls for action now \(\d+ \w+\) → "
-                         r"rejects the Israeli proposal \(\d+ \w+\)", second), second
+        # the ledger's "What changed", with the two dated sources
+        assert re.search(r"🔄 <b>Egypt</b> — position changed: calls for action now \(\d+ \w+ \d{4}, <a [^>]+>"
+                         r"News Agency</a>\) → rejects the Israeli proposal \(\d+ \w+ \d{4}, <a [^>]+>News Agency"
+                         r"</a>\)", second), second
     finally:
         await bot.stop()
 
