@@ -90,13 +90,13 @@ def split_sentences(norm: str) -> list[Sentence]:
 _EN_VERBS = ("said|says|say|told|tells|added|adds|stated|warned|warns|insisted|insists|stressed|stresses|"
              "noted|notes|explained|announced|announces|claimed|claims|described|admitted|admits|argued|"
              "argues|wrote|writes|asked|replied|confirmed|confirms|denied|denies|emphasised|emphasized|"
-             "acknowledged|pointed out|maintained|reiterated|vowed|predicted|cautioned|complained")
+             "acknowledged|answered|answers|pointed out|maintained|reiterated|vowed|predicted|cautioned|complained")
 # a verb form (past, present, feminine, plural) with an optional joined و/ف; normal form: أ→ا, ة→ه, ى→ي
 _AR_VERBS = ("قال|قالت|قالوا|يقول|تقول|اكد|اكدت|اكدوا|يؤكد|تؤكد|اضاف|اضافت|اضافوا|اوضح|اوضحت|صرح|صرحت|"
              "اعلن|اعلنت|شدد|شددت|اشار|اشارت|لفت|لفتت|افاد|افادت|ذكر|ذكرت|تابع|تابعت|تساءل|حذر|حذرت|"
-             "اعتبر|اعتبرت|كشف|كشفت|نفي|نفت|ختم|اختتم|زعم|زعمت|راي|رات|اقر|اقرت|ابلغ|ابلغت")
+             "اعتبر|اعتبرت|كشف|كشفت|نفي|نفت|ختم|اختتم|زعم|زعمت|راي|رات|اقر|اقرت|ابلغ|ابلغت|بين(?= ان)|بينت")
 _AR_PARTICIPLES = ("مضيفا|مؤكدا|مشيرا|موضحا|لافتا|قائلا|مشددا|معتبرا|محذرا|متابعا|مضيفه|مؤكده|مشيره|موضحه|"
-                   "لافته|قائله|مشدده")
+                   "لافته|قائله|مشدده|مبينا|معبرا|نافيا|منوها|مبينه|معبره")
 _AR_ACCORDING = "بحسب|حسب|وفق|وفقا ل|طبقا ل|نقلا عن"
 _EN = re.compile(rf"\b(?:{_EN_VERBS})\b|\baccording to\b|\bin a (?:statement|interview|post|tweet)\b", re.IGNORECASE)
 _AR = re.compile(rf"(?<![\w])(?:[وف])?(?:{_AR_VERBS}|{_AR_PARTICIPLES}|نقل|نقلت|{_AR_ACCORDING}|"
@@ -105,17 +105,19 @@ _PRONOUNS = {"he", "she", "they", "it", "we", "i", "هو", "هي", "هم"}
 _TITLES = {"minister", "official", "spokesman", "spokeswoman", "spokesperson", "president", "envoy", "secretary",
            "ambassador", "officials", "source", "sources", "chief", "leader", "commander", "ministry", "diplomat",
            "مسؤول", "المسؤول", "الوزير", "وزير", "المتحدث", "الرئيس", "المبعوث", "السفير", "المصدر", "المصادر",
-           "القائد", "الدبلوماسي", "الوزاره", "المسؤولون", "المسؤولين", "السفيره", "الوزيره", "المتحدثه"}
+           "القائد", "الدبلوماسي", "الوزاره", "المسؤولون", "المسؤولين", "السفيره", "الوزيره", "المتحدثه",
+           "report", "statement", "البيان", "التقرير", "الرساله"}
 _AUX = re.compile(r"\b(?:has|have|had|was|were|is|are|also|later|earlier|previously|reportedly|then|would|will|"
                   r"has also|had also|once|again|just|repeatedly|publicly|separately|further|further)\s*$",
                   re.IGNORECASE)
 _EN_CUT = re.compile(r'"|,\s|;|:|\bthat\b|\bbut\b|\bwhile\b|\band\b(?=\s*$| [a-z])|\bwho\b|\bwhich\b|\bwhen\b|'
                      r"\bafter\b|\bbefore\b|\bas\b|\bbecause\b|\bif\b", re.IGNORECASE)
 _AR_CUT = re.compile(r'"|,|;|:|\.|\(|(?<![\w])(?:ان|انه|انها|انهم|الي ان|في بيان|في تصريح|في تصريحات|في حديث|'
-                     r"في مقابله|قوله|قولها|خلال|امس|اليوم|يوم|مساء|صباح|لوكاله|لقناه|لصحيفه|لموقع|عبر|علي|"
+                     r"في مقابله|في مؤتمر|قوله|قولها|خلال|خلاله|خلالها|امس|اليوم|يوم|مساء|صباح|لوكاله|لقناه|لصحيفه|لموقع|عبر|علي|"
                      r"ل\w+ه الاخباريه|بان|بانه|بانها|بانهم|بعد|حول|بشان|عن)(?![\w])")
 _DASHES = re.compile(r"\s[-–—]\s[^-–—]{1,80}?\s[-–—]\s")
 MAX_SPEAKER_WORDS = 12
+_LOOSE = "\x00loose"  # marks a resolution to a whole sentence (`Attribution.loose`)
 _PASSIVE = re.compile(r"\b(?:was|were|been|being|be|is|are)\s+$", re.IGNORECASE)
 
 
@@ -130,8 +132,11 @@ class Attribution:
     speaker_start: int
     speaker_end: int
     sentence: int  # index into `Attributions.sentences`
-    via: str = ""  # who relays it: X in "نقل X عن Y", the outlet in "told the BBC"
+    via: str = ""  # who relays it: X in "نقل X عن Y"
     resolved: list[str] = field(default_factory=list)  # speaker phrases it stands for, after resolution
+    #: the speaker is only somewhere in a whole sentence (a lead without a verb of saying, or the
+    #: sentence a pronoun's antecedent is in): it names the speaker, but not which of its names it is
+    loose: bool = False
 
     @property
     def start(self) -> int:
@@ -209,6 +214,8 @@ class Attributions:
         found: list[Attribution] = []
         for index, s in enumerate(self.sentences):
             for m in _EN.finditer(self.norm, s.start, s.end):
+                if m.group().lower() == "asked" and (m.start() == s.start or self.norm.startswith(" by", m.end())):
+                    continue  # "Asked by Reuters whether ...": who asks is not who answers
                 if not _PASSIVE.search(self.norm, max(s.start, m.start() - 12), m.start()):
                     a = self._english(m, index)
                     if not re.match(r"(?:why|how|what|whether|if)\b", a.speaker, re.IGNORECASE):
@@ -270,10 +277,7 @@ class Attributions:
                 break
             if cut != ",":
                 break  # "... and said", '"...," said X': no subject before the verb
-        via = ""
-        if word in ("told", "tells"):
-            tail = _EN_CUT.search(self.norm, m.end(), s.end)
-            via = self.norm[m.end():tail.start() if tail else s.end].strip()
+        via = ""  # whom one tells ("told the BBC") relays nothing: the speaker spoke to it
         phrase = _DASHES.sub(" ", self.norm[start:phrase_end])
         before = self.norm[s.start:m.start()].rstrip()
         if not phrase.strip() and word not in ("told", "tells") and (not before or before.endswith(('"', ","))):
@@ -293,7 +297,8 @@ class Attributions:
             return self._make(m.span(), (m.start(), m.start()), index)  # its subject is the speaker before
         if word.startswith("في ") or word.startswith("وفي "):
             # "في بيان صادر عن X" / "في بيان لـ X"; a bare "في بيان" belongs to the verb before it
-            after = re.match(r"\s+(?:\w+\s+)?(?:صادر\s+)?(?:عن|ل)\s*", self.norm[m.end():s.end])
+            after = re.match(r"\s+(?:\w+\s+)?(?:صادر\s+)?(?:عن\s+|ل(?!(?:هم|ه|ها|هما|نا|كم)(?![\w])))",
+                             self.norm[m.end():s.end])
             if after is None:
                 return None
             at = m.end() + after.end()
@@ -316,16 +321,26 @@ class Attributions:
         if re.match(r"\s*(?:في وقت|امس|اليوم|يوم|قبل|مساء|صباح|$)", self.norm[at:stop]):
             # "وكان البيت الأبيض قال في وقت سابق": the subject stands before the verb
             head = self.norm[s.start:m.start()]
-            subject = re.search(r"(?:^|[,:\"])\s*(?:و?كان(?:ت)?\s+|و?قد\s+)([^,:\"]{2,80})$", head)
+            subject = (re.search(r"(?:^|[,:\"])\s*(?:و?كان(?:ت)?\s+|و?قد\s+)([^,:\"]{2,80})$", head)
+                       or re.search(r"(?:^|[,:\".])\s*(?:و?اما\s+)([^,:\"]{2,80}?)\s*,?\s*ف(?:قد\s*)?$", head))
             if subject and len(subject.group(1).split()) <= 8:
-                return self._make(m.span(), (s.start + subject.start(1), m.start()), index)
+                return self._make(m.span(), (s.start + subject.start(1), s.start + subject.end(1)), index)
         if core.startswith(("بحسب", "حسب", "وفق", "طبقا", "نقلا")) or word.startswith(("بحسب", "حسب", "وفق")):
-            return self._make(m.span(), (m.end(), stop), index)
+            told = re.match(r"\s*ما\s+\w+\s+", self.norm[at:s.end])  # "بحسب ما ذكرته صحيفة ..."
+            if told:
+                at += told.end()
+                stop = self._speaker_end(at, s.end)
+            return self._make(m.span(), (at, stop), index)
         return self._make(m.span(), (m.end(), stop), index)
 
     def _speaker_end(self, at: int, stop: int) -> int:
         """Where an Arabic speaker phrase starting at `at` ends."""
         end = _AR_CUT.search(self.norm, at, stop)
+        while end is not None and end.group() == '"':  # a name in quotation marks: صحيفة "هآرتس"
+            close = self.norm.find('"', end.end(), stop)
+            if close < 0 or close - end.end() > 30 or len(self.norm[end.end():close].split()) > 3:
+                break
+            end = _AR_CUT.search(self.norm, close + 1, stop)
         if end is None:
             return stop
         if end.group() == ",":
@@ -345,21 +360,45 @@ class Attributions:
                 title = words[0].removeprefix("و") if words else ""
                 if title in _TITLES and (title.startswith("ال") or normalize(a.speaker).lower().startswith("the ")):
                     # "the minister", "المسؤول": the latest earlier speaker with that title
+                    stem = title.removeprefix("ال")
                     for b in reversed(found[:i]):
-                        if b.who and title.removeprefix("ال") in normalize(b.who).lower() and b.sentence >= a.sentence - 6:
+                        if b.who and stem in normalize(b.who).lower() and b.sentence >= a.sentence - 6:
                             a.resolved = [b.who]
                             break
+                    else:  # "the report says": the sentence that introduced the report names whose it is
+                        title_words = " ".join(w.removeprefix("ال") for w in words)
+                        for back in range(a.sentence - 1, max(a.sentence - 7, -1), -1):
+                            if title_words in self.norm[self.sentences[back].start:self.sentences[back].end].lower():
+                                a.resolved, a.loose = [self.sentence_text(back)], True
+                                break
+                        else:  # "The minister added": the one who spoke just before
+                            said = [b for b in found[:i] if b.who and b.sentence >= a.sentence - 2]
+                            if said:
+                                a.resolved = [said[-1].who]
                 continue
-            a.resolved = self._antecedent(found[:i], a.sentence)
+            a.resolved = self._antecedent(found[:i], a.sentence, self._norm_at(a.verb_start))
+            if _LOOSE in a.resolved:
+                a.resolved.remove(_LOOSE)
+                a.loose = True
+            elif any(b.loose for b in found[:i] if b.who in a.resolved):
+                a.loose = True
 
-    def _antecedent(self, before: list[Attribution], sentence: int) -> list[str]:
-        """Whom a pronoun (or a verb without a subject) in `sentence` stands for: the speaker before
-        it in its sentence, else the previous sentence's speaker (the one before that when the
-        previous sentence only goes on quoting), else the previous sentence as a whole."""
-        for back in (sentence, sentence - 1):
-            said = [b for b in before if b.sentence == back and b.who]
-            if said:
-                return [said[-1].who]
+    def _antecedent(self, before: list[Attribution], sentence: int, at: int | None = None) -> list[str]:
+        """Whom a pronoun (or a verb without a subject) at normal-form offset `at` of `sentence`
+        stands for: the speaker before it in its sentence, else what its sentence says before it
+        (outside quotations, three words or more), else the previous sentence's speaker (the one
+        before that when the previous sentence only goes on quoting), else the previous sentence."""
+        said = [b for b in before if b.sentence == sentence and b.who]
+        if said:
+            return [said[-1].who]
+        if at is not None:  # "عقد الوزير X لقاء ... أكد خلاله": the subject named before it in its sentence
+            head = self.norm[self.sentences[sentence].start:at]
+            if len(re.findall(r"\w{2,}", re.sub(r'"[^"]*"?', " ", head))) >= 3:
+                hs, he = self._orig(*_strip(self.norm, self.sentences[sentence].start, at))
+                return [self.article[hs:he], _LOOSE]
+        said = [b for b in before if b.sentence == sentence - 1 and b.who]
+        if said:
+            return [said[-1].who]
         prev = sentence - 1
         if prev < 0:
             return []
@@ -367,7 +406,7 @@ class Attributions:
             said = [b for b in before if b.sentence == prev - 1 and b.who]
             if said:
                 return [said[-1].who]
-        return [self.sentence_text(prev)]
+        return [self.sentence_text(prev), _LOOSE]
 
     # --- which attribution a passage belongs to ----------------------------------------------------
     def sentences_of(self, start: int, end: int) -> tuple[int, int]:
@@ -388,19 +427,26 @@ class Attributions:
                       and start <= a.speaker_start and a.verb_end <= end]
         if inside:
             def gap(a: Attribution) -> tuple[int, int]:
-                d = start - a.end if a.end <= start else (a.start - end if a.start >= end else 0)
-                return max(d, 0), 0 if a.end <= start else 1
+                if a.end <= start:
+                    return start - a.end, 0
+                if a.start >= end:
+                    # after the passage only when it follows it at once ('"...," he said'); a speaker
+                    # further on ("…، فيما أبلغت إسرائيل") has the next statement of the sentence
+                    between = self.article[end:a.start]
+                    return a.start - end + (0 if re.fullmatch(r"\W*", between) else 1000), 1
+                return 0, 1
             return min(inside, key=gap)
         ss, se = self.sentence_span(first)[0], self.sentence_span(last)[1]
         rest = self.article[ss:start] + " " + self.article[end:se]
         said = self.norm[self.sentences[first].start:self.sentences[last].end]
         outside = re.sub(r'"[^"]*"?', " ", said)  # the sentence without what it quotes
-        if said.rstrip().endswith('"') and said.count('"') % 2:
+        after = self.norm[self.sentences[last].end:self.sentences[last].end + 1]
+        if (said.rstrip().endswith('"') and said.count('"') % 2) or (after == '"' and not said.count('"')):
             outside = ""  # it goes on quoting the sentence before
         if len(re.findall(r"\w{2,}", outside)) >= 2 and len(re.findall(r"\w{2,}", rest)) >= 2:
             # the passage's own sentence names who it is from ("X blamed "...""): it is the lead
             return Attribution(verb="", verb_start=ss, verb_end=ss, speaker=rest.strip(), speaker_start=ss,
-                               speaker_end=se, sentence=first)
+                               speaker_end=se, sentence=first, loose=True)
         back = first - 1
         if back < 0 or self.sentences[back].paragraph != self.sentences[first].paragraph:
             return None
@@ -410,7 +456,7 @@ class Attributions:
         # a lead without a verb of saying ("In her book, X hammered Y. "..."): the sentence names the speaker
         ls, le = self.sentence_span(back)
         return Attribution(verb="", verb_start=ls, verb_end=ls, speaker=self.article[ls:le], speaker_start=ls,
-                           speaker_end=le, sentence=back)
+                           speaker_end=le, sentence=back, loose=True)
 
     def passage(self, a: Attribution) -> tuple[int, int] | None:
         """The statement an attribution introduces, as article offsets: the quotation nearest it in

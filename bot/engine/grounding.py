@@ -373,7 +373,10 @@ class Grounds:
         assert quote.start is not None and quote.end is not None
         actor = next((a for a in brief.actors if a.id == position.actor), None)
         cited = [s for s in brief.sources if s.id in position.source_ids]
-        return speakers.check_speaker(self.attributions, quote.start, quote.end, actor, cited)
+        # a passage two speakers say is confirmed where the actor says it
+        places = [(m.start, m.end) for m in self.matcher.find_all(position.quote or "")] or [(quote.start, quote.end)]
+        checks = [speakers.check_speaker(self.attributions, s, e, actor, cited, brief.actors) for s, e in places]
+        return next((c for c in checks if c.confirmed), checks[0])
 
     def parties(self, brief: Brief, pressure: Pressure, evidence: SpanCheck) -> PartiesCheck:
         """Whether the verified `evidence`'s sentence names each actor and target of the pressure."""

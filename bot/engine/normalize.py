@@ -266,6 +266,19 @@ class Matcher:
         last = starts[-1] + len(pieces[-1])
         return Match(self.origin[starts[0]], self.origin[last - 1] + 1)
 
+    def find_all(self, span: str) -> list[Match]:
+        """Every place `span` is found (`find`'s rules), in order: a quote two speakers repeat."""
+        pieces = self._pieces(span)
+        if not pieces or self.find(span) is None:
+            return []
+        out: list[Match] = []
+        at = 0
+        while (starts := self._chain(pieces, at, None)) is not None:
+            last = starts[-1] + len(pieces[-1])
+            out.append(Match(self.origin[starts[0]], self.origin[last - 1] + 1))
+            at = starts[0] + 1
+        return out
+
     def find_name(self, name: str) -> Match | None:
         """Where a name (an actor's mention, a source's name) is in the article, or None: one
         piece of whole words (clitics as above), no elision, at most MAX_WORDS_NAME words."""

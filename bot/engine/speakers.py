@@ -86,6 +86,8 @@ _GENERIC = frozenset(match_form(w) for w in (
     "منظمه", "تنظيم", "ميليشيا", "قوات"))
 _AR_PREFIX = re.compile(r"^(?:[وف]?(?:[بلك]?ال|لل|[بلك])|[وف])(?=\w{2})")
 _WORDS = re.compile(r"[\w.]+")
+#: how many words on either side of a country's name a recognisable form's other words may stand
+_NEAR = 4
 
 
 def _word(token: str) -> str:
@@ -130,24 +132,40 @@ def _initials(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Party:
-    """What names one party: `forms` (each a word list, any of which names it) and a `recognisable`
-    rule (country words, and the other words that must stand beside them)."""
+    """What names one party: `forms` (each a word list, any of which names it) and a recognisable
+    form built from `country` (a state: any form of it; a government: beside an official's title;
+    anyone else: beside one of the `beside` word sets, the rest of one of its names)."""
 
     forms: tuple[tuple[str, ...], ...]
     country: tuple[tuple[str, ...], ...] = ()
-    beside: tuple[frozenset[str], ...] = ()  # one of these sets of words, all present, besides the country
-    officials: bool = False  # a government: any official's title beside the country
+    beside: tuple[frozenset[str], ...] = ()
+    state: bool = False
+    officials: bool = False
+
+    def score(self, phrase: str) -> float:
+        """How specifically `phrase` names this party: the words of the longest of its names found
+        there; half a word for its country alone (a state), and half a word more than the words
+        beside its country for a recognisable form; 0 when it does not name it."""
+        got = words(phrase)
+        best = max((len(f) for f in self.forms if _contains(got, f)), default=0)
+        if best or not self.country or not any(_contains(got, c) for c in self.country):
+            return float(best)
+        if self.state:
+            return 0.5
+        best_form = 0.0
+        for at in range(len(got)):  # the country and the words beside it within a few words
+            if not any(_contains(got[at:at + len(c)], c) for c in self.country):
+                continue
+            near = {v for w in got[max(0, at - _NEAR):at + _NEAR + 1] for v in _variants(w)}
+            found = [len(need) for need in self.beside if need <= near]
+            if found:
+                best_form = max(best_form, 0.5 + max(found))
+            elif self.officials and near & OFFICIAL_WORDS:
+                best_form = max(best_form, 0.5)
+        return best_form
 
     def named_in(self, phrase: str) -> bool:
-        got = words(phrase)
-        if any(_contains(got, f) for f in self.forms):
-            return True
-        if not self.country or not any(_contains(got, c) for c in self.country):
-            return False
-        have = {v for w in got for v in _variants(w)}
-        if self.officials and have & OFFICIAL_WORDS:
-            return True
-        return any(need <= have for need in self.beside)
+        return self.score(phrase) > 0
 
 
 def party(names: Iterable[str], kind: str | None = None, country: str | None = None) -> Party:
@@ -173,10 +191,8 @@ def party(names: Iterable[str], kind: str | None = None, country: str | None = N
         if rest and len(rest) < len(ws):
             beside.add(rest)
     forms.discard(())
-    if kind == "state":  # a state is named by any form of its country
-        forms |= set(country_forms)
-    return Party(forms=tuple(sorted(forms)), country=country_forms if kind != "state" else (),
-                 beside=tuple(beside), officials=kind == "government")
+    return Party(forms=tuple(sorted(forms)), country=country_forms, beside=tuple(beside), state=kind == "state",
+                 officials=kind == "government")
 
 
 # --- the checks --------------------------------------------------------------------------------
@@ -193,15 +209,27 @@ def _names_source(who: str, source: Source) -> bool:
     return len(got) >= 2 and any(_contains(words(n), got) for n in (source.name.en, source.name.ar))
 
 
-def check_speaker(att: Attributions, start: int, end: int, actor: Actor | None,
-                  sources: Sequence[Source] = ()) -> SpeakerCheck:
-    """The speaker check of the quote found at article offsets [start, end)."""
+def check_speaker(att: Attributions, start: int, end: int, actor: Actor | None, sources: Sequence[Source] = (),
+                  others: Sequence[Actor] = ()) -> SpeakerCheck:
+    """The speaker check of the quote found at article offsets [start, end). The attribution must
+    name the actor at least as specifically as it names any of the brief's `others` ("Turkish
+    Foreign Minister Mevlut Cavusoglu" is Cavusoglu's, not Turkey's, when the brief has both), or
+    name a cited source that is not itself another actor of the brief."""
     a = att.for_span(start, end)
     if a is None:
         return SpeakerCheck(confirmed=False)
     who = a.who
-    confirmed = bool(who) and ((actor is not None and actor_party(actor).named_in(who))
-                               or any(_names_source(who, s) for s in sources))
+    rivals = [o for o in others if actor is None or o.id != actor.id]
+    confirmed = False
+    if who and actor is not None:
+        mine = actor_party(actor).score(who)
+        # a whole sentence names several parties (and what they do to one another): there only a
+        # person named more specifically is taken to be the speaker instead
+        rivals = [o for o in rivals if o.kind == "person"] if a.loose else rivals
+        confirmed = mine > 0 and all(actor_party(o).score(who) <= mine for o in rivals)
+    if who and not confirmed:  # a cited source: the speaker, or the outlet that relays it ("نقلت القناة 12 عن ...")
+        confirmed = any((_names_source(who, s) or (a.via and _names_source(a.via, s))) and not any(
+            actor_party(o).named_in(n) for o in rivals for n in (s.name.en, s.name.ar)) for s in sources)
     return SpeakerCheck(confirmed=confirmed, found_at=Offsets(start=a.start, end=a.end), speaker=a.speaker)
 
 

@@ -1,0 +1,185 @@
+"""Who said it: the speaker check of quotes and the party check of pressures, on real article text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.engine.attribution import Attributions
+from bot.engine.evaluate import Mutations, load, mutations
+from bot.engine.grounding import Grounds
+from bot.engine.normalize import Matcher
+from bot.engine.schema import Actor, Bilingual, Brief, Position, Pressure, Source, Summary
+
+ROOT = Path(__file__).resolve().parents[2]
+EVAL = ROOT / "eval"
+ARTICLES = ROOT / "tests" / "data" / "articles"
+
+MEKDAD = ROOT / "eval/en/26065545.en.txt"
+GAZA = ROOT / "eval/ar/gaza-mediators.ar.txt"
+LIBYA = ARTICLES / "ar/JA-politic-36-20170124.txt"  # Tunisia's and Egypt's foreign ministers, one paragraph
+SZIJJARTO = ROOT / "eval/en/40007645.en.txt"
+WHITE_HOUSE = ROOT / "eval/ar/JA-internationalNews-282-20170215.ar.txt"
+YAALON = ARTICLES / "ar/JA-internationalNews-740-20160413.txt"
+
+Party = tuple[str, str, str, str, str | None]  # id, English name, Arabic name, kind, country
+
+
+def actor(spec: Party) -> Actor:
+    ident, en, ar, kind, country = spec
+    return Actor(mention=en, id=ident, name=Bilingual(en=en, ar=ar), kind=kind, country=country)  # type: ignore[arg-type]
+
+
+def said_by(path: Path | str, quote: str, speaker: str, parties: list[Party],
+            sources: list[tuple[str, str, str]] = ()) -> bool:  # type: ignore[assignment]
+    """Whether the article confirms `quote` as said by the party `speaker` of a brief with these parties."""
+    text = path.read_text(encoding="utf-8") if isinstance(path, Path) else path
+    cited = [Source(id=i, name=Bilingual(en=en, ar=ar), kind="other", evidence="") for i, en, ar in sources]
+    position = Position(quote=quote, actor=speaker, stance=Bilingual(en="says so", ar="يقول ذلك"),
+                        source_ids=[s.id for s in cited])
+    brief = Brief(language="en", headline=Bilingual(en="h", ar="ع"), summary=Summary(en="s", ar="م"),
+                  actors=[actor(p) for p in parties], pressures=[], positions=[position], sources=cited)
+    grounds = Grounds(Matcher(text))
+    found = grounds.span(quote)
+    assert found.verified, quote  # the words are the article's: only who said them is in question
+    return grounds.speaker(brief, position, found).confirmed
+
+
+SYRIA: list[Party] = [("mekdad", "Faisal al-Mekdad", "فيصل المقداد", "person", "SYR"),
+                      ("syria", "Syria", "سوريا", "state", "SYR"), ("usa", "United States", "الولايات المتحدة", "state", "USA"),
+                      ("hagel", "Chuck Hagel", "تشاك هيغل", "person", "USA"),
+                      ("kerry", "John Kerry", "جون كيري", "person", "USA")]
+
+
+def test_english_told_and_speaker_after_the_quote() -> None:
+    # 'Deputy Foreign Minister Faisal al-Mekdad told the BBC "Syria is doing its best"'
+    assert said_by(MEKDAD, "Syria is doing its best", "mekdad", SYRIA)
+    assert not said_by(MEKDAD, "Syria is doing its best", "syria", SYRIA)
+    # '"We are defending ... We have never bombarded places with civilians," Mr Mekdad insisted, accusing the US'
+    assert said_by(MEKDAD, "We have never bombarded places with civilians", "mekdad", SYRIA)
+    assert not said_by(MEKDAD, "We have never bombarded places with civilians", "usa", SYRIA)
+
+
+def test_english_pronoun_and_speaker_two_sentences_back() -> None:
+    # 'Mr Mekdad said a shipment ... "We shipped two shipments to the Syrian coast," he said. "The second ..."'
+    assert said_by(MEKDAD, "We shipped two shipments to the Syrian coast", "mekdad", SYRIA)
+    assert said_by(MEKDAD, "The second shipment was intercepted by fire from terrorist groups", "mekdad", SYRIA)
+    assert not said_by(MEKDAD, "The second shipment was intercepted by fire from terrorist groups", "hagel", SYRIA)
+    # 'He added: "This is a serious business."': he is still Mr Mekdad
+    assert said_by(MEKDAD, "This is a serious business", "mekdad", SYRIA)
+    # 'He described as "absolutely unacceptable" US Secretary of State John Kerry's recent condemnation':
+    # the sentence names Kerry, but the speaker is the pronoun's
+    assert said_by(MEKDAD, "absolutely unacceptable", "mekdad", SYRIA)
+    assert not said_by(MEKDAD, "absolutely unacceptable", "kerry", SYRIA)
+
+
+def test_english_title_only_speaker_and_quote_going_on_past_its_sentence() -> None:
+    hungary: list[Party] = [("szijjarto", "Peter Szijjarto", "بيتر سيارتو", "person", "HUN"),
+                            ("eu", "European Union", "الاتحاد الأوروبي", "international_org", None),
+                            ("poland", "Poland", "بولندا", "state", "POL")]
+    # 'The minister added that "my Polish colleague" had made it very clear'
+    assert said_by(SZIJJARTO, "my Polish colleague", "szijjarto", hungary)
+    assert not said_by(SZIJJARTO, "my Polish colleague", "poland", hungary)
+    # 'Mr Szijjarto answered: "No. Why should we?"These laws belong to national competence, ..."'
+    assert said_by(SZIJJARTO, "These laws belong to national competence", "szijjarto", hungary)
+
+
+GAZA_PARTIES: list[Party] = [("israel", "Israel", "إسرائيل", "state", "ISR"), ("hamas", "Hamas", "حركة حماس", "armed_group", "PSE"),
+                             ("usa", "United States", "الولايات المتحدة", "state", "USA"),
+                             ("dermer", "Ron Dermer", "رون ديرمر", "person", "ISR"),
+                             ("trump_admin", "Trump administration", "إدارة ترامب", "government", "USA")]
+
+
+def test_arabic_anonymous_official_and_cited_anonymous_sources() -> None:
+    # "وأشار مسؤول إسرائيلي إلى أن “الباب لم يُغلق بعد ...”": an Israeli official speaks for Israel
+    assert said_by(GAZA, "الباب لم يُغلق بعد أمام إمكانية التوصل إلى اتفاق", "israel", GAZA_PARTIES)
+    assert not said_by(GAZA, "الباب لم يُغلق بعد أمام إمكانية التوصل إلى اتفاق", "hamas", GAZA_PARTIES)
+    # "ونقلت الهيئة عن مصادر مطلعة على سير المفاوضات أن ...": confirmed through the source the position cites
+    sources = [("informed", "sources familiar with the negotiations", "مصادر مطلعة على سير المفاوضات")]
+    quote = "هناك اعتقادًا بوجود إمكانية لدفع صفقة قد تمنع الاحتلال الكامل للقطاع"
+    assert said_by(GAZA, quote, "usa", GAZA_PARTIES, sources)
+    assert not said_by(GAZA, quote, "usa", GAZA_PARTIES)
+
+
+def test_arabic_two_speakers_in_one_paragraph_nearest_wins() -> None:
+    # "كما نقلت القناة 12 الإسرائيلية عن مسؤول مطلع قوله إن “…”، فيما أوضح مسؤول إسرائيلي آخر أن “…”، مضيفًا أن ..."
+    parties = [*GAZA_PARTIES, ("channel12", "Channel 12", "القناة 12 الإسرائيلية", "media", "ISR")]
+    assert said_by(GAZA, "هناك احتمالاً قريبًا للتوصل إلى صفقة جزئية", "channel12", parties) is False
+    assert said_by(GAZA, "عودة المفاوضات بشأن صفقة جزئية ضمن مقترح المبعوث الأميركي", "israel", parties)
+    # Tunisia's foreign minister (مشددا) and then Egypt's (أما وزير الخارجية المصري، فقد أكد) in one paragraph
+    libya: list[Party] = [("jhinaoui", "Khemaies Jhinaoui", "خميس الجهيناوي", "person", "TUN"),
+                          ("egypt_fm", "Egyptian Foreign Minister", "وزير الخارجية المصري", "person", "EGY"),
+                          ("egypt", "Egypt", "مصر", "state", "EGY")]
+    assert said_by(LIBYA, "منحازة لليبيا، وليس لأي طرف ليبي", "jhinaoui", libya)
+    assert not said_by(LIBYA, "منحازة لليبيا، وليس لأي طرف ليبي", "egypt_fm", libya)
+    # the speaker named only by title, and the participle after it (معبرا) and the next sentence (كما بين أن)
+    assert said_by(LIBYA, "ضرورة العمل على الرفع من معاناة الشعب الليبي", "egypt_fm", libya)
+    assert not said_by(LIBYA, "ضرورة العمل على الرفع من معاناة الشعب الليبي", "jhinaoui", libya)
+    assert said_by(LIBYA, "للمجهودات التونسية لمساعدة الليبيين", "egypt_fm", libya)
+    assert said_by(LIBYA, "القضية الليبية تحظى برؤية مشتركة", "egypt_fm", libya)
+
+
+def test_arabic_relayed_speech_bare_title_and_participle() -> None:
+    # "ونقل موقع “أكسيوس” الأميركي عن وزير الشؤون الاستراتيجية الإسرائيلي، رون ديرمر، قوله ... إن إدارة ترامب ستقدم ..."
+    quote = "إدارة ترامب ستقدم خلال الأسابيع المقبلة مقترحًا لإنهاء الحرب"
+    assert said_by(GAZA, quote, "dermer", GAZA_PARTIES)
+    assert not said_by(GAZA, quote, "trump_admin", GAZA_PARTIES)
+    # "وأكد المسؤول أن “...”": the official of the sentence before, an Israeli one
+    assert said_by(GAZA, "مع تزايد تدفق المساعدات الإنسانية إلى غزة", "israel", GAZA_PARTIES)
+    # "مضيفًا أن “الفجوة بين الطرفين ...”": the participle's subject, an Israeli official
+    assert said_by(GAZA, "الفجوة بين الطرفين في ما يتعلق بإنهاء الحرب كبيرة للغاية", "israel", GAZA_PARTIES)
+    assert not said_by(GAZA, "الفجوة بين الطرفين في ما يتعلق بإنهاء الحرب كبيرة للغاية", "hamas", GAZA_PARTIES)
+
+
+def test_arabic_subject_before_the_verb_and_according_to() -> None:
+    white_house: list[Party] = [("white_house", "White House", "البيت الأبيض", "government", "USA"),
+                                ("trump", "Donald Trump", "دونالد ترامب", "person", "USA")]
+    # "وكان البيت الأبيض قال في وقت سابق هذا الشهر إن ..."
+    quote = "بناء إسرائيل مستوطنات جديدة أو توسيعها"
+    assert said_by(WHITE_HOUSE, quote, "white_house", white_house)
+    assert not said_by(WHITE_HOUSE, quote, "trump", white_house)
+    # "بحسب ما ذكرته صحيفة "هآرتس" الإسرائيلية": the paper, not the verb, is the speaker
+    said = [a for a in Attributions(YAALON.read_text(encoding="utf-8")).all if a.verb == "بحسب"]
+    assert said and "هآرتس" in said[0].speaker
+
+
+def test_a_quote_two_speakers_repeat_is_confirmed_for_each() -> None:
+    text = MEKDAD.read_text(encoding="utf-8").split(".Syria missed")[0] + (
+        '. Russia\'s foreign ministry said "Syria is doing its best", repeating the words of Damascus.')
+    parties = [*SYRIA, ("russia", "Russia", "روسيا", "state", "RUS")]
+    assert said_by(text, "Syria is doing its best", "mekdad", parties)
+    assert said_by(text, "Syria is doing its best", "russia", parties)
+    assert not said_by(text, "Syria is doing its best", "usa", parties)
+
+
+def pressure_named(path: Path, evidence: str, actors: list[str], targets: list[str], parties: list[Party]) -> list[str]:
+    p = Pressure(evidence=evidence, actors=actors, targets=targets, event="REQUEST",
+                 means=Bilingual(en="m", ar="و"), demand=Bilingual(en="d", ar="م"), source_ids=[])
+    brief = Brief(language="ar", headline=Bilingual(en="h", ar="ع"), summary=Summary(en="s", ar="م"),
+                  actors=[actor(x) for x in parties], pressures=[p], positions=[], sources=[])
+    grounds = Grounds(Matcher(path.read_text(encoding="utf-8")))
+    check = grounds.parties(brief, p, grounds.span(evidence))
+    assert check.confirmed == (not check.missing) and check.found_at is not None
+    return check.missing
+
+
+def test_pressure_parties_are_named_in_its_evidence_sentence() -> None:
+    parties = [*GAZA_PARTIES, ("qatar", "Qatar", "قطر", "state", "QAT"), ("egypt", "Egypt", "مصر", "state", "EGY")]
+    evidence = "تمارس الولايات المتحدة الأميركية وقطر ومصر ضغوطًا مكثفة على كل من إسرائيل وحركة حماس"
+    assert pressure_named(GAZA, evidence, ["usa", "qatar", "egypt"], ["israel", "hamas"], parties) == []
+    assert pressure_named(GAZA, evidence, ["usa"], ["dermer"], parties) == ["dermer"]
+    # a pronoun in the evidence's sentence stands for its speaker: '..." Mr Mekdad insisted, accusing the US'
+    assert pressure_named(MEKDAD, 'accusing the US of "still supporting terrorist elements"', ["mekdad"], ["usa"],
+                          SYRIA) == []
+
+
+@pytest.mark.parametrize("lang", ["ar", "en"])
+def test_speakers_swapped_between_actors_are_caught_on_the_references(lang: str) -> None:
+    """The mutation test of bench_quality.py --attribution, held to what it measures today."""
+    total = Mutations()
+    for _, article, ref in load(str(EVAL / lang)):
+        total += mutations(article, ref)
+    assert total.swaps >= 20 and total.quotes >= 20
+    assert total.caught / total.swaps >= 0.9
+    assert total.flagged / total.quotes <= 0.1
