@@ -4,6 +4,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DATA_DIR=/data METRICS_LISTEN=0
 WORKDIR /app
 # the volume's mount point belongs to the non-root user, so a fresh named volume is writable
 RUN useradd --create-home --uid 10001 newsbot && mkdir -p /data && chown newsbot:newsbot /data
+# OCR of screenshots and scanned PDFs (Arabic and English), and pdftoppm to render a scan's pages
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng poppler-utils \
+    && rm -rf /var/lib/apt/lists/*
 
 # dependencies first: a code change does not reinstall them
 COPY pyproject.toml README.md ./

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from bot.reading.extract import Extracted
 
 Status = Literal["full", "truncated", "paywalled", "text"]
+#: what an article was read from
+ArticleKind = Literal["text", "html", "telegram", "pdf", "docx", "markdown", "image"]
 #: what is known about an article besides its text, the same in every record of it
 META_FIELDS = ("title", "outlet", "author", "published")
 
@@ -39,6 +41,8 @@ class Article:
     status: Status = "text"
     #: who forwarded or published it, when the input says so (a channel's title)
     publisher_hint: str | None = None
+    kind: ArticleKind = "text"
+    ocr: bool = False  # read from an image by OCR: its text is what was recognised
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -62,8 +66,8 @@ class Article:
         """The envelope's record of this article: the language is the reader's, never the model's."""
         status: Status = "truncated" if truncated and self.status in ("text", "full") else self.status
         return ArticleInfo(source=self.source, url=self.url, language=self.language, chars=len(self.text),
-                           chars_sent=chars_sent, truncated=truncated, status=status,
-                           content_hash=self.content_hash, **{k: getattr(self, k) for k in META_FIELDS})
+                           chars_sent=chars_sent, truncated=truncated, status=status, kind=self.kind,
+                           ocr=self.ocr, content_hash=self.content_hash, **{k: getattr(self, k) for k in META_FIELDS})
 
 
 def clean_text(text: str) -> str:

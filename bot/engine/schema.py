@@ -294,6 +294,10 @@ class ArticleInfo(BaseModel):
     chars_sent: int
     truncated: bool = False
     status: Literal["full", "truncated", "paywalled", "text"] = "text"
+    #: what it was read from: text, html, telegram, pdf, docx, markdown or image
+    kind: str = "text"
+    #: read by OCR (a photo, a screenshot, a scanned PDF): quotes are checked against the recognised text
+    ocr: bool = False
     content_hash: str
     #: the paragraphs that hold the brief's verified quotes and evidence (none in briefs stored
     #: before they were kept): the rich message shows each span in its place

@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from bot import __version__
 from bot.engine.article import Article
 from bot.ops.config import Settings
-from bot.ops.errors import ConfigError, FetchError, InputError, LLMError, NewsbotError
+from bot.ops.errors import ConfigError, DocumentError, FetchError, InputError, LLMError, NewsbotError
 
 EXIT_CODES: list[tuple[type[NewsbotError], int]] = [
-    (ConfigError, 2), (InputError, 3), (FetchError, 4), (LLMError, 5),
+    (ConfigError, 2), (DocumentError, 6), (InputError, 3), (FetchError, 4), (LLMError, 5),
 ]
 
 
@@ -45,6 +45,7 @@ def _is_url(value: str) -> bool:
 
 
 async def _read(source: str, settings: Settings) -> Article:
+    from bot.reading.documents import DocLimits
     from bot.reading.fetch import Fetcher
     from bot.reading.reader import read_file, read_url
     from bot.reading.worker import Limits
@@ -56,7 +57,8 @@ async def _read(source: str, settings: Settings) -> Article:
             return await read_url(url, fetcher)
         finally:
             await fetcher.close()
-    return read_file(source, min_chars=1, limits=Limits.of(settings))
+    return read_file(source, min_chars=1, limits=Limits.of(settings), doc_limits=DocLimits.of(settings),
+                     max_bytes=settings.max_document_bytes)
 
 
 async def _store(settings: Settings) -> Any:
@@ -114,7 +116,8 @@ async def cmd_extract(args: argparse.Namespace) -> int:
     article = await _read(args.input, _settings())
     fields = {"source": article.source, "url": article.url, "title": article.title,
               "outlet": article.outlet, "author": article.author, "published": article.published,
-              "language": article.language, "status": article.status, "chars": len(article.text)}
+              "language": article.language, "status": article.status, "kind": article.kind,
+              "ocr": article.ocr, "chars": len(article.text)}
     if args.json:
         print(json.dumps({**fields, "text": article.text}, ensure_ascii=False, indent=2))
     else:
@@ -165,29 +168,37 @@ EXIT_CODES_HELP = """exit codes:
   3   bad input: missing file, closed or empty stdin, no letters, not an article
   4   fetching: blocked address, site refused or timed out, too large, too complex to read
   5   the language model: unreachable, refused, cut off, unusable answer
+  6   a file that cannot be read: unsupported type, larger than MAX_DOCUMENT_BYTES, damaged or
+      encrypted PDF, DOCX zip bomb, image over MAX_IMAGE_PIXELS, no text found (OCR included)
   130 interrupted (Ctrl-C)
   141 output cut short by the reader (`newsbot ... | head`)
 
 Settings come from the environment and .env; every one is documented in .env.example."""
 
 SUMMARIZE_HELP = """input is one of:
-  a file      .txt (UTF-8, windows-1256 or ISO-8859-6; detected) or .html (the main text is extracted)
+  a file      .txt (UTF-8, windows-1256 or ISO-8859-6; detected), .html (the main text is extracted),
+              .md, .pdf (its text; a scan is read by OCR), .docx, or an image (.png, .jpg, .webp:
+              read by Tesseract OCR, Arabic and English)
   -           standard input, decoded like a file
   a link      http(s)://..., www.... or t.me/<channel>/<id>, fetched safely (public addresses only)
 
 examples:
   newsbot summarize article.ar.txt
+  newsbot summarize statement.pdf
+  newsbot summarize screenshot.png --lang en
   newsbot summarize https://example.com/news/1 --lang en
   newsbot summarize page.html --json > brief.json
   newsbot summarize article.ar.txt --rich --lang ar > brief.html
   cat article.txt | newsbot summarize -"""
 
-EXTRACT_HELP = """input is a file (.txt, .html), '-' for standard input, or a link, as for summarize.
+EXTRACT_HELP = """input is a file (.txt, .html, .md, .pdf, .docx, .png, .jpg, .webp), '-' for standard input,
+or a link, as for summarize.
 Nothing is sent to the language model; no API key is needed.
 
 examples:
   newsbot extract https://example.com/news/1
-  newsbot extract page.html --json | jq .text"""
+  newsbot extract page.html --json | jq .text
+  newsbot extract screenshot.png"""
 
 CHECK_HELP = """One line per item, each ✓ or ✗ with the fix: settings and where they came from, the LLM
 endpoint, the model in the configured LLM_RESPONSE_FORMAT, the Telegram token, the database.

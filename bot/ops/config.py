@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     extract_timeout_s: float = Field(20.0, gt=0)
     extract_max_elements: int = Field(50_000, ge=100)
 
+    # --- documents and images (PDF, DOCX, TXT, HTML, MD; PNG, JPEG, WebP and photos) ---
+    # bytes of one file; Telegram lets bots download at most 20 MB whatever this says
+    max_document_bytes: int = Field(10_000_000, ge=10_000)
+    max_pdf_pages: int = Field(100, ge=1)  # pages of a PDF's text layer read
+    max_ocr_pages: int = Field(10, ge=1)  # pages of a PDF without a text layer read by OCR
+    max_image_pixels: int = Field(40_000_000, ge=100_000)  # width × height of an image to OCR
+    document_timeout_s: float = Field(90.0, gt=0)  # reading one file, OCR included, in a worker
+
     # --- storage and quotas ---
     data_dir: Path = Path("data")
     database_path: Path | None = None

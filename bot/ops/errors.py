@@ -73,6 +73,46 @@ class NoLetters(InputError):
     en = "The text has no words in it (only spaces, symbols or emoji)."
 
 
+class DocumentError(InputError):
+    """A file (PDF, DOCX, image, …) that cannot be read; `name` is the file's name when known."""
+
+    code = "document"
+    ar = "تعذّرت قراءة هذا الملف."
+    en = "This file could not be read."
+
+
+class UnsupportedFile(DocumentError):
+    code = "unsupported_file"
+    ar = "لا أقرأ هذا النوع من الملفات. أرسل PDF أو DOCX أو TXT أو HTML أو صورة (PNG أو JPEG أو WebP)."
+    en = "I do not read this kind of file. Send a PDF, DOCX, TXT, HTML or an image (PNG, JPEG or WebP)."
+
+
+class FileTooLarge(DocumentError):
+    code = "file_too_large"
+    ar = "الملف أكبر من الحد المسموح."
+    en = "The file is larger than the allowed limit."
+
+
+class BrokenDocument(DocumentError):
+    """Encrypted, damaged, or built to exhaust the reader (a zip bomb)."""
+
+    code = "broken_document"
+    ar = "الملف تالف أو مشفّر أو مصمَّم لإرهاق القارئ، فلا أستطيع قراءته."
+    en = "The file is damaged, encrypted or built to overload a reader, so I cannot read it."
+
+
+class ImageTooLarge(DocumentError):
+    code = "image_too_large"
+    ar = "أبعاد الصورة أكبر من أن تُقرأ."
+    en = "The image has too many pixels to read."
+
+
+class NoTextFound(DocumentError):
+    code = "no_text_found"
+    ar = "لم أجد نصًا مقروءًا في هذا الملف أو هذه الصورة."
+    en = "I found no readable text in this file or image."
+
+
 # --- fetching --------------------------------------------------------------------------------
 class FetchError(NewsbotError):
     code = "fetch_failed"

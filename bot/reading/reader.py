@@ -10,14 +10,22 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.engine.article import Article, from_text, require_letters
-from bot.ops.errors import InputError, NotAnArticle, Paywalled
+from bot.engine.article import Article, check_length, from_text, require_letters
+from bot.ops.errors import FileTooLarge, InputError, NotAnArticle, Paywalled
+from bot.reading.documents import DocLimits, DocumentText
 from bot.reading.extract import Extracted, Kind, decode, extract_telegram_post
 from bot.reading.fetch import Fetcher, Response
-from bot.reading.worker import Limits, extract_bounded, extract_bounded_async, pool
+from bot.reading.worker import (
+    Limits,
+    extract_bounded,
+    extract_bounded_async,
+    pool,
+    read_document_async,
+    read_document_bounded,
+)
 
-__all__ = ["article_from_response", "extract_telegram_post", "find_urls", "read_file", "read_stdin", "read_url",
-           "telegram_post"]
+__all__ = ["article_from_document", "article_from_response", "extract_telegram_post", "find_urls", "read_file",
+           "read_file_bytes", "read_stdin", "read_url", "telegram_post"]
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _URL = re.compile(r"https?://[^\s<>\"'«»“”]+", re.I)
@@ -100,15 +108,53 @@ def read_stdin(*, min_chars: int = 1) -> Article:
     return from_text(decode(raw, "text/plain"), "stdin", min_chars=min_chars)
 
 
-def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None) -> Article:
-    """A local file (.txt or .html) or '-' for standard input. HTML is read like a fetched page:
-    in a worker, within `limits`."""
+def article_from_document(doc: DocumentText, *, source: str, caption: str | None = None,
+                          min_chars: int = 1) -> Article:
+    """A read file → Article. A caption (a Telegram document's or photo's) is its title: context
+    for the reader, not part of the article."""
+    require_letters(doc.text)
+    article = Article(text=doc.text, source=source, title=(caption or "").strip()[:300] or doc.title,
+                      language=doc.language, status="full", kind=doc.kind,
+                      ocr=doc.ocr)
+    check_length(article.text, min_chars)
+    return article
+
+
+def _size_limit(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise FileTooLarge(f"{size:,} bytes; the limit is {max_bytes:,}",
+                           detail_ar=f"{size:,} بايت؛ الحد {max_bytes:,}")
+
+
+def read_file_bytes(data: bytes, name: str | None, mime: str | None, *, source: str, caption: str | None = None,
+                    min_chars: int = 1, max_bytes: int, limits: DocLimits) -> Article:
+    """A file's bytes → Article, read in a worker within the limits (blocking; the CLI)."""
+    _size_limit(len(data), max_bytes)
+    doc = read_document_bounded(data, name, mime, limits)
+    return article_from_document(doc, source=source, caption=caption, min_chars=min_chars)
+
+
+async def read_file_bytes_async(data: bytes, name: str | None, mime: str | None, *, source: str,
+                                caption: str | None = None, min_chars: int = 1, max_bytes: int,
+                                limits: DocLimits) -> Article:
+    """A file's bytes → Article, read in a worker within the limits, off the event loop (the bot)."""
+    _size_limit(len(data), max_bytes)
+    doc = await read_document_async(data, name, mime, limits)
+    return article_from_document(doc, source=source, caption=caption, min_chars=min_chars)
+
+
+def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None, doc_limits: DocLimits | None = None,
+              max_bytes: int = 10_000_000) -> Article:
+    """A local file or '-' for standard input. HTML is read like a fetched page (in a worker,
+    within `limits`); PDF, DOCX, Markdown and images (OCR) in a worker within `doc_limits`."""
     if path == "-":
         return read_stdin(min_chars=min_chars)
     p = Path(path)
     if not p.is_file():
         raise InputError(f"no such file: {path}")
     try:
+        size = p.stat().st_size
+        _size_limit(size, max_bytes)
         raw = p.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
@@ -116,6 +162,7 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None) ->
         ex = extract_bounded(raw, None, None, "html", limits or Limits())
         require_letters(ex.text)
         return Article.extracted(ex, source=str(p), status="full")
-    if raw[:5] == b"%PDF-" or b"\x00" in raw[:1024]:
-        raise NotAnArticle(f"{path} is not a text or HTML file")
-    return from_text(decode(raw, "text/plain"), str(p), min_chars=min_chars)
+    if p.suffix.lower() in (".txt", ".text", "") and raw[:5] != b"%PDF-" and b"\x00" not in raw[:1024]:
+        return from_text(decode(raw, "text/plain"), str(p), min_chars=min_chars)
+    return read_file_bytes(raw, p.name, None, source=str(p), min_chars=min_chars, max_bytes=max_bytes,
+                           limits=doc_limits or DocLimits())

@@ -27,6 +27,7 @@ from typing import Any
 
 from bot.ops.config import Settings
 from bot.ops.errors import NewsbotError, NotAnArticle, PageTooComplex
+from bot.reading.documents import DocLimits, DocumentText
 from bot.reading.extract import Extracted, Kind
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ POOL_SIZE = max(1, min(4, os.cpu_count() or 1))
 START_TIMEOUT_S = 60.0
 
 Job = tuple[bytes, str | None, str | None, Kind, int]  # body, content type, url, kind, max elements
+DocJob = tuple[bytes, str | None, str | None, DocLimits]  # file, its name, its MIME type, limits
 
 
 @dataclass(frozen=True)
@@ -54,23 +56,28 @@ class Limits:
 
 
 def _serve(inbox: Connection, outbox: Connection) -> None:
-    """The worker: one job at a time until the parent hangs up."""
+    """The worker: one job at a time until the parent hangs up. A job is a page ("page") or a
+    file ("document")."""
+    from bot.reading.documents import read_document
     from bot.reading.extract import extract_page
 
+    jobs: dict[str, Any] = {"page": extract_page, "document": read_document}
     outbox.send("ready")  # imports done: the parent's clock for a page starts after this
     while True:
         try:
-            job, timeout_s = inbox.recv()
+            (name, job), timeout_s = inbox.recv()
         except (EOFError, OSError):
             return
         # the parent kills us at the deadline; should it be gone, the kernel does it a little later
         signal.setitimer(signal.ITIMER_REAL, timeout_s + 2)
         try:
-            reply: tuple[Any, ...] = ("ok", extract_page(*job))
+            reply: tuple[Any, ...] = ("ok", jobs[name](*job))
         except NewsbotError as exc:
-            reply = ("error", type(exc), exc.detail)
+            reply = ("error", type(exc), exc.detail, exc.detail_ar)
+        except MemoryError:
+            reply = ("error", PageTooComplex, "reading it needed too much memory")
         except Exception as exc:  # a parser bug on a strange page: this page is unread, the worker lives
-            reply = ("error", NotAnArticle, f"the page could not be parsed ({type(exc).__name__})")
+            reply = ("error", NotAnArticle, f"the {name} could not be parsed ({type(exc).__name__})")
         signal.setitimer(signal.ITIMER_REAL, 0)
         outbox.send(reply)
 
@@ -192,8 +199,8 @@ class ExtractPool:
             with self._lock:
                 self._idle.append(worker)
 
-    def run(self, job: Job, timeout_s: float) -> Extracted:
-        """Extract in a worker; kill it at `timeout_s` (PageTooComplex). Blocks the caller."""
+    def run(self, job: tuple[str, Job | DocJob], timeout_s: float, setting: str = "EXTRACT_TIMEOUT_S") -> Any:
+        """A job in a worker; kill it at `timeout_s` (PageTooComplex). Blocks the caller."""
         with self._slots:
             worker = self._take()
             deadline = time.monotonic() + timeout_s
@@ -201,22 +208,24 @@ class ExtractPool:
                 worker.outbox.send((job, timeout_s))
                 if not worker.inbox.poll(max(0.0, deadline - time.monotonic())):
                     self._stop(worker)
-                    raise PageTooComplex(f"reading it took more than {timeout_s:g} s (EXTRACT_TIMEOUT_S)")
+                    raise PageTooComplex(f"reading it took more than {timeout_s:g} s ({setting})",
+                                         detail_ar=f"استغرقت قراءته أكثر من {timeout_s:g} ث")
                 reply = worker.inbox.recv()
             except (EOFError, OSError) as exc:  # killed from outside, or out of memory
                 self._stop(worker)
                 raise PageTooComplex("the page reader stopped on it") from exc
             self._give_back(worker)
         if reply[0] == "ok":
-            return reply[1]  # type: ignore[no-any-return]
-        raise reply[1](reply[2])
+            return reply[1]
+        raise reply[1](reply[2], detail_ar=reply[3] if len(reply) > 3 else "")
 
-    async def run_async(self, job: Job, timeout_s: float) -> Extracted:
+    async def run_async(self, job: tuple[str, Job | DocJob], timeout_s: float,
+                        setting: str = "EXTRACT_TIMEOUT_S") -> Any:
         """`run` in a daemon thread: the event loop goes on, and an exit never waits for a page."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Extracted] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
 
-        def settle(result: Extracted | None, error: BaseException | None) -> None:
+        def settle(result: Any, error: BaseException | None) -> None:
             if future.done():  # the caller gave up (cancelled); the worker was still bounded
                 return
             if error is not None:
@@ -226,7 +235,7 @@ class ExtractPool:
 
         def work() -> None:
             try:
-                result, error = self.run(job, timeout_s), None
+                result, error = self.run(job, timeout_s, setting), None
             except BaseException as exc:
                 result, error = None, exc
             try:
@@ -258,8 +267,8 @@ def pool() -> ExtractPool:
         return _pool
 
 
-def _job(body: bytes, content_type: str | None, url: str | None, kind: Kind, limits: Limits) -> Job:
-    return (body, content_type, url, kind, limits.max_elements)
+def _job(body: bytes, content_type: str | None, url: str | None, kind: Kind, limits: Limits) -> tuple[str, Job]:
+    return "page", (body, content_type, url, kind, limits.max_elements)
 
 
 def extract_bounded(body: bytes, content_type: str | None, url: str | None, kind: Kind,
@@ -272,6 +281,19 @@ async def extract_bounded_async(body: bytes, content_type: str | None, url: str 
                                 limits: Limits = Limits()) -> Extracted:
     """Decode and extract a page in a worker, within the limits, without blocking the event loop."""
     return await pool().run_async(_job(body, content_type, url, kind, limits), limits.timeout_s)
+
+
+def read_document_bounded(data: bytes, name: str | None, mime: str | None,
+                          limits: DocLimits) -> DocumentText:
+    """Read a file (PDF, DOCX, image, …) in a worker within the limits (blocking; for the CLI)."""
+    return pool().run(("document", (data, name, mime, limits)), limits.timeout_s, "DOCUMENT_TIMEOUT_S")  # type: ignore[no-any-return]
+
+
+async def read_document_async(data: bytes, name: str | None, mime: str | None,
+                              limits: DocLimits) -> DocumentText:
+    """Read a file in a worker within the limits, without blocking the event loop."""
+    return await pool().run_async(("document", (data, name, mime, limits)), limits.timeout_s,  # type: ignore[no-any-return]
+                                  "DOCUMENT_TIMEOUT_S")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ LABELS: dict[str, dict[str, str]] = {
     "truncated": {"ar": "✂️ المقال طويل؛ لُخّص أوله فقط ({sent} من {total})",
                   "en": "✂️ Long article: only its first part was briefed ({sent} of {total})"},
     "paywalled": {"ar": "🔒 يبدو أن المقال مقتطع أو خلف جدار دفع", "en": "🔒 The article looks truncated or paywalled"},
+    "ocr": {"ar": "🖼️ قُرئ النص من صورة بالتعرّف الضوئي؛ تُقارَن الاقتباسات بالنص المقروء",
+            "en": "🖼️ Read from an image by OCR; quotes are checked against the recognised text"},
     "none": {"ar": "لا شيء في المقال", "en": "none in the article"},
     "more_sources": {"ar": "و{n} غيرها", "en": "and {n} more"},
     "prompt": {"ar": "الموجّه", "en": "prompt"},
@@ -146,6 +148,8 @@ def _sections(env: BriefEnvelope, lang: str, as_html: bool, full_sources: bool) 
                                            total=count(env.article.chars, CHARACTERS, lng)))
     if env.article.status == "paywalled":
         notes.append(L["paywalled"])
+    if env.article.ocr:
+        notes.append(L["ocr"])
     head += [f.line(f.i(n)) for n in notes]
     out.append(head)
 

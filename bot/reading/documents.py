@@ -1,0 +1,181 @@
+"""A file's bytes → its text: PDF, DOCX, TXT, HTML and Markdown; PNG, JPEG and WebP by OCR.
+
+The type is taken from the bytes first (a PDF, a zip, an image say what they are), then from the
+name and the MIME type the sender gave. `read_document` is blocking and runs in a worker process
+(bot.reading.worker) that is killed at DOCUMENT_TIMEOUT_S.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import zipfile
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Literal
+
+from bot.engine.normalize import detect_language
+from bot.ops.config import Settings
+from bot.ops.errors import BrokenDocument, NoTextFound, UnsupportedFile
+
+DocKind = Literal["pdf", "docx", "image", "text", "markdown", "html"]
+
+#: DOCX: the document part may inflate to this much, and at most this many times its packed size
+DOCX_MAX_XML_BYTES = 50_000_000
+DOCX_MAX_RATIO = 200
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"))
+_EXTENSIONS: dict[str, DocKind] = {
+    ".pdf": "pdf", ".docx": "docx", ".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+    ".html": "html", ".htm": "html", ".xhtml": "html", ".png": "image", ".jpg": "image", ".jpeg": "image",
+    ".webp": "image",
+}
+_MIME: dict[str, DocKind] = {
+    "application/pdf": "pdf", "text/plain": "text", "text/markdown": "markdown", "text/html": "html",
+    "application/xhtml+xml": "html", "image/png": "image", "image/jpeg": "image", "image/webp": "image",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+}
+
+
+@dataclass(frozen=True)
+class DocLimits:
+    """MAX_PDF_PAGES, MAX_OCR_PAGES, MAX_IMAGE_PIXELS and DOCUMENT_TIMEOUT_S (the settings' defaults)."""
+
+    max_pdf_pages: int = Settings.model_fields["max_pdf_pages"].default
+    max_ocr_pages: int = Settings.model_fields["max_ocr_pages"].default
+    max_pixels: int = Settings.model_fields["max_image_pixels"].default
+    timeout_s: float = Settings.model_fields["document_timeout_s"].default
+
+    @classmethod
+    def of(cls, settings: Settings) -> DocLimits:
+        return cls(settings.max_pdf_pages, settings.max_ocr_pages, settings.max_image_pixels,
+                   settings.document_timeout_s)
+
+
+@dataclass
+class DocumentText:
+    text: str
+    kind: DocKind
+    ocr: bool = False  # read from an image (a photo, a screenshot, a scanned PDF)
+    title: str | None = None
+    language: str = ""
+
+
+def sniff(data: bytes, name: str | None = None, mime: str | None = None) -> DocKind:
+    """What kind of file this is; UnsupportedFile when it is none we read."""
+    head = data[:16]
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    for magic, _ in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image"
+    suffix = ("." + name.rsplit(".", 1)[-1].lower()) if name and "." in name else ""
+    by_name = _EXTENSIONS.get(suffix)
+    by_mime = _MIME.get((mime or "").split(";")[0].strip().lower())
+    if head.startswith(b"PK\x03\x04"):
+        if by_name == "docx" or by_mime == "docx":
+            return "docx"
+        raise UnsupportedFile(f"{name or 'the file'} is an archive", detail_ar="الملف أرشيف مضغوط")
+    kind = by_name or by_mime
+    if kind in ("text", "markdown", "html") and b"\x00" not in data[:4096]:
+        return kind
+    if kind is None and b"\x00" not in data[:4096] and _looks_text(data):
+        return "text"
+    label = suffix or (mime or "unknown type")
+    raise UnsupportedFile(f"{label} is not a type I read", detail_ar=f"النوع {label} غير مدعوم")
+
+
+def _looks_text(data: bytes) -> bool:
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > 4090  # a character cut at the end of the sample
+    return True
+
+
+# --- DOCX ------------------------------------------------------------------------------------
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _docx_xml(data: bytes) -> bytes:
+    """word/document.xml, read within DOCX_MAX_XML_BYTES and DOCX_MAX_RATIO whatever the zip's
+    directory claims (a zip bomb's sizes can lie: the bytes are counted as they inflate)."""
+    try:
+        archive = zipfile.ZipFile(BytesIO(data))
+        info = archive.getinfo("word/document.xml")
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise BrokenDocument("not a readable DOCX", detail_ar="ليس ملف DOCX سليمًا") from exc
+    limit = min(DOCX_MAX_XML_BYTES, max(1_000_000, info.compress_size * DOCX_MAX_RATIO))
+    bomb = BrokenDocument(f"its text would inflate beyond {limit:,} bytes (a zip bomb?)",
+                          detail_ar="ينتفخ نصه إلى حجم مفرط (قنبلة ضغط؟)")
+    if info.file_size > limit:
+        raise bomb
+    out = bytearray()
+    try:
+        with archive.open(info) as part:
+            while chunk := part.read(1 << 16):
+                out += chunk
+                if len(out) > limit:
+                    raise bomb
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:  # RuntimeError: encrypted entry
+        raise BrokenDocument("the DOCX is damaged or encrypted", detail_ar="ملف DOCX تالف أو مشفّر") from exc
+    return bytes(out)
+
+
+def read_docx(data: bytes) -> str:
+    """Paragraphs (w:p) of a DOCX's body, tables included, with tabs and line breaks."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(_docx_xml(data), parser)
+    except etree.XMLSyntaxError as exc:
+        raise BrokenDocument("the DOCX's text is not valid XML", detail_ar="نص ملف DOCX ليس XML صالحًا") from exc
+    paragraphs = []
+    for p in root.iter(f"{_W}p"):
+        parts = []
+        for node in p.iter(f"{_W}t", f"{_W}tab", f"{_W}br"):
+            parts.append(node.text or "" if node.tag == f"{_W}t" else ("\t" if node.tag == f"{_W}tab" else "\n"))
+        paragraphs.append("".join(parts))
+    return "\n".join(paragraphs)
+
+
+# --- text ------------------------------------------------------------------------------------
+_MD_SYNTAX = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)|!?\[([^\]]*)\]\([^)]*\)|[*_`]{1,3}", re.M)
+
+
+def strip_markdown(text: str) -> str:
+    """Markdown → its words: heading marks, quote marks, list bullets, emphasis and link targets go."""
+    return _MD_SYNTAX.sub(lambda m: m.group(1) or "", text)
+
+
+# --- one document ----------------------------------------------------------------------------
+def read_document(data: bytes, name: str | None, mime: str | None, limits: DocLimits) -> DocumentText:
+    """A file → its text (blocking; in a worker). Raises a DocumentError for what cannot be read."""
+    from bot.reading.extract import decode, extract_html
+
+    deadline = time.monotonic() + limits.timeout_s
+    kind = sniff(data, name, mime)
+    ocr = False
+    title = None
+    if kind == "pdf":
+        from bot.reading.pdf import PdfLimits, read_pdf
+
+        text, ocr = read_pdf(data, PdfLimits(limits.max_pdf_pages, limits.max_ocr_pages, limits.max_pixels, deadline))
+    elif kind == "image":
+        from bot.reading.ocr import ocr_image
+
+        text, ocr = ocr_image(data, max_pixels=limits.max_pixels, deadline=deadline), True
+    elif kind == "docx":
+        text = read_docx(data)
+    elif kind == "html":
+        ex = extract_html(decode(data, mime), None)
+        text, title = ex.text, ex.title
+    else:
+        text = decode(data, "text/plain")
+        if kind == "markdown":
+            text = strip_markdown(text)
+    if not any(ch.isalpha() for ch in text):
+        raise NoTextFound(f"the {kind} has no text", detail_ar="لا يحتوي الملف على نص")
+    return DocumentText(text=text, kind=kind, ocr=ocr, title=title, language=detect_language(text))

@@ -1,0 +1,133 @@
+"""Images → text with Tesseract (Arabic and English), after the preparation screenshots need.
+
+Preparation (Pillow): transparency flattened onto white; light text on a dark background (dark
+mode, a news card's panel) inverted so that the text is dark; narrow images (a Telegram photo is
+at most 1,280 px on its long side) scaled up so that body text has the height Tesseract reads
+best; then binarised at Otsu's threshold.
+
+Recognition: first with `ara+eng`. When the text is mostly Arabic it is read again with `ara`
+alone: the combined model takes some Arabic words for Latin garbage (measured in
+bench/bench_documents.py). The image's size is checked from its header before it is decoded.
+Blocking code, run in a worker process (bot.reading.worker) that is killed at its time limit;
+Tesseract itself gets the time left, so that it never outlives the worker.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import time
+
+from bot.ops.errors import BrokenDocument, ImageTooLarge, NoTextFound, PageTooComplex
+
+#: body text of screenshots is read best when the image is about this wide (phone screens are
+#: 720-1440 px; Telegram's photos 1,280 px at most)
+TARGET_WIDTH = 1600
+MAX_SCALE = 3.0
+#: fewer letters than this is not text (a photo, a logo, noise)
+MIN_LETTERS = 20
+#: a mostly Arabic first reading is read again with Arabic alone
+ARABIC_SHARE = 0.6
+_ARABIC = re.compile(r"[\u0600-\u06FF]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def _otsu(histogram: list[int]) -> int:
+    """Otsu's threshold of a 256-bin grey histogram: the split with the largest between-class variance."""
+    total = sum(histogram)
+    weighted = sum(i * n for i, n in enumerate(histogram))
+    best, threshold, below, below_weighted = -1.0, 128, 0, 0
+    for i, n in enumerate(histogram):
+        below += n
+        if below == 0:
+            continue
+        above = total - below
+        if above == 0:
+            break
+        below_weighted += i * n
+        mean_below = below_weighted / below
+        mean_above = (weighted - below_weighted) / above
+        between = below * above * (mean_below - mean_above) ** 2
+        if between > best:
+            best, threshold = between, i
+    return threshold
+
+
+def prepare(data: bytes, max_pixels: int) -> bytes:
+    """Image bytes → a grey, upright, dark-on-light, scaled and binarised PNG for Tesseract."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = None  # Pillow's own bomb check: replaced by max_pixels, below
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size  # from the header: nothing decoded yet
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise BrokenDocument("not a readable image", detail_ar="ليست صورة سليمة") from exc
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"{width} × {height} pixels; MAX_IMAGE_PIXELS is {max_pixels:,}",
+                            detail_ar=f"{width} × {height} بكسل؛ الحد {max_pixels:,}")
+    try:
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGBA", rgba.size, "white")
+            flat.alpha_composite(rgba)
+            image = flat
+        grey = image.convert("L")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise BrokenDocument("the image is damaged", detail_ar="الصورة تالفة") from exc
+    histogram = grey.histogram()
+    background = max(range(256), key=histogram.__getitem__)  # the commonest grey is the background
+    if background < 128:
+        grey = ImageOps.invert(grey)
+        histogram = histogram[::-1]
+    scale = min(MAX_SCALE, TARGET_WIDTH / grey.width)
+    if scale > 1.15 and grey.width * grey.height * scale * scale <= max_pixels:
+        grey = grey.resize((round(grey.width * scale), round(grey.height * scale)), Image.Resampling.LANCZOS)
+        histogram = grey.histogram()
+    cut = _otsu(histogram)
+    binary = grey.point(lambda v: 255 if v > cut else 0)
+    out = io.BytesIO()
+    binary.save(out, "PNG")
+    return out.getvalue()
+
+
+def tesseract(png: bytes, languages: str, deadline: float) -> str:
+    """Tesseract on one prepared image; it gets the time left before `deadline`."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise PageTooComplex("no time was left to read the image", detail_ar="لم يبقَ وقت لقراءة الصورة")
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one core: other work shares the machine
+    try:
+        done = subprocess.run(["tesseract", "stdin", "stdout", "-l", languages, "--psm", "3"], input=png,
+                              capture_output=True, timeout=left, env=env, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise PageTooComplex("reading the image took too long", detail_ar="استغرقت قراءة الصورة وقتًا طويلًا") from exc
+    except OSError as exc:  # not installed: the operator's problem, said plainly
+        raise BrokenDocument("OCR (tesseract) is not installed", detail_ar="برنامج التعرّف الضوئي غير مثبّت") from exc
+    if done.returncode != 0:
+        raise BrokenDocument("the image could not be read", detail_ar="تعذّرت قراءة الصورة")
+    return done.stdout.decode("utf-8", errors="replace")
+
+
+def _tidy(text: str) -> str:
+    """Tesseract's output: form feeds and the bidi marks it puts around Latin words dropped,
+    spaces made single, paragraphs kept."""
+    text = text.replace("\f", "\n").replace("\u200e", "").replace("\u200f", "")
+    text = re.sub(r"[ \t]+", " ", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def ocr_image(data: bytes, *, max_pixels: int, deadline: float, allow_empty: bool = False) -> str:
+    """The text of an image (Arabic and English); NoTextFound when there is none (unless
+    `allow_empty`: one page of a scanned PDF may be blank)."""
+    png = prepare(data, max_pixels)
+    text = _tidy(tesseract(png, "ara+eng", deadline))
+    arabic, latin = len(_ARABIC.findall(text)), len(_LATIN.findall(text))
+    if arabic + latin and arabic / (arabic + latin) >= ARABIC_SHARE:
+        text = _tidy(tesseract(png, "ara", deadline))
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS and not allow_empty:
+        raise NoTextFound("OCR found no text in the image", detail_ar="لم يجد التعرّف الضوئي نصًا في الصورة")
+    return text
