@@ -7,8 +7,9 @@ the ground truth the extraction is scored against.
   writes it, the letters shaped into presentation forms (arabic-reshaper) and each line drawn in
   visual order (python-bidi), which is what text extraction then reads back.
 - A scanned PDF: a page image without a text layer.
-- Screenshots (Pillow with libraqm shaping, system fonts): a phone screen 1080 px wide, light or
-  dark, and a news card (white title and text on a coloured panel).
+- Screenshots (Pillow with libraqm shaping; Noto Naskh Arabic with DejaVu Sans as the fallback
+  for what it lacks, as phones do): a phone screen 1080 px wide, light or dark, and a news card
+  (white title and text on a coloured panel).
 - DOCX: the smallest valid WordprocessingML package, and a zip bomb.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 DEJAVU_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 NASKH = Path("/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf")
+NASKH_BOLD = Path("/usr/share/fonts/truetype/noto/NotoNaskhArabic-Bold.ttf")
 MAX_CHARS = 2400  # about a page each: the bench stays quick and every article still has paragraphs
 
 
@@ -126,24 +129,99 @@ def scanned_pdf(image_png: bytes) -> bytes:
 
 
 # --- screenshots -----------------------------------------------------------------------------
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064A\u0660-\u0669\u0671-\u06D3]")
+_LATIN_START = re.compile(r"^[\"'(«“]*[A-Za-z0-9]")
+_TRAILING = re.compile(r"[.,،:؛!?)»”\"']+$")
+
+
+class _Fonts:
+    """A line of Arabic text drawn right to left with a fallback font, as a phone does: Noto Naskh
+    Arabic has no Latin letters, quotes or brackets (Pillow would draw empty boxes for them), so
+    those runs are drawn with DejaVu Sans; a run of Latin words reads left to right."""
+
+    def __init__(self, size: int, bold: bool = False) -> None:
+        from PIL import ImageFont
+
+        naskh = NASKH_BOLD if bold else NASKH
+        self.primary = ImageFont.truetype(str(naskh if naskh.exists() else DEJAVU), size)
+        self.fallback = ImageFont.truetype(str(DEJAVU_BOLD if bold else DEJAVU), size)
+        self._tofu = bytes(self.primary.getmask("\ue000"))
+        self._covered: dict[str, bool] = {}
+
+    def covers(self, ch: str) -> bool:
+        if ch not in self._covered:
+            self._covered[ch] = ch.isspace() or bytes(self.primary.getmask(ch)) != self._tofu
+        return self._covered[ch]
+
+    def _font(self, text: str) -> object:
+        return self.primary if all(self.covers(c) for c in text) else self.fallback
+
+    def _runs(self, word: str) -> list[str]:
+        runs: list[str] = []
+        for ch in word:
+            if runs and self.covers(ch) == self.covers(runs[-1][-1]):
+                runs[-1] += ch
+            else:
+                runs.append(ch)
+        return runs
+
+    def layout(self, line: str) -> list[tuple[str, object, str]]:
+        """(text, font, direction) units from right to left."""
+        units: list[tuple[str, object, str]] = []
+        latin: list[str] = []
+
+        def flush() -> None:
+            if latin:
+                text = " ".join(latin)
+                units.extend([(text, self._font(text), "ltr"), (" ", self.primary, "rtl")])
+                latin.clear()
+
+        for word in line.split():
+            if not _ARABIC_LETTER.search(word) and _LATIN_START.match(word):
+                tail = _TRAILING.search(word)
+                latin.append(word[:tail.start()] if tail else word)
+                if tail:
+                    flush()
+                    units[-1:] = [(tail.group(), self._font(tail.group()), "rtl"), (" ", self.primary, "rtl")]
+                continue
+            flush()
+            units += [(run, self._font(run), "rtl") for run in self._runs(word)] + [(" ", self.primary, "rtl")]
+        flush()
+        while units and units[-1][0] == " ":
+            units.pop()
+        return units
+
+    def width(self, line: str) -> float:
+        return sum(font.getlength(text, direction=d) for text, font, d in self.layout(line))  # type: ignore[attr-defined]
+
+    def draw(self, draw: object, right: float, y: float, line: str, fill: str) -> None:
+        x = right
+        for text, font, d in self.layout(line):
+            w = font.getlength(text, direction=d)  # type: ignore[attr-defined]
+            draw.text((x - w, y), text, font=font, fill=fill, direction=d, anchor="la")  # type: ignore[attr-defined]
+            x -= w
+
+
 def screenshot(source: Source, *, style: str = "light", width: int = 1080, size: int = 34,
                max_chars: int = 900) -> bytes:
     """A phone screenshot (PNG) of the article's start: style 'light', 'dark' or 'card'."""
     from PIL import Image, ImageDraw, ImageFont
 
     rtl = source.language == "ar"
-    font_path = NASKH if rtl and NASKH.exists() else DEJAVU
-    font = ImageFont.truetype(str(font_path), size)
-    bold = ImageFont.truetype(str(NASKH if rtl and NASKH.exists() else DEJAVU_BOLD), int(size * 1.25))
-    direction = "rtl" if rtl else "ltr"
     margin = 48 if style != "card" else 90
     text = source.text[:max_chars].rsplit(" ", 1)[0] if len(source.text) > max_chars else source.text
     step = int(size * 1.75)
+    if rtl:
+        body, head = _Fonts(size), _Fonts(int(size * 1.2), bold=True)
+        measure = {id(body): body.width, id(head): head.width}
+    else:
+        body_font = ImageFont.truetype(str(DEJAVU), size)
+        head_font = ImageFont.truetype(str(DEJAVU_BOLD), int(size * 1.2))
     blocks: list[tuple[object, list[str]]] = []
-    if source.title:
-        blocks.append((bold, _wrap(source.title, width - 2 * margin, lambda s: bold.getlength(s, direction=direction))))
-    for para in text.split("\n"):
-        blocks.append((font, _wrap(para, width - 2 * margin, lambda s: font.getlength(s, direction=direction))))
+    for fonts, para in ([((head if rtl else head_font), source.title)] if source.title else []) + \
+            [((body if rtl else body_font), p) for p in text.split("\n")]:
+        fit = measure[id(fonts)] if rtl else fonts.getlength  # type: ignore[attr-defined]
+        blocks.append((fonts, _wrap(para, width - 2 * margin, fit)))
     height = 2 * margin + 160 + sum(len(lines) * step + step // 2 for _, lines in blocks)
     bg, fg = {"light": ("#ffffff", "#111111"), "dark": ("#17212b", "#f5f5f5"), "card": ("#0b3d6b", "#ffffff")}[style]
     image = Image.new("RGB", (width, max(height, 600)), "#f2f2f2" if style == "card" else bg)
@@ -153,10 +231,12 @@ def screenshot(source: Source, *, style: str = "light", width: int = 1080, size:
     else:
         draw.rectangle((0, 0, width, 110), fill="#2b5278" if style == "dark" else "#517da2")  # the app's bar
     y = margin + 120
-    for fnt, lines in blocks:
+    for fonts, lines in blocks:
         for line in lines:
-            x, anchor = (width - margin, "ra") if rtl else (margin, "la")
-            draw.text((x, y), line, font=fnt, fill=fg, direction=direction, anchor=anchor)
+            if rtl:
+                fonts.draw(draw, width - margin, y, line, fg)  # type: ignore[attr-defined]
+            else:
+                draw.text((margin, y), line, font=fonts, fill=fg)
             y += step
         y += step // 2
     out = io.BytesIO()
