@@ -152,6 +152,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def cmd_eval(args: argparse.Namespace) -> int:
     settings = _settings()
+    if (Path(args.dir) / "labels.json").is_file():  # a labelled stream: actor resolution and what changed
+        from bot.ledger.evaluate import run_ledger_eval
+
+        return run_ledger_eval(args.dir, as_json=args.json)
     if (Path(args.dir) / "pairs.json").is_file():  # labelled brief pairs: how digests group stories
         from bot.digests.evaluate import run_grouping_eval
 
@@ -228,11 +232,15 @@ is reported as an error and left out of the rates; exit code 5 when nothing coul
 
 A folder with pairs.json (eval/grouping) scores how digests group articles into stories instead:
 pair precision and recall on labelled brief pairs (no model call unless DIGEST_LLM_MERGE=true).
+A folder with labels.json (eval/ledger) scores the pressure ledger on a labelled stream of briefs:
+actor resolution (pairwise) and change detection, precision and recall, with the threshold chosen
+on its tuning part and the scores reported on the rest (no model call).
 
 examples:
   newsbot eval eval/ar
   newsbot eval eval/ar --json > scores.json
-  newsbot eval eval/grouping"""
+  newsbot eval eval/grouping
+  newsbot eval eval/ledger"""
 
 
 def build_parser() -> argparse.ArgumentParser:
