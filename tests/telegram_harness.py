@@ -63,6 +63,7 @@ def bot_process(settings: Settings, llm: FakeLLM, *args: str, **env_extra: str) 
         "LLM_TIMEOUT_S": "30", "DATABASE_PATH": str(settings.db_path), "LOG_LEVEL": "WARNING",
         "DATABASE_URL": settings.database_url.get_secret_value() if settings.database_url else "",
         "WORKER_NAME": "test-bot",  # a restarted bot takes its own unfinished requests back at once
+        "RICH_MESSAGES": "off",  # as bot_settings: tests of rich messages ask for them
         **env_extra,
     })
     return subprocess.Popen([sys.executable, "-m", "bot", "run", *args], env=env, cwd=settings.db_path.parent,
@@ -107,8 +108,9 @@ STORE = os.environ.get("NEWSBOT_TEST_STORE", "sqlite")
 @pytest.fixture
 def bot_settings(settings: Settings, botapi: FakeBotAPI, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     shared = {"database_url": request.getfixturevalue("postgres_url")} if STORE == "postgres" else {}
+    # the bot's tests read classic messages; tests of rich messages configure RICH_MESSAGES themselves
     return configure(settings, telegram_bot_token=botapi.token, telegram_api_base_url=botapi.base_url,
-                     fetch_allow_private_addresses=True, llm_max_concurrency=32,
+                     fetch_allow_private_addresses=True, llm_max_concurrency=32, rich_messages="off",
                      database_path=tmp_path / "bot.sqlite3", **shared)
 
 

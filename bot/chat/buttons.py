@@ -60,23 +60,33 @@ class Signer:
         return BriefButton(parts[0], int(parts[1]), parts[2])
 
 
-def settings_text(cs: ChatSettings, *, group: bool) -> str:
+FORMATS = ("rich", "classic")
+
+
+def settings_text(cs: ChatSettings, *, group: bool, rich: bool = False) -> str:
+    """`rich`: the bot may send rich messages (RICH_MESSAGES is not off), so the chat chooses."""
     view = texts.view_of(cs.lang)
     text = texts.say("settings_title", view, **texts.language_name(cs.lang))
+    if rich:
+        text += "\n" + texts.say(f"settings_format_{cs.format}", view)
     if group:
         text += "\n" + (texts.say("settings_digest_on", view, time=cs.digest_time, tz=cs.timezone)
                         if cs.digest_enabled else texts.say("settings_digest_off", view))
     return text
 
 
-def settings_keyboard(cs: ChatSettings, *, group: bool) -> InlineKeyboardMarkup:
-    """cfg:lang:<view>, cfg:digest:on|off, cfg:time:HH:MM — the current choice is marked."""
+def settings_keyboard(cs: ChatSettings, *, group: bool, rich: bool = False) -> InlineKeyboardMarkup:
+    """cfg:lang:<view>, cfg:format:rich|classic, cfg:digest:on|off, cfg:time:HH:MM — the current
+    choice is marked."""
     def mark(label: str, chosen: bool) -> str:
         return f"✓ {label}" if chosen else label
 
     rows = [[InlineKeyboardButton(mark("العربية", cs.lang == "ar"), callback_data="cfg:lang:ar"),
              InlineKeyboardButton(mark("English", cs.lang == "en"), callback_data="cfg:lang:en"),
              InlineKeyboardButton(mark("عربي + English", cs.lang == "both"), callback_data="cfg:lang:both")]]
+    if rich:
+        rows.append([InlineKeyboardButton(mark("{} · {}".format(*texts.TEXTS[f"button_format_{f}"]), cs.format == f),
+                                          callback_data=f"cfg:format:{f}") for f in FORMATS])
     if group:
         on, off = texts.TEXTS["button_digest_on"], texts.TEXTS["button_digest_off"]
         rows.append([InlineKeyboardButton(mark(f"{on[0]} · {on[1]}", cs.digest_enabled), callback_data="cfg:digest:on"),
@@ -95,6 +105,8 @@ def apply_setting(cs: ChatSettings, data: str) -> bool:
     _, what, value = parts
     if what == "lang" and value in texts.VIEWS:
         cs.lang = value
+    elif what == "format" and value in FORMATS:
+        cs.format = value
     elif what == "digest" and value in ("on", "off"):
         cs.digest_enabled = value == "on"
     elif what == "time" and value in DIGEST_TIMES:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from telegram import (
+    InlineKeyboardMarkup,
     InputFile,
     Message,
     MessageEntity,
@@ -15,17 +16,20 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, EndPointNotFound
 from telegram.ext import ContextTypes
 
+from bot.chat import rich as wire
 from bot.chat.buttons import apply_setting, settings_keyboard, settings_text
 from bot.chat.intake import collect, message_links, reply, submit
 from bot.chat.services import Services, services
+from bot.engine.schema import BriefEnvelope
 from bot.ops.errors import (
     StorageUnavailable,
 )
 from bot.render import texts
 from bot.render.classic import render_messages, render_sources
+from bot.render.rich import render_rich
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +45,10 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         s = services(context)
         cs = await s.remember_chat(update)
         group = chat.type != ChatType.PRIVATE
-        await msg.reply_text(texts.say("start", await s.view(chat.id)) + "\n\n" + settings_text(cs, group=group),
-                             reply_markup=settings_keyboard(cs, group=group))
+        rich = s.settings.rich_messages != "off"
+        await msg.reply_text(texts.say("start", await s.view(chat.id)) + "\n\n"
+                             + settings_text(cs, group=group, rich=rich),
+                             reply_markup=settings_keyboard(cs, group=group, rich=rich))
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -58,9 +64,11 @@ async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     """/settings: language view (and, in groups, the digest) as buttons."""
     msg, chat = update.effective_message, update.effective_chat
     if msg and chat:
-        cs = await services(context).remember_chat(update)
-        group = chat.type != ChatType.PRIVATE
-        await msg.reply_text(settings_text(cs, group=group), reply_markup=settings_keyboard(cs, group=group))
+        s = services(context)
+        cs = await s.remember_chat(update)
+        group, rich = chat.type != ChatType.PRIVATE, s.settings.rich_messages != "off"
+        await msg.reply_text(settings_text(cs, group=group, rich=rich),
+                             reply_markup=settings_keyboard(cs, group=group, rich=rich))
 
 
 async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -238,8 +246,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
     reply_to = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
     if button.kind == "v" and button.view in texts.VIEWS:
-        messages = render_messages(env, button.view)  # type: ignore[arg-type]
         keyboard = s.signer.brief_keyboard(message.chat_id, button.brief_id)
+        if await _rich_view(s, message, env, button.view, keyboard):  # type: ignore[arg-type]
+            return
+        messages = render_messages(env, button.view)  # type: ignore[arg-type]
         if len(messages) == 1:
             try:
                 await message.edit_text(messages[0], reply_markup=keyboard)
@@ -259,6 +269,29 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                         reply_parameters=reply_to)
 
 
+async def _rich_view(s: Services, message: Message, env: BriefEnvelope, view: texts.View,
+                     keyboard: InlineKeyboardMarkup) -> bool:
+    """A rich brief under the button, edited into `view`; False when the brief is classic (a
+    message with text), the chat now gets classic messages, or Telegram refuses the rich one:
+    the caller then shows it classic."""
+    if message.text is not None or not s.runner.rich.wants(message.chat_id,
+                                                          (await s.store.chat(message.chat_id)).format):
+        return False
+    rich = render_rich(env, view)
+    if rich is None:
+        return False
+    try:
+        await wire.edit(message.get_bot(), message.chat_id, message.message_id, rich, keyboard)
+    except (BadRequest, EndPointNotFound) as exc:
+        if "not modified" in str(exc).lower():
+            return True
+        if not wire.refusal(exc):
+            raise
+        s.runner.rich.refused(message.chat_id, exc)
+        return False
+    return True
+
+
 async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
     """A /settings choice: applied in place by editing the settings message (admins only in groups)."""
     query = update.callback_query
@@ -271,7 +304,7 @@ async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
         return
     cs = await s.store.chat(message.chat_id)
     digest_before = (cs.digest_enabled, cs.digest_time)
-    digest_choice = not query.data.startswith("cfg:lang:")
+    digest_choice = query.data.startswith(("cfg:digest:", "cfg:time:"))
     # the digest spends tokens: only where the allow-list lets the chat (as /digest on)
     refused = digest_choice and (not group or not s.gate.allowed(message.chat_id, None))
     if refused or not apply_setting(cs, query.data):
@@ -287,7 +320,9 @@ async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
             s.digests.unschedule(cs.chat_id)
     await query.answer()
     try:
-        await message.edit_text(settings_text(cs, group=group), reply_markup=settings_keyboard(cs, group=group))
+        rich = s.settings.rich_messages != "off"
+        await message.edit_text(settings_text(cs, group=group, rich=rich),
+                                reply_markup=settings_keyboard(cs, group=group, rich=rich))
     except BadRequest as exc:
         if "not modified" not in str(exc):
             raise

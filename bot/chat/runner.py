@@ -24,6 +24,7 @@ from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.chat.gate import Gate
+from bot.chat.rich import RichChoice
 from bot.chat.status import Pacer, Status
 from bot.engine.article import Article, from_text
 from bot.engine.brief import BriefEngine
@@ -36,6 +37,7 @@ from bot.reading.fetch import Fetcher
 from bot.reading.reader import read_url
 from bot.render import texts
 from bot.render.classic import render_messages
+from bot.render.rich import render_rich
 from bot.store import Request, Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class Runner:
         self.engine, self.fetcher, self.metrics, self.keyboard = engine, fetcher, metrics, keyboard
         self.service = BriefService(settings, store, engine)
         self.pacer = Pacer()
+        self.rich = RichChoice(settings)
         self.bot: Bot | None = None
         #: in this process, a chat's request and its digest do not interleave (claims order requests)
         self.chat_lock = ChatLocks()
@@ -199,7 +202,8 @@ class Runner:
                 self.bot, req.chat_id, pacer=self.pacer, grace_s=self.settings.status_grace_s,
                 typing_every_s=self.settings.typing_interval_s, reply=reply, thread_id=req.thread_id,
                 message_id=req.status_message_id, spawn=self.spawn, on_shown=lambda mid: self._shown(req, mid))
-            view = await self.view(req.chat_id)
+            chat = await self.store.chat(req.chat_id)
+            view = texts.view_of(chat.lang)
             if attempts > self.settings.request_max_attempts:
                 await self._give_up(req, attempts - 1, status, view)
                 return
@@ -216,7 +220,9 @@ class Runner:
                                                outlet=req.payload.get("publisher_hint"))
                 else:
                     assert status is not None
-                    messages = render_messages(env, view)
+                    # one rich message, unless the chat is classic or part of a classic reply is out
+                    rich = render_rich(env, view) if req.delivered_parts == 0 and \
+                        self.rich.wants(req.chat_id, chat.format) else None
                     await status.settle()  # a progress edit must not take the brief's turn meanwhile
                     await self._noted(req)
                     # fencing: if the lease ran out while this process was slow, another worker has
@@ -225,8 +231,12 @@ class Runner:
                                                                         self.settings.worker_lease_s):
                         log.warning("request %s: lease lost before replying; another worker has it", req.id)
                         return
-                    await status.finish(messages, self.keyboard(req.chat_id, brief_id), shown=req.delivered_parts,
-                                        on_part=lambda n: self._delivered(req, n, len(messages)))
+                    markup = self.keyboard(req.chat_id, brief_id)
+                    if rich is None or not await status.finish_rich(
+                            rich, markup, lambda exc: self.rich.refused(req.chat_id, exc)):
+                        messages = render_messages(env, view)
+                        await status.finish(messages, markup, shown=req.delivered_parts,
+                                            on_part=lambda n: self._delivered(req, n, len(messages)))
                 await self.store.finish_request(req.id, "done", brief_id=brief_id,
                                           prompt_tokens=0 if cached else usage.prompt_tokens,
                                           completion_tokens=0 if cached else usage.completion_tokens)

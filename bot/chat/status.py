@@ -19,9 +19,11 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest
+from telegram.error import BadRequest, EndPointNotFound, TelegramError
 
+from bot.chat import rich as wire
 from bot.render import texts
+from bot.render.rich import RichMessage
 
 #: typing is cosmetic: it is sent only while at most this share of Telegram's budget is in use (a
 #: quarter: when many chats refresh at once, most of the budget stays for the briefs coming next)
@@ -67,6 +69,10 @@ class Pacer:
         now = self._last[chat_id] = time.monotonic()
         if len(self._last) > 10_000:  # forget chats whose last edit no longer limits anything
             self._last = {c: t for c, t in self._last.items() if now - t < self.interval_s}
+
+    def undo(self, chat_id: int) -> None:
+        """Forget the last mark: the edit it paced was refused, so the next one goes at once."""
+        self._last.pop(chat_id, None)
 
     async def turn(self, chat_id: int) -> None:
         wait = self._last.get(chat_id, 0.0) + self.interval_s - time.monotonic()
@@ -140,6 +146,38 @@ class Status:
                                         reply_markup=markup if i == len(messages) - 1 else None)
             if on_part is not None:
                 await on_part(i + 1)
+
+    async def finish_rich(self, message: RichMessage, markup: InlineKeyboardMarkup | None,
+                          refused: Callable[[TelegramError], None]) -> bool:
+        """Show the result as one rich message: the status message becomes it where it can.
+
+        False when Telegram refuses rich messages (`refused` is told why): nothing new is in the
+        chat then, and the caller sends the same result classic, into the same status message.
+        """
+        await self.settle()
+        if self.message_id is not None:
+            await self.pacer.turn(self.chat_id)
+            try:
+                await wire.edit(self.bot, self.chat_id, self.message_id, message, markup)
+                return True
+            except BadRequest as exc:
+                text = str(exc).lower()
+                if "not modified" in text:
+                    return True
+                if "not found" not in text and "can't be edited" not in text:
+                    # a server without rich messages ignores rich_message and finds no text
+                    self.pacer.undo(self.chat_id)
+                    refused(exc)
+                    return False
+                # the status message is gone (deleted by someone): the brief comes as a new message
+        try:
+            await wire.send(self.bot, self.chat_id, message, reply=self.reply, thread_id=self.thread_id, markup=markup)
+        except (BadRequest, EndPointNotFound) as exc:
+            if not wire.refusal(exc):
+                raise
+            refused(exc)
+            return False
+        return True
 
     def close(self) -> None:
         """Stop typing and pending edits (also when the request is interrupted)."""

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     status_grace_s: float = Field(0.8, ge=0)
     typing_interval_s: float = Field(4.5, gt=0)
     paste_join_window_s: float = Field(1.5, ge=0)
+    rich_messages: Literal["auto", "on", "off"] = "auto"
+    rich_retry_s: float = Field(3600.0, ge=0)  # auto: how long a refusal of rich messages is remembered
 
     # --- operations ---
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info", "warning", "error"] = "INFO"

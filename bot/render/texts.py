@@ -164,6 +164,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "settings_title": ("⚙️ الإعدادات — لغة العرض: {ar_name}", "⚙️ Settings — language view: {en_name}"),
     "settings_digest_on": ("الموجز: مفعّل يوميًا الساعة {time} ({tz})", "Digest: on, daily at {time} ({tz})"),
     "settings_digest_off": ("الموجز: متوقف", "Digest: off"),
+    "settings_format_rich": ("شكل الملخص: رسالة غنية واحدة (جداول، اقتباسات، والمقاطع في المقال)",
+                             "Brief format: one rich message (tables, quotations, the spans in the article)"),
+    "settings_format_classic": ("شكل الملخص: رسائل كلاسيكية", "Brief format: classic messages"),
     "settings_admins_only": ("يغيّر مشرفو المجموعة فقط إعداداتها.", "Only the group's admins change its settings."),
     "digest_admins_only": ("يغيّر مشرفو المحادثة فقط جدول الموجز.",
                            "Only the chat's admins can change the digest schedule."),
@@ -209,6 +212,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "button_sources": ("📚 المصادر", "📚 Sources"),
     "button_digest_on": ("🗞 تشغيل الموجز", "🗞 Digest on"),
     "button_digest_off": ("🔕 إيقاف الموجز", "🔕 Digest off"),
+    "button_format_rich": ("✨ غنية", "✨ Rich"),
+    "button_format_classic": ("📄 كلاسيكية", "📄 Classic"),
 }
 
 

@@ -57,6 +57,7 @@ class ChatSettings:
     digest_time: str = "18:00"
     timezone: str = "UTC"
     last_digest_at: float = 0.0
+    format: str = "rich"  # "rich": one rich message per brief where Telegram takes it; "classic"
     known: bool = True  # False: the chat has no stored settings yet (defaults shown)
 
 

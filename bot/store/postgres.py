@@ -454,7 +454,7 @@ class PostgresStore(PostgresLedger, Store):
     def _chat_of(row: dict[str, Any]) -> ChatSettings:
         return ChatSettings(chat_id=int(row["chat_id"]), lang=row["lang"], digest_enabled=bool(row["digest_enabled"]),
                             digest_time=row["digest_time"], timezone=row["timezone"],
-                            last_digest_at=float(row["last_digest_at"]))
+                            last_digest_at=float(row["last_digest_at"]), format=row["format"])
 
     async def chat(self, chat_id: int) -> ChatSettings:
         row = await self._fetchone("SELECT * FROM chat_settings WHERE chat_id = %s", (chat_id,))
@@ -467,11 +467,11 @@ class PostgresStore(PostgresLedger, Store):
     async def save_chat(self, cs: ChatSettings) -> None:
         async def body(conn: Conn) -> None:
             await conn.execute(
-                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (chat_id) DO UPDATE SET lang = excluded.lang,"
+                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at, format)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (chat_id) DO UPDATE SET lang = excluded.lang,"
                 " digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
-                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at",
-                (cs.chat_id, cs.lang, cs.digest_enabled, cs.digest_time, cs.timezone, cs.last_digest_at))
+                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at, format = excluded.format",
+                (cs.chat_id, cs.lang, cs.digest_enabled, cs.digest_time, cs.timezone, cs.last_digest_at, cs.format))
             # every process running digests follows a schedule change at once, not at its next poll
             await conn.execute(f"NOTIFY {SETTINGS_CHANNEL}")
 

@@ -96,4 +96,8 @@ MIGRATIONS: list[str] = [
     """,
     # 2: the pressure ledger (bot/store/ledger_postgres.py)
     LEDGER_SCHEMA,
+    # 3: a chat's choice of message format, rich (one Bot API rich message per brief) or classic
+    """
+    ALTER TABLE chat_settings ADD COLUMN format TEXT NOT NULL DEFAULT 'rich';
+    """,
 ]

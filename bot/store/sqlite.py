@@ -137,6 +137,10 @@ MIGRATIONS: list[str] = [
     """,
     # 6: the pressure ledger (bot/store/ledger_sqlite.py)
     LEDGER_SCHEMA,
+    # 7: a chat's choice of message format, rich (one Bot API rich message per brief) or classic
+    """
+    ALTER TABLE chat_settings ADD COLUMN format TEXT NOT NULL DEFAULT 'rich';
+    """,
 ]
 
 # only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
@@ -341,7 +345,7 @@ class SQLiteStore(SQLiteLedger, Store):
             return ChatSettings(chat_id=chat_id, known=False)
         return ChatSettings(chat_id=chat_id, lang=row["lang"], digest_enabled=bool(row["digest_enabled"]),
                             digest_time=row["digest_time"], timezone=row["timezone"],
-                            last_digest_at=row["last_digest_at"])
+                            last_digest_at=row["last_digest_at"], format=row["format"])
 
     async def set_last_digest(self, chat_id: int, at: float) -> None:
         with self._tx() as db:
@@ -351,11 +355,12 @@ class SQLiteStore(SQLiteLedger, Store):
     async def save_chat(self, cs: ChatSettings) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET lang = excluded.lang,"
+                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at, format)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET lang = excluded.lang,"
                 " digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
-                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at",
-                (cs.chat_id, cs.lang, int(cs.digest_enabled), cs.digest_time, cs.timezone, cs.last_digest_at))
+                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at, format = excluded.format",
+                (cs.chat_id, cs.lang, int(cs.digest_enabled), cs.digest_time, cs.timezone, cs.last_digest_at,
+                 cs.format))
 
     async def digest_chats(self) -> list[ChatSettings]:
         with self._lock:

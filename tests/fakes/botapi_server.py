@@ -3,6 +3,12 @@
 It checks every call against `tests/data/bot-api/api.json` (Bot API 10.1): unknown
 methods and parameters are rejected, required ones enforced; message text must be 1–4096
 characters after entity parsing, valid HTML in parse mode HTML, and callback data ≤ 64 bytes.
+Rich messages (sendRichMessage, the drafts, editMessageText with rich_message) are checked as
+Telegram documents them: an InputRichMessage with exactly one of html or markdown, the Rich HTML
+valid, of supported tags only and within the limits (tests/fakes/rich_html.py); drafts go to
+private chats only. `refuse_rich` makes it answer as a server that will not take rich messages:
+"missing" as one without the methods (404; an edit's rich_message is ignored, so its text is
+missing), "bad" with a Bad Request naming the rich message.
 Tests push updates into it and read what the bot sent; 429s and 5xx can be ordered up.
 """
 
@@ -20,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.fakes.rich_html import RichHTMLError
+from tests.fakes.rich_html import check as check_rich
 from tests.fakes.server import LoopbackServer
 from tests.fakes.telegram_html import parse as parse_html
 from tests.fakes.telegram_html import utf16_len
@@ -60,6 +68,8 @@ class FakeBotAPI(LoopbackServer):
         self.failures: dict[str, list[ApiError]] = {}
         self.chat_members: dict[tuple[int, int], str] = {}  # (chat, user) → status
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what is visible in each chat
+        self.drafts: list[tuple[int, int, str]] = []  # (chat, draft id, plain text) as streamed
+        self.refuse_rich: str | None = None  # None | "missing" | "bad"
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -127,7 +137,8 @@ class FakeBotAPI(LoopbackServer):
     def fail(self, method: str, code: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
         self.failures.setdefault(method, []).extend([ApiError(code, description, retry_after)] * times)
 
-    def sent(self, chat_id: int | None = None, methods: tuple[str, ...] = ("sendMessage", "editMessageText")) -> list[Call]:
+    def sent(self, chat_id: int | None = None,
+             methods: tuple[str, ...] = ("sendMessage", "editMessageText", "sendRichMessage")) -> list[Call]:
         return [c for c in self.calls if c.method in methods
                 and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
 
@@ -195,6 +206,30 @@ class FakeBotAPI(LoopbackServer):
             raise ApiError(400, "Bad Request: message is too long")
         return plain
 
+    def _check_rich(self, rich: Any) -> str:
+        """An InputRichMessage as Telegram checks it; its plain text."""
+        if self.refuse_rich == "bad":
+            raise ApiError(400, "Bad Request: RICH_MESSAGE_INVALID: can't parse rich message")
+        if not isinstance(rich, dict):
+            raise ApiError(400, "Bad Request: rich_message must be an object")
+        unknown = set(rich) - {"html", "markdown", "is_rtl", "skip_entity_detection"}
+        if unknown:
+            raise ApiError(400, f"Bad Request: unknown field {sorted(unknown)[0]} of the rich message")
+        if ("html" in rich) == ("markdown" in rich):
+            raise ApiError(400, "Bad Request: exactly one of html and markdown must be in the rich message")
+        for flag in ("is_rtl", "skip_entity_detection"):
+            if flag in rich and not isinstance(rich[flag], bool):
+                raise ApiError(400, f"Bad Request: {flag} of the rich message must be a boolean")
+        if "markdown" in rich:
+            text = rich["markdown"]
+            if not isinstance(text, str) or not text.strip() or len(text) > 32_768:
+                raise ApiError(400, "Bad Request: rich message is empty or too long")
+            return text
+        try:
+            return check_rich(rich["html"]).text
+        except (RichHTMLError, TypeError) as exc:
+            raise ApiError(400, f"Bad Request: can't parse rich message: {exc}") from exc
+
     def _check_markup(self, markup: Any) -> None:
         if not markup:
             return
@@ -213,6 +248,10 @@ class FakeBotAPI(LoopbackServer):
         return msg
 
     def handle(self, method: str, params: dict[str, Any]) -> Any:
+        if self.refuse_rich == "missing":
+            if method in ("sendRichMessage", "sendRichMessageDraft", "sendMessageDraft"):
+                raise ApiError(404, "Not Found: method not found")
+            params = {k: v for k, v in params.items() if k != "rich_message"}  # unknown there: ignored
         self._check_spec(method, params)
         with self.cond:
             queue = self.failures.get(method)
@@ -258,15 +297,40 @@ class FakeBotAPI(LoopbackServer):
             msg = self._message(chat_id, text=plain)
             self.messages[(chat_id, msg["message_id"])] = {"plain": plain, "html": params["text"]}
             return msg
+        if method == "sendRichMessage":
+            plain = self._check_rich(params["rich_message"])
+            self._check_markup(params.get("reply_markup"))
+            msg = self._message(chat_id, rich_message={"blocks": [{"type": "paragraph", "text": plain}]})
+            self.messages[(chat_id, msg["message_id"])] = {"plain": plain, "html": params["rich_message"].get("html"),
+                                                           "rich": True}
+            return msg
+        if method in ("sendRichMessageDraft", "sendMessageDraft"):
+            if chat_id <= 0:
+                raise ApiError(400, "Bad Request: drafts can be sent to private chats only")
+            if int(params["draft_id"]) == 0:
+                raise ApiError(400, "Bad Request: draft_id must be non-zero")
+            if method == "sendRichMessageDraft":
+                plain = self._check_rich(params["rich_message"])
+            else:
+                text = params.get("text", "")
+                plain = self._check_text(text, params.get("parse_mode")) if text else ""
+            self.drafts.append((chat_id, int(params["draft_id"]), plain))
+            return True
         if method == "editMessageText":
-            plain = self._check_text(params.get("text"), params.get("parse_mode"))
+            rich = "rich_message" in params
+            if rich and "text" in params:
+                raise ApiError(400, "Bad Request: text and rich_message are mutually exclusive")
+            if rich:
+                plain, new = self._check_rich(params["rich_message"]), params["rich_message"].get("html")
+            else:
+                plain, new = self._check_text(params.get("text"), params.get("parse_mode")), params.get("text")
             self._check_markup(params.get("reply_markup"))
             key = (chat_id, int(params["message_id"]))
             if key not in self.messages:
                 raise ApiError(400, "Bad Request: message to edit not found")
-            if self.messages[key]["html"] == params["text"] and not params.get("reply_markup"):
+            if self.messages[key]["html"] == new and not params.get("reply_markup"):
                 raise ApiError(400, "Bad Request: message is not modified")
-            self.messages[key] = {"plain": plain, "html": params["text"]}
+            self.messages[key] = {"plain": plain, "html": new, "rich": rich}
             return {**self._message(chat_id, text=plain), "message_id": key[1]}
         if method == "editMessageReplyMarkup":
             self._check_markup(params.get("reply_markup"))

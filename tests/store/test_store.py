@@ -387,10 +387,11 @@ async def test_chat_settings_and_usage(store: Store) -> None:
     assert (await store.chat(1)).lang == "both" and not (await store.chat(1)).known
     await store.save_chat(ChatSettings(chat_id=1, lang="en", digest_enabled=True, digest_time="07:30",
                                        timezone="Asia/Amman"))
-    await store.save_chat(ChatSettings(chat_id=BIG_CHAT, lang="ar"))
+    await store.save_chat(ChatSettings(chat_id=BIG_CHAT, lang="ar", format="classic"))
     got = await store.chat(1)
-    assert (got.lang, got.digest_enabled, got.digest_time, got.timezone, got.known) == \
-        ("en", True, "07:30", "Asia/Amman", True)
+    assert (got.lang, got.digest_enabled, got.digest_time, got.timezone, got.known, got.format) == \
+        ("en", True, "07:30", "Asia/Amman", True, "rich")
+    assert (await store.chat(BIG_CHAT)).format == "classic"
     assert [c.chat_id for c in await store.digest_chats()] == [1]
     await store.set_last_digest(1, 100.5)
     await store.set_last_digest(1, 50.0)  # never back

@@ -1,0 +1,124 @@
+"""Briefs as rich messages through the real Application and the strict loopback Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.chat.app import NewsBot
+from bot.ops.config import Settings
+from tests.conftest import EXAMPLE_ARTICLE
+from tests.fakes import updates as U
+from tests.fakes.botapi_server import FakeBotAPI
+from tests.fakes.openai_server import FakeLLM
+from tests.fakes.rich_html import check
+from tests.telegram_harness import BRIEF_MARK, configure, until
+
+ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+async def richbot(bot_settings: Settings) -> AsyncIterator[NewsBot]:
+    bot = NewsBot(configure(bot_settings, rich_messages="auto"))
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+def chat_calls(api: FakeBotAPI, chat_id: int) -> list[str]:
+    return [c.method for c in api.calls if str(c.params.get("chat_id")) == str(chat_id)]
+
+
+async def test_a_brief_in_both_languages_is_one_rich_message(richbot: NewsBot, botapi: FakeBotAPI,
+                                                             llm_server: FakeLLM) -> None:
+    msg = U.message(601, ARTICLE)
+    botapi.push("message", msg)
+    await until(lambda: BRIEF_MARK in botapi.visible_text(601))
+    assert chat_calls(botapi, 601) == ["sendRichMessage"]  # one Bot API message, not two
+    call = botapi.sent(601)[0].params
+    got = check(call["rich_message"]["html"])
+    assert "من يضغط على من" in got.text and "Who is pressuring whom" in got.text
+    assert call["rich_message"]["is_rtl"] is True  # Arabic leads in the "both" view
+    assert call["reply_parameters"]["message_id"] == msg["message_id"]
+    assert {b["callback_data"][0] for row in call["reply_markup"]["inline_keyboard"] for b in row} == {"v", "s", "j"}
+    assert got.links and set(got.links) <= got.anchors
+
+
+async def test_the_status_message_becomes_the_rich_brief(richbot: NewsBot, botapi: FakeBotAPI,
+                                                         llm_server: FakeLLM) -> None:
+    llm_server.delay = 1.5  # past the grace period: a status message shows
+    botapi.push("message", U.message(602, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(602))
+    status = botapi.sent(602, ("sendMessage",))
+    assert len(status) == 1 and "Writing the brief" in status[0].params["text"]
+    final = botapi.sent(602, ("editMessageText",))[-1].params
+    assert int(final["message_id"]) == status[0].result["message_id"] and "rich_message" in final
+    assert "sendRichMessage" not in chat_calls(botapi, 602)  # edited in place, not sent again
+    assert len(botapi.messages) == 1
+
+
+@pytest.mark.parametrize("refusal", ["missing", "bad"])
+async def test_a_refused_rich_message_goes_out_classic_at_once_without_error_or_duplicate(
+        richbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM, refusal: str) -> None:
+    botapi.refuse_rich = refusal
+    for chat in (603, 604):
+        botapi.push("message", U.message(chat, ARTICLE))
+        await until(lambda c=chat: BRIEF_MARK in botapi.visible_text(c))  # type: ignore[misc]
+        text = botapi.visible_text(chat)
+        assert "⚠️" not in text.split("\n")[0] and "error" not in text.lower()
+        assert all(not m.get("rich") for m in botapi.messages.values())
+        briefs = [m for (c, _), m in botapi.messages.items() if c == chat]
+        assert sum(BRIEF_MARK in m["plain"] for m in briefs) == 1  # no duplicate
+    # a server without the methods is asked once for the whole bot; a Bad Request once per chat
+    refused = [m for m, _ in botapi.errors]
+    assert refused == (["sendRichMessage"] if refusal == "missing" else ["sendRichMessage"] * 2)
+    # and the refusal is remembered: a second brief in the same chat goes classic without asking
+    botapi.push("message", U.message(604, ARTICLE.replace("غزة", "غزه", 1)))
+    await until(lambda: len(botapi.sent(604, ("sendMessage",))) >= 4)
+    assert [m for m, _ in botapi.errors] == refused
+    botapi.errors.clear()  # the refusals were ordered up
+
+
+async def test_a_refused_rich_edit_becomes_a_classic_edit_of_the_same_status_message(
+        richbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    botapi.refuse_rich = "missing"
+    llm_server.delay = 1.5
+    botapi.push("message", U.message(605, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(605))
+    status = botapi.sent(605, ("sendMessage",))[0]
+    edits = botapi.sent(605, ("editMessageText",))
+    assert any(int(e.params["message_id"]) == status.result["message_id"] and "text" in e.params for e in edits)
+    assert "من يضغط على من" in botapi.messages[(605, status.result["message_id"])]["plain"]  # its Arabic part
+    botapi.errors.clear()
+
+
+async def test_a_chat_that_chose_classic_gets_classic(richbot: NewsBot, botapi: FakeBotAPI,
+                                                      llm_server: FakeLLM) -> None:
+    botapi.push("message", U.command(606, "/settings"))
+    await until(lambda: botapi.sent(606, ("sendMessage",)))
+    keyboard = botapi.sent(606, ("sendMessage",))[0].params["reply_markup"]["inline_keyboard"]
+    data = [b["callback_data"] for row in keyboard for b in row]
+    assert "cfg:format:classic" in data and "cfg:format:rich" in data
+    settings_id = botapi.sent(606, ("sendMessage",))[0].result["message_id"]
+    botapi.push("callback_query", U.callback(606, settings_id, "cfg:format:classic"))
+    await until(lambda: botapi.sent(606, ("editMessageText",)))
+    botapi.push("message", U.message(606, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(606))
+    assert "sendRichMessage" not in chat_calls(botapi, 606)
+
+
+async def test_language_buttons_re_render_a_rich_brief_in_place(richbot: NewsBot, botapi: FakeBotAPI,
+                                                                llm_server: FakeLLM) -> None:
+    botapi.push("message", U.message(607, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(607))
+    sent = botapi.sent(607)[0]
+    en = next(b["callback_data"] for row in sent.params["reply_markup"]["inline_keyboard"] for b in row
+              if b["callback_data"].startswith("v:") and b["callback_data"].split(":")[2] == "en")
+    press = U.callback(607, sent.result["message_id"], en)
+    press["message"] = sent.result  # the rich message as the server sent it: no text
+    botapi.push("callback_query", press)
+    await until(lambda: "من يضغط على من" not in botapi.visible_text(607))
+    edit = botapi.sent(607, ("editMessageText",))[-1].params
+    assert edit["rich_message"]["is_rtl"] is False and "rich_message" in edit
+    assert BRIEF_MARK in botapi.visible_text(607) and len(botapi.messages) == 1
