@@ -41,7 +41,7 @@ async def test_a_brief_in_both_languages_is_one_rich_message(richbot: NewsBot, b
     assert "من يضغط على من" in got.text and "Who is pressuring whom" in got.text
     assert call["rich_message"]["is_rtl"] is True  # Arabic leads in the "both" view
     assert call["reply_parameters"]["message_id"] == msg["message_id"]
-    assert {b["callback_data"][0] for row in call["reply_markup"]["inline_keyboard"] for b in row} == {"v", "s", "j"}
+    assert {"v", "s", "j"} <= {b["callback_data"][0] for row in call["reply_markup"]["inline_keyboard"] for b in row}
     assert got.links and set(got.links) <= got.anchors
 
 
