@@ -18,11 +18,12 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.engine.schema import BriefEnvelope, Passage
 from bot.render.classic import EVENTS, LABELS, SOURCE_KINDS, View, _dropped_note, _Fmt, _langs
 from bot.render.rich_limits import Usage, measure
-from bot.render.texts import CHARACTERS, count, number
+from bot.render.texts import CHARACTERS, count, join, number
 
 RICH_LABELS: dict[str, dict[str, str]] = {
     "actors": {"ar": "الأطراف", "en": "Actors"},
@@ -37,7 +38,7 @@ RICH_LABELS: dict[str, dict[str, str]] = {
     "dropped_paragraphs": {"ar": "✂️ لم تتسع الرسالة لـ{n} من الفقرات؛ بقيت مقاطعها في الملخص أعلاه.",
                            "en": "✂️ {n} paragraph(s) did not fit; their spans are quoted in the brief above."},
     "go": {"ar": "↩︎ في المقال", "en": "↪︎ in the article"},
-    "found": {"ar": "✓ موثّق", "en": "✓ found"},
+    "said": {"ar": "✓ المقال ينسبه إليه", "en": "✓ the article attributes it"},
     "unverified": {"ar": "⚠️ غير موثّق", "en": "⚠️ unverified"},
     "footer": {"ar": "{model} · الموجّه {prompt} · وُجد في المقال {v} من {n} من الاقتباسات والأدلة · {nv} من {nn} من الأسماء",
                "en": "{model} · prompt {prompt} · {v} of {n} quotes and evidence found in the article · "
@@ -99,30 +100,39 @@ def _brief(env: BriefEnvelope, lang: str, anchors: set[str]) -> str:
     if g.low:
         warning = L["low"].format(v=g.spans_verified, n=g.spans_checked) if g.spans_checked else L["nothing"]
         out.append(f"<p>{f.b(warning)}</p>")
+    if g.speakers_low:
+        out.append(f"<p>{f.b(L['speakers_low'].format(v=g.speakers_confirmed, n=g.speakers_checked))}</p>")
     out.append(f"<h2>📰 {f.esc(getattr(b.headline, lang))}</h2>")
     out.append(f"<p>{f.esc(getattr(b.summary, lang))}</p>")
+    lng: Literal["ar", "en"] = "ar" if lang == "ar" else "en"
     notes = []
+    numbers = [n.text for n in env.checks.unconfirmed_numbers if n.path.endswith(f".{lang}")]
+    if numbers:
+        notes.append(L["numbers"].format(items=join(numbers, lng)))
     if env.article.truncated:
-        lng = "ar" if lang == "ar" else "en"
         notes.append(L["truncated"].format(sent=number(env.article.chars_sent, lng),
                                            total=count(env.article.chars, CHARACTERS, lng)))
     if env.article.status == "paywalled":
         notes.append(L["paywalled"])
+    if env.article.ocr:
+        notes.append(L["ocr"])
     out += [f"<p>{f.i(n)}</p>" for n in notes]
 
-    comma = "، " if lang == "ar" else ", "
     out.append(f"<h3>🎯 {f.esc(L['pressures'])}</h3>")
     if b.pressures:
         head = "".join(f"<th>{f.esc(h)}</th>" for h in (R["actors"], R["targets"], R["event"], L["means"],
                                                          L["demand"], R["evidence"]))
         rows = [f"<tr>{head}</tr>"]
         for i, p in enumerate(b.pressures, 1):
-            if p.evidence_check.verified:
+            if p.evidence_check.verified and p.parties_check is not None and not p.parties_check.confirmed:
+                # the words are the article's, its parties may not be: never the plain verified form
+                evidence = f"<i>{f.esc(L['parties'])}: “{f.esc(p.evidence)}”</i>{_link(f'p{i}', anchors, lang)}"
+            elif p.evidence_check.verified:
                 evidence = f"“{f.esc(p.evidence)}”{_link(f'p{i}', anchors, lang)}"
             else:
                 evidence = f"<i>{f.esc(R['unverified'])}</i>"
-            cells = [f.b(comma.join(b.actor_name(a, lang) for a in p.actors)),
-                     f.b(comma.join(b.actor_name(t, lang) for t in p.targets)),
+            cells = [f.b(join([b.actor_name(a, lang) for a in p.actors], lng)),
+                     f.b(join([b.actor_name(t, lang) for t in p.targets], lng)),
                      f.esc(EVENTS[p.event][lang]), f.esc(getattr(p.means, lang)), f.esc(getattr(p.demand, lang)),
                      evidence]
             rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -134,11 +144,19 @@ def _brief(env: BriefEnvelope, lang: str, anchors: set[str]) -> str:
     for i, p in enumerate(b.positions, 1):
         actor = b.actor_name(p.actor, lang)
         out.append(f"<p>{f.b(actor)}: {f.esc(getattr(p.stance, lang))}</p>")
-        if p.quote and p.quote_check is not None and p.quote_check.verified:
-            names = [getattr(s.name, lang) for s in (b.source(sid) for sid in p.source_ids) if s]
-            credit = " · ".join([f.esc(actor), *([f.esc(comma.join(names))] if names else [])])
-            out.append(f"<blockquote>{f.esc(p.quote)}<cite>{credit}{_link(f'q{i}', anchors, lang)}</cite>"
-                       "</blockquote>")
+        if not (p.quote and p.quote_check is not None and p.quote_check.verified):
+            continue
+        said = p.speaker_check
+        if said is not None and not said.confirmed:
+            # the words are the article's, the speaker may not be: no quotation credited to the actor
+            out.append(f"<p><i>{f.esc(L['speaker'])}: “{f.esc(p.quote)}”</i>{_link(f'q{i}', anchors, lang)}</p>")
+            continue
+        names = [getattr(s.name, lang) for s in (b.source(sid) for sid in p.source_ids) if s]
+        credit = [f.esc(actor), *([f.esc(join(names, lng))] if names else [])]
+        if said is not None and said.confirmed:
+            credit.append(f.esc(R["said"]) + (f" ({f.esc(said.speaker)})" if said.speaker else ""))
+        out.append(f"<blockquote>{f.esc(p.quote)}<cite>{' · '.join(credit)}{_link(f'q{i}', anchors, lang)}"
+                   "</cite></blockquote>")
     if not b.positions:
         out.append(f"<p>{f.i(L['none'])}</p>")
 

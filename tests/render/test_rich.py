@@ -65,6 +65,23 @@ def test_unverified_evidence_is_never_marked_nor_quoted() -> None:
     assert "⚠️ unverified" in msg.html and "⚠️ غير موثّق" in msg.html
 
 
+def test_the_credit_shows_the_speaker_check() -> None:
+    env = envelope(example_brief())
+    confirmed = [i for i, p in enumerate(env.brief.positions) if p.speaker_check and p.speaker_check.confirmed]
+    assert len(confirmed) >= 2
+    msg = render_rich(env, "en")
+    assert msg is not None
+    assert "· ✓ the article attributes it (" in msg.html
+    # a quote the article attributes to no one, or to someone else, is no quotation credited to the actor
+    doubted = env.brief.positions[confirmed[0]]
+    doubted.speaker_check.confirmed = False  # type: ignore[union-attr]
+    msg = render_rich(env, "en")
+    assert msg is not None
+    check(msg.html)
+    assert msg.html.count("<blockquote>") == len(confirmed) - 1
+    assert "⚠️ quote; speaker not confirmed by the article" in msg.html
+
+
 def test_a_huge_article_section_is_cut_around_the_spans_never_the_brief() -> None:
     env = envelope(example_brief())
     filler = "جملة طويلة لا علاقة لها بالموضوع. " * 400
