@@ -17,8 +17,6 @@ from telegram import (
     MessageEntity,
     MessageOriginChannel,
     MessageOriginChat,
-    MessageOriginHiddenUser,
-    MessageOriginUser,
     ReplyParameters,
     Update,
 )
@@ -49,16 +47,18 @@ NEAR_LIMIT = 3_500  # Telegram splits a paste longer than 4,096 characters; its 
 
 # --- reading messages -------------------------------------------------------------------------
 def forward_publisher(message: Message) -> str | None:
-    """Who published a forwarded post (channel title, user or chat name)."""
+    """The publisher a post names for itself, when that is a channel: a forwarded channel post's
+    channel, a post forwarded from a channel's own message in a group, or a chat posting as itself
+    (a channel's post, a group's anonymous admin). A person's or a hidden user's name is never a
+    publisher: anyone can set a display name, and it is not an outlet."""
     origin = message.forward_origin
     if isinstance(origin, MessageOriginChannel):
         return origin.chat.title or origin.chat.username
     if isinstance(origin, MessageOriginChat):
-        return origin.sender_chat.title
-    if isinstance(origin, MessageOriginUser):
-        return origin.sender_user.full_name
-    if isinstance(origin, MessageOriginHiddenUser):
-        return origin.sender_user_name
+        sender = origin.sender_chat
+        return (sender.title or sender.username) if sender.type == ChatType.CHANNEL else None
+    if origin is None and message.sender_chat is not None and message.sender_chat.id == message.chat.id:
+        return message.chat.title or message.chat.username
     return None
 
 

@@ -170,17 +170,15 @@ class Runner:
     # --- cache or compute (bot/engine/service.py decides) ------------------------------------------------
     async def article(self, payload: dict[str, Any]) -> Article:
         if "url" in payload:
-            article = await read_url(payload["url"], self.fetcher)
-        else:
-            article = from_text(payload.get("text", ""), "telegram", min_chars=self.settings.article_min_chars)
-        article.publisher_hint = payload.get("publisher_hint")
-        return article
+            return await read_url(payload["url"], self.fetcher)
+        return from_text(payload.get("text", ""), "telegram", min_chars=self.settings.article_min_chars)
 
     async def brief(self, payload: dict[str, Any], progress: Callable[[str], Coroutine[Any, Any, None]]
                     ) -> tuple[int, BriefEnvelope, bool]:
         """From the store when the same link (recently) or the same text was briefed before by the
-        same model and prompts; else read the article and ask the LLM."""
-        done = await self.service.brief(lambda: self.article(payload), url=payload.get("url"), progress=progress)
+        same model and prompts and with the same publisher; else read the article and ask the LLM."""
+        done = await self.service.brief(lambda: self.article(payload), url=payload.get("url"), progress=progress,
+                                        publisher=payload.get("publisher_hint"))
         return done.brief_id, done.envelope, done.cached
 
     # --- one request ----------------------------------------------------------------------------

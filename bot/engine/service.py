@@ -5,10 +5,17 @@ same model and prompt version already briefed the same link (shared within FETCH
 no fetch is needed) or the same text (by content hash, whatever its source); otherwise the article
 is read, held to the one minimum-length rule, and briefed by the engine, and the envelope stored
 under both keys.
+
+What a request adds to the article (the publisher a forwarded post names) reaches the model and
+so the brief. A brief made from the article alone is shared by every chat; one made with a
+request's publisher is stored under that publisher's key too, and served only to a request that
+names the same publisher: a brief served from the store carries nothing the asking chat did not
+send itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +30,14 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 Reader = Callable[[], Awaitable[Article]]
+
+
+def context_key(publisher: str | None) -> str:
+    """The cache key of what a request adds to the article: "" for the article alone. A digest of
+    the publisher's name, so the store's index holds no name."""
+    if not publisher or not publisher.strip():
+        return ""
+    return "publisher:" + hashlib.sha256(publisher.strip().encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -41,31 +56,38 @@ class BriefService:
         # a brief is reused only from the same model and prompts: a change of either is a new brief
         return {"model": self.settings.llm_model, "prompt_version": prompts.version()}
 
-    async def cached(self, *, url: str | None = None, content_hash: str | None = None) -> Briefed | None:
-        """A stored brief of this link (recent) or this text, by the same model and prompts."""
+    async def cached(self, *, url: str | None = None, content_hash: str | None = None,
+                     publisher: str | None = None) -> Briefed | None:
+        """A stored brief of this link (recent) or this text, by the same model and prompts, made
+        with the same publisher (None: from the article alone)."""
         found = None
         if self.store is None:
             return None
+        key = {**self._key(), "context": context_key(publisher)}
         if url:
-            found = await self.store.find_brief(url=url, max_age_s=self.settings.fetch_cache_ttl_s, **self._key())
+            found = await self.store.find_brief(url=url, max_age_s=self.settings.fetch_cache_ttl_s, **key)
         if not found and content_hash:
-            found = await self.store.find_brief(content_hash=content_hash, **self._key())
+            found = await self.store.find_brief(content_hash=content_hash, **key)
         return Briefed(found[0], found[1], True) if found else None
 
     async def brief(self, read: Reader, *, url: str | None = None, min_chars: int | None = None,
-                    progress: Progress = _no_progress, use_cache: bool = True) -> Briefed:
+                    progress: Progress = _no_progress, use_cache: bool = True,
+                    publisher: str | None = None) -> Briefed:
         """The brief of the article `read` gives. `url` is the link as shared: a brief of it is
         reused before anything is fetched. `min_chars`: the one minimum-length rule, for callers
-        that hold every input to it (the CLI); pasted text is held to it when it is read."""
-        if use_cache and (found := await self.cached(url=url)):
+        that hold every input to it (the CLI); pasted text is held to it when it is read.
+        `publisher`: the channel the request names as the article's publisher, if any."""
+        if use_cache and (found := await self.cached(url=url, publisher=publisher)):
             return found
         article = await read()
+        article.publisher_hint = publisher
         if min_chars is not None:
             check_length(article.text, min_chars)
-        if use_cache and (found := await self.cached(content_hash=article.content_hash)):
+        if use_cache and (found := await self.cached(content_hash=article.content_hash, publisher=publisher)):
             return found
         env = await self.engine.run(article, progress)
         if self.store is None:
             return Briefed(0, env, False)
         # keyed by the link as shared, so the next share of it needs no fetch either
-        return Briefed(await self.store.save_brief(env, url or article.url), env, False)
+        return Briefed(await self.store.save_brief(env, url or article.url, context=context_key(publisher)),
+                       env, False)

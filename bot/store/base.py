@@ -223,13 +223,15 @@ class Store(abc.ABC):
 
     # --- briefs ---------------------------------------------------------------------------------
     @abc.abstractmethod
-    async def save_brief(self, env: BriefEnvelope, url: str | None = None) -> int: ...
+    async def save_brief(self, env: BriefEnvelope, url: str | None = None, *, context: str = "") -> int:
+        """Keep a brief; `context`: the key of what the request added to the article ("" for none)."""
 
     @abc.abstractmethod
     async def find_brief(self, *, content_hash: str | None = None, url: str | None = None, model: str,
-                         prompt_version: str, max_age_s: float | None = None) -> tuple[int, BriefEnvelope] | None:
+                         prompt_version: str, max_age_s: float | None = None,
+                         context: str = "") -> tuple[int, BriefEnvelope] | None:
         """A brief of the same text (or the same URL, not older than `max_age_s`) by the same model
-        and prompts."""
+        and prompts, made with the same `context` (bot.engine.service.context_key)."""
 
     @abc.abstractmethod
     async def get_brief(self, brief_id: int) -> BriefEnvelope | None: ...

@@ -422,27 +422,28 @@ class PostgresStore(PostgresLedger, Store):
         return str(row["status"])
 
     # --- briefs ---------------------------------------------------------------------------------
-    async def save_brief(self, env: BriefEnvelope, url: str | None = None) -> int:
+    async def save_brief(self, env: BriefEnvelope, url: str | None = None, *, context: str = "") -> int:
         async def body(conn: Conn) -> int:
             row = await (await conn.execute(
-                "INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at)"
-                f" VALUES (%s, %s, %s, %s, %s, {NOW}) RETURNING id",
+                "INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at, context)"
+                f" VALUES (%s, %s, %s, %s, %s, {NOW}, %s) RETURNING id",
                 (env.article.content_hash, text(url or env.article.url), env.provenance.model, env.provenance.prompt_version,
-                 env.model_dump_json()))).fetchone()
+                 env.model_dump_json(), context))).fetchone()
             assert row is not None
             return int(row["id"])
 
         return await self._run(body, tx=False)
 
     async def find_brief(self, *, content_hash: str | None = None, url: str | None = None, model: str,
-                         prompt_version: str, max_age_s: float | None = None) -> tuple[int, BriefEnvelope] | None:
+                         prompt_version: str, max_age_s: float | None = None,
+                         context: str = "") -> tuple[int, BriefEnvelope] | None:
         column, value = ("content_hash", content_hash) if content_hash else ("url", url)
         if value is None:
             return None
         row = await self._fetchone(
             f"SELECT id, envelope FROM briefs WHERE {column} = %s AND model = %s AND prompt_version = %s"
-            f" AND created_at >= {NOW} - %s ORDER BY id DESC LIMIT 1",
-            (text(value), model, prompt_version, max_age_s if max_age_s is not None else float("inf")))
+            f" AND context = %s AND created_at >= {NOW} - %s ORDER BY id DESC LIMIT 1",
+            (text(value), model, prompt_version, context, max_age_s if max_age_s is not None else float("inf")))
         return (int(row["id"]), BriefEnvelope.model_validate_json(row["envelope"])) if row else None
 
     async def get_brief(self, brief_id: int) -> BriefEnvelope | None:

@@ -100,4 +100,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE chat_settings ADD COLUMN format TEXT NOT NULL DEFAULT 'rich';
     """,
+    # 4: a brief is reused only with the same request metadata ("" = the article alone); a brief
+    # stored without this key may carry a requester's metadata, so it is never reused
+    """
+    ALTER TABLE briefs ADD COLUMN context TEXT NOT NULL DEFAULT '';
+    UPDATE briefs SET context = 'unknown';
+    """,
 ]

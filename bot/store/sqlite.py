@@ -141,6 +141,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE chat_settings ADD COLUMN format TEXT NOT NULL DEFAULT 'rich';
     """,
+    # 8: a brief is reused only with the same request metadata ("" = the article alone); a brief
+    # stored without this key may carry a requester's metadata, so it is never reused
+    """
+    ALTER TABLE briefs ADD COLUMN context TEXT NOT NULL DEFAULT '';
+    UPDATE briefs SET context = 'unknown';
+    """,
 ]
 
 # only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
@@ -310,18 +316,19 @@ class SQLiteStore(SQLiteLedger, Store):
             return str(self._db.execute("SELECT status FROM requests WHERE id = ?", (request_id,)).fetchone()[0])
 
     # --- briefs ---------------------------------------------------------------------------------
-    async def save_brief(self, env: BriefEnvelope, url: str | None = None) -> int:
+    async def save_brief(self, env: BriefEnvelope, url: str | None = None, *, context: str = "") -> int:
         envelope = env.model_dump_json()
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at, context)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (env.article.content_hash, url or env.article.url, env.provenance.model, env.provenance.prompt_version,
-                 envelope, clock.now()))
+                 envelope, clock.now(), context))
             return int(cur.lastrowid or 0)
 
     async def find_brief(self, *, content_hash: str | None = None, url: str | None = None, model: str,
-                         prompt_version: str, max_age_s: float | None = None) -> tuple[int, BriefEnvelope] | None:
+                         prompt_version: str, max_age_s: float | None = None,
+                         context: str = "") -> tuple[int, BriefEnvelope] | None:
         column, value = ("content_hash", content_hash) if content_hash else ("url", url)
         if value is None:
             return None
@@ -329,7 +336,8 @@ class SQLiteStore(SQLiteLedger, Store):
         with self._lock:
             row = self._db.execute(
                 f"SELECT id, envelope FROM briefs WHERE {column} = ? AND model = ? AND prompt_version = ?"
-                " AND created_at >= ? ORDER BY id DESC LIMIT 1", (value, model, prompt_version, since)).fetchone()
+                " AND context = ? AND created_at >= ? ORDER BY id DESC LIMIT 1",
+                (value, model, prompt_version, context, since)).fetchone()
         return (row["id"], BriefEnvelope.model_validate_json(row["envelope"])) if row else None
 
     async def get_brief(self, brief_id: int) -> BriefEnvelope | None:

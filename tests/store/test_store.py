@@ -383,6 +383,32 @@ async def test_brief_found_by_hash_or_url_for_the_same_model_and_prompts(store: 
     assert (await store.find_brief(url="https://x.example/b", **key))[0] == newer
 
 
+
+async def test_a_brief_made_with_request_metadata_is_found_only_with_the_same(store: Store) -> None:
+    key = {"model": "m", "prompt_version": "p"}
+    alone = await store.save_brief(make_env("abc", "https://x.example/a"))
+    channel = await store.save_brief(make_env("abc", "https://x.example/a"), context="publisher:1")
+    assert (await store.find_brief(content_hash="abc", **key))[0] == alone
+    assert (await store.find_brief(url="https://x.example/a", **key))[0] == alone
+    assert (await store.find_brief(content_hash="abc", context="publisher:1", **key))[0] == channel
+    assert await store.find_brief(url="https://x.example/a", context="publisher:2", **key) is None
+
+
+async def test_briefs_stored_before_the_metadata_key_are_never_reused(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("BEGIN; " + "; ".join(MIGRATIONS[:5]) + "; PRAGMA user_version=5; COMMIT;")
+    db.execute("INSERT INTO briefs (content_hash, url, model, prompt_version, envelope, created_at)"
+               " VALUES ('abc', NULL, 'm', 'p', ?, 0)", (make_env("abc").model_dump_json(),))
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.find_brief(content_hash="abc", model="m", prompt_version="p") is None
+    finally:
+        await store.close()
+
 async def test_chat_settings_and_usage(store: Store) -> None:
     assert (await store.chat(1)).lang == "both" and not (await store.chat(1)).known
     await store.save_chat(ChatSettings(chat_id=1, lang="en", digest_enabled=True, digest_time="07:30",
