@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 #: notification (the listen connection down) they are read again this often
 FOLLOW_EVERY_S = 60.0
 CHANNEL_NOTICE_S = 8.0  # a confirmation in a channel disappears after this long
+MAX_CHAT_ID = 2**52  # Telegram's user and chat ids have at most 52 significant bits
 MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER,
           ChatMemberStatus.RESTRICTED)
 
@@ -247,7 +248,9 @@ class Digests:
         """`@name`, `name`, `t.me/name` or a chat id → (chat id, how to name it)."""
         ref = ref.strip().removeprefix("https://").removeprefix("http://").removeprefix("t.me/").lstrip("@")
         if ref.lstrip("-").isdigit():
-            return int(ref), ref
+            # Telegram's ids have at most 52 significant bits: a longer number names no chat (and
+            # does not fit the store's 64-bit integers)
+            return (int(ref), ref) if abs(int(ref)) < MAX_CHAT_ID else None
         if not ref:
             return None
         known = await self.store.chat_by_username(ref)
@@ -279,10 +282,7 @@ class Digests:
             await self._say(msg, texts.say("subscribe_not_found", view))
             return
         chat_id, name = found
-        cs = await self.store.chat(chat_id)
-        if not cs.digest_enabled:
-            await self._say(msg, texts.say("subscribe_digest_off", view))
-            return
+        # membership first: a stranger gets the same answer whether or not the chat uses digests
         try:
             member = await self._is_member(chat_id, user_id)
         except TelegramError:  # the bot is not in that chat (any more), or no such chat
@@ -290,6 +290,10 @@ class Digests:
             return
         if not member:
             await self._say(msg, texts.say("subscribe_not_member", view))
+            return
+        cs = await self.store.chat(chat_id)
+        if not cs.digest_enabled:
+            await self._say(msg, texts.say("subscribe_digest_off", view))
             return
         await self.store.subscribe(user_id, chat_id)
         await self._say(msg, texts.say("subscribe_done", view, chat=name, time=cs.digest_time, tz=cs.timezone))

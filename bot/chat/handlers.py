@@ -135,6 +135,7 @@ async def on_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         if s.joiner.wants(msg):
             s.joiner.add(update, context, msg)
         else:
+            await s.joiner.end(msg)  # a paste waiting before this message goes first
             await submit(update, context, msg)
 
 
@@ -150,6 +151,10 @@ async def on_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _on_group(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Services, msg: Message) -> None:
     bot = context.bot
+    if s.joiner.continues(msg):  # the next part of a paste (asked for, or collected)
+        s.joiner.add(update, context, msg)
+        return
+    await s.joiner.end(msg)  # a paste waiting before this message goes first
     mentioned = any(
         (e.type == MessageEntity.MENTION and v.lower() == f"@{bot.username}".lower())
         or (e.type == MessageEntity.TEXT_MENTION and e.user and e.user.id == bot.id)
@@ -160,9 +165,15 @@ async def _on_group(update: Update, context: ContextTypes.DEFAULT_TYPE, s: Servi
     own_input = bool(message_links(msg)) or len(text) >= s.settings.article_min_chars
     if mentioned or (replied_to_bot and own_input):  # a short reply to the bot is conversation, not work
         source = msg if own_input or not msg.reply_to_message or replied_to_bot else msg.reply_to_message
-        await submit(update, context, source, strip_mention=True)
+        if source is msg and s.joiner.starts(msg):
+            s.joiner.add(update, context, msg, mention=f"@{bot.username}")
+        else:
+            await submit(update, context, source, strip_mention=True)
     elif (await s.store.chat(msg.chat_id)).digest_enabled:
-        await collect(update, context, msg)
+        if s.joiner.starts(msg):
+            s.joiner.add(update, context, msg, mode="collect")
+        else:
+            await collect(update, context, msg)
 
 
 async def on_channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -8,6 +8,8 @@ cannot be an article is answered at once. Pasted articles that Telegram split ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import html
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,12 +23,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.chat.runner import error_text
 from bot.chat.services import Services, services
 from bot.engine.article import readable
 from bot.ops.errors import (
+    CollectBudgetReached,
     EmptyInput,
     InputError,
     NewsbotError,
@@ -143,8 +147,7 @@ async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply"
     msg, user = update.effective_message, update.effective_user
     assert msg is not None
     quiet = mode == "collect"
-    # articles collected for a digest are the chat's spending, not the poster's
-    user_id = user.id if user and not quiet else None
+    user_id = sender_of(msg) if quiet else user.id if user else None
     view = await s.view(msg.chat_id)
     thread_id = msg.message_thread_id if msg.is_topic_message else None
     for payload in work.payloads:
@@ -161,17 +164,65 @@ async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply"
             if not quiet:
                 await reply(msg, error_text(exc, view))
             continue
+        except CollectBudgetReached as exc:
+            s.runner.spawn(budget_notice(msg, s, exc.budget))
+            return
         except (NotAllowed, QuotaReached) as exc:
             if not quiet:  # once per message: the next links would be refused the same way
                 await reply(msg, error_text(exc, view))
             return
         if req is None:
+            if quiet:
+                continue  # collected today already (or a redelivered update)
             return  # a redelivered update: its requests exist and are being handled
         # the store wakes the runner (here, or a worker elsewhere) that claims it
     if work.skipped_links and not quiet:
         cap = s.settings.max_links_per_message
         await reply(msg, "ℹ️ " + texts.say("links_capped", view, **texts.counts(cap, texts.LINKS, "cap"),
                                            **texts.counts(work.skipped_links, texts.LINKS, "skipped")))
+
+
+def sender_of(msg: Message) -> int:
+    """Whom a collected post counts against: its sender; a post made as a chat (a channel's post,
+    an anonymous admin, a channel writing in a group) against that chat."""
+    if msg.sender_chat is not None:
+        return msg.sender_chat.id
+    return msg.from_user.id if msg.from_user is not None else msg.chat_id
+
+
+async def budget_notice(msg: Message, s: Services, budget: int) -> None:
+    """Once a day per chat, when its budget of collected articles is spent: the chat's admins are
+    told privately (a group is told in the chat when no admin can be reached so)."""
+    try:
+        if not await s.store.first_notice(msg.chat_id, "collect_budget"):
+            return
+    except StorageUnavailable as exc:
+        s.storage_trouble(exc)
+        return
+    bot, chat = msg.get_bot(), msg.chat
+    name = chat.title or (f"@{chat.username}" if chat.username else str(chat.id))
+    view = await s.view(msg.chat_id)
+    text = "ℹ️ " + texts.say("collect_budget", view, chat=html.escape(name),
+                             **texts.counts(budget, texts.ARTICLES, "budget"))
+    told = 0
+    try:
+        admins = await bot.get_chat_administrators(msg.chat_id)
+    except TelegramError as exc:
+        log.warning("chat %s: cannot list its admins for the budget notice: %r", msg.chat_id, exc)
+        admins = ()
+    for admin in admins:
+        if admin.user.is_bot:
+            continue
+        try:
+            await bot.send_message(admin.user.id, text)
+            told += 1
+        except TelegramError:
+            pass  # an admin who never started the bot cannot be written to
+    if not told and chat.type != ChatType.CHANNEL:
+        with contextlib.suppress(TelegramError):
+            await bot.send_message(msg.chat_id, text,
+                                   message_thread_id=msg.message_thread_id if msg.is_topic_message else None)
+    log.info("collect budget reached", extra={"fields": {"chat": msg.chat_id, "budget": budget, "admins_told": told}})
 
 
 async def submit(update: Update, context: ContextTypes.DEFAULT_TYPE, source: Message, *,
@@ -202,12 +253,16 @@ async def collect(update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Messa
 class _Paste:
     update: Update
     context: ContextTypes.DEFAULT_TYPE
+    mode: str = "reply"  # collect: a paste shared in a digest chat
+    mention: str | None = None  # the bot's @name, taken out of a paste that mentions it
     parts: list[Message] = field(default_factory=list)
     timer: asyncio.Task[None] | None = None
 
 
 class PasteJoiner:
-    """Parts of one long paste (each near Telegram's 4,096 limit) from one user → one article."""
+    """Parts of one long paste (each near Telegram's 4,096 limit) from one user in one chat → one
+    article, in private chats and groups. Only plain text joins: a link, a forward or a file sent
+    meanwhile is its own request, and the paste waiting before it goes first."""
 
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
@@ -219,18 +274,38 @@ class PasteJoiner:
             return None
         return msg.chat_id, msg.from_user.id
 
-    def wants(self, msg: Message) -> bool:
-        key = self._key(msg)
-        if key is None or self.window_s <= 0:
-            return False
-        return key in self._pending or (len(msg.text or "") >= NEAR_LIMIT and not message_links(msg))
+    @staticmethod
+    def _plain(msg: Message) -> bool:
+        return msg.text is not None and msg.forward_origin is None and not message_links(msg)
 
-    def add(self, update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Message) -> None:
+    def continues(self, msg: Message) -> bool:
+        """`msg` is the next part of a paste waiting in its chat."""
+        key = self._key(msg)
+        return key is not None and key in self._pending and self._plain(msg)
+
+    def starts(self, msg: Message) -> bool:
+        """`msg` looks like the first part of a split paste: plain text near Telegram's limit."""
+        return (self.window_s > 0 and self._key(msg) is not None and self._plain(msg)
+                and len(msg.text or "") >= NEAR_LIMIT)
+
+    def wants(self, msg: Message) -> bool:
+        return self.continues(msg) or self.starts(msg)
+
+    async def end(self, msg: Message) -> None:
+        """Whatever `msg` is, a paste its sender left waiting in the chat is complete: send it now."""
+        if msg.from_user is not None and (key := (msg.chat_id, msg.from_user.id)) in self._pending:
+            paste = self._pending[key]
+            if paste.timer is not None:
+                paste.timer.cancel()
+            await self._flush(key, 0)
+
+    def add(self, update: Update, context: ContextTypes.DEFAULT_TYPE, msg: Message, *, mode: str = "reply",
+            mention: str | None = None) -> None:
         key = self._key(msg)
         assert key is not None
         paste = self._pending.get(key)
         if paste is None:
-            paste = self._pending[key] = _Paste(update, context)
+            paste = self._pending[key] = _Paste(update, context, mode, mention)
         elif paste.timer is not None:
             paste.timer.cancel()
         paste.parts.append(msg)
@@ -242,8 +317,14 @@ class PasteJoiner:
 
     @staticmethod
     def _work(paste: _Paste) -> Work:
-        text = "\n".join(m.text or "" for m in paste.parts)
-        return Work([{"text": text, "publisher_hint": None, "parts": len(paste.parts)}])
+        texts_ = [m.text or "" for m in paste.parts]
+        if paste.mention:
+            texts_ = [t.replace(paste.mention, "") for t in texts_]
+        payload: dict[str, Any] = {"text": "\n".join(texts_).strip(), "publisher_hint": None,
+                                   "parts": len(paste.parts)}
+        if paste.mode == "collect" and (link := post_link(paste.parts[0])):
+            payload["link"] = link  # a digest links each story to the post it came from
+        return Work([payload])
 
     async def store_pending(self) -> None:
         """At shutdown: pastes still waiting for a next part are written as requests (Telegram has
@@ -252,7 +333,8 @@ class PasteJoiner:
             first, s = paste.parts[0], services(paste.context)
             try:
                 req = await s.gate.admit(first.chat_id, first.from_user.id if first.from_user else None, first.message_id,
-                                   self._work(paste).payloads[0])
+                                   self._work(paste).payloads[0], mode=paste.mode,
+                                   thread_id=first.message_thread_id if first.is_topic_message else None)
             except NewsbotError as exc:
                 log.warning("a paste waiting at shutdown could not be stored: %s", exc.code)
             else:
@@ -268,8 +350,6 @@ class PasteJoiner:
             return
         first = paste.parts[0]
         s = services(paste.context)
-        await accept(paste.update, s, self._work(paste))
+        await accept(paste.update, s, self._work(paste), mode=paste.mode)
         if len(paste.parts) > 1:
             log.info("joined a paste", extra={"fields": {"chat": first.chat_id, "parts": len(paste.parts)}})
-
-

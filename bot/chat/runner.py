@@ -188,7 +188,7 @@ class Runner:
         async with self.chat_lock(req.chat_id):
             if await self.store.request_status(req.id) != "pending":
                 return  # finished meanwhile (by the copy this process held when its lease ran out)
-            if not self.gate.allowed(req.chat_id, req.user_id):
+            if not self.gate.allowed(req.chat_id, req.user_id, req.mode):
                 # the allow-list changed since it was accepted: no tokens for it
                 await self.store.finish_request(req.id, "failed", error="not_allowed")
                 return

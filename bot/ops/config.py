@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     worker_poll_s: float = Field(2.0, gt=0)  # how often a worker looks for work when nothing woke it
     daily_requests_per_user: int = Field(0, ge=0)
     daily_tokens_per_chat: int = Field(0, ge=0)
+    #: articles one chat may have collected for its digest per day (0: no limit); on by default, as
+    #: anyone in a group can post, and collected posts are briefed without anyone asking
+    daily_collected_per_chat: int = Field(100, ge=0)
     request_max_attempts: int = Field(3, ge=1)
     digest_min_chars: int = Field(400, ge=0)
     digest_llm_merge: bool = False  # the LLM settles borderline "same story?" pairs (one small call per digest)

@@ -224,6 +224,16 @@ class QuotaReached(NewsbotError):
     en = "The daily quota is reached. Try again tomorrow."
 
 
+class CollectBudgetReached(QuotaReached):
+    """The chat's daily budget of articles collected for its digest is spent (DAILY_COLLECTED_PER_CHAT)."""
+
+    code = "collect_budget"
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(f"{budget} collected articles per chat per day")
+        self.budget = budget
+
+
 class NotAllowed(NewsbotError):
     code = "not_allowed"
     ar = "هذا البوت غير متاح في هذه المحادثة."

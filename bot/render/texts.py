@@ -191,6 +191,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "digest_pressures": ("من يضغط على من", "Who is pressuring whom"),
     "digest_positions": ("المواقف", "Positions"),
     "digest_changed": ("تغيّر الموقف", "changed"),
+    "collect_budget": (
+        "بلغت «{chat}» اليوم حدّها من المقالات المجموعة للموجز ({ar_budget})؛ لن يُجمع ما يُنشر بعدها حتى الغد. "
+        "يضبط مشغّل البوت هذا الحد.",
+        "“{chat}” has reached today's limit of articles collected for its digest ({en_budget}); posts after "
+        "it are not collected until tomorrow. The bot's operator sets this limit (DAILY_COLLECTED_PER_CHAT).",
+    ),
     "subscribe_usage": (
         "الاستخدام: ‎/subscribe @القناة‎ أو رقم المحادثة، في محادثة خاصة معي؛ ‎/unsubscribe‎ لإيقافه.",
         "Usage: /subscribe @channel or a chat id, in a private chat with me; /unsubscribe stops it.",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from bot.engine.schema import BriefEnvelope
 from bot.ledger.values import Event, Identity
 from bot.ops import clock
-from bot.ops.errors import QuotaReached
+from bot.ops.errors import CollectBudgetReached, QuotaReached
 from bot.render.texts import REQUESTS, TOKENS, count
 
 if TYPE_CHECKING:
@@ -102,6 +102,11 @@ class Quota:
 
     requests_per_user: int = 0
     tokens_per_chat: int = 0
+    collected_per_chat: int = 0  # articles collected for a chat's digest
+
+    def check_collected(self, collected_today: int) -> None:
+        if self.collected_per_chat and collected_today >= self.collected_per_chat:
+            raise CollectBudgetReached(self.collected_per_chat)
 
     def check(self, user: UsageFigures, chat: UsageFigures, user_id: int | None) -> None:
         if self.requests_per_user and user_id is not None and user.requests >= self.requests_per_user:
@@ -162,12 +167,15 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
                           *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
-                          quota: Quota | None = None) -> Request | None:
+                          quota: Quota | None = None, article_key: str | None = None) -> Request | None:
         """Write a request before any work starts; None if this message asked for it already.
 
         Counting the request and reserving its estimated tokens happen in the same transaction as
         the quota check, so a burst of messages gets exactly the allowed number (QuotaReached for
         the rest) however many arrive at once, in however many processes. Wakes `wait_for_work`.
+
+        `article_key` (articles collected for a digest): None too when the chat collected the same
+        article today; CollectBudgetReached when it collected its daily budget.
         """
 
     @abc.abstractmethod
@@ -220,6 +228,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def request_status(self, request_id: int) -> str: ...
+
+    @abc.abstractmethod
+    async def first_notice(self, chat_id: int, kind: str) -> bool:
+        """True the first time today a notice of `kind` is due in a chat (once across processes)."""
 
     # --- briefs ---------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -254,7 +254,7 @@ class PostgresStore(PostgresLedger, Store):
     # --- requests -------------------------------------------------------------------------------
     async def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
                           *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
-                          quota: Quota | None = None) -> Request | None:
+                          quota: Quota | None = None, article_key: str | None = None) -> Request | None:
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         key = dedupe_key(chat_id, message_id, mode, text)
 
@@ -270,6 +270,15 @@ class PostgresStore(PostgresLedger, Store):
             if key is not None and await (await conn.execute(
                     "SELECT 1 FROM requests WHERE dedupe_key = %s", (key,))).fetchone():
                 return None  # a redelivered update: it was admitted (and counted) the first time
+            if article_key is not None:  # under the chat's lock: the count and the key are exact
+                row = await (await conn.execute("SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE key = %s) AS same"
+                                                " FROM collected WHERE chat_id = %s AND day = %s",
+                                                (article_key, chat_id, day_of(now)))).fetchone()
+                if row and row["same"]:
+                    return None  # collected today already: briefed once
+                if quota is not None:
+                    quota.check_collected(int(row["n"]) if row else 0)
+                await conn.execute("INSERT INTO collected VALUES (%s, %s, %s)", (chat_id, day_of(now), article_key))
             if quota is not None:
                 quota.check(await self._usage_in(conn, user_id=user_id), await self._usage_in(conn, chat_id=chat_id),
                             user_id)
@@ -420,6 +429,10 @@ class PostgresStore(PostgresLedger, Store):
         if row is None:
             raise KeyError(request_id)
         return str(row["status"])
+
+    async def first_notice(self, chat_id: int, kind: str) -> bool:
+        return await self._execute("INSERT INTO notices (chat_id, kind, day) VALUES (%s, %s, %s)"
+                                   " ON CONFLICT DO NOTHING", (chat_id, kind, today())) > 0
 
     # --- briefs ---------------------------------------------------------------------------------
     async def save_brief(self, env: BriefEnvelope, url: str | None = None, *, context: str = "") -> int:

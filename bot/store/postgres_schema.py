@@ -106,4 +106,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE briefs ADD COLUMN context TEXT NOT NULL DEFAULT '';
     UPDATE briefs SET context = 'unknown';
     """,
+    # 5: what each chat collected for its digest today (its daily budget, near-duplicates briefed
+    # once), and notices given once a day
+    """
+    CREATE TABLE collected (chat_id BIGINT NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL,
+                            PRIMARY KEY (chat_id, day, key));
+    CREATE TABLE notices (chat_id BIGINT NOT NULL, kind TEXT NOT NULL, day TEXT NOT NULL,
+                          PRIMARY KEY (chat_id, kind, day));
+    """,
 ]

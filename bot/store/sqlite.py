@@ -147,6 +147,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE briefs ADD COLUMN context TEXT NOT NULL DEFAULT '';
     UPDATE briefs SET context = 'unknown';
     """,
+    # 9: what each chat collected for its digest today (its daily budget, near-duplicates briefed
+    # once), and notices given once a day
+    """
+    CREATE TABLE collected (chat_id INTEGER NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL,
+                            PRIMARY KEY (chat_id, day, key));
+    CREATE TABLE notices (chat_id INTEGER NOT NULL, kind TEXT NOT NULL, day TEXT NOT NULL,
+                          PRIMARY KEY (chat_id, kind, day));
+    """,
 ]
 
 # only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
@@ -218,13 +226,22 @@ class SQLiteStore(SQLiteLedger, Store):
     # --- requests -------------------------------------------------------------------------------
     async def add_request(self, chat_id: int, user_id: int | None, message_id: int | None, payload: dict[str, Any],
                           *, mode: str = "reply", thread_id: int | None = None, reserve_tokens: int = 0,
-                          quota: Quota | None = None) -> Request | None:
+                          quota: Quota | None = None, article_key: str | None = None) -> Request | None:
         now = clock.now()
         text = json.dumps(payload, ensure_ascii=False, sort_keys=True)
         key = dedupe_key(chat_id, message_id, mode, text)
         with self._tx() as db:
             if key is not None and db.execute("SELECT 1 FROM requests WHERE dedupe_key = ?", (key,)).fetchone():
                 return None  # a redelivered update: it was admitted (and counted) the first time
+            if article_key is not None:
+                if db.execute("SELECT 1 FROM collected WHERE chat_id = ? AND day = ? AND key = ?",
+                              (chat_id, day_of(now), article_key)).fetchone():
+                    return None  # collected today already: briefed once
+                if quota is not None:
+                    quota.check_collected(db.execute("SELECT COUNT(*) FROM collected WHERE chat_id = ? AND day = ?",
+                                                     (chat_id, day_of(now))).fetchone()[0])
+                db.execute("INSERT INTO collected (chat_id, day, key) VALUES (?, ?, ?)",
+                           (chat_id, day_of(now), article_key))
             if quota is not None:
                 quota.check(self._usage_in(db, user_id=user_id), self._usage_in(db, chat_id=chat_id), user_id)
             cur = db.execute(
@@ -314,6 +331,11 @@ class SQLiteStore(SQLiteLedger, Store):
     async def request_status(self, request_id: int) -> str:
         with self._lock:
             return str(self._db.execute("SELECT status FROM requests WHERE id = ?", (request_id,)).fetchone()[0])
+
+    async def first_notice(self, chat_id: int, kind: str) -> bool:
+        with self._tx() as db:
+            return db.execute("INSERT OR IGNORE INTO notices (chat_id, kind, day) VALUES (?, ?, ?)",
+                              (chat_id, kind, today())).rowcount > 0
 
     # --- briefs ---------------------------------------------------------------------------------
     async def save_brief(self, env: BriefEnvelope, url: str | None = None, *, context: str = "") -> int:

@@ -14,6 +14,7 @@ from bot.chat import digests as digest_jobs
 from bot.chat.app import NewsBot
 from bot.chat.intake import post_link
 from bot.ops.config import Settings
+from bot.store import ChatSettings
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.briefs import STORIES, brief_for, story_of, story_reply
@@ -216,6 +217,30 @@ async def test_subscribing_to_a_chat_without_digests_is_refused(bot_settings: Se
     finally:
         await bot.stop()
 
+
+
+async def test_subscribe_answers_an_impossible_id_and_tells_a_stranger_nothing(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    stranger, off = 4545, -1001234500998
+    botapi.chat_members[(GROUP, stranger)] = botapi.chat_members[(off, stranger)] = "left"
+    bot = await start(bot_settings, llm_server)
+    try:
+        await bot.store.save_chat(ChatSettings(chat_id=GROUP, digest_enabled=True))
+
+        def answers() -> list[str]:
+            return [c.params["text"] for c in botapi.sent(stranger, ("sendMessage",))]
+
+        botapi.push("message", U.command(stranger, "/subscribe 99999999999999999999999"))
+        await until(lambda: len(answers()) == 1)
+        assert "I can't find that chat" in answers()[0]
+        botapi.push("message", U.command(stranger, f"/subscribe {GROUP}"))  # digests on
+        await until(lambda: len(answers()) == 2)
+        botapi.push("message", U.command(stranger, f"/subscribe {off}"))  # digests off
+        await until(lambda: len(answers()) == 3)
+        assert answers()[1] == answers()[2] and "a chat you are a member of" in answers()[1]
+        assert await bot.store.subscriptions(stranger) == []
+    finally:
+        await bot.stop()
 
 def test_a_forwarded_channel_post_links_to_its_public_post() -> None:
     forwarded = Message.de_json(U.forwarded_from_channel(GROUP, "نص", "قناة الأخبار", uid=MEMBER), None)

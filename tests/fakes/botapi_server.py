@@ -191,6 +191,15 @@ class FakeBotAPI(LoopbackServer):
             if f["required"] and name not in params:
                 raise ApiError(400, f"Bad Request: {name} is required")
 
+    @staticmethod
+    def _member(user_id: int, status: str) -> dict[str, Any]:
+        return {"status": status, "user": {"id": user_id, "is_bot": False, "first_name": "U"},
+                **({"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+                    "can_delete_messages": True, "can_manage_video_chats": True, "can_restrict_members": True,
+                    "can_promote_members": False, "can_change_info": True, "can_invite_users": True,
+                    "can_post_stories": False, "can_edit_stories": False, "can_delete_stories": False}
+                   if status == "administrator" else {})}
+
     def _check_text(self, text: Any, parse_mode: Any, limit: int = 4096) -> str:
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
@@ -344,11 +353,8 @@ class FakeBotAPI(LoopbackServer):
             return self._message(chat_id, document={"file_id": "f1", "file_unique_id": "u1",
                                                     "file_name": doc["filename"]})
         if method == "getChatMember":
-            status = self.chat_members.get((chat_id, int(params["user_id"])), "member")
-            return {"status": status, "user": {"id": int(params["user_id"]), "is_bot": False, "first_name": "U"},
-                    **({"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
-                        "can_delete_messages": True, "can_manage_video_chats": True, "can_restrict_members": True,
-                        "can_promote_members": False, "can_change_info": True, "can_invite_users": True,
-                        "can_post_stories": False, "can_edit_stories": False, "can_delete_stories": False}
-                       if status == "administrator" else {})}
+            return self._member(int(params["user_id"]), self.chat_members.get((chat_id, int(params["user_id"])), "member"))
+        if method == "getChatAdministrators":
+            return [self._member(u, status) for (c, u), status in self.chat_members.items()
+                    if c == chat_id and status in ("administrator", "creator")]
         raise ApiError(501, f"fake server does not implement {method}")

@@ -18,7 +18,7 @@ import pytest
 
 from bot.engine.schema import BriefEnvelope
 from bot.ops import clock
-from bot.ops.errors import QuotaReached, StorageUnavailable
+from bot.ops.errors import CollectBudgetReached, QuotaReached, StorageUnavailable
 from bot.store import ChatSettings, Quota, Store
 from bot.store.postgres import MIGRATIONS as PG_MIGRATIONS
 from bot.store.postgres import PostgresStore
@@ -157,6 +157,31 @@ async def test_quotas_count_requests_and_reserved_tokens(store: Store) -> None:
         await store.add_request(9, 3, 3, {"text": "c"}, reserve_tokens=1, quota=tokens)
     assert await store.pending_count() == 5
 
+
+
+async def test_a_chats_collected_articles_hold_to_its_budget_and_each_article_once(
+        store_factory: StoreFactory) -> None:
+    stores = [await store_factory(pool_size=4) for _ in range(4)]  # on PostgreSQL: like 4 processes
+    budget = Quota(requests_per_user=3, collected_per_chat=6)
+
+    async def post(i: int, key: str) -> str:
+        try:
+            got = await stores[i % len(stores)].add_request(-5, 100 + i % 4, 500 + i, {"text": key}, mode="collect",
+                                                            quota=budget, article_key=key)
+        except CollectBudgetReached:
+            return "budget"
+        except QuotaReached:
+            return "user"
+        return "added" if got is not None else "duplicate"
+
+    # 30 posts at once: 10 articles posted three times each
+    outcome = await asyncio.gather(*(post(i, f"k{i % 10}") for i in range(30)))
+    assert outcome.count("added") == 6 and outcome.count("budget") > 0
+    keys = await asyncio.gather(*(post(100 + i, f"k{i}") for i in range(10)))
+    assert keys.count("added") == 0 and keys.count("duplicate") == 6  # the six collected, once each
+    assert await stores[0].first_notice(-5, "collect_budget")
+    assert not any(await asyncio.gather(*(s.first_notice(-5, "collect_budget") for s in stores)))
+    assert await stores[0].first_notice(-6, "collect_budget")  # each chat its own
 
 async def test_quotas_hold_exactly_under_a_burst_from_several_processes(store_factory: StoreFactory) -> None:
     stores = [await store_factory(pool_size=4) for _ in range(5)]
