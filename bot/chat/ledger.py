@@ -240,7 +240,7 @@ class Ledger:
             ident = idents[numbers[0]]
             keys = sorted(k for k in ident.aliases if not k.startswith("id:"))
             if 0 <= numbers[1] < len(keys) and await self.store.ledger_split(chat_id, ident.id, keys[numbers[1]]):
-                await self._reply(message, render.say("split", view, key=keys[numbers[1]].split(":", 1)[1],
+                await self._reply(message, render.say("split", view, alias=keys[numbers[1]].split(":", 1)[1],
                                                       name=_both_names(ident)))
 
     async def _signed_brief(self, data: str, chat_id: int) -> BriefEnvelope | None:

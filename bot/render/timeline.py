@@ -49,7 +49,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "actors_hint": ("الأزرار: 🔗 دمج اثنين متشابهين، ✂️ فصل اسم عن فاعل (للمشرفين).",
                     "Buttons: 🔗 merge two look-alikes, ✂️ split a name off an actor (admins)."),
     "merged": ("دُمج {gone} في {keep}.", "Merged {gone} into {keep}."),
-    "split": ("فُصل «{key}» عن {name}.", "Split “{key}” off {name}."),
+    "split": ("فُصل «{alias}» عن {name}.", "Split “{alias}” off {name}."),
     "split_pick": ("أي اسم يُفصل عن {name}؟", "Which name to split off {name}?"),
     "admins_only": ("هذا للمشرفين فقط.", "Admins only."),
     "button_expired": ("انتهت صلاحية هذا الزر.", "This button has expired."),

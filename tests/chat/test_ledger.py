@@ -4,6 +4,7 @@ and another chat that sees none of it."""
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -76,7 +77,8 @@ async def back(bot: NewsBot, chat: int, seconds: float) -> None:
 
 
 def texts_to(botapi: FakeBotAPI, chat: int) -> list[str]:
-    return [c.params["text"] for c in botapi.sent(chat, ("sendMessage",))]
+    """What the bot sent to the chat (HTML, entities read)."""
+    return [html.unescape(c.params["text"]) for c in botapi.sent(chat, ("sendMessage",))]
 
 
 async def test_three_days_an_escalation_one_alert_and_another_chat_sees_nothing(
@@ -141,5 +143,95 @@ async def test_three_days_an_escalation_one_alert_and_another_chat_sees_nothing(
         await until(lambda: any("are deleted" in t for t in texts_to(botapi, GROUP)))
         assert await events_in(bot, GROUP) == 0 and await bot.store.digest_entries(GROUP, 0) == []
         assert await events_in(bot, OTHER) == 1
+    finally:
+        await bot.stop()
+
+
+LOOK_ALIKES = ("الدوحة – وكالة الأنباء\n\nحث رئيس وزراء قطر حركة حماس على قبول المقترح، وطالبت قطر إسرائيل بوقف الغارات. "
+               + "وتتواصل الاتصالات. " * 12)
+
+
+def look_alikes_brief() -> dict[str, Any]:
+    return {
+        "language": "ar",
+        "headline": {"ar": "قطر ورئيس وزرائها يضغطان على حماس وإسرائيل", "en": "Qatar and its prime minister press Hamas and Israel"},
+        "summary": {"ar": "ضغط قطري.", "en": "Qatari pressure."},
+        "actors": [
+            {"id": "qatar", "mention": "قطر", "name": {"ar": "قطر", "en": "Qatar"}, "kind": "state", "country": "QAT"},
+            {"id": "qatar_pm", "mention": "رئيس وزراء قطر", "name": {"ar": "رئيس وزراء قطر", "en": "Qatar's prime minister"},
+             "kind": "person", "country": "QAT"},
+            {"id": "hamas", "mention": "حماس", "name": {"ar": "حماس", "en": "Hamas"}, "kind": "armed_group", "country": "PSE"},
+            {"id": "israel", "mention": "إسرائيل", "name": {"ar": "إسرائيل", "en": "Israel"}, "kind": "state",
+             "country": "ISR"}],
+        "pressures": [
+            {"evidence": "حث رئيس وزراء قطر حركة حماس على قبول المقترح", "actors": ["qatar_pm"], "targets": ["hamas"],
+             "event": "REQUEST", "means": {"ar": "اتصالات", "en": "calls"}, "demand": {"ar": "القبول", "en": "accept"},
+             "source_ids": []},
+            {"evidence": "وطالبت قطر إسرائيل بوقف الغارات", "actors": ["qatar"], "targets": ["israel"], "event": "REQUEST",
+             "means": {"ar": "بيان", "en": "statement"}, "demand": {"ar": "وقف الغارات", "en": "stop the strikes"},
+             "source_ids": []}],
+        "positions": [], "sources": [],
+    }
+
+
+def keyboard(botapi: FakeBotAPI, chat: int, text: str) -> tuple[int, list[dict[str, str]]]:
+    """The message (id) whose text holds `text`, and its buttons."""
+    call = next(c for c in reversed(botapi.sent(chat, ("sendMessage",))) if text in html.unescape(c.params["text"]))
+    mid = max(m for (c, m), v in botapi.messages.items() if c == chat and text in v.get("plain", ""))
+    return mid, [b for row in call.params.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+
+async def test_buttons_open_a_briefs_actors_records_and_merge_and_split_look_alikes(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    llm_server.default = lambda payload: completion(json.dumps(look_alikes_brief(), ensure_ascii=False))
+    chat, group = 6_010_001, -1001234500410
+    bot = NewsBot(bot_settings)
+    await bot.start()
+    try:
+        botapi.push("message", U.message(chat, LOOK_ALIKES))
+        await until(lambda: events_in(bot, chat))
+        mid, buttons = keyboard(botapi, chat, "Who is pressuring whom")
+        record = next(b["callback_data"] for b in buttons if b["callback_data"].startswith("lb:"))
+        botapi.push("callback_query", U.callback(chat, mid, record))
+        await until(lambda: any("Whose record?" in t for t in texts_to(botapi, chat)))
+        mid, actors = keyboard(botapi, chat, "Whose record?")
+        assert len(actors) == 4 and all(len(b["callback_data"].encode()) <= 64 for b in actors)
+        pm = next(b["callback_data"] for b in actors if "Qatar's prime minister" in b["text"])
+        botapi.push("callback_query", U.callback(chat, mid, pm))
+        await until(lambda: any("Record of Qatar's prime minister" in t for t in texts_to(botapi, chat)))
+        (pm_record,) = [t for t in texts_to(botapi, chat) if "Record of Qatar's prime minister" in t]
+        assert "related to Qatar" in pm_record and "Hamas" in pm_record and "Israel" not in pm_record
+        # a button pressed in another chat is refused: its signature is the chat's
+        botapi.messages[(group, 1)] = {"plain": "x", "html": "x"}
+        botapi.push("callback_query", U.callback(group, 1, pm))
+        await until(lambda: any(c.method == "answerCallbackQuery" and "expired" in c.params.get("text", "")
+                                for c in botapi.calls))
+        assert not texts_to(botapi, group)
+
+        # /actors offers the look-alikes for merging; merged, Qatar's record holds both pressures
+        botapi.push("message", U.command(chat, "/actors"))
+        await until(lambda: any("Actors in this chat's record" in t for t in texts_to(botapi, chat)))
+        mid, offered = keyboard(botapi, chat, "Actors in this chat")
+        merge = next(b["callback_data"] for b in offered if b["text"].startswith("🔗") and "Qatar" in b["text"])
+        botapi.push("callback_query", U.callback(chat, mid, merge))
+        await until(lambda: any("Merged" in t for t in texts_to(botapi, chat)))
+        assert len(await bot.store.ledger_identities(chat)) == 3
+        botapi.push("message", U.command(chat, "/timeline Qatar"))
+        await until(lambda: any("Record of Qatar" in t and "Hamas" in t for t in texts_to(botapi, chat)))
+        # and split again: the prime minister's name goes back to an identity of its own, with its events
+        botapi.push("message", U.command(chat, "/actors"))
+        await until(lambda: sum("Actors in this chat" in t for t in texts_to(botapi, chat)) == 2)
+        mid, offered = keyboard(botapi, chat, "Actors in this chat")
+        split = next(b["callback_data"] for b in offered if b["text"] == "✂️ Qatar")
+        botapi.push("callback_query", U.callback(chat, mid, split))
+        await until(lambda: any("Which name to split off" in t for t in texts_to(botapi, chat)))
+        mid, names = keyboard(botapi, chat, "Which name to split off")
+        name = next(b["callback_data"] for b in names if b["text"] == "qatar s prime minister")
+        botapi.push("callback_query", U.callback(chat, mid, name))
+        await until(lambda: any("Split" in t for t in texts_to(botapi, chat)))
+        idents = {i.name_en: i for i in await bot.store.ledger_identities(chat)}
+        assert len(idents) == 4
+        split_off = next(i for i in idents.values() if i.name_en == "qatar s prime minister")
+        assert [e.target for e in await bot.store.ledger_timeline(chat, split_off.id)] == [idents["Hamas"].id]
     finally:
         await bot.stop()
