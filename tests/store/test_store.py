@@ -179,6 +179,12 @@ async def test_a_chats_collected_articles_hold_to_its_budget_and_each_article_on
     assert outcome.count("added") == 6 and outcome.count("budget") > 0
     keys = await asyncio.gather(*(post(100 + i, f"k{i}") for i in range(10)))
     assert keys.count("added") == 0 and keys.count("duplicate") == 6  # the six collected, once each
+    # a post refused by its sender's quota is not collected: the same article from someone else is
+    limited = Quota(requests_per_user=1, collected_per_chat=100)
+    assert await stores[0].add_request(-7, 70, 1, {"text": "a"}, mode="collect", quota=limited, article_key="a")
+    with pytest.raises(QuotaReached):
+        await stores[1].add_request(-7, 70, 2, {"text": "z"}, mode="collect", quota=limited, article_key="z")
+    assert await stores[2].add_request(-7, 71, 3, {"text": "z"}, mode="collect", quota=limited, article_key="z")
     assert await stores[0].first_notice(-5, "collect_budget")
     assert not any(await asyncio.gather(*(s.first_notice(-5, "collect_budget") for s in stores)))
     assert await stores[0].first_notice(-6, "collect_budget")  # each chat its own
