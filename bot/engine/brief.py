@@ -263,6 +263,7 @@ class BriefEngine:
             remaining=best.issues,
             dropped=best.parsed.dropped + best.parsed.remap_dropped(settled.dropped),
             grounding=settled.grounding,
+            unconfirmed_numbers=settled.unconfirmed_numbers,
         )
         if report.grounding.low:
             log.info("brief is mostly unchecked: %d of %d span(s) verified",

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.engine import speakers
+from bot.engine import numbers, speakers
 from bot.engine.attribution import Attributions
 from bot.engine.normalize import Matcher, has_bidi, normalize, script_share, strip_bidi
 from bot.engine.partial_json import Cut, load
@@ -44,6 +44,7 @@ from bot.engine.schema import (
     SpanCheck,
     SpeakerCheck,
     Summary,
+    UnconfirmedNumber,
 )
 
 _ITEM = re.compile(r"^(actors|pressures|positions|sources)\[(\d+)\]")
@@ -368,29 +369,16 @@ class Grounds:
         """The article's reported speech, analysed once for every answer checked against it."""
         return Attributions(self.matcher.article)
 
+    @cached_property
+    def numbers(self) -> set[float]:
+        """The values of every number the article states (`bot.engine.numbers`)."""
+        return numbers.values(self.matcher.article)
+
     def speaker(self, brief: Brief, position: Position, quote: SpanCheck) -> SpeakerCheck:
-        """Whether the article attributes the verified `quote` to the position's actor or a source it cites."""
-        assert quote.start is not None and quote.end is not None
-        actor = next((a for a in brief.actors if a.id == position.actor), None)
-        cited = [s for s in brief.sources if s.id in position.source_ids]
-        # a passage two speakers say is confirmed where the actor says it
-        places = [(m.start, m.end) for m in self.matcher.find_all(position.quote or "")] or [(quote.start, quote.end)]
-        checks = [speakers.check_speaker(self.attributions, s, e, actor, cited, brief.actors) for s, e in places]
-        return next((c for c in checks if c.confirmed), checks[0])
+        return speakers.speaker_of(self, brief, position, quote)
 
     def parties(self, brief: Brief, pressure: Pressure, evidence: SpanCheck) -> PartiesCheck:
-        """Whether the verified `evidence`'s sentence names each actor and target of the pressure."""
-        assert evidence.start is not None and evidence.end is not None
-        ids = list(dict.fromkeys([*pressure.actors, *pressure.targets]))
-        known = {a.id: a for a in brief.actors}
-        return speakers.check_parties(self.attributions, evidence.start, evidence.end,
-                                      [(i, known.get(i)) for i in ids])
-
-    def said_in(self, at: int) -> str:
-        """The sentence of the article at offset `at`, for a repair message."""
-        att = self.attributions
-        first, _ = att.sentences_of(at, at + 1)
-        return att.sentence_text(first) if att.sentences else ""
+        return speakers.parties_of(self, brief, pressure, evidence)
 
     def source_name(self, source: Source) -> SpanCheck:
         known = {_outlet_key(o) for o in self.outlets} - {""}
@@ -415,7 +403,7 @@ def check(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ())
         if not grounds.span(text).verified:
             issues.append(CheckIssue(path=path, kind="not_found",
                                      message=f"not found verbatim in the article: {text[:120]!r}"))
-    issues += _attribution_issues(brief, grounds)
+    issues += speakers.issues(grounds, brief) + numbers.issues(numbers.unconfirmed(brief, grounds.numbers))
     for i, a in enumerate(brief.actors):
         if not grounds.mention(a.mention).verified:
             issues.append(CheckIssue(path=f"actors[{i}].mention", kind="not_found",
@@ -468,41 +456,12 @@ def check(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ())
     return issues
 
 
-def _attribution_issues(brief: Brief, grounds: Grounds) -> list[CheckIssue]:
-    """A verified quote the article does not attribute to its actor, and verified evidence whose
-    sentence does not name its parties, with the attributing sentence to look at."""
-    issues: list[CheckIssue] = []
-    actor_ids = {a.id for a in brief.actors}
-    for i, q in enumerate(brief.positions):
-        quote = grounds.span(q.quote) if q.quote else None
-        if quote is None or not quote.verified or q.actor not in actor_ids:
-            continue
-        said = grounds.speaker(brief, q, quote)
-        if said.confirmed:
-            continue
-        where = said.found_at.start if said.found_at else quote.start or 0
-        who = f"to {said.speaker!r}" if said.speaker else "to no one named"
-        issues.append(CheckIssue(path=f"positions[{i}].actor", kind="speaker",
-                                 message=f"the article attributes this quote {who}, not to {q.actor!r}; look at the "
-                                         f"sentence that says who said it: {grounds.said_in(where)[:300]!r}"))
-    for i, p in enumerate(brief.pressures):
-        evidence = grounds.span(p.evidence)
-        if not evidence.verified:
-            continue
-        named = grounds.parties(brief, p, evidence)
-        if not named.confirmed:
-            issues.append(CheckIssue(path=f"pressures[{i}].evidence", kind="parties",
-                                     message=f"the evidence and its sentence do not name {', '.join(named.missing)}; "
-                                             f"choose evidence that names every actor and target: "
-                                             f"{grounds.said_in(evidence.start or 0)[:300]!r}"))
-    return issues
-
-
 @dataclass
 class Settled:
     brief: CheckedBrief
     dropped: list[Dropped] = field(default_factory=list)
     grounding: Grounding = field(default_factory=Grounding)
+    unconfirmed_numbers: list[UnconfirmedNumber] = field(default_factory=list)
 
 
 def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()) -> Settled:
@@ -578,7 +537,8 @@ def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()
         "parties_checked": len(named), "parties_confirmed": sum(c.confirmed for c in named)})
     checked = CheckedBrief(language=brief.language, headline=brief.headline, summary=brief.summary,
                            actors=actors, pressures=pressures, positions=positions, sources=sources)
-    return Settled(brief=checked, dropped=dropped, grounding=grounding)
+    return Settled(brief=checked, dropped=dropped, grounding=grounding,
+                   unconfirmed_numbers=numbers.unconfirmed(brief, grounds.numbers))
 
 
 def describe(issues: list[CheckIssue]) -> str:

@@ -15,10 +15,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.engine.attribution import Attributions
-from bot.engine.normalize import match_form
-from bot.engine.schema import Actor, Offsets, PartiesCheck, Source, SpeakerCheck
+from bot.engine.normalize import Matcher, match_form
+from bot.engine.schema import (
+    Actor,
+    Brief,
+    CheckIssue,
+    Offsets,
+    PartiesCheck,
+    Position,
+    Pressure,
+    Source,
+    SpanCheck,
+    SpeakerCheck,
+)
 
 # ISO 3166-1 alpha-3 → names and adjectives in English and Arabic (normal form is applied on use)
 COUNTRIES: dict[str, tuple[str, ...]] = {
@@ -242,3 +254,68 @@ def check_parties(att: Attributions, start: int, end: int, parties: Sequence[tup
     missing = [ident for ident, actor in parties if actor is None or not actor_party(actor).named_in(text)]
     s, e = att.sentence_span(first)[0], att.sentence_span(last)[1]
     return PartiesCheck(confirmed=not missing, found_at=Offsets(start=s, end=e), missing=list(dict.fromkeys(missing)))
+
+
+# --- a brief's checks ------------------------------------------------------------------------------
+class Grounds(Protocol):
+    """What the checks need of `grounding.Grounds`: the article's spans and its reported speech."""
+
+    matcher: Matcher
+
+    @property
+    def attributions(self) -> Attributions: ...
+
+    def span(self, text: str) -> SpanCheck: ...
+
+
+def speaker_of(grounds: Grounds, brief: Brief, position: Position, quote: SpanCheck) -> SpeakerCheck:
+    """Whether the article attributes the verified `quote` to the position's actor or a source it
+    cites; a passage two speakers say is confirmed where the actor says it."""
+    assert quote.start is not None and quote.end is not None
+    actor = next((a for a in brief.actors if a.id == position.actor), None)
+    cited = [s for s in brief.sources if s.id in position.source_ids]
+    places = [(m.start, m.end) for m in grounds.matcher.find_all(position.quote or "")] or [(quote.start, quote.end)]
+    checks = [check_speaker(grounds.attributions, s, e, actor, cited, brief.actors) for s, e in places]
+    return next((c for c in checks if c.confirmed), checks[0])
+
+
+def parties_of(grounds: Grounds, brief: Brief, pressure: Pressure, evidence: SpanCheck) -> PartiesCheck:
+    """Whether the verified `evidence`'s sentence names each actor and target of the pressure."""
+    assert evidence.start is not None and evidence.end is not None
+    ids = list(dict.fromkeys([*pressure.actors, *pressure.targets]))
+    known = {a.id: a for a in brief.actors}
+    return check_parties(grounds.attributions, evidence.start, evidence.end, [(i, known.get(i)) for i in ids])
+
+
+def _sentence_at(att: Attributions, at: int) -> str:
+    return att.sentence_text(att.sentences_of(at, at + 1)[0]) if att.sentences else ""
+
+
+def issues(grounds: Grounds, brief: Brief) -> list[CheckIssue]:
+    """A verified quote the article does not attribute to its actor, and verified evidence whose
+    sentence does not name its parties, each with the sentence the model should look at."""
+    out: list[CheckIssue] = []
+    actor_ids = {a.id for a in brief.actors}
+    for i, q in enumerate(brief.positions):
+        quote = grounds.span(q.quote) if q.quote else None
+        if quote is None or not quote.verified or q.actor not in actor_ids:
+            continue
+        said = speaker_of(grounds, brief, q, quote)
+        if said.confirmed:
+            continue
+        where = said.found_at.start if said.found_at else quote.start or 0
+        who = f"to {said.speaker!r}" if said.speaker else "to no one it names"
+        out.append(CheckIssue(path=f"positions[{i}].actor", kind="speaker",
+                              message=f"the article attributes this quote {who}, not to {q.actor!r}; look at the "
+                                      f"sentence that says who said it: {_sentence_at(grounds.attributions, where)[:300]!r}"))
+    for i, p in enumerate(brief.pressures):
+        evidence = grounds.span(p.evidence)
+        if not evidence.verified:
+            continue
+        named = parties_of(grounds, brief, p, evidence)
+        if not named.confirmed:
+            out.append(CheckIssue(path=f"pressures[{i}].evidence", kind="parties",
+                                  message=f"the evidence and its sentence do not name {', '.join(named.missing)}; "
+                                          f"choose evidence that names every actor and target: "
+                                          f"{_sentence_at(grounds.attributions, evidence.start or 0)[:300]!r}"))
+    return out

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from bot.engine.article import from_text
 from bot.engine.attribution import Attributions
 from bot.engine.evaluate import Mutations, load, mutations
 from bot.engine.grounding import Grounds
 from bot.engine.normalize import Matcher
 from bot.engine.schema import Actor, Bilingual, Brief, Position, Pressure, Source, Summary
+from bot.ops.config import Settings
+from bot.render.classic import RLM, render_messages, render_text
+from tests.conftest import example_brief
+from tests.engine.test_brief import ARTICLE, run
+from tests.fakes.openai_server import FakeLLM, completion
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "eval"
@@ -183,3 +190,62 @@ def test_speakers_swapped_between_actors_are_caught_on_the_references(lang: str)
     assert total.swaps >= 20 and total.quotes >= 20
     assert total.caught / total.swaps >= 0.9
     assert total.flagged / total.quotes <= 0.1
+
+
+# --- end to end: the engine asks for a repair, the brief shows what is not confirmed ------------------
+def wrong_mouth(*which: int) -> dict:
+    """The example brief with these positions' quotes given to Hamas, citing no source."""
+    data = example_brief()
+    for i in which:
+        data["positions"][i].update(actor="hamas", source_ids=[])
+    return data
+
+
+async def test_a_quote_given_to_the_wrong_party_is_sent_back_with_its_sentence(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion(json.dumps(wrong_mouth(1), ensure_ascii=False))]  # the repair: the example
+    env = await run(settings)
+    asked = llm_server.requests[1]["messages"][-1]["content"]
+    assert "positions[1].actor [speaker]" in asked and "وأشار مسؤول إسرائيلي إلى أن" in asked
+    assert env.checks.repaired and env.brief.positions[1].actor == "israel"
+    assert env.brief.positions[1].speaker_check.confirmed  # type: ignore[union-attr]
+
+
+async def test_a_quote_whose_speaker_is_not_confirmed_is_marked_never_verified(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion(json.dumps(wrong_mouth(1), ensure_ascii=False))] * 2
+    env = await run(settings)
+    check = env.brief.positions[1].speaker_check
+    assert check is not None and not check.confirmed and check.found_at is not None
+    text = from_text(ARTICLE, "x").text  # offsets are into the article's text
+    assert text[check.found_at.start:check.found_at.end] == "وأشار مسؤول إسرائيلي"
+    g = env.checks.grounding
+    assert (g.speakers_checked, g.speakers_confirmed, g.speakers_low) == (3, 2, False)
+    assert env.brief.positions[1].quote  # kept, not dropped
+    html = "\n".join(render_messages(env))
+    quote = env.brief.positions[1].quote or ""
+    assert f"<blockquote>{quote}" not in html and quote in html
+    assert "quote; speaker not confirmed by the article" in html and "اقتباس؛ لم يؤكد المقال قائله" in html
+    # the other quotes keep the plain verified mark
+    assert f"<blockquote>{env.brief.positions[2].quote}" in html
+
+
+async def test_a_brief_where_most_speakers_fail_says_so_at_the_top(settings: Settings, llm_server: FakeLLM) -> None:
+    llm_server.script = [completion(json.dumps(wrong_mouth(1, 2, 4), ensure_ascii=False))] * 2
+    env = await run(settings)
+    assert env.checks.grounding.speakers_low
+    assert render_text(env, "en").startswith("⚠️ Caution: the article confirms the speaker of only 0 of 3 quotes\n")
+    assert render_text(env, "ar").startswith(f"{RLM}⚠️ تنبيه: لم يؤكد المقال قائل إلا 0 من 3 من الاقتباسات\n")
+
+
+async def test_a_pressure_whose_parties_its_evidence_does_not_name_is_marked(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    data = example_brief()
+    data["pressures"][1]["targets"] = ["dermer"]  # Witkoff met the Qatari PM, not Dermer
+    llm_server.script = [completion(json.dumps(data, ensure_ascii=False))] * 2
+    env = await run(settings)
+    check = env.brief.pressures[1].parties_check
+    assert check is not None and not check.confirmed and check.missing == ["dermer"]
+    html = "\n".join(render_messages(env))
+    assert "evidence; parties not confirmed by the article" in html and "دليل؛ لم يؤكد المقال أطرافه" in html
+    assert "[parties]" in llm_server.requests[1]["messages"][-1]["content"]
