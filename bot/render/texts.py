@@ -115,6 +115,9 @@ TEXTS: dict[str, tuple[str, str]] = {
         "• /subscribe @القناة — في محادثة خاصة معي: يصلك هنا موجز مجموعة أو قناة أنت عضو فيها؛ "
         "/unsubscribe لإيقافه.\n"
         "• /usage — استهلاكك اليوم.\n"
+        "• /timeline اسم الفاعل — سجل ضغوطه ومواقفه في هذه المحادثة؛ /track اسم الفاعل لتنبيهك حين يظهر في ضغط جديد، "
+        "و/untrack لإيقافه؛ /actors للفاعلين (الدمج والفصل للمشرفين)؛ /forget لحذف سجل المحادثة وملخصاتها "
+        "(المشرفون في المجموعات).\n"
         "• الاقتباسات المعروضة حرفية ومطابقة لنص المقال؛ ما لم يُتحقق منه لا يُعرض اقتباسًا.",
         "📘 Guide\n"
         "• Send a link (up to {links}), an article's text or a forwarded post, and I reply with a brief in "
@@ -129,6 +132,9 @@ TEXTS: dict[str, tuple[str, str]] = {
         "• /subscribe @channel — in a private chat with me: the digest of a group or channel you are a member of "
         "comes here; /unsubscribe stops it.\n"
         "• /usage — your usage today.\n"
+        "• /timeline &lt;actor&gt; — its pressures and positions in this chat's record; /track &lt;actor&gt; alerts you when "
+        "it is in a new pressure, /untrack stops it; /actors lists the actors (admins merge and split); /forget "
+        "deletes this chat's record and briefs (admins in groups).\n"
         "• Quotes shown are verbatim and found in the article's text; nothing unchecked is shown as a quote.",
     ),
     "unknown_command": (

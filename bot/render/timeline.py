@@ -38,7 +38,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "track_already": ("{name} متابَع بالفعل.", "{name} is tracked already."),
     "untrack_done": ("أوقفت متابعة: {names}", "Stopped tracking: {names}"),
     "untrack_none": ("لا تتابع أي فاعل.", "You track no actor."),
-    "alert": ("🔔 {name}", "🔔 {name}"),
+    "alert": ("🔔 {name} في ضغط جديد", "🔔 {name} in a new pressure"),
     "changed_title": ("🆕 ما الذي تغيّر", "🆕 What changed"),
     "new_pair": ("ضغط جديد", "new pressure"),
     "escalation": ("تصعيد", "escalation"),

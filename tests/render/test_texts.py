@@ -30,7 +30,7 @@ def test_lists_use_the_arabic_comma() -> None:
 # words that may appear in Arabic text: commands, their arguments, names of things on screen
 ALLOWED_LATIN = {"lang", "ar", "en", "both", "digest", "on", "off", "now", "status", "settings", "help", "usage",
                  "summarize", "HH", "MM", "Area", "City", "Asia", "Amman", "JSON", "English", "PDF", "https", "www",
-                 "bbc", "com", "arabic", "subscribe", "unsubscribe"}
+                 "bbc", "com", "arabic", "subscribe", "unsubscribe", "timeline", "track", "untrack", "actors", "forget"}
 
 
 @pytest.mark.parametrize("key", sorted(texts.TEXTS))
