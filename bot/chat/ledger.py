@@ -17,6 +17,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
+from bot.chat import rich as rich_wire
 from bot.chat.buttons import Signer
 from bot.chat.handlers import is_admin
 from bot.chat.runner import Runner
@@ -60,8 +61,8 @@ class LedgerButtons:
 
 
 class Ledger:
-    def __init__(self, store: Store, signer: Signer, secret: bytes) -> None:
-        self.store, self.signer = store, signer
+    def __init__(self, store: Store, signer: Signer, secret: bytes, rich: rich_wire.RichChoice | None = None) -> None:
+        self.store, self.signer, self.rich = store, signer, rich
         self.buttons = LedgerButtons(secret)
 
     async def view(self, chat_id: int) -> texts.View:
@@ -115,7 +116,19 @@ class Ledger:
             return False
         events = await self.store.ledger_timeline(chat_id, actor, limit=render.MAX_TIMELINE + 1)
         reply = ReplyParameters(message_id=reply_to, allow_sending_without_reply=True) if reply_to else None
-        for text in render.timeline(idents[actor], events, idents, await self.view(chat_id)):
+        cs = await self.store.chat(chat_id)
+        view = texts.view_of(cs.lang)
+        if self.rich is not None and self.rich.wants(chat_id, cs.format):
+            rich = render.timeline_rich(idents[actor], events, idents, view)
+            if rich is not None:
+                try:
+                    await rich_wire.send(bot, chat_id, rich, reply=reply)
+                    return True
+                except TelegramError as exc:
+                    if not rich_wire.refusal(exc):
+                        raise
+                    self.rich.refused(chat_id, exc)  # the classic record goes instead
+        for text in render.timeline(idents[actor], events, idents, view):
             await bot.send_message(chat_id, text, reply_parameters=reply, disable_web_page_preview=True)
         return True
 
@@ -326,6 +339,6 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
 def install(app: Application, store: Store, signer: Signer, secret: bytes,  # type: ignore[type-arg]
             runner: Runner) -> Ledger:
     """The ledger for this bot: shared with handlers through bot_data, fed by the runner."""
-    found = app.bot_data[KEY] = Ledger(store, signer, secret)
+    found = app.bot_data[KEY] = Ledger(store, signer, secret, runner.rich)
     runner.after_brief = found.after_brief
     return found

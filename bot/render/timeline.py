@@ -15,6 +15,8 @@ from bot.engine.normalize import script_share, strip_bidi
 from bot.ledger.values import Change, Event, Identity
 from bot.render import texts
 from bot.render.classic import EVENTS, FSI, LANG_RULE, PDI, RLM, TELEGRAM_LIMIT, pack, utf16_len
+from bot.render.rich import RichMessage
+from bot.render.rich_limits import measure
 
 Lang = Literal["ar", "en"]
 MAX_TIMELINE = 40  # events in one timeline; older ones are counted
@@ -54,6 +56,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "admins_only": ("هذا للمشرفين فقط.", "Admins only."),
     "button_expired": ("انتهت صلاحية هذا الزر.", "This button has expired."),
     "actors_of_brief": ("سجل أي فاعل؟", "Whose record?"),
+    "col_date": ("التاريخ", "Date"),
+    "col_source": ("المصدر", "Source"),
+    "col_pair": ("من ← على من", "Who → whom"),
+    "col_type": ("النوع", "Type"),
+    "positions": ("🗣 المواقف", "🗣 Positions"),
+    "pressures": ("🎯 الضغوط", "🎯 Pressures"),
     "forget_done": ("حُذف سجل هذه المحادثة وملخصاتها وعناصر موجزها.",
                     "This chat's record, briefs and digest items are deleted."),
 }
@@ -161,6 +169,47 @@ def timeline(ident: Identity, events: Sequence[Event], names: dict[int, Identity
         return out
 
     return _per_view(view, atoms, limit)
+
+
+def timeline_rich(ident: Identity, events: Sequence[Event], names: dict[int, Identity],
+                  view: texts.View) -> RichMessage | None:
+    """The record as one rich message: pressures as a table (date, source, who → whom, type) and
+    positions as a list, per language of the view; None when it would not fit (the classic one goes)."""
+    def name(i: int, lang: Lang) -> str:
+        known = names.get(i)
+        return known.name(lang) if known else "?"
+
+    shown = list(events[:MAX_TIMELINE])
+    parts = []
+    for lang in _langs(view):
+        arrow = "←" if lang == "ar" else "→"
+        out = [f"<h2>{one('timeline_title', lang, name=ident.name(lang))}</h2>"]
+        if ident.related is not None and ident.related in names:
+            out.append(f"<p><i>{one('related', lang, name=names[ident.related].name(lang))}</i></p>")
+        pressures = [e for e in shown if e.kind == "pressure" and e.target is not None and e.event]
+        said = [e for e in shown if e.kind == "position"]
+        if not shown:
+            out.append(f"<p>{one('timeline_empty', lang, name=ident.name(lang))}</p>")
+        if pressures:
+            head = "".join(f"<th>{one(k, lang)}</th>" for k in ("col_date", "col_source", "col_pair", "col_type"))
+            rows = [f"<tr>{head}</tr>"]
+            for e in pressures:
+                note = " " + one("unverified", lang) if e.evidence and not e.verified else ""
+                pair = f"<b>{esc(name(e.actor, lang), lang)}</b> {arrow} <b>{esc(name(e.target, lang), lang)}</b>"  # type: ignore[arg-type]
+                rows.append(f"<tr><td>{when(e, lang)}</td><td>{_source(e, lang)}</td><td>{pair}</td>"
+                            f"<td>{EVENTS[e.event][lang]}{note}</td></tr>")  # type: ignore[index]
+            out.append(f"<h3>{one('pressures', lang)}</h3><table bordered striped>{''.join(rows)}</table>")
+        if said:
+            items = "".join(f"<li>{_dated(e, lang)} — <b>{esc(name(e.actor, lang), lang)}</b>: "
+                            f"{esc((e.stance_ar if lang == 'ar' else e.stance_en) or e.stance_en or '', lang)}</li>"
+                            for e in said)
+            out.append(f"<h3>{one('positions', lang)}</h3><ul>{items}</ul>")
+        if len(events) > MAX_TIMELINE:
+            out.append(f"<p><i>{one('timeline_more', lang, n=texts.number(len(events) - MAX_TIMELINE, lang))}</i></p>")
+        parts.append("".join(out))
+    message = "<hr/>".join(parts)
+    usage = measure(message)
+    return RichMessage(html=message, is_rtl=_langs(view)[0] == "ar", usage=usage, cut=False) if usage.fits() else None
 
 
 def alert(tracked: Identity, events: Sequence[Event], names: dict[int, Identity], view: texts.View) -> str:

@@ -14,6 +14,7 @@ from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.briefs import STORIES, story_reply
 from tests.fakes.openai_server import FakeLLM, Reply, completion
+from tests.fakes.rich_html import check
 from tests.telegram_harness import configure, sql, until
 
 GROUP = -1001234500400
@@ -233,5 +234,31 @@ async def test_buttons_open_a_briefs_actors_records_and_merge_and_split_look_ali
         assert len(idents) == 4
         split_off = next(i for i in idents.values() if i.name_en == "qatar s prime minister")
         assert [e.target for e in await bot.store.ledger_timeline(chat, split_off.id)] == [idents["Hamas"].id]
+    finally:
+        await bot.stop()
+
+
+async def test_the_record_is_one_rich_message_where_the_chat_has_them_and_classic_when_refused(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    llm_server.default = reply
+    chat = 6_010_002
+    bot = NewsBot(configure(bot_settings, rich_messages="auto"))
+    await bot.start()
+    try:
+        botapi.push("message", U.message(chat, THREAT_EN))
+        await until(lambda: events_in(bot, chat))
+        botapi.push("message", U.command(chat, "/timeline Hamas"))
+        await until(lambda: any(c.method == "sendRichMessage" and "Record of Hamas" in c.params["rich_message"]["html"]
+                                for c in botapi.calls))
+        call = next(c for c in botapi.calls if c.method == "sendRichMessage" and "Record" in
+                    c.params["rich_message"]["html"]).params
+        got = check(call["rich_message"]["html"])  # what Telegram takes: tags, limits
+        assert "سجل حركة حماس" in got.text and "Egypt → Hamas movement" in got.text and "threat" in got.text
+        assert call["rich_message"]["is_rtl"] is True
+        botapi.refuse_rich = "bad"  # this chat's rich messages refused: the record comes classic at once
+        botapi.push("message", U.command(chat, "/timeline Egypt"))
+        await until(lambda: any("Record of Egypt" in t for t in texts_to(botapi, chat)))
+        assert [m for m, _ in botapi.errors] == ["sendRichMessage"]  # asked once, then classic
+        botapi.errors.clear()  # the refusal was ordered up
     finally:
         await bot.stop()
