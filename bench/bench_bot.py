@@ -10,11 +10,12 @@ that answers after a set delay. One run prints:
      the latency runs send one update at a time, 0.1 s after the last answer (`--gap`): back to back,
      at two Bot API calls per brief, newsbot would reach Telegram's 30 requests/s and the figures
      would be the rate limiter's queue;
-  4. N chats at once, LLM latency L: briefs/s against 0.9 × min(N / L, 15) (15 = Telegram's 30
-     requests/s for at most two rate-limited calls per slow brief), once for readers who get both
-     languages (the bench article's brief is then two messages) and once for readers who get English
-     (one message);
-  5. Bot API calls per brief, by method, quick (instant LLM) and slow (L).
+  4. N chats at once, LLM latency L: briefs/s against 0.9 × min(N / L, 30 / c), c the rate-limited
+     calls a slow brief needs: 1 for a rich message (RICH_MESSAGES=on: the brief in both languages is
+     one sendRichMessage), 2 for classic messages (RICH_MESSAGES=off: the bench article's brief in both
+     languages is two messages; a status message and its edit are two calls too); once for readers
+     who get both languages and once for readers who get English, rich and classic side by side;
+  5. Bot API calls per brief, by method, quick (instant LLM) and slow (L), for both formats.
 
 "Final brief" is when the message carrying the buttons (reply_markup) reached the Bot API server.
 newsbot runs with its own default settings (STATUS_GRACE_S, LLM_MAX_CONCURRENCY, AIORateLimiter, ...),
@@ -70,10 +71,13 @@ from tests.fakes.openai_server import FakeLLM
 MEDIAN_SLACK_S = 0.040  # issue 13: median ≤ floor + 40 ms
 P95_SLACK_S = 0.120  # p95 ≤ floor p95 + 120 ms
 TELEGRAM_RATE = 30.0  # requests/s, python-telegram-bot's AIORateLimiter (Telegram's overall limit)
-CALLS_PER_SLOW_BRIEF = 2  # status message + final edit
+#: the fewest rate-limited calls a slow brief can take: one rich message; classic: two messages (both
+#: languages) or a status message and its edit
+CALLS_PER_SLOW_BRIEF = {"rich": 1, "classic": 2}
+FORMATS = {"rich": "on", "classic": "off"}  # the bench's formats → RICH_MESSAGES
 THROUGHPUT_SHARE = 0.9
 parse_levels = counts("chat", "1,10,50,200")
-METHODS = ("sendMessage", "editMessageText", "sendChatAction")
+METHODS = ("sendMessage", "sendRichMessage", "editMessageText", "sendChatAction")
 VIEWS = {"ar": "both languages", "en": "English"}  # the reader's language_code → the brief's default view
 
 
@@ -82,6 +86,7 @@ class Run:
     """What one measured run saw."""
 
     label: str
+    format: str = "rich"
     latencies: list[float] = field(default_factory=list)  # seconds, update → answer
     calls: Counter[str] = field(default_factory=Counter)  # Bot API calls in the measured chats
     briefs: int = 0
@@ -182,7 +187,7 @@ async def echo_floor(n: int, batch: int, warmup: int, gap: float) -> Run:
 
 async def quick(n: int, batch: int, warmup: int, gap: float, cached: bool, overrides: dict[str, Any]) -> Run:
     """newsbot with an instant LLM: a different article per update, or the same (cached) one."""
-    label = "newsbot, cached article" if cached else "newsbot, unique articles, LLM 0 s"
+    label = "newsbot, cached article" if cached else "newsbot, unique articles, LLM 0 s"  # RICH_MESSAGES=auto
     run = Run(label, briefs=n)
     text: Callable[[int], str] = (lambda _c: ARTICLE) if cached else unique_article
     async with newsbot(0.0, overrides) as (api, llm, bot):
@@ -197,11 +202,12 @@ async def quick(n: int, batch: int, warmup: int, gap: float, cached: bool, overr
     return finish(run, api, llm, bot, chats, before)
 
 
-async def burst(n: int, llm_delay: float, language: str, overrides: dict[str, Any]) -> Run:
+async def burst(n: int, llm_delay: float, language: str, overrides: dict[str, Any], fmt: str) -> Run:
     """N chats send a different article at once; the LLM answers each after `llm_delay` s. Readers whose
-    app is in Arabic get both languages (two messages for this article), others English (one)."""
-    run = Run(f"{n} chats at once, LLM {llm_delay:g} s, {VIEWS[language]}", briefs=n)
-    async with newsbot(0.0, overrides) as (api, llm, bot):
+    app is in Arabic get both languages (two classic messages for this article, or one rich), others
+    English (one)."""
+    run = Run(f"{n} chats, LLM {llm_delay:g} s, {VIEWS[language]}, {fmt}", format=fmt, briefs=n)
+    async with newsbot(0.0, {**overrides, "rich_messages": FORMATS[fmt]}) as (api, llm, bot):
         # one warm-up brief with an instant LLM (one sample only: the cap's queueing check needs five)
         await latencies(api, [1_000], unique_article, 1, REPLY)
         await asyncio.sleep(1.0)
@@ -257,29 +263,30 @@ def signed_ms(seconds: float) -> str:
     return f"{seconds * 1000:+.1f} ms"
 
 
-def throughput_bound(n: int, llm_delay: float) -> float:
+def throughput_bound(n: int, llm_delay: float, fmt: str) -> float:
     ideal = n / llm_delay if llm_delay > 0 else float("inf")
-    return THROUGHPUT_SHARE * min(ideal, TELEGRAM_RATE / CALLS_PER_SLOW_BRIEF)
+    return THROUGHPUT_SHARE * min(ideal, TELEGRAM_RATE / CALLS_PER_SLOW_BRIEF[fmt])
 
 
 def print_bursts(runs: list[Run], llm_delay: float, view: str) -> None:
     print(f"## readers who get {view}")
-    print(f"{'chats at once':>13} {'seconds':>8} {'briefs/s':>9} {'bound':>7} {'':>6} {'TG cap':>7}  {'latency median':>14}"
+    print(f"{'chats at once':>13} {'format':>7} {'seconds':>8} {'briefs/s':>9} {'bound':>7} {'':>6} {'TG cap':>7}  {'latency median':>14}"
           f" {'p95':>7}  {'calls/brief':>11} {'calls/s':>7}  {'LLM peak':>8} {'cap':>6}  {'CPU/brief':>9}"
           f" {'CPU busy':>8}")
     for run in runs:
         rate = run.briefs / run.seconds
-        bound = throughput_bound(run.briefs, llm_delay)
+        bound = throughput_bound(run.briefs, llm_delay, run.format)
         total = sum(run.calls.values())
         per_brief = total / run.briefs
         cap = f"{run.cap.get('limit', '?')}/{run.cap.get('ceiling', '?')}" if run.cap else "?"
-        print(f"{run.briefs:>13} {run.seconds:>8.2f} {rate:>9.2f} {bound:>7.2f} {verdict(rate >= bound):>6}"
+        print(f"{run.briefs:>13} {run.format:>7} {run.seconds:>8.2f} {rate:>9.2f} {bound:>7.2f} {verdict(rate >= bound):>6}"
               f" {TELEGRAM_RATE / per_brief:>7.2f}  "
               f"{median(run.latencies):>12.2f} s {pct(run.latencies, 0.95):>5.2f} s  {per_brief:>11.2f}"
               f" {total / run.seconds:>7.1f}  {run.llm_peak:>8} {cap:>6}  {ms(run.cpu / run.briefs):>9}"
               f" {run.cpu / run.seconds:>8.0%}")
-    print(f"  bound = {THROUGHPUT_SHARE:g} × min(N / L, {TELEGRAM_RATE:g} requests/s / {CALLS_PER_SLOW_BRIEF} calls "
-          f"per slow brief), L = {llm_delay:g} s. calls: Bot API calls in the chats (all rate-limited).")
+    print(f"  bound = {THROUGHPUT_SHARE:g} × min(N / L, {TELEGRAM_RATE:g} requests/s / c), c = the fewest calls a "
+          f"slow brief takes ({', '.join(f'{k} {v}' for k, v in CALLS_PER_SLOW_BRIEF.items())}), L = {llm_delay:g} s. "
+          "calls: Bot API calls in the chats (all rate-limited).")
     print(f"  TG cap: the most briefs/s Telegram's {TELEGRAM_RATE:g} requests/s allow at the calls per brief measured "
           "(a brief longer than 4,096 characters is one call more: its second message).")
     print("  LLM peak: most LLM requests in flight at once; cap: the bot's adaptive LLM cap / its ceiling "
@@ -287,7 +294,7 @@ def print_bursts(runs: list[Run], llm_delay: float, view: str) -> None:
           "CPU busy: its CPU time / wall time (2 cores = 200 %).")
     for run in runs:
         if run.flood_waits or run.refused or run.llm_calls != run.briefs:
-            print(f"  {run.briefs} chats: LLM calls {run.llm_calls}, flood waits {run.flood_waits}, {refused(run)}")
+            print(f"  {run.briefs} chats, {run.format}: LLM calls {run.llm_calls}, flood waits {run.flood_waits}, {refused(run)}")
 
 
 def print_calls(runs: list[Run]) -> None:
@@ -314,6 +321,9 @@ async def main() -> None:
     p.add_argument("--views", default="ar,en", metavar="LANG,...",
                    help="readers' language_code in the throughput runs: ar (both languages, two messages "
                         "for the bench article), en (English, one message); default ar,en")
+    p.add_argument("--formats", default="rich,classic", metavar="FORMAT,...",
+                   help="message formats in the throughput runs: rich (RICH_MESSAGES=on), classic "
+                        "(RICH_MESSAGES=off); default rich,classic")
     p.add_argument("--warmup", type=int, default=3, metavar="N",
                    help="unmeasured updates before each latency run; default 3")
     p.add_argument("--levels", type=parse_levels, default=parse_levels("1,10,50,200"), metavar="N,N,...",
@@ -337,6 +347,9 @@ async def main() -> None:
     views = [v.strip() for v in args.views.split(",") if v.strip()]
     if not views or set(views) - set(VIEWS):
         p.error(f"--views: a comma-separated list of {', '.join(VIEWS)}")
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    if not formats or set(formats) - set(FORMATS):
+        p.error(f"--formats: a comma-separated list of {', '.join(FORMATS)}")
     common.STAND_INS = args.stand_ins
 
     print(f"# command: {' '.join([sys.executable, *sys.argv])}")
@@ -346,6 +359,7 @@ async def main() -> None:
     where = "a process each" if args.stand_ins == "process" else "threads of this process"
     print(f"# loopback Bot API + OpenAI-compatible stand-ins in {where}; newsbot defaults: "
           f"STATUS_GRACE_S={grace:g}, LLM_MAX_CONCURRENCY={ceiling}, "
+          f"RICH_MESSAGES={fields['rich_messages'].default} (latency runs), "
           f"AIORateLimiter ({TELEGRAM_RATE:g} requests/s)")
     print(f"# final brief = the message with the buttons (reply_markup) reached the Bot API server; "
           f"latency runs: {args.requests} updates, {args.batch} at a time, {args.gap:g} s apart\n")
@@ -360,7 +374,8 @@ async def main() -> None:
         calls += [unique, cached]
     if "throughput" not in skip:
         for language in views:
-            bursts = [await burst(n, args.llm_delay, language, overrides) for n in args.levels]
+            bursts = [await burst(n, args.llm_delay, language, overrides, fmt)
+                      for n in args.levels for fmt in formats]
             print_bursts(bursts, args.llm_delay, VIEWS[language])
             print()
             calls += bursts

@@ -282,8 +282,8 @@ def call_chat(call: Call) -> int:
 
 
 def is_final(call: Call) -> bool:
-    """The final piece of a brief: the message (new or edited) that carries the buttons."""
-    return call.method in ("sendMessage", "editMessageText") and bool(call.params.get("reply_markup"))
+    """The final piece of a brief: the message (new or edited, classic or rich) that carries the buttons."""
+    return call.method in ("sendMessage", "editMessageText", "sendRichMessage") and bool(call.params.get("reply_markup"))
 
 
 def _any_call(call: Call) -> bool:

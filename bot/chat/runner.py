@@ -25,9 +25,9 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.chat.gate import Gate
 from bot.chat.rich import RichChoice
-from bot.chat.status import Pacer, Status
+from bot.chat.status import DRAFT_INTERVAL_S, Pacer, Status
 from bot.engine.article import Article, from_text
-from bot.engine.brief import BriefEngine
+from bot.engine.brief import BriefEngine, Previewer
 from bot.engine.schema import BriefEnvelope
 from bot.engine.service import BriefService
 from bot.ops.config import Settings
@@ -76,6 +76,7 @@ class Runner:
         self.engine, self.fetcher, self.metrics, self.keyboard = engine, fetcher, metrics, keyboard
         self.service = BriefService(settings, store, engine)
         self.pacer = Pacer()
+        self.draft_pacer = Pacer(DRAFT_INTERVAL_S)
         self.rich = RichChoice(settings)
         self.bot: Bot | None = None
         #: in this process, a chat's request and its digest do not interleave (claims order requests)
@@ -173,12 +174,12 @@ class Runner:
             return await read_url(payload["url"], self.fetcher)
         return from_text(payload.get("text", ""), "telegram", min_chars=self.settings.article_min_chars)
 
-    async def brief(self, payload: dict[str, Any], progress: Callable[[str], Coroutine[Any, Any, None]]
-                    ) -> tuple[int, BriefEnvelope, bool]:
+    async def brief(self, payload: dict[str, Any], progress: Callable[[str], Coroutine[Any, Any, None]],
+                    preview: Previewer | None = None) -> tuple[int, BriefEnvelope, bool]:
         """From the store when the same link (recently) or the same text was briefed before by the
         same model and prompts and with the same publisher; else read the article and ask the LLM."""
         done = await self.service.brief(lambda: self.article(payload), url=payload.get("url"), progress=progress,
-                                        publisher=payload.get("publisher_hint"))
+                                        publisher=payload.get("publisher_hint"), preview=preview)
         return done.brief_id, done.envelope, done.cached
 
     # --- one request ----------------------------------------------------------------------------
@@ -196,12 +197,16 @@ class Runner:
             quiet = req.mode == "collect"
             reply = ReplyParameters(message_id=req.message_id, allow_sending_without_reply=True) \
                 if req.message_id else None
+            chat = await self.store.chat(req.chat_id)
+            view = texts.view_of(chat.lang)
+            # a private chat that gets rich messages sees drafts (the brief forming) instead of a
+            # status message; drafts exist in private chats only, and a resumed request has its message
+            drafts = req.chat_id > 0 and req.status_message_id is None and self.rich.wants(req.chat_id, chat.format)
             status = None if quiet else Status(
                 self.bot, req.chat_id, pacer=self.pacer, grace_s=self.settings.status_grace_s,
                 typing_every_s=self.settings.typing_interval_s, reply=reply, thread_id=req.thread_id,
-                message_id=req.status_message_id, spawn=self.spawn, on_shown=lambda mid: self._shown(req, mid))
-            chat = await self.store.chat(req.chat_id)
-            view = texts.view_of(chat.lang)
+                message_id=req.status_message_id, spawn=self.spawn, on_shown=lambda mid: self._shown(req, mid),
+                draft_id=req.id if drafts else None, view=view, draft_pacer=self.draft_pacer)
             if attempts > self.settings.request_max_attempts:
                 await self._give_up(req, attempts - 1, status, view)
                 return
@@ -209,7 +214,8 @@ class Runner:
             try:
                 if status is not None:
                     status.begin()
-                brief_id, env, cached = await self.brief(req.payload, status.stage if status else _quiet)
+                brief_id, env, cached = await self.brief(req.payload, status.stage if status else _quiet,
+                                                         status.preview if status and drafts else None)
                 usage = env.provenance.usage
                 if quiet:
                     # the digest links to what was shared (the URL, or the post on t.me) and names its publisher

@@ -22,8 +22,9 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, EndPointNotFound, TelegramError
 
 from bot.chat import rich as wire
+from bot.engine.brief import Preview
 from bot.render import texts
-from bot.render.rich import RichMessage
+from bot.render.rich import RichMessage, render_draft
 
 #: typing is cosmetic: it is sent only while at most this share of Telegram's budget is in use (a
 #: quarter: when many chats refresh at once, most of the budget stays for the briefs coming next)
@@ -32,6 +33,13 @@ TYPING_MAX_USE = 0.25
 #: two-part brief's calls would go to showing progress and slow every brief by as much; the brief
 #: that comes first needs no status message at all
 STATUS_MAX_USE = 0.5
+#: drafts of one chat at most this often (each is one rate-limited call, like an edit)
+DRAFT_INTERVAL_S = 0.4
+#: Telegram shows a draft for 30 s: one this old is sent again while the work goes on
+DRAFT_REFRESH_S = 20.0
+#: the model's first words show this long after they are read unless the brief is done by then:
+#: a quick model's brief costs its one call only, a slow one's headline shows within half a second
+PREVIEW_WAIT_S = 0.3
 
 
 def has_room(bot: Bot, chat_id: int, share: float = TYPING_MAX_USE) -> bool:
@@ -87,7 +95,8 @@ class Status:
     def __init__(self, bot: Bot, chat_id: int, *, pacer: Pacer, grace_s: float, typing_every_s: float,
                  reply: ReplyParameters | None = None, thread_id: int | None = None,
                  message_id: int | None = None, on_shown: Callable[[int], None] | None = None,
-                 spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]] = asyncio.create_task) -> None:
+                 spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]] = asyncio.create_task,
+                 draft_id: int | None = None, view: texts.View = "both", draft_pacer: Pacer | None = None) -> None:
         self.bot, self.chat_id, self.pacer = bot, chat_id, pacer
         self.grace_s, self.typing_every_s = grace_s, typing_every_s
         self.reply, self.thread_id = reply, thread_id
@@ -100,6 +109,14 @@ class Status:
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._edit_task: asyncio.Task[None] | None = None
+        # drafts (a private chat that gets rich messages): progress streamed instead of a status message
+        self.draft_id, self.view = draft_id, view
+        self.draft_pacer = draft_pacer or Pacer(DRAFT_INTERVAL_S)
+        self._preview: Preview | None = None
+        self._drafted: tuple[str, Preview | None] | None = None
+        self._drafted_at = 0.0
+        self._draft_task: asyncio.Task[None] | None = None
+        self._grace_over = False
 
     def begin(self) -> None:
         """Start the clock: the status message after the grace period, typing while it stays slow."""
@@ -111,6 +128,49 @@ class Status:
         """The pipeline moved on (the brief engine's progress callback); a shown status message follows."""
         self._stage = name
         self._request_edit()
+        self._request_draft()
+
+    def preview(self, seen: Preview) -> None:
+        """The model's headline and summary so far (the brief engine's preview callback)."""
+        self._preview = seen
+        self._request_draft()
+
+    def _request_draft(self) -> None:
+        # one draft call at a time; it shows whatever is newest by then. Before the grace period
+        # only the model's own words are worth a call (a quick brief needs no progress at all).
+        if self.draft_id is None or self._done or self._draft_task is not None:
+            return
+        if self._preview is None and not self._grace_over:
+            return
+        self._draft_task = self.spawn(self._send_drafts(0.0 if self._grace_over else PREVIEW_WAIT_S))
+
+    async def _send_drafts(self, wait: float) -> None:
+        try:
+            if wait:
+                await asyncio.sleep(wait)
+            while not self._done:
+                shown = (self._stage, self._preview)
+                stale = time.monotonic() - self._drafted_at > DRAFT_REFRESH_S
+                if shown == self._drafted and not stale:
+                    return
+                # progress yields to finished briefs: no draft while Telegram's budget is busy
+                if not has_room(self.bot, self.chat_id, STATUS_MAX_USE):
+                    return
+                await self.draft_pacer.turn(self.chat_id)
+                if self._done:
+                    return
+                shown = (self._stage, self._preview)
+                p = self._preview
+                draft = render_draft(self._stage_text(), self.view, p.headline if p else None,
+                                     p.summary if p else None)
+                assert self.draft_id is not None
+                self._drafted, self._drafted_at = shown, time.monotonic()
+                try:
+                    await wire.draft(self.bot, self.chat_id, self.draft_id, draft, thread_id=self.thread_id)
+                except TelegramError:
+                    return  # cosmetic: the brief still comes, as rich or classic
+        finally:
+            self._draft_task = None
 
     def _request_edit(self) -> None:
         # one pending edit at most, throttled per chat; it shows whatever stage is current by then.
@@ -182,15 +242,19 @@ class Status:
     def close(self) -> None:
         """Stop typing and pending edits (also when the request is interrupted)."""
         self._done = True
-        for task in [*self._tasks, self._edit_task]:
+        for task in [*self._tasks, self._edit_task, self._draft_task]:
             if task is not None and not task.done():
                 task.cancel()
         self._tasks.clear()
-        self._edit_task = None
+        self._edit_task = self._draft_task = None
 
     # --- background -----------------------------------------------------------------------------
     async def _show_after_grace(self) -> None:
         await asyncio.sleep(self.grace_s)
+        self._grace_over = True
+        if self.draft_id is not None:
+            self._request_draft()
+            return
         while not has_room(self.bot, self.chat_id, STATUS_MAX_USE):
             await asyncio.sleep(self.typing_every_s)
             if self._done:
@@ -212,6 +276,8 @@ class Status:
             await asyncio.sleep(self.grace_s + self.typing_every_s if not self._shown_stage else self.typing_every_s)
             if self._done:
                 return
+            if self.draft_id is not None:
+                self._request_draft()  # a draft older than DRAFT_REFRESH_S is shown again
             if not has_room(self.bot, self.chat_id):
                 continue
             with contextlib.suppress(Exception):  # cosmetic: never fail a brief over it

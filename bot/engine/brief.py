@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.engine import grounding, passages, prompts
+from bot.engine import grounding, partial_json, passages, prompts
 from bot.engine.article import Article, estimate_tokens, fit_tokens
 from bot.engine.llm import LLMClient, LLMReply
 from bot.engine.normalize import Matcher
@@ -41,6 +41,60 @@ Progress = Callable[[str], Awaitable[None]]
 
 async def _no_progress(stage: str) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the model has written so far that a reader may see before any check: the headline
+    ({"ar": …, "en": …}), then the summary too (None until the model has written it whole)."""
+
+    headline: dict[str, str]
+    summary: dict[str, str] | None = None
+
+
+Previewer = Callable[[Preview], None]
+
+
+def _bilingual(value: object) -> dict[str, str] | None:
+    if isinstance(value, dict) and isinstance(value.get("ar"), str) and isinstance(value.get("en"), str):
+        return {"ar": value["ar"], "en": value["en"]}
+    return None
+
+
+class _Watch:
+    """Reads the start of the answer as it streams and shows the headline, then the summary, as
+    soon as each is whole. It reads again only after PREVIEW_STEP more characters and stops once
+    the summary is shown, so a long answer costs a few small parses."""
+
+    def __init__(self, show: Previewer) -> None:
+        self.show = show
+        self.pieces = self.length = self.read_at = 0
+        self.shown: Preview | None = None
+
+    def __call__(self, parts: list[str]) -> None:
+        if self.shown is not None and self.shown.summary is not None:
+            return
+        self.length += sum(len(p) for p in parts[self.pieces:])
+        self.pieces = len(parts)
+        if self.length - self.read_at < PREVIEW_STEP:
+            return
+        self.read_at = self.length
+        text = "".join(parts)
+        start = text.find("{")
+        loaded = partial_json.load_partial(text[start:]) if start >= 0 else None
+        if loaded is None or not isinstance(loaded[0], dict):
+            return
+        headline = _bilingual(loaded[0].get("headline"))
+        if headline is None:
+            return
+        seen = Preview(headline, _bilingual(loaded[0].get("summary")))
+        if seen != self.shown:
+            self.shown = seen
+            self.show(seen)
+
+
+#: characters of answer between two looks for the headline and summary (a token is ~4)
+PREVIEW_STEP = 48
 
 
 #: Any spelling of the tags that fence untrusted text: <article>, </ARTICLE >, <article_metadata
@@ -210,7 +264,10 @@ class BriefEngine:
         return fit_tokens(article.text, self.settings.article_max_chars, budget)
 
     # --- the pipeline --------------------------------------------------------------------------
-    async def run(self, article: Article, progress: Progress = _no_progress) -> BriefEnvelope:
+    async def run(self, article: Article, progress: Progress = _no_progress,
+                  preview: Previewer | None = None) -> BriefEnvelope:
+        """The checked brief of `article`. `progress` hears the stages; `preview`, the headline and
+        summary of the first answer while the model is still writing it (unchecked)."""
         started = time.monotonic()
         text, truncated = self._fit(article)
         if truncated:
@@ -224,7 +281,8 @@ class BriefEngine:
         schema = span_schema(self.schema, article_spans(text, grounds.matcher)) if self.spans else self.schema
 
         await progress("writing")
-        first = self._evaluate(await self.llm.complete(messages, schema, allow_cut_off=True), grounds)
+        watch = _Watch(preview) if preview is not None else None
+        first = self._evaluate(await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch), grounds)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
         best = first

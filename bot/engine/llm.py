@@ -227,13 +227,14 @@ class LLMClient:
 
     async def complete(
         self, messages: list[dict[str, str]], schema: dict[str, Any], *, max_tokens: int | None = None,
-        name: str = "brief", allow_cut_off: bool = False,
+        name: str = "brief", allow_cut_off: bool = False, on_text: Callable[[list[str]], None] | None = None,
     ) -> LLMReply:
         """One streamed Chat Completion in the configured structured-output mode, retried as needed.
 
         An answer cut off by the token limit or stopped because the model looped raises
         `LLMTruncated` (with `.cut_off` and the `.partial` reply); with `allow_cut_off=True` it is
         returned instead, with `reply.cut_off` set, so the caller can salvage what parsed.
+        `on_text(parts)` sees the answer's text so far (its pieces, not joined) as chunks arrive.
         """
         fmt = response_format(self.mode, schema, name)
         limit = max_tokens or self.settings.llm_max_completion_tokens
@@ -265,7 +266,7 @@ class LLMClient:
             ):
                 with attempt:
                     attempts += 1
-                    got = await self._attempt(kwargs)
+                    got = await self._attempt(kwargs, on_text)
         except (openai.OpenAIError, NoProgress, ConnectionDropped) as exc:
             err = self._to_error(exc)
             # The SDK's exception text quotes the server's body; a server that echoes our headers
@@ -275,18 +276,18 @@ class LLMClient:
             raise err from exc
         return self._reply(got, messages, limit, time.monotonic() - started, attempts, allow_cut_off)
 
-    async def _attempt(self, kwargs: dict[str, Any]) -> _Streamed:
+    async def _attempt(self, kwargs: dict[str, Any], on_text: Callable[[list[str]], None] | None = None) -> _Streamed:
         epoch = await self.concurrency.acquire()
         try:
             try:
-                got = await self._stream(kwargs, epoch)
+                got = await self._stream(kwargs, epoch, on_text)
             except openai.APIStatusError as exc:
                 if not (self._stream_usage and 400 <= exc.status_code < 500 and "stream_options" in body_message(exc)):
                     raise
                 # an older server that does not know the option: ask again without it, estimate usage
                 log.info("the LLM endpoint does not take stream_options; usage will be estimated")
                 self._stream_usage = False
-                got = await self._stream(kwargs, epoch)
+                got = await self._stream(kwargs, epoch, on_text)
         except Exception as exc:
             why = overloaded(exc)
             if why:
@@ -298,7 +299,8 @@ class LLMClient:
         finally:
             self.concurrency.release()
 
-    async def _stream(self, kwargs: dict[str, Any], epoch: int) -> _Streamed:
+    async def _stream(self, kwargs: dict[str, Any], epoch: int,
+                      on_text: Callable[[list[str]], None] | None = None) -> _Streamed:
         """Read one streamed answer; the deadline moves forward as chunks arrive.
 
         The server-sent events are parsed here from the response's bytes rather than by the SDK's
@@ -356,6 +358,8 @@ class LLMClient:
                         got.first_chunk_s = time.monotonic() - sent
                         self.concurrency.first_chunk(got.first_chunk_s, epoch)
                     self._take(got, batch, request)
+                    if on_text is not None and got.parts:
+                        on_text(got.parts)
                     if got.loop_start is not None:
                         done = True  # leaving the block closes the connection: the server stops generating
                 await received.aclose()

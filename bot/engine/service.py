@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from bot.engine import prompts
 from bot.engine.article import Article, check_length
-from bot.engine.brief import BriefEngine, Progress, _no_progress
+from bot.engine.brief import BriefEngine, Previewer, Progress, _no_progress
 from bot.engine.schema import BriefEnvelope
 from bot.ops.config import Settings
 from bot.store import Store
@@ -72,7 +72,7 @@ class BriefService:
 
     async def brief(self, read: Reader, *, url: str | None = None, min_chars: int | None = None,
                     progress: Progress = _no_progress, use_cache: bool = True,
-                    publisher: str | None = None) -> Briefed:
+                    publisher: str | None = None, preview: Previewer | None = None) -> Briefed:
         """The brief of the article `read` gives. `url` is the link as shared: a brief of it is
         reused before anything is fetched. `min_chars`: the one minimum-length rule, for callers
         that hold every input to it (the CLI); pasted text is held to it when it is read.
@@ -85,7 +85,7 @@ class BriefService:
             check_length(article.text, min_chars)
         if use_cache and (found := await self.cached(content_hash=article.content_hash, publisher=publisher)):
             return found
-        env = await self.engine.run(article, progress)
+        env = await self.engine.run(article, progress, preview)
         if self.store is None:
             return Briefed(0, env, False)
         # keyed by the link as shared, so the next share of it needs no fetch either

@@ -38,6 +38,8 @@ RICH_LABELS: dict[str, dict[str, str]] = {
     "dropped_paragraphs": {"ar": "✂️ لم تتسع الرسالة لـ{n} من الفقرات؛ بقيت مقاطعها في الملخص أعلاه.",
                            "en": "✂️ {n} paragraph(s) did not fit; their spans are quoted in the brief above."},
     "go": {"ar": "↩︎ في المقال", "en": "↪︎ in the article"},
+    "unchecked": {"ar": "⏳ لم يُتحقق منه بعد: يُكتب الباقي ويُقارن بالمقال",
+                  "en": "⏳ Not yet checked: the rest is being written and checked against the article"},
     "said": {"ar": "✓ المقال ينسبه إليه", "en": "✓ the article attributes it"},
     "unverified": {"ar": "⚠️ غير موثّق", "en": "⚠️ unverified"},
     "footer": {"ar": "{model} · الموجّه {prompt} · وُجد في المقال {v} من {n} من الاقتباسات والأدلة · {nv} من {nn} من الأسماء",
@@ -302,3 +304,21 @@ def render_rich(env: BriefEnvelope, view: View = "both") -> RichMessage | None:
     usage = measure(message)
     assert usage.fits()
     return RichMessage(html=message, is_rtl=lead == "ar", usage=usage, cut=cut)
+
+
+def render_draft(stage: str, view: View = "both", headline: dict[str, str] | None = None,
+                 summary: dict[str, str] | None = None) -> RichMessage:
+    """A streamed draft (sendRichMessageDraft): the stage the work is at, and once the model has
+    written them, the headline and summary, labelled as not yet checked."""
+    langs = _langs(view)
+    out = []
+    for lang in langs:
+        f = _Fmt(html=True, lang=lang)
+        if headline is not None:
+            out.append(f"<h2>📰 {f.esc(headline[lang])}</h2>")
+            if summary is not None:
+                out.append(f"<p>{f.esc(summary[lang])}</p>")
+            out.append(f"<p>{f.i(RICH_LABELS['unchecked'][lang])}</p>")
+    out.append(f"<p>{_Fmt(html=True, lang=langs[0]).esc(stage)}</p>")
+    html_text = "".join(out)
+    return RichMessage(html=html_text, is_rtl=langs[0] == "ar", usage=measure(html_text), cut=False)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.chat.app import NewsBot
 from bot.ops.config import Settings
-from tests.conftest import EXAMPLE_ARTICLE
+from tests.conftest import EXAMPLE_ARTICLE, example_brief
 from tests.fakes import updates as U
-from tests.fakes.botapi_server import FakeBotAPI
-from tests.fakes.openai_server import FakeLLM
+from tests.fakes.botapi_server import BOT_USERNAME, FakeBotAPI
+from tests.fakes.openai_server import FakeLLM, completion
 from tests.fakes.rich_html import check
 from tests.telegram_harness import BRIEF_MARK, configure, until
 
@@ -45,17 +46,18 @@ async def test_a_brief_in_both_languages_is_one_rich_message(richbot: NewsBot, b
     assert got.links and set(got.links) <= got.anchors
 
 
-async def test_the_status_message_becomes_the_rich_brief(richbot: NewsBot, botapi: FakeBotAPI,
-                                                         llm_server: FakeLLM) -> None:
+async def test_in_a_group_the_status_message_becomes_the_rich_brief(richbot: NewsBot, botapi: FakeBotAPI,
+                                                                   llm_server: FakeLLM) -> None:
+    group = -100602  # drafts are for private chats: a group sees the status message
     llm_server.delay = 1.5  # past the grace period: a status message shows
-    botapi.push("message", U.message(602, ARTICLE))
-    await until(lambda: BRIEF_MARK in botapi.visible_text(602))
-    status = botapi.sent(602, ("sendMessage",))
+    botapi.push("message", U.mention(group, f"@{BOT_USERNAME} {ARTICLE}", uid=21))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(group))
+    status = botapi.sent(group, ("sendMessage",))
     assert len(status) == 1 and "Writing the brief" in status[0].params["text"]
-    final = botapi.sent(602, ("editMessageText",))[-1].params
+    final = botapi.sent(group, ("editMessageText",))[-1].params
     assert int(final["message_id"]) == status[0].result["message_id"] and "rich_message" in final
-    assert "sendRichMessage" not in chat_calls(botapi, 602)  # edited in place, not sent again
-    assert len(botapi.messages) == 1
+    assert {"sendRichMessage", "sendRichMessageDraft"}.isdisjoint(chat_calls(botapi, group))
+    assert len([k for k in botapi.messages if k[0] == group]) == 1
 
 
 @pytest.mark.parametrize("refusal", ["missing", "bad"])
@@ -82,15 +84,17 @@ async def test_a_refused_rich_message_goes_out_classic_at_once_without_error_or_
 
 async def test_a_refused_rich_edit_becomes_a_classic_edit_of_the_same_status_message(
         richbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    group = -100605
     botapi.refuse_rich = "missing"
     llm_server.delay = 1.5
-    botapi.push("message", U.message(605, ARTICLE))
-    await until(lambda: BRIEF_MARK in botapi.visible_text(605))
-    status = botapi.sent(605, ("sendMessage",))[0]
-    edits = botapi.sent(605, ("editMessageText",))
+    botapi.push("message", U.mention(group, f"@{BOT_USERNAME} {ARTICLE}", uid=22))
+    await until(lambda: "من يضغط على من" in botapi.visible_text(group) and BRIEF_MARK in botapi.visible_text(group))
+    status = botapi.sent(group, ("sendMessage",))[0]
+    edits = botapi.sent(group, ("editMessageText",))
     assert any(int(e.params["message_id"]) == status.result["message_id"] and "text" in e.params for e in edits)
-    assert "من يضغط على من" in botapi.messages[(605, status.result["message_id"])]["plain"]  # its Arabic part
-    botapi.errors.clear()
+    assert "من يضغط على من" in botapi.messages[(group, status.result["message_id"])]["plain"]  # its Arabic part
+    assert "⚠️" not in botapi.visible_text(group)
+    botapi.errors.clear()  # the refusal was ordered up
 
 
 async def test_a_chat_that_chose_classic_gets_classic(richbot: NewsBot, botapi: FakeBotAPI,
@@ -122,3 +126,21 @@ async def test_language_buttons_re_render_a_rich_brief_in_place(richbot: NewsBot
     edit = botapi.sent(607, ("editMessageText",))[-1].params
     assert edit["rich_message"]["is_rtl"] is False and "rich_message" in edit
     assert BRIEF_MARK in botapi.visible_text(607) and len(botapi.messages) == 1
+
+
+async def test_a_private_chat_sees_the_headline_as_a_draft_while_the_model_writes(
+        richbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    data = example_brief()
+    text = json.dumps(data, ensure_ascii=False)
+    llm_server.default = lambda payload: completion(text, chunk_chars=16, chunk_delay=0.006)  # ~2.5 s of writing
+    botapi.push("message", U.message(611, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(611))
+    calls = [c for c in botapi.calls if str(c.params.get("chat_id")) == "611"]
+    drafts = [c for c in calls if c.method == "sendRichMessageDraft"]
+    final = calls[-1]
+    assert final.method == "sendRichMessage" and "sendMessage" not in {c.method for c in calls}  # no status message
+    first = next(c for c in drafts if data["headline"]["en"] in check(c.params["rich_message"]["html"]).text)
+    assert "Not yet checked" in check(first.params["rich_message"]["html"]).text
+    assert final.at - first.at > 1.0  # the headline showed while most of the answer was still to come
+    assert any(data["summary"]["en"][:60] in c.params["rich_message"]["html"] for c in drafts)
+    assert len({c.params["draft_id"] for c in drafts}) == 1  # one draft, animated from stage to stage
