@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, EndPointNotFound, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
+from bot.chat import rich as wire
 from bot.chat.gate import Gate
 from bot.chat.runner import Runner, error_text
 from bot.digests.schedule import ScheduleError, parse_schedule, schedule_time
@@ -25,6 +26,8 @@ from bot.ledger.record import what_changed
 from bot.ops.errors import NotAllowed, StorageUnavailable
 from bot.render import texts
 from bot.render.digest import compose
+from bot.render.digest_rich import compose_rich
+from bot.render.rich import RichMessage
 from bot.store import ChatSettings, Store
 
 log = logging.getLogger(__name__)
@@ -203,12 +206,31 @@ class Digests:
             return compose(items, view, since=cs.last_digest_at, now=now, tz=cs.timezone, chat=chat,
                            verdicts=verdicts, changed=changed)
 
-        # AIORateLimiter paces these within Telegram's ~20 messages a minute per group
-        for text in digest(texts.view_of(cs.lang)):
-            await self.bot.send_message(chat_id, text)
+        def rich(view: texts.View, chat: str | None = None) -> RichMessage | None:
+            return compose_rich(items, view, since=cs.last_digest_at, now=now, tz=cs.timezone, chat=chat,
+                                verdicts=verdicts, changed=changed)
+
+        await self._send(chat_id, cs, digest, rich)
         await self.store.set_last_digest(chat_id, entries[-1].shared_at)
-        await self._deliver(chat_id, digest)
+        await self._deliver(chat_id, digest, rich)
         return True
+
+    async def _send(self, to: int, cs: ChatSettings, digest: Callable[[texts.View, str | None], list[str]],
+                    rich: Callable[[texts.View, str | None], RichMessage | None], chat: str | None = None) -> None:
+        """The digest in `to`'s view: one rich message where that chat gets them, else (or when
+        Telegram refuses it) the classic messages, paced by AIORateLimiter within Telegram's ~20
+        messages a minute per group."""
+        view = texts.view_of(cs.lang)
+        if self.runner.rich.wants(to, cs.format) and (message := rich(view, chat)) is not None:
+            try:
+                await wire.send(self.bot, to, message)
+                return
+            except (BadRequest, EndPointNotFound) as exc:
+                if not wire.refusal(exc):
+                    raise
+                self.runner.rich.refused(to, exc)
+        for text in digest(view, chat):
+            await self.bot.send_message(to, text)
 
     async def _settle(self, chat_id: int, items: list[Item]) -> Verdicts:
         """With DIGEST_LLM_MERGE, one small LLM call settles the pairs the scores leave open."""
@@ -223,7 +245,8 @@ class Digests:
             await self.store.add_usage(0, chat_id, prompt_tokens=tokens)  # the chat's spending, like its briefs
         return verdicts
 
-    async def _deliver(self, chat_id: int, digest: Callable[[texts.View, str | None], list[str]]) -> None:
+    async def _deliver(self, chat_id: int, digest: Callable[[texts.View, str | None], list[str]],
+                       rich: Callable[[texts.View, str | None], RichMessage | None]) -> None:
         """The digest to each subscriber privately, in their own view, while they are still members."""
         name = await self.store.username_of(chat_id)
         title = f"@{name}" if name else str(chat_id)
@@ -232,8 +255,7 @@ class Digests:
                 if not await self._is_member(chat_id, user_id):
                     await self.store.unsubscribe(user_id, chat_id)
                     continue
-                for text in digest(texts.view_of((await self.store.chat(user_id)).lang), title):
-                    await self.bot.send_message(user_id, text)
+                await self._send(user_id, await self.store.chat(user_id), digest, rich, title)
             except Forbidden:  # the user blocked the bot or never started it: stop trying
                 await self.store.unsubscribe(user_id, chat_id)
             except TelegramError as exc:

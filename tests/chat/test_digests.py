@@ -283,3 +283,28 @@ async def test_a_digest_posted_late_does_not_undo_digest_off(bot_settings: Setti
         assert not (await bot.store.chat(GROUP)).digest_enabled
     finally:
         await bot.stop()
+
+
+async def test_a_rich_digest_is_one_message_with_a_table_of_stories_and_their_links(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    from tests.fakes.rich_html import check
+
+    bot = await start(configure(bot_settings, rich_messages="auto"), llm_server)
+    try:
+        await digest_on(botapi)
+        shared = [U.message(GROUP, s["article"], uid=MEMBER) for s in STORIES.values()]
+        for m in shared:
+            botapi.push("message", m)
+        await until(lambda: llm_server.calls == 3)
+        botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))
+        await until(lambda: botapi.sent(GROUP, ("sendRichMessage",)))
+        (call,) = botapi.sent(GROUP, ("sendRichMessage",))
+        html = call.params["rich_message"]["html"]
+        got = check(html)
+        assert "News digest" in got.text and "موجز الأخبار" in got.text  # the group's view: both languages
+        assert html.count("<table bordered striped>") == 2 and html.count("<details><summary>") == 6
+        for m in shared:  # each story links to the post it came from
+            assert f'href="https://t.me/c/1234500300/{m["message_id"]}"' in html
+        assert not [c for c in botapi.sent(GROUP, ("sendMessage",)) if "News digest" in c.params["text"]]
+    finally:
+        await bot.stop()
