@@ -118,6 +118,7 @@ class Resolver:
         self.identities = {i.id: i for i in identities}
         self.threshold = threshold
         self._next = -1  # new identities carry negative ids until the store gives them theirs
+        self.changed: set[int] = set()  # known identities given a relation here (to be saved)
 
     def match(self, c: Candidate) -> Identity | None:
         best, score = None, 0.0
@@ -141,12 +142,18 @@ class Resolver:
         ident = Identity(id=self._next, chat_id=chat_id, name_en=c.name_en, name_ar=c.name_ar, kind=c.kind,
                          country=c.country, aliases=set(c.keys), related=self.related_to(c))
         self._next -= 1
+        if group_of(c.kind) == "gov" and c.country:
+            # a country's people and bodies seen before its state now belong to it
+            for other in self.identities.values():
+                if other.related is None and other.country == c.country and other.kind == "person":
+                    other.related = ident.id
+                    self.changed.add(other.id)
         self.identities[ident.id] = ident
         return ident
 
     def related_to(self, c: Candidate) -> int | None:
-        """A person or body of a country belongs to that country's state, without being it."""
-        if group_of(c.kind) == "gov" or not c.country:
+        """A person of a country (its prime minister, an envoy) belongs to its state, without being it."""
+        if c.kind != "person" or not c.country:
             return None
         return next((i.id for i in self.identities.values() if group_of(i.kind) == "gov" and i.country == c.country),
                     None)

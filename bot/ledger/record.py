@@ -58,7 +58,7 @@ async def record(store: Store, env: BriefEnvelope, *, chat_id: int, brief_id: in
     resolver = Resolver(await store.ledger_identities(chat_id))
     events = events_of(env, resolver, chat_id=chat_id, brief_id=brief_id, shared_at=shared_at, link=link,
                        outlet=outlet, outlet_ar=outlet_ar)
-    touched = {e.actor for e in events} | {e.target for e in events if e.target is not None}
+    touched = {e.actor for e in events} | {e.target for e in events if e.target is not None} | resolver.changed
     real: dict[int, int] = {}
     # a country's state before the bodies related to it, so theirs can point at its stored id
     for ident in sorted(resolver.identities.values(), key=lambda i: i.related is not None):

@@ -27,7 +27,7 @@ FIELD_CAP = 200
 WORDS: dict[str, tuple[str, str]] = {
     "timeline_title": ("🕰 سجل {name}", "🕰 Record of {name}"),
     "timeline_empty": ("لا شيء في سجل هذه المحادثة عن {name} بعد.", "Nothing about {name} in this chat's record yet."),
-    "timeline_more": ("و{n} أقدم", "and {n} older"),
+    "timeline_more": ("أحداث أقدم لم تُعرض هنا.", "Older events are not shown here."),
     "related": ("مرتبط بـ{name}", "related to {name}"),
     "pressures_on": ("ضغط على", "pressed"),
     "position": ("موقف", "position"),
@@ -150,8 +150,9 @@ def _per_view(view: texts.View, atoms_of: Callable[[Lang], list[str]], limit: in
 
 
 def timeline(ident: Identity, events: Sequence[Event], names: dict[int, Identity], view: texts.View, *,
-             total: int | None = None, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """An actor's record, newest first: pressures as actor and as target, and positions."""
+             limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """An actor's record, newest first: pressures as actor and as target, and positions (the newest
+    MAX_TIMELINE; `events` may hold one more, to tell that older ones exist)."""
     def name(i: int, lang: Lang) -> str:
         known = names.get(i)
         return known.name(lang) if known else "?"
@@ -163,9 +164,8 @@ def timeline(ident: Identity, events: Sequence[Event], names: dict[int, Identity
         if not events:
             return [*out, _line(one("timeline_empty", lang, name=ident.name(lang)), lang)]
         out += [event_line(e, name, lang) for e in events[:MAX_TIMELINE]]
-        rest = (total or len(events)) - min(len(events), MAX_TIMELINE)
-        if rest > 0:
-            out.append(_line(one("timeline_more", lang, n=texts.number(rest, lang)), lang))
+        if len(events) > MAX_TIMELINE:
+            out.append(_line(one("timeline_more", lang), lang))
         return out
 
     return _per_view(view, atoms, limit)
@@ -205,7 +205,7 @@ def timeline_rich(ident: Identity, events: Sequence[Event], names: dict[int, Ide
                             for e in said)
             out.append(f"<h3>{one('positions', lang)}</h3><ul>{items}</ul>")
         if len(events) > MAX_TIMELINE:
-            out.append(f"<p><i>{one('timeline_more', lang, n=texts.number(len(events) - MAX_TIMELINE, lang))}</i></p>")
+            out.append(f"<p><i>{one('timeline_more', lang)}</i></p>")
         parts.append("".join(out))
     message = "<hr/>".join(parts)
     usage = measure(message)

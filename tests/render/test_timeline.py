@@ -32,6 +32,7 @@ def test_a_long_timeline_stays_within_telegrams_limit_in_each_view() -> None:
         text = "\n".join(messages)
         assert text.count("news.example") == render.MAX_TIMELINE * (2 if view == "both" else 1)  # newest 40
         assert ("(unverified)" in text) == (view != "ar")
-    assert "و5 أقدم" in "\n".join(render.timeline(egypt, events, names, "ar"))
+    assert "أحداث أقدم لم تُعرض" in "\n".join(render.timeline(egypt, events, names, "ar"))
+    assert "Older events" not in "\n".join(render.timeline(egypt, events[:render.MAX_TIMELINE], names, "en"))
     empty = render.timeline(egypt, [], names, "en")
     assert empty == ["<b>🕰 Record of Egypt</b>\nNothing about Egypt in this chat's record yet."]

@@ -76,3 +76,13 @@ async def test_merge_split_track_and_forget(store: Store) -> None:
     assert await store.ledger_identities(CHAT) == [] and await store.ledger_tracked(CHAT) == []
     assert await store.digest_entries(CHAT, 0) == []
     assert len(await store.ledger_identities(OTHER)) == 2  # another chat keeps its own
+
+
+async def test_a_person_seen_before_their_state_is_related_to_it_once_it_appears(store: Store) -> None:
+    await record(store, brief(["qatar_pm", "hamas"], [(["qatar_pm"], ["hamas"], "REQUEST")]), chat_id=CHAT,
+                 brief_id=1, shared_at=1.0)
+    await record(store, brief(["qatar", "israel"], [(["qatar"], ["israel"], "PROTEST")]), chat_id=CHAT,
+                 brief_id=2, shared_at=2.0)
+    idents = {i.name_en: i for i in await store.ledger_identities(CHAT)}
+    assert idents["Qatar's prime minister"].related == idents["Qatar"].id
+    assert idents["Hamas"].related is None and idents["Israel"].related is None
