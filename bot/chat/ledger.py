@@ -34,6 +34,9 @@ from bot.store import Request, Store
 log = logging.getLogger(__name__)
 KEY = "ledger"
 MAX_SUGGESTIONS = 6  # merge and split buttons under /actors
+#: a story, for alerts, is one pressure (the same pair and type) reported with gaps shorter than this;
+#: reported again after a longer silence it is news again
+STORY_QUIET_S = 3 * 86_400
 LOOK_ALIKE = 0.3  # names this similar but below the merge threshold are offered for merging
 
 
@@ -92,15 +95,15 @@ class Ledger:
         for actor in sorted(tracked):
             involved = [e for e in pressures if actor in (e.actor, e.target)]
             # one story, for alerts, is one pressure: the same pair and type, whoever reports it
-            fresh = [e for e in involved
-                     if await self.store.ledger_alert_once(req.chat_id, actor, f"{e.actor}>{e.target}:{e.event}")]
+            fresh = [e for e in involved if await self.store.ledger_alert_once(
+                req.chat_id, actor, f"{e.actor}>{e.target}:{e.event}", STORY_QUIET_S)]
             if fresh and actor in idents:
                 await bot.send_message(req.chat_id, render.alert(idents[actor], fresh, idents, view),
-                                       message_thread_id=req.thread_id, disable_web_page_preview=True)
+                                       message_thread_id=req.thread_id)
 
     # --- commands -------------------------------------------------------------------------------
     async def _reply(self, msg: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-        await msg.reply_text(text, reply_markup=markup, disable_web_page_preview=True,
+        await msg.reply_text(text, reply_markup=markup,
                              reply_parameters=ReplyParameters(message_id=msg.message_id,
                                                               allow_sending_without_reply=True))
 
@@ -129,7 +132,7 @@ class Ledger:
                         raise
                     self.rich.refused(chat_id, exc)  # the classic record goes instead
         for text in render.timeline(idents[actor], events, idents, view):
-            await bot.send_message(chat_id, text, reply_parameters=reply, disable_web_page_preview=True)
+            await bot.send_message(chat_id, text, reply_parameters=reply)
         return True
 
     async def timeline(self, msg: Message, args: list[str]) -> None:

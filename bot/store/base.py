@@ -364,8 +364,9 @@ class Store(abc.ABC):
     async def ledger_tracked(self, chat_id: int) -> list[int]: ...
 
     @abc.abstractmethod
-    async def ledger_alert_once(self, chat_id: int, actor: int, story: str) -> bool:
-        """True for the first alert about `actor` in `story`, False for every later one."""
+    async def ledger_alert_once(self, chat_id: int, actor: int, story: str, quiet_s: float) -> bool:
+        """Note that `story` was reported again in the chat; True when that is news for `actor`'s
+        alert: the first report, or the first after `quiet_s` without any."""
 
     @abc.abstractmethod
     async def forget_chat(self, chat_id: int) -> int:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     Conn = psycopg.AsyncConnection[dict[str, Any]]
 
 T = TypeVar("T")
+NOW = "extract(epoch from now())::float8"  # the database's clock, as the store's other times
 
 SCHEMA = """
     CREATE TABLE ledger_identities (
@@ -64,7 +65,7 @@ SCHEMA = """
         chat_id BIGINT NOT NULL,
         actor BIGINT NOT NULL,
         story TEXT NOT NULL,
-        sent_at DOUBLE PRECISION NOT NULL,
+        sent_at DOUBLE PRECISION NOT NULL,           -- when the story was last reported in the chat
         PRIMARY KEY (chat_id, actor, story)
     );
 """
@@ -206,9 +207,17 @@ class PostgresLedger:
                                     (chat_id,))
         return [int(r["actor"]) for r in rows]
 
-    async def ledger_alert_once(self, chat_id: int, actor: int, story: str) -> bool:
-        return await self._execute("INSERT INTO ledger_alerts (chat_id, actor, story, sent_at) VALUES (%s, %s, %s, %s)"
-                                   " ON CONFLICT DO NOTHING", (chat_id, actor, story, clock.now())) > 0
+    async def ledger_alert_once(self, chat_id: int, actor: int, story: str, quiet_s: float) -> bool:
+        async def body(conn: Conn) -> bool:
+            key = {"c": chat_id, "a": actor, "s": story}
+            row = await (await conn.execute(f"SELECT sent_at, {NOW} AS now FROM ledger_alerts WHERE chat_id = %(c)s"
+                                            " AND actor = %(a)s AND story = %(s)s FOR UPDATE", key)).fetchone()
+            await conn.execute("INSERT INTO ledger_alerts (chat_id, actor, story, sent_at) VALUES"
+                               f" (%(c)s, %(a)s, %(s)s, {NOW}) ON CONFLICT (chat_id, actor, story)"
+                               " DO UPDATE SET sent_at = excluded.sent_at", key)
+            return row is None or row["now"] - row["sent_at"] >= quiet_s
+
+        return await self._run(body)
 
     async def forget_chat(self, chat_id: int) -> int:
         async def body(conn: Conn) -> int:

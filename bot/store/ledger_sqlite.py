@@ -60,7 +60,7 @@ SCHEMA = """
         chat_id INTEGER NOT NULL,
         actor INTEGER NOT NULL,
         story TEXT NOT NULL,
-        sent_at REAL NOT NULL,
+        sent_at REAL NOT NULL,                       -- when the story was last reported in the chat
         PRIMARY KEY (chat_id, actor, story)
     );
 """
@@ -206,11 +206,15 @@ class SQLiteLedger:
             return [r[0] for r in self._db.execute("SELECT actor FROM ledger_tracks WHERE chat_id = ? ORDER BY created_at",
                                                    (chat_id,))]
 
-    async def ledger_alert_once(self, chat_id: int, actor: int, story: str) -> bool:
+    async def ledger_alert_once(self, chat_id: int, actor: int, story: str, quiet_s: float) -> bool:
+        now = clock.now()
         with self._tx() as db:
-            cur = db.execute("INSERT OR IGNORE INTO ledger_alerts (chat_id, actor, story, sent_at) VALUES (?, ?, ?, ?)",
-                             (chat_id, actor, story, clock.now()))
-            return cur.rowcount > 0
+            row = db.execute("SELECT sent_at FROM ledger_alerts WHERE chat_id = ? AND actor = ? AND story = ?",
+                             (chat_id, actor, story)).fetchone()
+            db.execute("INSERT INTO ledger_alerts (chat_id, actor, story, sent_at) VALUES (?, ?, ?, ?)"
+                       " ON CONFLICT (chat_id, actor, story) DO UPDATE SET sent_at = excluded.sent_at",
+                       (chat_id, actor, story, now))
+            return row is None or now - row[0] >= quiet_s
 
     async def forget_chat(self, chat_id: int) -> int:
         with self._tx() as db:

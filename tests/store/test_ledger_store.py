@@ -70,7 +70,8 @@ async def test_merge_split_track_and_forget(store: Store) -> None:
     new = await store.ledger_split(CHAT, rsf, "en:hamas")
     assert new is not None
     assert [(e.actor, e.target) for e in await store.ledger_timeline(CHAT, new)] == [(rsf, new)]
-    assert await store.ledger_alert_once(CHAT, rsf, "s") and not await store.ledger_alert_once(CHAT, rsf, "s")
+    assert await store.ledger_alert_once(CHAT, rsf, "s", 60) and not await store.ledger_alert_once(CHAT, rsf, "s", 60)
+    assert await store.ledger_alert_once(CHAT, rsf, "s", 0)  # reported again after the quiet time: news
     await store.add_digest_item(CHAT, 1)
     assert await store.forget_chat(CHAT) > 0
     assert await store.ledger_identities(CHAT) == [] and await store.ledger_tracked(CHAT) == []
