@@ -179,7 +179,8 @@ class Ledger:
 
     def actors_keyboard(self, chat_id: int, idents: list[Identity]) -> InlineKeyboardMarkup | None:
         """🔗 merge buttons for look-alikes the resolver kept apart; ✂️ split buttons for actors
-        known by several names."""
+        known by several names; among the newest identities (every pair of them is compared)."""
+        idents = idents[-render.MAX_ACTORS:]
         pairs = []
         for n, a in enumerate(idents):
             for b in idents[n + 1:]:

@@ -21,6 +21,7 @@ from bot.render.rich_limits import measure
 Lang = Literal["ar", "en"]
 MAX_TIMELINE = 40  # events in one timeline; older ones are counted
 MAX_CHANGES = 12  # lines of "What changed" in one digest
+MAX_ACTORS = 60  # identities listed by /actors (and compared for its merge buttons), the newest
 FIELD_CAP = 200
 
 #: key → (Arabic, English); `{name}` values are HTML-escaped by `say`
@@ -47,6 +48,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "deescalation": ("تهدئة", "de-escalation"),
     "position_changed": ("تغيّر الموقف", "position changed"),
     "actors_title": ("👥 الفاعلون في سجل هذه المحادثة", "👥 Actors in this chat's record"),
+    "actors_newest": ("أحدث {n} من {total}؛ ابحث عن غيرها بـ /timeline.", "The newest {n} of {total}; find others with /timeline."),
     "actors_empty": ("لا فاعلين في سجل هذه المحادثة بعد.", "No actors in this chat's record yet."),
     "actors_hint": ("الأزرار: 🔗 دمج اثنين متشابهين، ✂️ فصل اسم عن فاعل (للمشرفين).",
                     "Buttons: 🔗 merge two look-alikes, ✂️ split a name off an actor (admins)."),
@@ -259,14 +261,19 @@ def changed(changes: Sequence[Change], names: dict[int, Identity], lang: Lang) -
 
 
 def actors_list(idents: Sequence[Identity], view: texts.View) -> list[str]:
-    """/actors: each identity with its names in both languages, kind, country and related one."""
+    """/actors: the newest MAX_ACTORS identities, each with its names in both languages, country and
+    related one (older ones are found by name with /timeline)."""
     by_id = {i.id: i for i in idents}
+    shown = list(idents)[-MAX_ACTORS:]
 
     def atoms(lang: Lang) -> list[str]:
         if not idents:
             return [_line(one("actors_empty", lang), lang)]
         out = [_line(f"<b>{one('actors_title', lang)}</b>", lang)]
-        for i in idents:
+        if len(shown) < len(idents):
+            out.append(_line(one("actors_newest", lang, n=texts.number(len(shown), lang),
+                                 total=texts.number(len(idents), lang)), lang))
+        for i in shown:
             other = i.name_en if lang == "ar" else i.name_ar
             extra = f" · {esc(i.country, lang)}" if i.country else ""
             if i.related in by_id:
