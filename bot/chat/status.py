@@ -7,6 +7,11 @@ work), the status message waits for room, and a brief ready before that comes as
 Slow work refreshes the typing action while Telegram's rate limits have room to spare (it never
 waits in their queue). A status message belongs to one request: once its brief is shown, nothing
 edits it again.
+
+A private chat that gets rich messages has no status message: the brief forms as a draft
+(sendRichMessageDraft), the model's headline and summary as soon as they are written, labelled as
+not yet checked, and the checked brief follows as one rich message. Drafts are progress too: they
+yield to finished briefs while Telegram's budget is busy.
 """
 
 from __future__ import annotations

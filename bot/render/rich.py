@@ -279,31 +279,34 @@ def render_rich(env: BriefEnvelope, view: View = "both") -> RichMessage | None:
     langs = _langs(view)
     lead = langs[0]
     spans = _spans(env)
-    all_anchors = {s.name for s in spans}
+    anchors = {s.name for s in spans}
 
-    def compose(anchors: set[str], article: str) -> str:
-        briefs = "<hr/>".join(_brief(env, lang, anchors) for lang in langs)
-        return briefs + article + _footer(env, lead)
+    def brief(linked: set[str]) -> tuple[str, str]:
+        return "<hr/>".join(_brief(env, lang, linked) for lang in langs), _footer(env, lead)
 
-    bare = compose(all_anchors, "")
-    if not measure(bare).fits():
+    # what the pieces use adds up (a fragment of whole elements at the top level), so the brief is
+    # measured once and each try of the article section on its own: the HTML parser is the cost
+    head, foot = brief(anchors)
+    fixed = measure(head + foot)
+    if not fixed.fits():
         return None
-    passages = env.article.passages
-    article, cut = "", False
-    if spans and passages:
+    article, usage, cut = "", fixed, False
+    if spans and env.article.passages:
         # whole paragraphs first; then only the text around each span; then fewer paragraphs
-        for keep in range(len(passages), 0, -1):
+        for keep in range(len(env.article.passages), 0, -1):
             for window in (None, *WINDOWS):
-                candidate, cut = _article(env, langs, spans, window, keep)
-                if measure(compose(all_anchors, candidate)).fits():
-                    article = candidate
+                candidate, was_cut = _article(env, langs, spans, window, keep)
+                total = fixed + measure(candidate)
+                if total.fits():
+                    article, usage, cut = candidate, total, was_cut
                     break
             if article:
                 break
-    message = compose(_anchors_in(article), article)
-    usage = measure(message)
-    assert usage.fits()
-    return RichMessage(html=message, is_rtl=lead == "ar", usage=usage, cut=cut)
+    kept = _anchors_in(article)
+    if kept != anchors:  # a span whose paragraph did not fit: its links go (the brief only gets shorter)
+        head, foot = brief(kept)
+        usage = measure(head + foot) + measure(article)
+    return RichMessage(html=head + article + foot, is_rtl=lead == "ar", usage=usage, cut=cut)
 
 
 def render_draft(stage: str, view: View = "both", headline: dict[str, str] | None = None,

@@ -135,3 +135,6 @@ def test_every_reference_brief_renders_within_limits_in_every_view(name: str, ar
         assert msg is not None, (name, view)
         got = check(msg.html)
         assert got.links and set(got.links) <= got.anchors
+        # the renderer's own count (a fast tokenizer) agrees with the strict parser's
+        u = msg.usage
+        assert (u.chars, u.blocks, u.depth, u.columns) == (got.chars, got.blocks, got.depth, got.columns)
