@@ -15,7 +15,7 @@ import logging
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.chat import rich as rich_wire
 from bot.chat.buttons import Signer
@@ -200,11 +200,18 @@ class Ledger:
         msg, chat = update.effective_message, update.effective_chat
         assert msg is not None and chat is not None
         view = await self.view(chat.id)
-        if chat.type != ChatType.PRIVATE and not await is_admin(update, context):
+        # a private chat is its user's; only a channel's admins post in it
+        if chat.type not in (ChatType.PRIVATE, ChatType.CHANNEL) and not await is_admin(update, context):
             await self._reply(msg, render.say("admins_only", view))
             return
         gone = await self.store.forget_chat(chat.id)
         log.info("chat %s forgotten (%d rows)", chat.id, gone)
+        if chat.type == ChatType.CHANNEL:  # subscribers see digests only: the command post goes, no answer
+            try:
+                await msg.delete()
+            except TelegramError as exc:
+                log.info("could not delete a /forget post in channel %s: %s", chat.id, exc)
+            return
         await self._reply(msg, render.say("forget_done", view))
 
     # --- buttons --------------------------------------------------------------------------------
@@ -338,6 +345,8 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
                           ("actors", on_actors), ("forget", on_forget)):
         app.add_handler(CommandHandler(name, handler))
     app.add_handler(CallbackQueryHandler(on_ledger_button, pattern=r"^l[btmxs]:"))
+    # a channel's posts are its admins': /forget there, ahead of the handler that collects posts
+    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.Regex(r"^/forget(@\w+)?$"), on_forget))
 
 
 def install(app: Application, store: Store, signer: Signer, secret: bytes,  # type: ignore[type-arg]

@@ -262,3 +262,29 @@ async def test_the_record_is_one_rich_message_where_the_chat_has_them_and_classi
         botapi.errors.clear()  # the refusal was ordered up
     finally:
         await bot.stop()
+
+
+async def test_forget_in_a_channel_deletes_its_record_and_the_command_post_without_a_word(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    llm_server.default = reply
+    channel = -1009999000410
+    bot = NewsBot(configure(bot_settings, digest_min_chars=200))
+    await bot.start()
+    try:
+        botapi.push("channel_post", U.message(channel, "/digest on 09:00 UTC"))
+        await until(lambda: digest_enabled(bot, channel))
+        botapi.push("channel_post", U.message(channel, THREAT_EN))
+        await until(lambda: events_in(bot, channel))
+        sent_before = len(texts_to(botapi, channel))
+        command = U.message(channel, "/forget")
+        botapi.push("channel_post", command)
+        await until(lambda: any(int(c.params["message_id"]) == command["message_id"]
+                                for c in botapi.sent(channel, ("deleteMessage",))))
+        assert await events_in(bot, channel) == 0 and await bot.store.digest_entries(channel, 0) == []
+        assert len(texts_to(botapi, channel)) == sent_before  # subscribers see no answer
+    finally:
+        await bot.stop()
+
+
+async def digest_enabled(bot: NewsBot, chat: int) -> bool:
+    return (await bot.store.chat(chat)).digest_enabled

@@ -41,5 +41,5 @@ def test_a_long_timeline_stays_within_telegrams_limit_in_each_view() -> None:
 def test_actors_lists_the_newest_and_says_how_many_there_are() -> None:
     idents = [Identity(n, 9, f"Actor {n}", f"الفاعل {n}", "state", None) for n in range(1, 71)]
     (text,) = render.actors_list(idents, "en")
-    assert "The newest 60 of 70" in text and "Actor 70" in text and "Actor 10 " not in text
+    assert "The newest 60 of 70" in text and "<b>Actor 11</b>" in text and "<b>Actor 10</b>" not in text
     assert all(utf16_len(m) <= 4096 for m in render.actors_list(idents, "both"))
