@@ -44,6 +44,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "alert": ("🔔 {name} في ضغط جديد", "🔔 {name} in a new pressure"),
     "changed_title": ("🆕 ما الذي تغيّر", "🆕 What changed"),
     "new_pair": ("ضغط جديد", "new pressure"),
+    "changed_more": ("وتغييرات أخرى: {n}", "and {n} more changes"),
     "escalation": ("تصعيد", "escalation"),
     "deescalation": ("تهدئة", "de-escalation"),
     "position_changed": ("تغيّر الموقف", "position changed"),
@@ -227,10 +228,16 @@ def alert(tracked: Identity, events: Sequence[Event], names: dict[int, Identity]
     return _per_view(view, atoms, TELEGRAM_LIMIT)[0]
 
 
+#: what a desk reads first: moves along the intensity order, then stances, then new pairs
+KIND_ORDER = {"escalation": 0, "deescalation": 1, "position": 2, "new_pair": 3}
+
+
 def changed(changes: Sequence[Change], names: dict[int, Identity], lang: Lang) -> str | None:
-    """The digest's "What changed": each change with the two dated sources that show it."""
+    """The digest's "What changed": each change with the two dated sources that show it, the most
+    telling first (MAX_CHANGES of them; how many more there are is said)."""
     if not changes:
         return None
+    changes = sorted(changes, key=lambda c: KIND_ORDER[c.kind])  # stable: oldest first within a kind
 
     def name(i: int, lg: Lang) -> str:
         known = names.get(i)
@@ -257,6 +264,8 @@ def changed(changes: Sequence[Change], names: dict[int, Identity], lang: Lang) -
                         f"({_dated(c.before, lang)}) {arrow} {after}")
         if text:
             lines.append(_line(text, lang))
+    if len(changes) > MAX_CHANGES:
+        lines.append(_line(one("changed_more", lang, n=texts.number(len(changes) - MAX_CHANGES, lang)), lang))
     return "\n".join(lines)
 
 

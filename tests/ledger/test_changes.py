@@ -76,3 +76,13 @@ def test_the_digest_names_each_change_with_both_dated_sources_in_each_language()
     ar = changed(found, NAMES, "ar")
     assert ar is not None and "تصعيد: <b>مصر</b> ← <b>حماس</b>: مطالبة (1 مارس 2026، " in ar and "رويترز" in ar
     assert changed([], NAMES, "en") is None
+
+
+def test_the_digest_puts_moves_first_and_counts_what_does_not_fit() -> None:
+    events = [pressure(n, at(1), "REQUEST", actor=100 + n) for n in range(14)]
+    events += [pressure(20, at(1), "REQUEST"), pressure(21, at(2), "ASSAULT")]
+    en = changed(detect(events), NAMES, "en")
+    assert en is not None
+    lines = en.splitlines()
+    assert "escalation" in lines[1] and "and 4 more changes" in lines[-1]
+    assert len(lines) == 1 + 12 + 1
