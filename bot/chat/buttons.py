@@ -63,8 +63,9 @@ class Signer:
 FORMATS = ("rich", "classic")
 
 
-def settings_text(cs: ChatSettings, *, group: bool, rich: bool = False) -> str:
-    """`rich`: the bot may send rich messages (RICH_MESSAGES is not off), so the chat chooses."""
+def settings_text(cs: ChatSettings, *, group: bool, rich: bool = False, forum: bool = False) -> str:
+    """`rich`: the bot may send rich messages (RICH_MESSAGES is not off), so the chat chooses;
+    `forum`: a group with topics, where the chat chooses the digest's topic."""
     view = texts.view_of(cs.lang)
     text = texts.say("settings_title", view, **texts.language_name(cs.lang))
     if rich:
@@ -72,14 +73,23 @@ def settings_text(cs: ChatSettings, *, group: bool, rich: bool = False) -> str:
     if group:
         text += "\n" + (texts.say("settings_digest_on", view, time=cs.digest_time, tz=cs.timezone)
                         if cs.digest_enabled else texts.say("settings_digest_off", view))
+    if forum:
+        text += "\n" + texts.say("settings_digest_in_topic" if cs.digest_thread_id else "settings_digest_in_general",
+                                 view)
     return text
 
 
-def settings_keyboard(cs: ChatSettings, *, group: bool, rich: bool = False) -> InlineKeyboardMarkup:
-    """cfg:lang:<view>, cfg:format:rich|classic, cfg:digest:on|off, cfg:time:HH:MM — the current
+def settings_keyboard(cs: ChatSettings, *, group: bool, rich: bool = False, forum: bool = False,
+                      topic: int | None = None) -> InlineKeyboardMarkup:
+    """cfg:lang:<view>, cfg:format:rich|classic, cfg:digest:on|off, cfg:time:HH:MM and, in a forum,
+    cfg:topic:<id> (0: General), `topic` being the one the settings message is in — the current
     choice is marked."""
     def mark(label: str, chosen: bool) -> str:
         return f"✓ {label}" if chosen else label
+
+    def label(key: str) -> str:
+        ar, en = texts.TEXTS[key]
+        return f"{ar} · {en}"
 
     rows = [[InlineKeyboardButton(mark("العربية", cs.lang == "ar"), callback_data="cfg:lang:ar"),
              InlineKeyboardButton(mark("English", cs.lang == "en"), callback_data="cfg:lang:en"),
@@ -88,12 +98,19 @@ def settings_keyboard(cs: ChatSettings, *, group: bool, rich: bool = False) -> I
         rows.append([InlineKeyboardButton(mark("{} · {}".format(*texts.TEXTS[f"button_format_{f}"]), cs.format == f),
                                           callback_data=f"cfg:format:{f}") for f in FORMATS])
     if group:
-        on, off = texts.TEXTS["button_digest_on"], texts.TEXTS["button_digest_off"]
-        rows.append([InlineKeyboardButton(mark(f"{on[0]} · {on[1]}", cs.digest_enabled), callback_data="cfg:digest:on"),
-                     InlineKeyboardButton(mark(f"{off[0]} · {off[1]}", not cs.digest_enabled),
+        rows.append([InlineKeyboardButton(mark(label("button_digest_on"), cs.digest_enabled),
+                                          callback_data="cfg:digest:on"),
+                     InlineKeyboardButton(mark(label("button_digest_off"), not cs.digest_enabled),
                                           callback_data="cfg:digest:off")])
         rows.append([InlineKeyboardButton(mark(t, cs.digest_enabled and cs.digest_time == t),
                                           callback_data=f"cfg:time:{t}") for t in DIGEST_TIMES])
+    if group and forum:
+        where = [InlineKeyboardButton(mark(label("button_digest_general"), cs.digest_thread_id is None),
+                                      callback_data="cfg:topic:0")]
+        if topic:
+            where.insert(0, InlineKeyboardButton(mark(label("button_digest_here"), cs.digest_thread_id == topic),
+                                                 callback_data=f"cfg:topic:{topic}"))
+        rows.append(where)
     return InlineKeyboardMarkup(rows)
 
 
@@ -111,6 +128,8 @@ def apply_setting(cs: ChatSettings, data: str) -> bool:
         cs.digest_enabled = value == "on"
     elif what == "time" and value in DIGEST_TIMES:
         cs.digest_time, cs.digest_enabled = value, True
+    elif what == "topic" and value.isdigit() and len(value) <= 12:
+        cs.digest_thread_id = int(value) or None
     else:
         return False
     return True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ from bot.render import texts
 from bot.render.digest import compose
 from bot.render.digest_rich import compose_rich
 from bot.render.rich import RichMessage
-from bot.store import ChatSettings, Store
+from bot.store import ChatSettings, DigestEntry, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,19 @@ log = logging.getLogger(__name__)
 FOLLOW_EVERY_S = 60.0
 CHANNEL_NOTICE_S = 8.0  # a confirmation in a channel disappears after this long
 MAX_CHAT_ID = 2**52  # Telegram's user and chat ids have at most 52 significant bits
+NOW_EVERY_S = 300.0  # `/digest now` shows the digest so far at most this often per chat
 MEMBER = (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER,
           ChatMemberStatus.RESTRICTED)
+
+
+#: the digest as classic messages, and as one rich message (None: it does not fit one), in a view
+Classic = Callable[[texts.View, str | None], list[str]]
+Rich = Callable[[texts.View, str | None], RichMessage | None]
+
+
+def topic_of(msg: Message) -> tuple[bool, int | None]:
+    """Whether the chat has topics (a forum group), and the topic a message is in (None: General)."""
+    return bool(msg.chat.is_forum), msg.message_thread_id if msg.is_topic_message else None
 
 
 class Digests:
@@ -121,6 +133,7 @@ class Digests:
                 await self._say(msg, texts.say("digest_usage", view))
                 return
             cs.digest_enabled = True
+            cs.digest_thread_id = topic_of(msg)[1]  # a forum's digests post in the topic this was sent in
             cs.last_digest_at = cs.last_digest_at or await self.store.now()
             await self.store.save_chat(cs)
             self.schedule(cs)
@@ -131,8 +144,7 @@ class Digests:
             self.unschedule(chat_id)
             await self._say(msg, texts.say("digest_off", view))
         elif action == "now":
-            if not await self.post(chat_id):
-                await self._say(msg, texts.say("digest_nothing", view))
+            await self.show_so_far(msg, view)
         elif cs.digest_enabled:
             await self._say(msg, texts.say("digest_status_on", view, time=cs.digest_time, tz=cs.timezone))
         else:
@@ -185,22 +197,52 @@ class Digests:
         False when there was nothing."""
         if not self.gate.allowed(chat_id, None):
             return False
-        # one digest at a time per chat: `/digest now` racing the daily job posts once
+        # one digest at a time per chat: `/digest now` and the daily job do not interleave their messages
         async with self._posting.setdefault(chat_id, asyncio.Lock()):
             return await self._post(chat_id)
 
     async def _post(self, chat_id: int) -> bool:
         cs = await self.store.chat(chat_id)
-        # wait for articles still being briefed in this chat, so they make it in
-        async with self.runner.chat_lock(chat_id):
-            entries = await self.store.digest_entries(chat_id, cs.last_digest_at)
+        entries = await self._entries(cs)
         if not entries:
             return False
+        digest, rich = await self._digest(cs, entries)
+        await self._send(chat_id, cs, digest, rich, thread_id=cs.digest_thread_id)
+        await self.store.set_last_digest(chat_id, entries[-1].shared_at)
+        await self._deliver(chat_id, digest, rich)
+        return True
+
+    async def show_so_far(self, msg: Message, view: texts.View) -> None:
+        """`/digest now`: the digest so far, where it was asked, without moving the period (the
+        scheduled digest still has these articles); once per NOW_EVERY_S per chat, in every process."""
+        chat_id = msg.chat_id
+        async with self._posting.setdefault(chat_id, asyncio.Lock()):
+            cs = await self.store.chat(chat_id)
+            entries = await self._entries(cs)
+            if not entries:
+                await self._say(msg, texts.say("digest_nothing", view))
+                return
+            wait = await self.store.take_turn(f"digest-now:{chat_id}", NOW_EVERY_S)
+            if wait > 0:
+                minutes = max(1, math.ceil(wait / 60))
+                await self._say(msg, texts.say("digest_now_wait", view, **texts.counts(minutes, texts.MINUTES,
+                                                                                      "minutes")))
+                return
+            digest, rich = await self._digest(cs, entries)
+            await self._send(chat_id, cs, digest, rich, thread_id=topic_of(msg)[1])
+
+    async def _entries(self, cs: ChatSettings) -> list[DigestEntry]:
+        """What was shared since the last digest; articles still being briefed in the chat first make it in."""
+        async with self.runner.chat_lock(cs.chat_id):
+            return await self.store.digest_entries(cs.chat_id, cs.last_digest_at)
+
+    async def _digest(self, cs: ChatSettings, entries: list[DigestEntry]) -> tuple[Classic, Rich]:
+        """The digest of `entries`, classic and rich, in any view (for a subscriber, naming the chat)."""
         items = [Item(e.envelope, e.shared_at, e.link, e.outlet) for e in entries]
-        verdicts = await self._settle(chat_id, items)
+        verdicts = await self._settle(cs.chat_id, items)
         now = await self.store.now()
         # the ledger records a brief just after its digest item: the period's first item starts it
-        changed = await what_changed(self.store, chat_id, entries[0].shared_at)
+        changed = await what_changed(self.store, cs.chat_id, entries[0].shared_at)
 
         def digest(view: texts.View, chat: str | None = None) -> list[str]:
             return compose(items, view, since=cs.last_digest_at, now=now, tz=cs.timezone, chat=chat,
@@ -210,27 +252,35 @@ class Digests:
             return compose_rich(items, view, since=cs.last_digest_at, now=now, tz=cs.timezone, chat=chat,
                                 verdicts=verdicts, changed=changed)
 
-        await self._send(chat_id, cs, digest, rich)
-        await self.store.set_last_digest(chat_id, entries[-1].shared_at)
-        await self._deliver(chat_id, digest, rich)
-        return True
+        return digest, rich
 
-    async def _send(self, to: int, cs: ChatSettings, digest: Callable[[texts.View, str | None], list[str]],
-                    rich: Callable[[texts.View, str | None], RichMessage | None], chat: str | None = None) -> None:
-        """The digest in `to`'s view: one rich message where that chat gets them, else (or when
-        Telegram refuses it) the classic messages, paced by AIORateLimiter within Telegram's ~20
-        messages a minute per group."""
+    async def _send(self, to: int, cs: ChatSettings, digest: Classic, rich: Rich, chat: str | None = None, *,
+                    thread_id: int | None = None) -> None:
+        """The digest in `to`'s view, in a forum topic when one is given: a topic that is gone
+        (deleted since) gets nothing, so General has it instead."""
+        try:
+            await self._send_in(to, cs, digest, rich, chat, thread_id)
+        except BadRequest as exc:
+            if thread_id is None:
+                raise
+            log.warning("chat %s: cannot post in topic %s (%s); posting in General", to, thread_id, exc)
+            await self._send_in(to, cs, digest, rich, chat, None)
+
+    async def _send_in(self, to: int, cs: ChatSettings, digest: Classic, rich: Rich, chat: str | None,
+                       thread_id: int | None) -> None:
+        """One rich message where that chat gets them, else (or when Telegram refuses it) the classic
+        messages, paced by AIORateLimiter within Telegram's ~20 messages a minute per group."""
         view = texts.view_of(cs.lang)
         if self.runner.rich.wants(to, cs.format) and (message := rich(view, chat)) is not None:
             try:
-                await wire.send(self.bot, to, message)
+                await wire.send(self.bot, to, message, thread_id=thread_id)
                 return
             except (BadRequest, EndPointNotFound) as exc:
                 if not wire.refusal(exc):
                     raise
                 self.runner.rich.refused(to, exc)
         for text in digest(view, chat):
-            await self.bot.send_message(to, text)
+            await self.bot.send_message(to, text, message_thread_id=thread_id)
 
     async def _settle(self, chat_id: int, items: list[Item]) -> Verdicts:
         """With DIGEST_LLM_MERGE, one small LLM call settles the pairs the scores leave open."""
@@ -245,8 +295,7 @@ class Digests:
             await self.store.add_usage(0, chat_id, prompt_tokens=tokens)  # the chat's spending, like its briefs
         return verdicts
 
-    async def _deliver(self, chat_id: int, digest: Callable[[texts.View, str | None], list[str]],
-                       rich: Callable[[texts.View, str | None], RichMessage | None]) -> None:
+    async def _deliver(self, chat_id: int, digest: Classic, rich: Rich) -> None:
         """The digest to each subscriber privately, in their own view, while they are still members."""
         name = await self.store.username_of(chat_id)
         title = f"@{name}" if name else str(chat_id)

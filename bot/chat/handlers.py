@@ -21,6 +21,7 @@ from telegram.ext import ContextTypes
 
 from bot.chat import rich as wire
 from bot.chat.buttons import apply_setting, settings_keyboard, settings_text
+from bot.chat.digests import topic_of
 from bot.chat.intake import collect, message_links, reply, submit
 from bot.chat.services import Services, services
 from bot.engine.schema import BriefEnvelope
@@ -46,9 +47,10 @@ async def on_start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         cs = await s.remember_chat(update)
         group = chat.type != ChatType.PRIVATE
         rich = s.settings.rich_messages != "off"
+        forum, topic = topic_of(msg)
         await msg.reply_text(texts.say("start", await s.view(chat.id)) + "\n\n"
-                             + settings_text(cs, group=group, rich=rich),
-                             reply_markup=settings_keyboard(cs, group=group, rich=rich))
+                             + settings_text(cs, group=group, rich=rich, forum=forum),
+                             reply_markup=settings_keyboard(cs, group=group, rich=rich, forum=forum, topic=topic))
 
 
 async def on_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -67,8 +69,9 @@ async def on_settings(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         s = services(context)
         cs = await s.remember_chat(update)
         group, rich = chat.type != ChatType.PRIVATE, s.settings.rich_messages != "off"
-        await msg.reply_text(settings_text(cs, group=group, rich=rich),
-                             reply_markup=settings_keyboard(cs, group=group, rich=rich))
+        forum, topic = topic_of(msg)
+        await msg.reply_text(settings_text(cs, group=group, rich=rich, forum=forum),
+                             reply_markup=settings_keyboard(cs, group=group, rich=rich, forum=forum, topic=topic))
 
 
 async def on_lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -332,8 +335,9 @@ async def on_settings_button(update: Update, context: ContextTypes.DEFAULT_TYPE,
     await query.answer()
     try:
         rich = s.settings.rich_messages != "off"
-        await message.edit_text(settings_text(cs, group=group, rich=rich),
-                                reply_markup=settings_keyboard(cs, group=group, rich=rich))
+        forum, topic = topic_of(message)
+        await message.edit_text(settings_text(cs, group=group, rich=rich, forum=forum),
+                                reply_markup=settings_keyboard(cs, group=group, rich=rich, forum=forum, topic=topic))
     except BadRequest as exc:
         if "not modified" not in str(exc):
             raise

@@ -46,6 +46,7 @@ ITEMS = Noun("عنصر واحد", "عنصران", "عناصر", "عنصرًا", 
 QUOTES = Noun("اقتباس واحد", "اقتباسان", "اقتباسات", "اقتباسًا", "اقتباس", "quote", "quotes")
 ARTICLES = Noun("مقال واحد", "مقالان", "مقالات", "مقالًا", "مقال", "article", "articles")
 STORIES = Noun("قصة واحدة", "قصتان", "قصص", "قصةً", "قصة", "story", "stories")
+MINUTES = Noun("دقيقة واحدة", "دقيقتان", "دقائق", "دقيقةً", "دقيقة", "minute", "minutes")
 SPANS = Noun("مقطع واحد", "مقطعان", "مقاطع", "مقطعًا", "مقطع", "span", "spans")
 NAMES = Noun("اسم واحد", "اسمان", "أسماء", "اسمًا", "اسم", "name", "names")
 
@@ -111,7 +112,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "• /lang ar أو en أو both — لغة العرض في هذه المحادثة.\n"
         "• /settings — اللغة والموجز بالأزرار.\n"
         "• /digest on [HH:MM] [المنطقة الزمنية] — موجز يومي في المجموعة أو القناة؛ /digest off لإيقافه؛ "
-        "/digest now لنشره الآن؛ /digest status لحالته. المشرفون فقط يغيّرونه.\n"
+        "/digest now لعرض الموجز حتى الآن (يبقى كاملًا للموجز المجدول)؛ /digest status لحالته. المشرفون فقط "
+        "يغيّرونه، ويُنشر في الموضوع الذي فُعّل فيه.\n"
         "• /subscribe @القناة — في محادثة خاصة معي: يصلك هنا موجز مجموعة أو قناة أنت عضو فيها؛ "
         "/unsubscribe لإيقافه.\n"
         "• /usage — استهلاكك اليوم.\n"
@@ -128,7 +130,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "• /lang ar, en or both — the language view in this chat.\n"
         "• /settings — language and digest with buttons.\n"
         "• /digest on [HH:MM] [timezone] — a daily digest in a group or channel; /digest off stops it; "
-        "/digest now posts it now; /digest status shows it. Only admins change it.\n"
+        "/digest now shows the digest so far (the scheduled one still has all of it); /digest status shows the "
+        "schedule. Only admins change it; it posts in the topic it was turned on in.\n"
         "• /subscribe @channel — in a private chat with me: the digest of a group or channel you are a member of "
         "comes here; /unsubscribe stops it.\n"
         "• /usage — your usage today.\n"
@@ -173,6 +176,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "settings_format_rich": ("شكل الملخص: رسالة غنية واحدة (جداول، اقتباسات، والمقاطع في المقال)",
                              "Brief format: one rich message (tables, quotations, the spans in the article)"),
     "settings_format_classic": ("شكل الملخص: رسائل كلاسيكية", "Brief format: classic messages"),
+    "settings_digest_in_topic": ("يُنشر الموجز في موضوع من المجموعة", "Digests post in a topic"),
+    "settings_digest_in_general": ("يُنشر الموجز في الموضوع العام", "Digests post in General"),
     "settings_admins_only": ("يغيّر مشرفو المجموعة فقط إعداداتها.", "Only the group's admins change its settings."),
     "digest_admins_only": ("يغيّر مشرفو المحادثة فقط جدول الموجز.",
                            "Only the chat's admins can change the digest schedule."),
@@ -183,6 +188,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "digest_on": ("الموجز مفعّل يوميًا الساعة {time} ({tz}).", "Digest on: daily at {time} ({tz})."),
     "digest_off": ("أُوقف الموجز.", "Digest off."),
     "digest_nothing": ("لا جديد منذ آخر موجز.", "Nothing new since the last digest."),
+    "digest_now_wait": ("عُرض الموجز حتى الآن قبل قليل؛ اطلبه مجددًا بعد {ar_minutes}.",
+                        "The digest so far was shown a moment ago; ask again in {en_minutes}."),
     "digest_status_on": ("الموجز: مفعّل يوميًا الساعة {time} ({tz}).", "Digest: on, daily at {time} ({tz})."),
     "digest_status_off": ("الموجز: متوقف.", "Digest: off."),
     "digest_title": ("موجز الأخبار", "News digest"),
@@ -226,6 +233,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "button_digest_off": ("🔕 إيقاف الموجز", "🔕 Digest off"),
     "button_format_rich": ("✨ غنية", "✨ Rich"),
     "button_format_classic": ("📄 كلاسيكية", "📄 Classic"),
+    "button_digest_here": ("📍 الموجز في هذا الموضوع", "📍 Digest in this topic"),
+    "button_digest_general": ("📍 الموجز في العام", "📍 Digest in General"),
 }
 
 

@@ -58,6 +58,7 @@ class ChatSettings:
     timezone: str = "UTC"
     last_digest_at: float = 0.0
     format: str = "rich"  # "rich": one rich message per brief where Telegram takes it; "classic"
+    digest_thread_id: int | None = None  # the forum topic digests post in (None: General, or no topics)
     known: bool = True  # False: the chat has no stored settings yet (defaults shown)
 
 
@@ -288,6 +289,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def claim_digest_run(self, chat_id: int, slot: str) -> bool:
         """True for exactly one caller per chat and scheduled run (`slot`), however many processes ask."""
+
+    @abc.abstractmethod
+    async def take_turn(self, key: str, every_s: float) -> float:
+        """Take the turn of `key` when its last was at least `every_s` ago (by the store's clock): 0.0.
+        Otherwise the turn is not taken and the answer is the seconds until it may be. One caller
+        wins however many processes ask at once."""
 
     # --- private subscriptions to a chat's digest -------------------------------------------------
     @abc.abstractmethod

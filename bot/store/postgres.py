@@ -30,7 +30,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from typing import Any, TypeVar
 
 import psycopg
@@ -53,6 +52,7 @@ from bot.store.base import (
     today,
 )
 from bot.store.ledger_postgres import PostgresLedger
+from bot.store.postgres_notify import CHANNEL, SETTINGS_CHANNEL, Listener
 from bot.store.postgres_schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,6 @@ Conn = psycopg.AsyncConnection[dict[str, Any]]
 NOW = "extract(epoch from now())::float8"
 CLOCK_WARN_S = 5.0  # a host whose clock is further off than this is logged
 
-CHANNEL = "newsbot_work"  # NOTIFY: a request was added, released or finished
-SETTINGS_CHANNEL = "newsbot_settings"  # NOTIFY: a chat's settings (its digest schedule) changed
 
 # only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
 # SKIP LOCKED passes over a row another worker is claiming right now (its chat's later requests stay
@@ -119,12 +117,7 @@ class PostgresStore(PostgresLedger, Store):
         self.pool_size = pool_size
         self.timeout_s = timeout_s
         self._pool: AsyncConnectionPool[Conn] | None = None
-        self._work = asyncio.Event()
-        self._settings = asyncio.Event()  # set when another process (or this one) saved a chat's settings
-        self._listener: asyncio.Task[None] | None = None
-        self._listen_conn: psycopg.AsyncConnection[Any] | None = None
-        self._listened = False  # a listen connection existed: notifications may have been missed since
-        self._listen_lock = asyncio.Lock()
+        self._notes = Listener(url, timeout_s)
 
     # --- connections ----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -156,8 +149,7 @@ class PostgresStore(PostgresLedger, Store):
         await self._check_clock()
 
     async def _check_clock(self) -> None:
-        """Log (once, when the store opens) a host whose clock is off from the database's: the
-        store does not go by it, but the logs' times and the digest jobs' firing do."""
+        """Log a host whose clock is off: the store does not go by it, but logs and digest jobs do."""
         before = clock.now()
         db = await self.now()
         offset = (before + clock.now()) / 2 - db
@@ -166,15 +158,7 @@ class PostgresStore(PostgresLedger, Store):
                         " digest runs go by the database's, but keep the host in sync (NTP)", offset)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await self._listener
-            self._listener = None
-        if self._listen_conn is not None:
-            with suppress(Exception):
-                await self._listen_conn.close()
-            self._listen_conn = None
+        await self._notes.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -337,62 +321,14 @@ class PostgresStore(PostgresLedger, Store):
 
     def _wake(self) -> None:
         """This process's own waiter, when no LISTEN connection will hear the NOTIFY."""
-        if self._listener is None or self._listener.done():
-            self._work.set()
+        if not self._notes.listening:
+            self._notes.work.set()
 
     async def wait_for_work(self, at_most_s: float) -> None:
-        await self._wait(self._work, at_most_s)
+        await self._notes.wait(self._notes.work, at_most_s)
 
     async def wait_for_settings(self, at_most_s: float) -> None:
-        await self._wait(self._settings, at_most_s)
-
-    async def _wait(self, event: asyncio.Event, at_most_s: float) -> None:
-        """Until `event` (set by a notification, or when notifications may have been missed), or
-        `at_most_s`; then it is cleared for the next wait."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + at_most_s
-        if self._listener is None or self._listener.done():
-            async with self._listen_lock:  # several waiters in one process: one connection
-                if self._listener is None or self._listener.done():
-                    await self._listen(at_most_s)
-        with suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), max(0.0, deadline - loop.time()))
-        event.clear()
-
-    async def _listen(self, at_most_s: float) -> None:
-        """(Re)connect the LISTEN connection; on failure the caller just waits, the next call tries again."""
-        if self._listen_conn is not None:
-            with suppress(Exception):
-                await self._listen_conn.close()
-            self._listen_conn = None
-        try:
-            conn = await asyncio.wait_for(psycopg.AsyncConnection.connect(
-                self._url, autocommit=True, connect_timeout=max(1, round(min(at_most_s, self.timeout_s))),
-                keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3),
-                max(at_most_s, 0.5))
-            await conn.execute(f"LISTEN {CHANNEL}")
-            await conn.execute(f"LISTEN {SETTINGS_CHANNEL}")
-        except (psycopg.Error, OSError, TimeoutError) as exc:
-            log.warning("postgres: cannot listen for work (%s); polling", exc)
-            return
-        self._listen_conn = conn
-        if self._listened:  # work or settings may have come while the connection was down: look once
-            self._work.set()
-            self._settings.set()
-        self._listened = True
-        self._listener = asyncio.create_task(self._notifications(conn), name="newsbot-listen")
-
-    async def _notifications(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        try:
-            async for note in conn.notifies():
-                (self._settings if note.channel == SETTINGS_CHANNEL else self._work).set()
-        except psycopg.Error as exc:
-            log.warning("postgres: the listen connection dropped (%s); reconnecting on the next wait", exc)
-            self._work.set()
-            self._settings.set()
-        finally:
-            with suppress(Exception):
-                await conn.close()
+        await self._notes.wait(self._notes.settings, at_most_s)
 
     async def set_status_message(self, request_id: int, message_id: int) -> None:
         await self._execute("UPDATE requests SET status_message_id = %s WHERE id = %s", (message_id, request_id))
@@ -468,7 +404,8 @@ class PostgresStore(PostgresLedger, Store):
     def _chat_of(row: dict[str, Any]) -> ChatSettings:
         return ChatSettings(chat_id=int(row["chat_id"]), lang=row["lang"], digest_enabled=bool(row["digest_enabled"]),
                             digest_time=row["digest_time"], timezone=row["timezone"],
-                            last_digest_at=float(row["last_digest_at"]), format=row["format"])
+                            last_digest_at=float(row["last_digest_at"]), format=row["format"],
+                            digest_thread_id=row["digest_thread_id"])
 
     async def chat(self, chat_id: int) -> ChatSettings:
         row = await self._fetchone("SELECT * FROM chat_settings WHERE chat_id = %s", (chat_id,))
@@ -481,11 +418,13 @@ class PostgresStore(PostgresLedger, Store):
     async def save_chat(self, cs: ChatSettings) -> None:
         async def body(conn: Conn) -> None:
             await conn.execute(
-                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at, format)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (chat_id) DO UPDATE SET lang = excluded.lang,"
-                " digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
-                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at, format = excluded.format",
-                (cs.chat_id, cs.lang, cs.digest_enabled, cs.digest_time, cs.timezone, cs.last_digest_at, cs.format))
+                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at, format,"
+                " digest_thread_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (chat_id) DO UPDATE SET"
+                " lang = excluded.lang, digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
+                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at, format = excluded.format,"
+                " digest_thread_id = excluded.digest_thread_id",
+                (cs.chat_id, cs.lang, cs.digest_enabled, cs.digest_time, cs.timezone, cs.last_digest_at, cs.format,
+                 cs.digest_thread_id))
             # every process running digests follows a schedule change at once, not at its next poll
             await conn.execute(f"NOTIFY {SETTINGS_CHANNEL}")
 
@@ -544,6 +483,21 @@ class PostgresStore(PostgresLedger, Store):
         return await self._execute(f"INSERT INTO digest_runs (chat_id, slot, claimed_at) VALUES (%s, %s, {NOW})"
                                    " ON CONFLICT (chat_id, slot) DO NOTHING", (chat_id, slot)) > 0
 
+    async def take_turn(self, key: str, every_s: float) -> float:
+        async def body(conn: Conn) -> float:
+            # the row lock of the upsert serialises callers: the one whose update applies has the turn
+            taken = await (await conn.execute(
+                f"INSERT INTO rate_slots (key, next_at) VALUES (%(key)s, {NOW} + %(every)s) ON CONFLICT (key)"
+                f" DO UPDATE SET next_at = excluded.next_at WHERE rate_slots.next_at <= {NOW} RETURNING next_at",
+                {"key": key, "every": every_s})).fetchone()
+            if taken is not None:
+                return 0.0
+            row = await (await conn.execute(f"SELECT GREATEST(0, next_at - {NOW}) AS wait FROM rate_slots"
+                                            " WHERE key = %s", (key,))).fetchone()
+            return float(row["wait"]) if row else 0.0
+
+        return await self._run(body)
+
     # --- private subscriptions to a chat's digest -------------------------------------------------
     async def subscribe(self, user_id: int, chat_id: int) -> bool:
         return await self._execute(f"INSERT INTO subscriptions (user_id, chat_id, created_at) VALUES (%s, %s, {NOW})"
@@ -591,10 +545,8 @@ class PostgresStore(PostgresLedger, Store):
             f"INSERT INTO rate_slots (key, next_at) VALUES (%(key)s, {NOW} + %(interval)s) ON CONFLICT (key)"
             f" DO UPDATE SET next_at = GREATEST(rate_slots.next_at, {NOW}) + %(interval)s"
             f" RETURNING next_at - {NOW} AS ahead", {"key": key, "interval": interval_s})
-        assert row is not None
-        return float(row["ahead"])
+        return float(row["ahead"]) if row else 0.0
 
     async def now(self) -> float:
         row = await self._fetchone(f"SELECT {NOW} AS now")
-        assert row is not None
-        return float(row["now"])
+        return float(row["now"]) if row else clock.now()

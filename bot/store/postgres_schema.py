@@ -114,4 +114,8 @@ MIGRATIONS: list[str] = [
     CREATE TABLE notices (chat_id BIGINT NOT NULL, kind TEXT NOT NULL, day TEXT NOT NULL,
                           PRIMARY KEY (chat_id, kind, day));
     """,
+    # 6: SQLite's 10: in a forum group, digests post in the topic `/digest on` was sent in (NULL: General)
+    """
+    ALTER TABLE chat_settings ADD COLUMN digest_thread_id BIGINT;
+    """,
 ]

@@ -155,6 +155,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE notices (chat_id INTEGER NOT NULL, kind TEXT NOT NULL, day TEXT NOT NULL,
                           PRIMARY KEY (chat_id, kind, day));
     """,
+    # 10: in a forum group, digests post in the topic `/digest on` was sent in (NULL: General)
+    """
+    ALTER TABLE chat_settings ADD COLUMN digest_thread_id INTEGER;
+    """,
 ]
 
 # only the oldest unfinished request of a chat may be claimed, and only when no live lease holds it;
@@ -375,7 +379,8 @@ class SQLiteStore(SQLiteLedger, Store):
             return ChatSettings(chat_id=chat_id, known=False)
         return ChatSettings(chat_id=chat_id, lang=row["lang"], digest_enabled=bool(row["digest_enabled"]),
                             digest_time=row["digest_time"], timezone=row["timezone"],
-                            last_digest_at=row["last_digest_at"], format=row["format"])
+                            last_digest_at=row["last_digest_at"], format=row["format"],
+                            digest_thread_id=row["digest_thread_id"])
 
     async def set_last_digest(self, chat_id: int, at: float) -> None:
         with self._tx() as db:
@@ -385,12 +390,13 @@ class SQLiteStore(SQLiteLedger, Store):
     async def save_chat(self, cs: ChatSettings) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at, format)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET lang = excluded.lang,"
-                " digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
-                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at, format = excluded.format",
+                "INSERT INTO chat_settings (chat_id, lang, digest_enabled, digest_time, timezone, last_digest_at, format,"
+                " digest_thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chat_id) DO UPDATE SET"
+                " lang = excluded.lang, digest_enabled = excluded.digest_enabled, digest_time = excluded.digest_time,"
+                " timezone = excluded.timezone, last_digest_at = excluded.last_digest_at, format = excluded.format,"
+                " digest_thread_id = excluded.digest_thread_id",
                 (cs.chat_id, cs.lang, int(cs.digest_enabled), cs.digest_time, cs.timezone, cs.last_digest_at,
-                 cs.format))
+                 cs.format, cs.digest_thread_id))
 
     async def digest_chats(self) -> list[ChatSettings]:
         with self._lock:
@@ -455,6 +461,18 @@ class SQLiteStore(SQLiteLedger, Store):
             cur = db.execute("INSERT OR IGNORE INTO digest_runs (chat_id, slot, claimed_at) VALUES (?, ?, ?)",
                              (chat_id, slot, clock.now()))
             return cur.rowcount > 0
+
+    async def take_turn(self, key: str, every_s: float) -> float:
+        now = clock.now()
+        with self._tx() as db:
+            row = db.execute(
+                "INSERT INTO rate_slots (key, next_at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+                " next_at = excluded.next_at WHERE rate_slots.next_at <= ? RETURNING next_at",
+                (key, now + every_s, now)).fetchone()
+            if row is not None:
+                return 0.0
+            return max(0.0, float(db.execute("SELECT next_at FROM rate_slots WHERE key = ?", (key,)).fetchone()[0])
+                       - now)
 
     # --- private subscriptions to a chat's digest -------------------------------------------------
     async def subscribe(self, user_id: int, chat_id: int) -> bool:

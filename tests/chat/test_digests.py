@@ -3,6 +3,7 @@ over days, channels that see only digests, and private subscriptions."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -120,8 +121,7 @@ async def test_a_changed_stance_a_day_later_is_a_change_and_two_statements_in_on
         await digest_on(botapi)
         botapi.push("message", U.message(GROUP, gaza + TWO_STATEMENTS, uid=MEMBER))
         await until(lambda: llm_server.calls == 1)
-        botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))
-        await until(lambda: len(digests(botapi, GROUP)) == 1)
+        assert await bot.digests.post(GROUP)  # the scheduled digest
         first = botapi.visible_text(GROUP)
         assert "Egypt: rejects the Israeli proposal" in first and "🔄" not in first
         assert "position changed" not in first  # two statements in one article are no change
@@ -131,8 +131,7 @@ async def test_a_changed_stance_a_day_later_is_a_change_and_two_statements_in_on
         await backdate(bot, GROUP, DAY)  # shared yesterday
         botapi.push("message", U.message(GROUP, gaza + FOLLOW_UP, uid=MEMBER))
         await until(lambda: llm_server.calls == 3)
-        botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))
-        await until(lambda: len(digests(botapi, GROUP)) == 2)
+        assert await bot.digests.post(GROUP)
         second = digests(botapi, GROUP)[-1]
         assert "2 articles, 1 story" in second and "yesterday" in second
         # the ledger's "What changed", with the two dated sources
@@ -181,17 +180,19 @@ async def test_channel_subscribers_see_only_digests_and_a_member_gets_it_private
         post = channel_post(STORIES["sudan"]["article"])
         botapi.push("channel_post", post)
         await until(lambda: llm_server.calls == 1)
-        now = channel_post("/digest now")
+        now = channel_post("/digest now")  # the digest so far, in the channel only
         botapi.push("channel_post", now)
+        await until(lambda: digests(botapi, CHANNEL))
+        assert await bot.digests.post(CHANNEL)  # the scheduled one: in the channel and privately
         await until(lambda: digests(botapi, reader))
 
-        # the channel: the digest and nothing else, with a link to the channel's own post
+        # the channel: digests and nothing else, with a link to the channel's own post
         sent = botapi.sent(CHANNEL, ("sendMessage",))
-        assert [c.params["text"] for c in sent[1:]] == digests(botapi, CHANNEL) and len(sent) == 2
+        assert [c.params["text"] for c in sent[1:]] == digests(botapi, CHANNEL) and len(sent) == 3
         assert f'<a href="https://t.me/{CHANNEL_NAME}/{post["message_id"]}">' in digests(botapi, CHANNEL)[0]
         assert now["message_id"] in [int(c.params["message_id"]) for c in botapi.sent(CHANNEL, ("deleteMessage",))]
         visible = botapi.visible_text(CHANNEL)
-        assert visible.count("News digest") == 1 and "Digest on" not in visible
+        assert visible.count("News digest") == 2 and "Digest on" not in visible
 
         (private,) = digests(botapi, reader)
         assert f"News digest from @{CHANNEL_NAME}" in private and f"موجز الأخبار من @{CHANNEL_NAME}" in private
@@ -258,10 +259,35 @@ async def test_two_digest_requests_at_once_post_one_digest(bot_settings: Setting
         await digest_on(botapi)
         botapi.push("message", U.message(GROUP, STORIES["gaza"]["article"], uid=MEMBER))
         await until(lambda: llm_server.calls == 1)
+        # the daily job and a member's /digest now at the same moment: each posts once
+        posted = asyncio.create_task(bot.digests.post(GROUP))
         botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))
-        botapi.push("message", U.command(GROUP, "/digest now", uid=ADMIN))  # or the daily job at that moment
-        await until(lambda: "Nothing new since the last digest" in botapi.visible_text(GROUP))
-        assert len(digests(botapi, GROUP)) == 1
+        assert await posted
+        await until(lambda: len(digests(botapi, GROUP)) == 2
+                    or "Nothing new since the last digest" in botapi.visible_text(GROUP))
+        assert await bot.digests.post(GROUP) is False  # the scheduled digest had it: nothing new
+    finally:
+        await bot.stop()
+
+
+async def test_digest_now_shows_the_digest_so_far_without_taking_it_from_the_scheduled_one(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    bot = await start(bot_settings, llm_server)
+    try:
+        await digest_on(botapi)
+        botapi.push("message", U.message(GROUP, STORIES["gaza"]["article"], uid=MEMBER))
+        botapi.push("message", U.message(GROUP, STORIES["sudan"]["article"], uid=MEMBER))
+        await until(lambda: entries(bot, GROUP, 2))
+        botapi.push("message", U.command(GROUP, "/digest now", uid=MEMBER))
+        botapi.push("message", U.command(GROUP, "/digest now", uid=ADMIN))  # at once, twice
+        await until(lambda: "ask again in 5 minutes" in botapi.visible_text(GROUP))
+        assert "اطلبه مجددًا بعد 5 دقائق" in botapi.visible_text(GROUP)
+        (so_far,) = digests(botapi, GROUP)
+        assert "2 articles, 2 stories" in so_far
+        # the scheduled digest still reports both, and with them the period moves on
+        assert await bot.digests.run_scheduled(GROUP)
+        assert "2 articles, 2 stories" in digests(botapi, GROUP)[-1]
+        assert await bot.digests.post(GROUP) is False
     finally:
         await bot.stop()
 
@@ -306,5 +332,55 @@ async def test_a_rich_digest_is_one_message_with_a_table_of_stories_and_their_li
         for m in shared:  # each story links to the post it came from
             assert f'href="https://t.me/c/1234500300/{m["message_id"]}"' in html
         assert not [c for c in botapi.sent(GROUP, ("sendMessage",)) if "News digest" in c.params["text"]]
+    finally:
+        await bot.stop()
+
+
+# --- forum groups ---------------------------------------------------------------------------------
+def in_topic(update: dict[str, Any], topic: int | None) -> dict[str, Any]:
+    """A message in a forum group: in a topic, or (None) in General."""
+    update["chat"]["is_forum"] = True
+    if topic is not None:
+        update["message_thread_id"], update["is_topic_message"] = topic, True
+    return update
+
+
+async def test_in_a_forum_digests_post_in_the_topic_they_were_turned_on_in_and_settings_move_them(
+        bot_settings: Settings, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    bot = await start(bot_settings, llm_server)
+
+    async def posted_in() -> list[object]:
+        """The topic of each message of the digest just posted by the daily job (None: General)."""
+        before = len(botapi.sent(GROUP, ("sendMessage",)))
+        assert await bot.digests.run_scheduled(GROUP) or await bot.digests.post(GROUP)
+        return [c.params.get("message_thread_id") for c in botapi.sent(GROUP, ("sendMessage",))[before:]]
+
+    try:
+        botapi.chat_members[(GROUP, ADMIN)] = "administrator"
+        botapi.push("message", in_topic(U.command(GROUP, "/digest on 09:00 UTC", uid=ADMIN), 77))
+        await until(lambda: "09:00" in botapi.visible_text(GROUP))
+        botapi.push("message", in_topic(U.message(GROUP, STORIES["gaza"]["article"], uid=MEMBER), 12))
+        await until(lambda: entries(bot, GROUP, 1))
+        assert await posted_in() == [77]
+
+        # /settings in another topic: digests can move here (or to General)
+        botapi.push("message", in_topic(U.command(GROUP, "/settings", uid=ADMIN), 12))
+        await until(lambda: "Digests post in a topic" in botapi.visible_text(GROUP))
+        menu = botapi.sent(GROUP, ("sendMessage",))[-1]
+        assert "cfg:topic:12" in str(menu.params["reply_markup"]) and "cfg:topic:0" in str(menu.params["reply_markup"])
+        pressed = U.callback(GROUP, menu.result["message_id"], "cfg:topic:12", uid=ADMIN)
+        in_topic(pressed["message"], 12)
+        botapi.push("callback_query", pressed)
+        await until(lambda: "✓ 📍 الموجز في هذا الموضوع" in str(botapi.sent(GROUP, ("editMessageText",))))
+        botapi.push("message", in_topic(U.message(GROUP, STORIES["sudan"]["article"], uid=MEMBER), 12))
+        await until(lambda: entries(bot, GROUP, 2))
+        assert await posted_in() == [12]
+        assert (await bot.store.chat(GROUP)).digest_thread_id == 12
+
+        # the topic is deleted: the digest goes to General rather than nowhere
+        botapi.push("message", in_topic(U.message(GROUP, STORIES["gaza"]["article"] + " 2", uid=MEMBER), None))
+        await until(lambda: entries(bot, GROUP, 3))
+        botapi.fail("sendMessage", 400, "Bad Request: message thread not found (injected)")
+        assert await posted_in() == [None]
     finally:
         await bot.stop()

@@ -444,11 +444,12 @@ async def test_chat_settings_and_usage(store: Store) -> None:
     assert (await store.chat(1)).lang == "both" and not (await store.chat(1)).known
     await store.save_chat(ChatSettings(chat_id=1, lang="en", digest_enabled=True, digest_time="07:30",
                                        timezone="Asia/Amman"))
-    await store.save_chat(ChatSettings(chat_id=BIG_CHAT, lang="ar", format="classic"))
+    await store.save_chat(ChatSettings(chat_id=BIG_CHAT, lang="ar", format="classic", digest_thread_id=2**40))
     got = await store.chat(1)
-    assert (got.lang, got.digest_enabled, got.digest_time, got.timezone, got.known, got.format) == \
-        ("en", True, "07:30", "Asia/Amman", True, "rich")
+    assert (got.lang, got.digest_enabled, got.digest_time, got.timezone, got.known, got.format,
+            got.digest_thread_id) == ("en", True, "07:30", "Asia/Amman", True, "rich", None)
     assert (await store.chat(BIG_CHAT)).format == "classic"
+    assert (await store.chat(BIG_CHAT)).digest_thread_id == 2**40  # a forum topic's id
     assert [c.chat_id for c in await store.digest_chats()] == [1]
     await store.set_last_digest(1, 100.5)
     await store.set_last_digest(1, 50.0)  # never back
@@ -460,6 +461,16 @@ async def test_chat_settings_and_usage(store: Store) -> None:
     assert (await store.usage(chat_id=2)).tokens == 2 and (await store.usage()).requests == 3
     assert (await store.usage(user_id=10, day="1999-01-01")).requests == 0
 
+
+
+async def test_a_turn_goes_to_one_caller_per_interval(store_factory: StoreFactory) -> None:
+    stores = [await store_factory() for _ in range(3)]  # like three processes
+    waits = await asyncio.gather(*(s.take_turn("now:-5", 300) for s in stores for _ in range(3)))
+    assert sorted(waits)[0] == 0.0 and all(295 < w < 301 for w in sorted(waits)[1:])
+    assert await stores[0].take_turn("now:-6", 300) == 0.0  # each key its own turns
+    assert await stores[0].take_turn("now:-7", 0.05) == 0.0
+    await asyncio.sleep(0.1)
+    assert await stores[1].take_turn("now:-7", 0.05) == 0.0  # the interval is over
 
 async def test_digest_items_since(store: Store) -> None:
     a, b = await store.save_brief(make_env("a")), await store.save_brief(make_env("b"))
