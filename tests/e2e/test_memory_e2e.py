@@ -96,6 +96,9 @@ async def test_digest_now_after_three_articles(bot_settings: Settings, botapi: F
         for story in STORIES.values():
             assert story["headline"][1] in text and story["outlet"][1] in text
         botapi.push("message", U.command(GROUP, "/digest now", uid=31))
+        await until(lambda: "ask again in 5 minutes" in botapi.visible_text(GROUP))
+        assert await bot.digests.post(GROUP)  # the daily digest still has all three
+        botapi.push("message", U.command(GROUP, "/digest now", uid=31))
         await until(lambda: "Nothing new since the last digest." in botapi.visible_text(GROUP))
     finally:
         await bot.stop()

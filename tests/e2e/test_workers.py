@@ -119,7 +119,9 @@ async def test_a_worker_whose_clock_is_a_minute_off_doubles_no_work_and_holds_up
         print(f"clock {skew:+d} s: {len(doubled)} of {len(chats)} articles briefed twice, "
               f"{llm_server.calls} LLM calls; /help answered in {answered:.3f} s")
         assert doubled == [] and llm_server.calls == len(chats)
-        assert answered < 1.0
+        # a schedule pushed a minute ahead held /help ~60 s; well under 1 s on an idle machine, the
+        # margin is for a loaded one
+        assert answered < 5.0
         assert all(len(shown_briefs(botapi, c)) == 1 for c in chats)
     finally:
         stop_all(receiver, on_time, skewed)
