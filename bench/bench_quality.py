@@ -6,6 +6,8 @@ bench, never a test. Each folder is scored by `newsbot eval DIR --json` in a chi
 DATA_DIR (no cached brief can answer); the metrics are whatever that command reports, so new ones show up
 here without a change. bench/QUALITY.md says how to reproduce the small local model's figures.
 Run:  .venv/bin/python bench/bench_quality.py [eval/ar eval/en] [--limit N] [--jobs N] [--env-file PATH]
+      .venv/bin/python bench/bench_quality.py --attribution [eval/ar eval/en]   (no model: the speaker check's
+      mutation test on the references, per language)
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from bot.engine import prompts  # noqa: E402
 _ARTICLE = re.compile(r"([a-z]{2})\.(txt|html?)")
 _SHORT = {"schema_valid_rate": "valid", "grounding_rate": "ground", "actor_recall": "act_R",
           "actor_precision": "act_P", "pressure_pair_f1": "press_F1", "source_recall": "src_R",
-          "bilingual_rate": "biling", "quote_precision": "quote_P", "example_ids": "ex_ids"}
+          "bilingual_rate": "biling", "quote_precision": "quote_P", "speaker_precision": "spkr_P",
+          "example_ids": "ex_ids"}
 
 
 def references(folder: Path) -> list[tuple[str, list[Path]]]:
@@ -216,6 +219,37 @@ def tables(title: str, report: dict, wall: float, version: str) -> None:
             print(f"{k}: {json.dumps(v, ensure_ascii=False)}")
 
 
+#: what the speaker check must reach on the references (issue #25): swaps caught, unmutated quotes flagged
+SWAPS_CAUGHT_TARGET = 0.95
+FALSE_ALARMS_TARGET = 0.05
+
+
+def attribution(folders: list[Path]) -> int:
+    """The speaker check's mutation test, without a model: on each reference brief as it is (its
+    quotes should all be confirmed: a flagged one is a false alarm) and with the speakers of every
+    two of its quotes of different actors swapped, actor and cited sources (each swap should be
+    caught). One line per language, the targets beside the figures."""
+    from bot.engine.evaluate import Mutations, load, mutations
+
+    print(f"# command: {sys.executable} {' '.join(sys.argv)}")
+    print(f"# commit: {commit()}")
+    print(f"{'language':<10}{'refs':>6}{'quotes':>8}{'flagged':>9}{'false_alarm':>13}{'swaps':>7}{'caught':>8}"
+          f"{'caught_rate':>13}  targets: caught >= {SWAPS_CAUGHT_TARGET}, false alarms <= {FALSE_ALARMS_TARGET}")
+    failed = 0
+    for folder in folders:
+        items = load(str(folder))
+        total = Mutations()
+        for _, article, ref in items:
+            total += mutations(article, ref)
+        alarm = total.flagged / total.quotes if total.quotes else 0.0
+        caught = total.caught / total.swaps if total.swaps else 1.0
+        met = caught >= SWAPS_CAUGHT_TARGET and alarm <= FALSE_ALARMS_TARGET
+        failed += not met
+        print(f"{language(folder):<10}{len(items):>6}{total.quotes:>8}{total.flagged:>9}{alarm:>13.3f}{total.swaps:>7}"
+              f"{total.caught:>8}{caught:>13.3f}  {'met' if met else 'NOT met'}")
+    return 1 if failed else 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("folders", nargs="*", type=Path,
@@ -227,7 +261,11 @@ def main() -> int:
                         "N slots batches them: on CPU, generation is nearly N times faster)")
     p.add_argument("--env-file", default=None, metavar="PATH",
                    help="settings file (default: .env of the repository when it exists); the environment overrides it")
+    p.add_argument("--attribution", action="store_true",
+                   help="no model: the speaker check's mutation test on the references, per language")
     args = p.parse_args()
+    if args.attribution:
+        return attribution(args.folders or default_folders())
     env_file = args.env_file
     if env_file is None and (ROOT / ".env").is_file():
         env_file = str(ROOT / ".env")

@@ -27,7 +27,7 @@ from bot.ops.errors import InputError, LLMBadOutput, LLMError, LLMRefused, LLMTr
 from bot.reading.reader import read_file
 
 METRICS = ["schema_valid_rate", "grounding_rate", "actor_recall", "actor_precision", "pressure_pair_f1",
-           "source_recall", "bilingual_rate", "quote_precision"]
+           "source_recall", "bilingual_rate", "quote_precision", "speaker_precision"]
 _PREFIX = re.compile(r"^(ال|the )")
 
 
@@ -82,6 +82,8 @@ class Score:
     source_recall: float | None = 0.0
     bilingual_rate: float = 0.0
     quote_precision: float | None = 0.0
+    #: shown quotes whose speaker the article confirms and that the reference gives the same actor
+    speaker_precision: float | None = 0.0
     source_recall_by_kind: dict[str, float | None] = field(default_factory=dict)
     #: what failed, as data: a bad brief's failures, a good one's remaining failures and dropped items
     failures: list[dict[str, str]] = field(default_factory=list)
@@ -148,15 +150,19 @@ def score(name: str, env: BriefEnvelope | None, ref: Brief, error: LLMError | st
         for q in ref.positions:
             if q.actor in r_index:
                 ref_quotes.setdefault(r_index[q.actor], []).extend(_spans(matcher, [q.quote or ""]))
-        right = 0
+        right = confirmed = 0
         for q in shown:
             who = g_index.get(q.actor)
             start, end = q.quote_check.start, q.quote_check.end  # type: ignore[union-attr]
             if isinstance(who, int) and start is not None and end is not None:
-                right += any(a < end and start < b for a, b in ref_quotes.get(who, []))
+                hit = any(a < end and start < b for a, b in ref_quotes.get(who, []))
+                right += hit
+                confirmed += hit and (q.speaker_check is None or q.speaker_check.confirmed)
         s.quote_precision = _ratio(right, len(shown))
+        s.speaker_precision = _ratio(confirmed, len(shown))
     else:
         s.quote_precision = None  # no quote shown: nothing to be right or wrong about
+        s.speaker_precision = None
 
     by_kind: dict[str, list[bool]] = {}
     for r in ref.sources:
@@ -249,7 +255,7 @@ async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], 
                           "by_language": by_language(scores), "scored": scored,
                           "errors": sum(not s.scored for s in scores)}, ensure_ascii=False, indent=2))
         return code
-    short = ["valid", "ground", "act_R", "act_P", "press_F1", "src_R", "biling", "quote_P"]
+    short = ["valid", "ground", "act_R", "act_P", "press_F1", "src_R", "biling", "quote_P", "spkr_P"]
 
     def cell(key: str, value: float | None) -> str:
         if value is None:
