@@ -17,74 +17,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bot.engine.normalize import normalize, normalize_map
-
-# --- sentences -------------------------------------------------------------------------------
-_ABBREV = {"mr", "mrs", "ms", "dr", "st", "gen", "lt", "col", "sgt", "prof", "sen", "rep", "gov", "jr", "no",
-           "u.s", "u.n", "u.k", "jan", "feb", "aug", "sept", "oct", "nov", "dec", "vs", "inc", "co", "corp"}
-_END = re.compile(r"[.!?؟]+")
-_OPEN_QUOTE = '"'
-
-
-@dataclass(frozen=True)
-class Sentence:
-    start: int  # offsets in the normal form
-    end: int
-    paragraph: int
-
-
-def normalize_lines(text: str) -> tuple[str, list[int]]:
-    """`normalize_map` line by line: the normal form keeps the article's line breaks (one per
-    paragraph), which `normalize_map` alone turns into spaces."""
-    parts: list[str] = []
-    origin: list[int] = []
-    for line in re.finditer(r"[^\n]+", text):
-        norm, where = normalize_map(line.group())
-        if not norm:
-            continue
-        if parts:
-            parts.append("\n")
-            origin.append(line.start() - 1)
-        parts.append(norm)
-        origin += [line.start() + w for w in where]
-    return "".join(parts), origin
-
-
-def split_sentences(norm: str) -> list[Sentence]:
-    """Sentences of a text in `normalize_lines` form: ends at . ! ? ؟ (also run together,
-    "weapons.Syria") outside a quotation, and at every line (a paragraph); "Mr." and "U.S." do
-    not end one."""
-    out: list[Sentence] = []
-    for paragraph, line in enumerate(re.finditer(r"[^\n]+", norm)):
-        start, inside, i = line.start(), False, line.start()
-        while i < line.end():
-            ch = norm[i]
-            if ch == _OPEN_QUOTE:
-                inside = not inside
-            m = _END.match(norm, i) if ch in ".!?؟" else None
-            closes = m is not None and inside and norm[m.end():m.end() + 1] == '"'
-            if m and (not inside or closes):
-                stop = m.end() + closes
-                word = re.search(r"[\w.]+$", norm[start:i])
-                nxt = norm[stop:stop + 1]
-                abbrev = ch == "." and word is not None and (word.group().lower().rstrip(".") in _ABBREV
-                                                             or len(word.group()) == 1)
-                digit = ch == "." and i > 0 and norm[i - 1].isdigit() and nxt.isdigit()
-                if not abbrev and not digit and (not nxt or nxt.isspace() or nxt.isupper() or nxt == '"'
-                                                 or "\u0600" <= nxt <= "\u06ff"):
-                    inside = False
-                    if norm[start:stop].strip():
-                        out.append(Sentence(start, stop, paragraph))
-                    i = stop
-                    while i < line.end() and norm[i] == " ":
-                        i += 1
-                    start = i
-                    continue
-            i += 1
-        if norm[start:line.end()].strip():
-            out.append(Sentence(start, line.end(), paragraph))
-    return out
-
+from bot.engine.normalize import normalize
+from bot.engine.sentences import normalize_lines, split_sentences
 
 # --- reported speech -------------------------------------------------------------------------
 _EN_VERBS = ("said|says|say|told|tells|added|adds|stated|warned|warns|insisted|insists|stressed|stresses|"
@@ -470,9 +404,40 @@ class Attributions:
             return self._orig(*_strip(self.norm, qs, qe))
         nb = self._norm_at(a.end)
         lead = re.search(r"(?<![\w])(?:that|ان|انه|انها|الي ان|بان)(?![\w])|:", self.norm[nb:s.end])
-        if lead is None or lead.start() > 40:
+        if lead is None or lead.start() > 120:
             return None
-        ps, pe = _strip(self.norm, nb + lead.end(), s.end)
+        stop = re.search(r"[,;]\s*(?:فيما|بينما|في حين|while|whereas)(?![\w])", self.norm[nb + lead.end():s.end])
+        ps, pe = _strip(self.norm, nb + lead.end(), nb + lead.end() + stop.start() if stop else s.end)
         if len(self.norm[ps:pe].split()) < 3:
             return None
         return self._orig(ps, pe)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An attributed statement offered to the model as a candidate: who (as the article names them),
+    the attributing verb, and the passage in the article's words (`start` is its article offset)."""
+
+    speaker: str
+    verb: str
+    passage: str
+    start: int
+
+
+def statements(att: Attributions, limit: int, max_chars: int) -> list[Statement]:
+    """The article's attributed statements in order, one per passage, at most `limit`; a passage
+    has three words or more and at most `max_chars` characters."""
+    out: dict[str, Statement] = {}
+    for a in att.all:
+        span = att.passage(a)
+        if span is None or len(out) >= limit:
+            continue
+        passage = att.article[span[0]:span[1]].strip()
+        if not 3 <= len(passage.split()) or len(passage) > max_chars or passage in out:
+            continue
+        own = "" if a.pronoun else a.speaker
+        stands_for = "" if a.loose or not a.resolved else a.resolved[0]
+        who = f"{own} ({stands_for})" if own and stands_for else own or (f"({stands_for})" if stands_for else "")
+        if who:
+            out[passage] = Statement(" ".join(who.split())[:160], a.verb or "", passage, span[0])
+    return list(out.values())

@@ -21,6 +21,7 @@ from typing import Any
 
 from bot.engine import grounding, partial_json, passages, prompts
 from bot.engine.article import Article, estimate_tokens, fit_tokens
+from bot.engine.attribution import Statement, statements
 from bot.engine.llm import LLMClient, LLMReply
 from bot.engine.normalize import Matcher
 from bot.engine.schema import (
@@ -99,7 +100,7 @@ PREVIEW_STEP = 48
 
 #: Any spelling of the tags that fence untrusted text: <article>, </ARTICLE >, <article_metadata
 #: x="">, fullwidth ＜／ａｒｔｉｃｌｅ＞. Nothing inside the fence can close it or open another.
-_FENCE_TAG = re.compile(r"<\s*/?\s*article(?:_metadata)?\b[^>]*>?", re.IGNORECASE)
+_FENCE_TAG = re.compile(r"<\s*/?\s*article(?:_metadata|_statements)?\b[^>]*>?", re.IGNORECASE)
 # fullwidth and small forms look like ASCII to a model: match on their ASCII twins (same length)
 _ASCII_TWINS = {0xFF01 + i: 0x21 + i for i in range(94)} | {0xFE64: ord("<"), 0xFE65: ord(">")}
 _META_CAP = 300
@@ -122,9 +123,23 @@ def known_outlets(article: Article) -> list[str]:
     return [o for o in dict.fromkeys((article.outlet, article.publisher_hint)) if o and o.strip()]
 
 
-def user_message(article: Article, text: str, truncated: bool) -> str:
-    """Metadata, then the article, each fenced: the article is untrusted material (the system
-    prompt says so). The article comes last so the static prefix stays cacheable."""
+#: at most this many attributed statements are offered to the model as candidates
+MAX_STATEMENTS = 20
+
+
+def statements_block(found: Sequence[Statement]) -> str:
+    """The article's attributed statements as numbered candidates, fenced like the article: who the
+    article says speaks, the verb, and the passage in the article's words."""
+    if not found:
+        return ""
+    lines = [f'{n}. {" ".join(fence(s.speaker).split())} ({fence(s.verb)}): "{" ".join(fence(s.passage).split())}"'
+             for n, s in enumerate(found, 1)]
+    return "<article_statements>\n" + "\n".join(lines) + "\n</article_statements>"
+
+
+def user_message(article: Article, text: str, truncated: bool, found: Sequence[Statement] = ()) -> str:
+    """Metadata, the attributed statements found in the article, then the article, each fenced: the
+    article is untrusted material (the system prompt says so). The article comes last."""
 
     def one_line(value: str) -> str:
         return " ".join(fence(value).split())[:_META_CAP]
@@ -139,6 +154,9 @@ def user_message(article: Article, text: str, truncated: bool) -> str:
     parts = []
     if lines:
         parts.append("<article_metadata>\n" + "\n".join(lines) + "\n</article_metadata>")
+    block = statements_block([s for s in found if s.start + len(s.passage) <= len(text)])
+    if block:
+        parts.append(block)
     if truncated:
         parts.append("Note: the article was cut to fit; brief only the text inside <article>.")
     parts.append(f"<article>\n{fence(text)}\n</article>")
@@ -230,9 +248,12 @@ class Answer:
 class BriefEngine:
     """Turns articles into checked briefs; one engine serves every request."""
 
-    def __init__(self, settings: Settings, llm: LLMClient) -> None:
+    def __init__(self, settings: Settings, llm: LLMClient, *, candidates: bool = True) -> None:
         self.settings = settings
         self.llm = llm
+        # the article's attributed statements go to the model as numbered candidates (the checks
+        # are the same without them; `newsbot eval` can compare)
+        self.candidates = candidates
         # response_format json_schema gets the form strict mode accepts; the prompt shows all rules
         self.schema = brief_json_schema(strict=True)
         # only constrained decoding (json_schema) can hold the model to the article's spans; opt-in,
@@ -249,11 +270,18 @@ class BriefEngine:
         used = sum(estimate_tokens(m) + TEMPLATE_TOKENS_PER_MESSAGE for m in fixed)
         return context - self.settings.llm_max_completion_tokens - used
 
-    def _fit(self, article: Article, extra: Sequence[str] = ()) -> tuple[str, bool]:
+    def _statements(self, grounds: grounding.Grounds) -> list[Statement]:
+        if not self.candidates:
+            return []
+        return statements(grounds.attributions, MAX_STATEMENTS, MAX_TEXT)
+
+    def _fit(self, article: Article, extra: Sequence[str] = (),
+             found: Sequence[Statement] = ()) -> tuple[str, bool]:
         """The article's text as sent: cut at a paragraph boundary to ARTICLE_MAX_CHARS and, with
         LLM_CONTEXT_TOKENS set, so that the prompt (`extra` messages included) and the completion
         fit. Without room for any of it: "" for the repair round, a ConfigError for the first."""
         shell = user_message(article, "", True)  # metadata, fences and the "cut to fit" note
+        shell += "\n\n" + statements_block(found)
         budget = self._article_tokens([prompts.system_prompt(), shell, *extra])
         if budget is not None and budget < 1:
             if extra:
@@ -269,14 +297,15 @@ class BriefEngine:
         """The checked brief of `article`. `progress` hears the stages; `preview`, the headline and
         summary of the first answer while the model is still writing it (unchecked)."""
         started = time.monotonic()
-        text, truncated = self._fit(article)
+        grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
+        found = self._statements(grounds)
+        text, truncated = self._fit(article, found=found)
         if truncated:
             log.info("article cut to %d of %d characters to fit", len(text), len(article.text))
         messages = [
             {"role": "system", "content": prompts.system_prompt()},
-            {"role": "user", "content": user_message(article, text, truncated)},
+            {"role": "user", "content": user_message(article, text, truncated, found)},
         ]
-        grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
         # in json_schema mode, what the brief copies is chosen from the text the model sees
         schema = span_schema(self.schema, article_spans(text, grounds.matcher)) if self.spans else self.schema
 
@@ -289,7 +318,7 @@ class BriefEngine:
 
         missing = self._missing(first, grounds)
         if first.issues or missing:
-            repair = self._repair_messages(article, first, len(text), missing)
+            repair = self._repair_messages(article, first, len(text), missing, found)
             if repair is None:
                 log.info("brief failed %d check(s); no room in LLM_CONTEXT_TOKENS for a repair", len(first.issues))
             else:
@@ -349,8 +378,8 @@ class BriefEngine:
             return []
         return ["pressures", "positions"]
 
-    def _repair_messages(self, article: Article, first: Answer, sent_chars: int,
-                         missing: Sequence[str] = ()) -> list[dict[str, str]] | None:
+    def _repair_messages(self, article: Article, first: Answer, sent_chars: int, missing: Sequence[str] = (),
+                         found: Sequence[Statement] = ()) -> list[dict[str, str]] | None:
         """The repair round: the article, the first answer and its failures (and the parts that came
         out empty). With LLM_CONTEXT_TOKENS set, the article is cut further when the first answer
         would not fit beside it; None when it would have to be cut so far that a repair is not
@@ -370,13 +399,13 @@ class BriefEngine:
                   f"from the article, and their actors with their mentions as the article writes them."
                   for part in [" and ".join(missing)] if missing]
         ask = prompts.repair_prompt("\n".join(lines))
-        text, truncated = self._fit(article, [answer, ask] if echo else [ask])
+        text, truncated = self._fit(article, [answer, ask] if echo else [ask], found)
         if not text or len(text) < sent_chars * REPAIR_MIN_ARTICLE_SHARE:
             return None
         shown = [{"role": "assistant", "content": answer}] if echo else []
         return [
             {"role": "system", "content": prompts.system_prompt()},
-            {"role": "user", "content": user_message(article, text, truncated)},
+            {"role": "user", "content": user_message(article, text, truncated, found)},
             *shown,
             {"role": "user", "content": ask},
         ]

@@ -65,7 +65,8 @@ async def test_example_article_gives_example_brief(settings: Settings, llm_serve
     # static instructions first, the article last (prompt caching), fenced
     sent = llm_server.requests[0]["messages"]
     assert sent[0]["role"] == "system" and sent[0]["content"] == prompts.system_prompt()
-    assert sent[1]["content"].startswith("<article>\n") and sent[1]["content"].endswith("\n</article>")
+    # the attributed statements as numbered candidates, then the article, last
+    assert sent[1]["content"].startswith("<article_statements>\n1. ") and sent[1]["content"].endswith("\n</article>")
     assert ARTICLE.strip()[-200:] in sent[1]["content"]
     assert llm_server.requests[0]["response_format"]["json_schema"]["strict"] is True
 
