@@ -84,6 +84,8 @@ class Ledger:
             await self._alert(bot, req, events)
         except (StorageUnavailable, TelegramError) as exc:
             log.warning("ledger: brief %s of chat %s not recorded or alerted: %s", brief_id, req.chat_id, exc)
+        except Exception:  # the request is done and its brief in the chat: nothing here may undo that
+            log.exception("ledger: brief %s of chat %s not recorded", brief_id, req.chat_id)
 
     async def _alert(self, bot: Bot, req: Request, events: list[Event]) -> None:
         pressures = [e for e in events if e.kind == "pressure"]
