@@ -12,6 +12,7 @@ named "Egyptian Foreign Minister" or "وزير الخارجية المصري").
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -112,11 +113,14 @@ def _word(token: str) -> str:
     return token
 
 
-def words(text: str) -> list[str]:
-    return [w for w in (_word(t) for t in _WORDS.findall(match_form(text).replace("'", "'"))) if w]
+@functools.lru_cache(maxsize=4096)
+def words(text: str) -> tuple[str, ...]:
+    """The comparable words of a name or phrase (cached: each brief asks about the same phrases)."""
+    return tuple(w for w in (_word(t) for t in _WORDS.findall(match_form(text))) if w)
 
 
-def _variants(word: str) -> set[str]:
+@functools.lru_cache(maxsize=8192)
+def _variants(word: str) -> frozenset[str]:
     """A word and its Arabic relative-adjective and plural forms, for comparing adjectives."""
     out = {word}
     if word.endswith("ه") and len(word) > 3:
@@ -125,16 +129,24 @@ def _variants(word: str) -> set[str]:
         out.add(word[:-2])
     if word.endswith("s") and len(word) > 4:
         out.add(word[:-1])  # Israelis → Israeli
-    return out
+    return frozenset(out)
 
 
 def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     """Whether `needle`'s words stand together, in order, in `haystack`."""
     if not needle or len(needle) > len(haystack):
         return False
+    bag = _bag(tuple(haystack))
+    if any(not (_variants(w) & bag) for w in needle):
+        return False  # a word of the needle is nowhere: no need to look for the order
     forms = [_variants(w) for w in haystack]
     wanted = [_variants(w) for w in needle]
     return any(all(forms[i + k] & wanted[k] for k in range(len(needle))) for i in range(len(haystack) - len(needle) + 1))
+
+
+@functools.lru_cache(maxsize=4096)
+def _bag(haystack: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(v for w in haystack for v in _variants(w))
 
 
 def _initials(name: str) -> str | None:
@@ -155,6 +167,9 @@ class Party:
     officials: bool = False
 
     def score(self, phrase: str) -> float:
+        return _score(self, phrase)
+
+    def _score(self, phrase: str) -> float:
         """How specifically `phrase` names this party: the words of the longest of its names found
         there; half a word for its country alone (a state), and half a word more than the words
         beside its country for a recognisable form; 0 when it does not name it."""
@@ -180,15 +195,24 @@ class Party:
         return self.score(phrase) > 0
 
 
+@functools.lru_cache(maxsize=8192)
+def _score(party: Party, phrase: str) -> float:
+    return party._score(phrase)  # the same party and phrase come up for every quote of a brief
+
+
 def party(names: Iterable[str], kind: str | None = None, country: str | None = None) -> Party:
     """The forms that name a party with these names (mention, name.en, name.ar), of this kind and country."""
-    names = [n for n in names if n and n.strip()]
+    return _party(tuple(n for n in names if n and n.strip()), kind, country)
+
+
+@functools.lru_cache(maxsize=2048)
+def _party(names: tuple[str, ...], kind: str | None, country: str | None) -> Party:
     forms: set[tuple[str, ...]] = set()
     country_forms = tuple(tuple(words(c)) for c in COUNTRIES.get(country or "", ()))
     country_words = {w for c in country_forms for w in c for w in _variants(w)}
     beside: set[frozenset[str]] = set()
     for name in names:
-        ws = [w for w in words(name) if w not in _STOP] or words(name)
+        ws = [w for w in words(name) if w not in _STOP] or list(words(name))
         if ws:
             forms.add(tuple(words(re.sub(r"^(the|ال)\s+", "", name, flags=re.IGNORECASE))))
         core = tuple(w for w in ws if w not in _GENERIC)
