@@ -69,6 +69,7 @@ COUNTRIES: dict[str, tuple[str, ...]] = {
     "IND": ("india", "indian", "new delhi", "الهند", "هندي", "هنديه", "نيودلهي"),
     "UKR": ("ukraine", "ukrainian", "kyiv", "kiev", "اوكرانيا", "اوكراني", "اوكرانيه", "كييف"),
     "HUN": ("hungary", "hungarian", "budapest", "المجر", "مجري", "بودابست"),
+    "POL": ("poland", "polish", "warsaw", "بولندا", "بولندي", "بولنديه", "وارسو"),
     "ITA": ("italy", "italian", "rome", "ايطاليا", "ايطالي", "ايطاليه", "روما"),
     "ESP": ("spain", "spanish", "madrid", "اسبانيا", "اسباني", "مدريد"),
     "JPN": ("japan", "japanese", "tokyo", "اليابان", "ياباني", "يابانيه", "طوكيو"),

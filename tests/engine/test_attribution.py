@@ -277,3 +277,13 @@ async def test_without_candidates_the_prompt_has_none_and_the_checks_are_the_sam
         await llm.close()
     assert "<article_statements>" not in llm_server.requests[0]["messages"][1]["content"]
     assert env.checks.grounding.speakers_confirmed == env.checks.grounding.speakers_checked == 3
+
+
+def test_a_pressure_named_through_the_pronoun_of_its_sentence() -> None:
+    # '"...," he said. "The second shipment ...".He added: "... the Americans ... have to take this into
+    # consideration."': "He" is Mr Mekdad, who is named two sentences back
+    assert pressure_named(MEKDAD, "the Americans and others have to take this into consideration", ["mekdad"],
+                          ["usa"], SYRIA) == []
+    # the same evidence given to a party no sentence there names
+    assert pressure_named(MEKDAD, "the Americans and others have to take this into consideration", ["hagel"],
+                          ["usa"], SYRIA) == ["hagel"]
