@@ -165,6 +165,7 @@ class NewsBot:
             ApplicationBuilder()
             .token(self.settings.telegram_bot_token.get_secret_value())
             .base_url(self.settings.telegram_api_base_url)
+            .base_file_url(self.settings.telegram_file_base_url)
             .request(AiohttpRequest())
             .rate_limiter(SharedRateLimiter(self.store, self.metrics, max_retries=5) if self.store.shared
                           else CountingRateLimiter(self.metrics, max_retries=5))

@@ -26,6 +26,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.chat.files import check_file, file_of
 from bot.chat.runner import error_text
 from bot.chat.services import Services, services
 from bot.engine.article import readable
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 LONG_POST = 600  # a post with links whose own text is this long is an article itself
 NEAR_LIMIT = 3_500  # Telegram splits a paste longer than 4,096 characters; its parts are this long
+CAPTION_ARTICLE = 200  # a photo's caption this long is the article itself (the photo illustrates it)
 
 
 # --- reading messages -------------------------------------------------------------------------
@@ -104,7 +106,8 @@ class Work:
 
 def work_of(message: Message, max_links: int, *, strip_command: bool = False,
             strip_mention: str | None = None) -> Work:
-    """Turn a message into what to brief: links (capped) or its own text."""
+    """Turn a message into what to brief: a document, or a photo with at most a short caption (the
+    caption is then its title); else links (capped), or its own text."""
     text = message.text or message.caption or ""
     if strip_command and text.startswith("/"):
         text = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
@@ -112,6 +115,13 @@ def work_of(message: Message, max_links: int, *, strip_command: bool = False,
         text = text.replace(strip_mention, "")
     publisher = forward_publisher(message)
     links = message_links(message)
+    file = file_of(message)
+    # a PDF or DOCX is the article; a photo is one only when its caption is not (a channel's post is
+    # a picture with the news in its caption or behind its link; a screenshot comes with a word or none)
+    if file is not None and (message.document is not None or (not links and len(text.strip()) < CAPTION_ARTICLE)):
+        link = post_link(message)
+        return Work([{"file": file, "caption": text.strip() or None, "publisher_hint": publisher,
+                      **({"link": link} if link else {})}])
     own_text = text
     for link in links:
         own_text = own_text.replace(link, "")
@@ -154,6 +164,8 @@ async def accept(update: Update, s: Services, work: Work, *, mode: str = "reply"
         try:
             if "text" in payload:
                 check_text(payload["text"], s.settings.digest_min_chars if quiet else s.settings.article_min_chars)
+            elif "file" in payload:
+                check_file(payload["file"], s.settings)
             req = await s.gate.admit(msg.chat_id, user_id, msg.message_id, payload, mode=mode, thread_id=thread_id)
         except StorageUnavailable as exc:
             s.storage_trouble(exc)

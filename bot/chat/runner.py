@@ -23,6 +23,7 @@ from typing import Any
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from bot.chat.files import read_telegram_file
 from bot.chat.gate import Gate
 from bot.chat.rich import RichChoice
 from bot.chat.status import DRAFT_INTERVAL_S, Pacer, Status
@@ -172,6 +173,9 @@ class Runner:
     async def article(self, payload: dict[str, Any]) -> Article:
         if "url" in payload:
             return await read_url(payload["url"], self.fetcher)
+        if "file" in payload:
+            assert self.bot is not None
+            return await read_telegram_file(self.bot, payload, self.settings)
         return from_text(payload.get("text", ""), "telegram", min_chars=self.settings.article_min_chars)
 
     async def brief(self, payload: dict[str, Any], progress: Callable[[str], Coroutine[Any, Any, None]],

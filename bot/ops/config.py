@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         return self.database_path or self.data_dir / "newsbot.sqlite3"
 
     @property
+    def telegram_file_base_url(self) -> str:
+        """Where files are downloaded from: https://api.telegram.org/file/bot for the default API."""
+        base = self.telegram_api_base_url.rstrip("/")
+        return f"{base[:-4]}/file/bot" if base.endswith("/bot") else f"{base}/file/bot"
+
+    @property
     def llm_configured(self) -> bool:
         """An API key or an explicit endpoint (local servers need no key)."""
         return self.openai_api_key is not None or self.openai_base_url is not None

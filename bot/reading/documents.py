@@ -60,6 +60,12 @@ class DocumentText:
     language: str = ""
 
 
+def kind_by_name(name: str | None, mime: str | None) -> DocKind | None:
+    """The kind a file's name, else its MIME type, says; None when neither is one we read."""
+    suffix = ("." + name.rsplit(".", 1)[-1].lower()) if name and "." in name else ""
+    return _EXTENSIONS.get(suffix) or _MIME.get((mime or "").split(";")[0].strip().lower())
+
+
 def sniff(data: bytes, name: str | None = None, mime: str | None = None) -> DocKind:
     """What kind of file this is; UnsupportedFile when it is none we read."""
     head = data[:16]
@@ -70,19 +76,16 @@ def sniff(data: bytes, name: str | None = None, mime: str | None = None) -> DocK
             return "image"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image"
-    suffix = ("." + name.rsplit(".", 1)[-1].lower()) if name and "." in name else ""
-    by_name = _EXTENSIONS.get(suffix)
-    by_mime = _MIME.get((mime or "").split(";")[0].strip().lower())
+    kind = kind_by_name(name, mime)
     if head.startswith(b"PK\x03\x04"):
-        if by_name == "docx" or by_mime == "docx":
+        if kind == "docx":
             return "docx"
         raise UnsupportedFile(f"{name or 'the file'} is an archive", detail_ar="الملف أرشيف مضغوط")
-    kind = by_name or by_mime
     if kind in ("text", "markdown", "html") and b"\x00" not in data[:4096]:
         return kind
     if kind is None and b"\x00" not in data[:4096] and _looks_text(data):
         return "text"
-    label = suffix or (mime or "unknown type")
+    label = (name.rsplit(".", 1)[-1] if name and "." in name else "") or mime or "unknown type"
     raise UnsupportedFile(f"{label} is not a type I read", detail_ar=f"النوع {label} غير مدعوم")
 
 

@@ -1,8 +1,9 @@
-"""PDF → text: the text layer (pypdf), else the pages rendered (pdftoppm) and read by OCR.
+"""PDF → text: the text layer (pdfminer.six), else the pages rendered (pdftoppm) and read by OCR.
 
-pypdf was chosen over pdfminer.six by bench/bench_documents.py (both after `arabic_order.repair`;
-figures in docs/benchmarks.md). Arabic comes out of either in presentation forms, often in
-visual order: `arabic_order.repair` turns it into logical-order letters.
+pdfminer.six was chosen over pypdf by bench/bench_documents.py: on 11 Arabic PDFs, both after
+`arabic_order.repair`, pdfminer.six gave 1.000 trigram F1 on each and pypdf 0.991-1.000, moving
+numbers to the other end of their line. Arabic comes out of either in presentation forms, often
+in visual order: `arabic_order.repair` turns it into logical-order letters.
 Blocking code, run in a worker process (bot.reading.worker) that is killed at its time limit.
 """
 
@@ -21,10 +22,13 @@ from bot.ops.errors import BrokenDocument, NoTextFound
 from bot.reading.arabic_order import repair
 
 log = logging.getLogger(__name__)
-logging.getLogger("pypdf").setLevel(logging.CRITICAL)  # its warnings on odd files are ours to word
+logging.getLogger("pdfminer").setLevel(logging.ERROR)  # its warnings on odd files are ours to word
 
 #: a text layer with fewer letters than this per page is a scan (page numbers, a stamp)
 MIN_LETTERS_PER_PAGE = 40
+#: lines closer than this many line heights are one paragraph; pdfminer's 0.5 split body text set
+#: at 1.5 line spacing (documents written in a word processor) into a paragraph per line
+LAPARAMS_LINE_MARGIN = 0.8
 OCR_DPI = 200  # enough for body text of 10 pt and up; more costs time without changing the text
 
 
@@ -40,6 +44,9 @@ def _letters(text: str) -> int:
     return sum(ch.isalpha() for ch in text)
 
 
+_LINE_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
+
+
 def _tidy(text: str) -> str:
     """A page's text with runs of spaces and of blank lines made single (justified lines are
     extracted with a gap between every two words)."""
@@ -47,29 +54,26 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def text_layer(data: bytes, max_pages: int) -> tuple[str, int]:
-    """The text of the first `max_pages` pages and the number of pages; BrokenDocument when the
-    file is encrypted or not a readable PDF."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+def text_layer(data: bytes, max_pages: int) -> list[str]:
+    """The text of each of the first `max_pages` pages; BrokenDocument when the file is encrypted
+    (with a password to open it) or not a readable PDF."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LAParams, LTTextContainer
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 
+    pages: list[str] = []
+    laparams = LAParams(line_margin=LAPARAMS_LINE_MARGIN)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            # an owner password only (no user password) opens with the empty one
-            try:
-                if not reader.decrypt(""):
-                    raise BrokenDocument("the PDF is encrypted", detail_ar="ملف PDF مشفّر")
-            except (NotImplementedError, PdfReadError) as exc:
-                raise BrokenDocument("the PDF is encrypted", detail_ar="ملف PDF مشفّر") from exc
-        pages = len(reader.pages)
-        texts = [reader.pages[i].extract_text() or "" for i in range(min(pages, max_pages))]
-    except BrokenDocument:
-        raise
-    except Exception as exc:  # pypdf raises many kinds on damaged files
-        raise BrokenDocument(f"not a readable PDF ({type(exc).__name__})",
-                             detail_ar="ليس ملف PDF سليمًا") from exc
-    return "\n\n".join(repair(_tidy(t)) for t in texts), pages
+        for page in extract_pages(io.BytesIO(data), maxpages=max_pages, laparams=laparams):
+            pages.append("\n\n".join(el.get_text().strip() for el in page if isinstance(el, LTTextContainer)))
+    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
+        raise BrokenDocument("the PDF is encrypted", detail_ar="ملف PDF مشفّر") from exc
+    except Exception as exc:  # pdfminer raises many kinds on damaged files
+        raise BrokenDocument(f"not a readable PDF ({type(exc).__name__})", detail_ar="ليس ملف PDF سليمًا") from exc
+    if not pages:
+        raise BrokenDocument("the PDF has no pages", detail_ar="ملف PDF بلا صفحات")
+    # lines are put back in logical order one by one, then a text box's lines make one paragraph
+    return [_LINE_BREAK.sub(" ", repair(_tidy(text))) for text in pages]
 
 
 def ocr_pages(data: bytes, pages: int, limits: PdfLimits) -> str:
@@ -101,8 +105,9 @@ def ocr_pages(data: bytes, pages: int, limits: PdfLimits) -> str:
 
 
 def read_pdf(data: bytes, limits: PdfLimits) -> tuple[str, bool]:
-    """The PDF's text and whether it was read by OCR (a scan)."""
-    text, pages = text_layer(data, limits.max_pages)
-    if _letters(text) >= MIN_LETTERS_PER_PAGE * min(pages, limits.max_pages) / 4 and _letters(text):
+    """The PDF's text and whether it was read by OCR (a scan: next to no letters in its text layer)."""
+    pages = text_layer(data, limits.max_pages)
+    text = "\n\n".join(t for t in pages if t.strip())
+    if _letters(text) >= max(1, MIN_LETTERS_PER_PAGE * len(pages) // 4):
         return text, False
-    return ocr_pages(data, pages, limits), True
+    return ocr_pages(data, len(pages), limits), True

@@ -308,9 +308,9 @@ async def test_redelivered_message_is_answered_once(newsbot: NewsBot, botapi: Fa
     assert llm_server.calls == 1
 
 
-async def test_a_file_gets_a_clear_answer(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
-    doc = {"file_id": "d", "file_unique_id": "du", "file_name": "report.pdf", "mime_type": "application/pdf"}
-    upload = U.message(790, document=doc)
+async def test_a_video_gets_a_clear_answer(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
+    video = {"file_id": "v", "file_unique_id": "vu", "width": 640, "height": 360, "duration": 12}
+    upload = U.message(790, video=video)
     del upload["text"]
     botapi.push("message", upload)
-    await until(lambda: "send the article's text or its link" in replies(botapi, 790))
+    await until(lambda: "send the article's text, its link, a PDF or a screenshot" in replies(botapi, 790))

@@ -70,6 +70,8 @@ class FakeBotAPI(LoopbackServer):
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # what is visible in each chat
         self.drafts: list[tuple[int, int, str]] = []  # (chat, draft id, plain text) as streamed
         self.refuse_rich: str | None = None  # None | "missing" | "bad"
+        self.files: dict[str, bytes] = {}  # file_id → content, for getFile and its download
+        self.downloads: list[str] = []  # file paths downloaded, in order
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -87,6 +89,20 @@ class FakeBotAPI(LoopbackServer):
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                files = f"/file/bot{api.token}/"
+                if self.path.startswith(files):  # a file's download, at the path getFile gave
+                    path = self.path[len(files):]
+                    data = api.files.get(path.split("/", 1)[-1])
+                    api.downloads.append(path)
+                    if data is None:
+                        self._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 self.do_POST()
 
             def do_POST(self) -> None:
@@ -133,6 +149,15 @@ class FakeBotAPI(LoopbackServer):
             self.updates += [{"update_id": uid, kind: obj} for uid, obj in zip(uids, objs, strict=True)]
             self.cond.notify_all()
             return uids
+
+    def add_file(self, file_id: str, data: bytes) -> dict[str, Any]:
+        """A file the bot can fetch with getFile; returns its size and ids, as a message carries them."""
+        self.files[file_id] = data
+        return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(data)}
+
+    @property
+    def file_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
 
     def fail(self, method: str, code: int, description: str, retry_after: int | None = None, times: int = 1) -> None:
         self.failures.setdefault(method, []).extend([ApiError(code, description, retry_after)] * times)
@@ -352,6 +377,14 @@ class FakeBotAPI(LoopbackServer):
                 self._check_text(params["caption"], params.get("parse_mode"), limit=1024)
             return self._message(chat_id, document={"file_id": "f1", "file_unique_id": "u1",
                                                     "file_name": doc["filename"]})
+        if method == "getFile":
+            file_id = str(params["file_id"])
+            if file_id not in self.files:
+                raise ApiError(400, "Bad Request: invalid file_id")
+            if len(self.files[file_id]) > 20 * 1024 * 1024:
+                raise ApiError(400, "Bad Request: file is too big")  # Telegram's limit for bots
+            return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(self.files[file_id]),
+                    "file_path": f"documents/{file_id}"}
         if method == "getChatMember":
             return self._member(int(params["user_id"]), self.chat_members.get((chat_id, int(params["user_id"])), "member"))
         if method == "getChatAdministrators":

@@ -67,10 +67,11 @@ def sources(language: str) -> list[Source]:
         found.append(Source(path.name.split(".")[0], "en", "", _cut(readable(path.read_text(encoding="utf-8"))[0])))
     found.append(Source("cnn", "en", "", _cut(readable((DATA / "html" / "txt__cnn_article.txt").read_text())[0])))
     for path in sorted((DATA / "html").glob("*.gold.json")):
-        gold = json.loads(path.read_text(encoding="utf-8"))
-        body = gold.get("articleBody") or ""
-        if len(body) > 800 and body.isascii() and detect_language(body) == "en":
-            found.append(Source(path.name[:12], "en", gold.get("headline") or "", _cut(readable(body)[0])))
+        for gold in json.loads(path.read_text(encoding="utf-8")).values():  # {page hash: gold}
+            body = gold.get("articleBody") or ""
+            latin = sum(ch.isascii() for ch in body)
+            if len(body) > 800 and latin > 0.97 * len(body) and detect_language(body) == "en":
+                found.append(Source(path.name[:12], "en", gold.get("headline") or "", _cut(readable(body)[0])))
     return found
 
 
