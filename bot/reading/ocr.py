@@ -17,9 +17,11 @@ Tesseract itself gets the time left, so that it never outlives the worker.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -114,19 +116,33 @@ def _band(png: bytes) -> bytes:
     return out.getvalue()
 
 
-def tesseract(png: bytes, languages: str, deadline: float) -> str:
-    """Tesseract on one prepared image; it gets the time left before `deadline`."""
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the forked child
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: killed when the worker is (PR_SET_PDEATHSIG), so that a worker
+    killed at its time limit leaves no tesseract or pdftoppm running."""
+    _PRCTL(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def run_tool(cmd: list[str], *, deadline: float, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """A tool (tesseract, pdftoppm) with the time left before `deadline`, on one core, dying with us."""
     left = deadline - time.monotonic()
     if left <= 0:
-        raise PageTooComplex("no time was left to read the image", detail_ar="لم يبقَ وقت لقراءة الصورة")
+        raise PageTooComplex("no time was left to read it", detail_ar="لم يبقَ وقت لقراءته")
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one core: other work shares the machine
     try:
-        done = subprocess.run(["tesseract", "stdin", "stdout", "-l", languages, "--psm", "3"], input=png,
-                              capture_output=True, timeout=left, env=env, check=False)
+        return subprocess.run(cmd, input=stdin, capture_output=True, timeout=left, env=env, check=False,
+                              preexec_fn=_die_with_parent)  # the worker process has a single thread
     except subprocess.TimeoutExpired as exc:
-        raise PageTooComplex("reading the image took too long", detail_ar="استغرقت قراءة الصورة وقتًا طويلًا") from exc
+        raise PageTooComplex("reading it took too long", detail_ar="استغرقت قراءته وقتًا طويلًا") from exc
     except OSError as exc:  # not installed: the operator's problem, said plainly
-        raise BrokenDocument("OCR (tesseract) is not installed", detail_ar="برنامج التعرّف الضوئي غير مثبّت") from exc
+        raise BrokenDocument(f"{cmd[0]} is not installed", detail_ar=f"البرنامج {cmd[0]} غير مثبّت") from exc
+
+
+def tesseract(png: bytes, languages: str, deadline: float) -> str:
+    """Tesseract on one prepared image; it gets the time left before `deadline`."""
+    done = run_tool(["tesseract", "stdin", "stdout", "-l", languages, "--psm", "3"], deadline=deadline, stdin=png)
     if done.returncode != 0:
         raise BrokenDocument("the image could not be read", detail_ar="تعذّرت قراءة الصورة")
     return done.stdout.decode("utf-8", errors="replace")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -78,23 +77,20 @@ def text_layer(data: bytes, max_pages: int) -> list[str]:
 
 def ocr_pages(data: bytes, pages: int, limits: PdfLimits) -> str:
     """A scan: each page rendered by pdftoppm (poppler) and read by OCR, up to max_ocr_pages."""
-    from bot.reading.ocr import ocr_image
+    from bot.reading.ocr import ocr_image, run_tool
 
     texts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="newsbot-pdf-") as tmp:
         src = Path(tmp) / "in.pdf"
         src.write_bytes(data)
         for page in range(1, min(pages, limits.max_ocr_pages) + 1):
-            left = limits.deadline - time.monotonic()
-            if left <= 0:
+            if time.monotonic() >= limits.deadline:
                 break
             out = Path(tmp) / f"p{page}"
-            try:
-                subprocess.run(["pdftoppm", "-r", str(OCR_DPI), "-gray", "-png", "-f", str(page), "-l", str(page),
-                                "-singlefile", str(src), str(out)], check=True, capture_output=True, timeout=left)
-            except (subprocess.SubprocessError, OSError) as exc:
-                raise BrokenDocument(f"page {page} could not be rendered",
-                                     detail_ar=f"تعذّر عرض الصفحة {page}") from exc
+            done = run_tool(["pdftoppm", "-r", str(OCR_DPI), "-gray", "-png", "-f", str(page), "-l", str(page),
+                             "-singlefile", str(src), str(out)], deadline=limits.deadline)
+            if done.returncode != 0 or not out.with_suffix(".png").exists():
+                raise BrokenDocument(f"page {page} could not be rendered", detail_ar=f"تعذّر عرض الصفحة {page}")
             texts.append(ocr_image(out.with_suffix(".png").read_bytes(), max_pixels=limits.max_pixels,
                                    deadline=limits.deadline, allow_empty=True))
     text = "\n\n".join(t for t in texts if t.strip())

@@ -5,17 +5,19 @@ recognised text; every bad file answered in both languages, and the next request
 from __future__ import annotations
 
 import io
+import signal
 from typing import Any
 
 from bot.chat.app import NewsBot
 from bot.engine.article import readable
+from bot.ops.config import Settings
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.briefs import STORIES, story_reply
 from tests.fakes.openai_server import FakeLLM
 from tests.reading import material
 from tests.reading.test_documents import png_header
-from tests.telegram_harness import BRIEF_MARK, until
+from tests.telegram_harness import BRIEF_MARK, bot_process, until
 
 UNVERIFIED = "unverified: evidence not found verbatim"
 
@@ -105,3 +107,26 @@ async def test_every_bad_file_is_answered_and_the_next_request_works(
     send_document(botapi, 910, "good", material.pdf(story("sudan")), "statement.pdf", "application/pdf")
     await until(lambda: BRIEF_MARK in botapi.visible_text(910), within=30)
     assert STORIES["sudan"]["quote"] in botapi.visible_text(910)
+
+
+async def test_a_document_survives_a_crash_its_file_is_downloaded_again(bot_settings: Settings, botapi: FakeBotAPI,
+                                                                         llm_server: FakeLLM) -> None:
+    """The request holds the file's id, not its bytes: the process that takes it over downloads it."""
+    llm_server.default = story_reply
+    llm_server.delay = 30  # the first process never gets its answer
+    first = bot_process(bot_settings, llm_server)
+    try:
+        send_document(botapi, 930, "crash", material.pdf(story("sudan")), "statement.pdf", "application/pdf")
+        await until(lambda: llm_server.in_flight == 1, within=30)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    llm_server.delay = 0
+    second = bot_process(bot_settings, llm_server)
+    try:
+        await until(lambda: BRIEF_MARK in botapi.visible_text(930), within=30)
+    finally:
+        second.terminate()
+        assert second.wait(timeout=20) == 0
+    assert STORIES["sudan"]["quote"] in botapi.visible_text(930)
+    assert botapi.downloads == ["documents/crash", "documents/crash"]
