@@ -10,8 +10,8 @@ edits it again.
 
 A private chat that gets rich messages has no status message: the brief forms as a draft
 (sendRichMessageDraft), the model's headline and summary as soon as they are written, labelled as
-not yet checked, and the checked brief follows as one rich message. Drafts are progress too: they
-yield to finished briefs while Telegram's budget is busy.
+not yet checked, with the stage the work is at, and the checked brief follows as one rich message.
+Drafts are progress too: they yield to finished briefs while Telegram's budget is busy.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ DRAFT_INTERVAL_S = 0.4
 #: Telegram shows a draft for 30 s: one this old is sent again while the work goes on
 DRAFT_REFRESH_S = 20.0
 #: the model's first words show this long after they are read unless the brief is done by then:
-#: a quick model's brief costs its one call only, a slow one's headline shows within half a second
+#: a quick model's brief (or one whose answer came all at once) costs its one call only, a
+#: streaming one's headline shows within half a second
 PREVIEW_WAIT_S = 0.3
 
 
@@ -121,7 +122,6 @@ class Status:
         self._drafted: tuple[str, Preview | None] | None = None
         self._drafted_at = 0.0
         self._draft_task: asyncio.Task[None] | None = None
-        self._grace_over = False
 
     def begin(self) -> None:
         """Start the clock: the status message after the grace period, typing while it stays slow."""
@@ -141,13 +141,12 @@ class Status:
         self._request_draft()
 
     def _request_draft(self) -> None:
-        # one draft call at a time; it shows whatever is newest by then. Before the grace period
-        # only the model's own words are worth a call (a quick brief needs no progress at all).
-        if self.draft_id is None or self._done or self._draft_task is not None:
+        # one draft call at a time; it shows whatever is newest by then. Only the model's own words
+        # are worth a call: a stage alone would be a status message's call in every slow brief, and
+        # in a burst those calls come just before the briefs that need Telegram's budget
+        if self.draft_id is None or self._done or self._draft_task is not None or self._preview is None:
             return
-        if self._preview is None and not self._grace_over:
-            return
-        self._draft_task = self.spawn(self._send_drafts(0.0 if self._grace_over else PREVIEW_WAIT_S))
+        self._draft_task = self.spawn(self._send_drafts(0.0 if self._drafted else PREVIEW_WAIT_S))
 
     async def _send_drafts(self, wait: float) -> None:
         try:
@@ -256,10 +255,8 @@ class Status:
     # --- background -----------------------------------------------------------------------------
     async def _show_after_grace(self) -> None:
         await asyncio.sleep(self.grace_s)
-        self._grace_over = True
         if self.draft_id is not None:
-            self._request_draft()
-            return
+            return  # a private chat with rich messages: drafts of the model's words, no status message
         while not has_room(self.bot, self.chat_id, STATUS_MAX_USE):
             await asyncio.sleep(self.typing_every_s)
             if self._done:
