@@ -33,7 +33,7 @@ _AR_PARTICIPLES = ("مضيفا|مؤكدا|مشيرا|موضحا|لافتا|قا�
                    "لافته|قائله|مشدده|مبينا|معبرا|نافيا|منوها|مبينه|معبره")
 _AR_ACCORDING = "بحسب|حسب|وفق|وفقا ل|طبقا ل|نقلا عن"
 _EN = re.compile(rf"\b(?:{_EN_VERBS})\b|\baccording to\b|\bin a (?:statement|interview|post|tweet)\b", re.IGNORECASE)
-_AR = re.compile(rf"(?<![\w])(?:[وف])?(?:{_AR_VERBS}|{_AR_PARTICIPLES}|نقل|نقلت|{_AR_ACCORDING}|"
+_AR = re.compile(rf"(?<![\w])(?:[وف])?(?:{_AR_VERBS}|{_AR_PARTICIPLES}|نقل|نقلت|نسب|نسبت|{_AR_ACCORDING}|"
                  r"في (?:بيان|تصريح|تصريحات|حديث|مقابله))(?![\w])")
 _PRONOUNS = {"he", "she", "they", "it", "we", "i", "هو", "هي", "هم"}
 _TITLES = {"minister", "official", "spokesman", "spokeswoman", "spokesperson", "president", "envoy", "secretary",
@@ -238,10 +238,10 @@ class Attributions:
             at = m.end() + after.end()
             end = _AR_CUT.search(self.norm, at, s.end)
             return self._make(m.span(), (at, end.start() if end else s.end), index)
-        if core in ("نقل", "نقلت"):
-            # "نقلت X عن Y قوله": Y is the speaker, X relays it
+        if core in ("نقل", "نقلت", "نسب", "نسبت"):
+            # "نقلت X عن Y قوله", "نسبت X إلى Y قوله": Y is the speaker, X relays it
             rest = self.norm[m.end():s.end]
-            an = re.search(r"(?<![\w])عن(?![\w])", rest)
+            an = re.search(r"(?<![\w])(?:عن|الي)(?![\w])" if core.startswith("نس") else r"(?<![\w])عن(?![\w])", rest)
             if an is None:
                 return None
             via = rest[: an.start()].strip()

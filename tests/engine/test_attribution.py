@@ -287,3 +287,12 @@ def test_a_pressure_named_through_the_pronoun_of_its_sentence() -> None:
     # the same evidence given to a party no sentence there names
     assert pressure_named(MEKDAD, "the Americans and others have to take this into consideration", ["hagel"],
                           ["usa"], SYRIA) == ["hagel"]
+
+
+def test_arabic_speech_ascribed_through_agencies() -> None:
+    # "ونسبت الوكالات إلى ألكسندر فومين نائب وزير الدفاع قوله إن موقف الولايات المتحدة هيأ الأجواء ..."
+    moscow: list[Party] = [("fomin", "Alexander Fomin", "ألكسندر فومين", "person", "RUS"),
+                           ("usa", "United States", "الولايات المتحدة", "state", "USA")]
+    path = ROOT / "eval/ar/JA-internationalNews-854-20170505.ar.txt"
+    assert said_by(path, "موقف الولايات المتحدة هيأ الأجواء", "fomin", moscow)
+    assert not said_by(path, "موقف الولايات المتحدة هيأ الأجواء", "usa", moscow)
