@@ -179,10 +179,9 @@ class Attributions:
     def _english(self, m: re.Match[str], index: int) -> Attribution:
         s = self.sentences[index]
         word = m.group().lower()
-        if word.startswith("according to") or word.startswith("in a "):
-            if word.startswith("according to"):
-                end = _EN_CUT.search(self.norm, m.end(), s.end)
-                return self._make(m.span(), (m.end(), end.start() if end else s.end), index)
+        if word.startswith("according to"):  # the speaker follows; "in a statement" has it before, as a verb
+            end = _EN_CUT.search(self.norm, m.end(), s.end)
+            return self._make(m.span(), (m.end(), end.start() if end else s.end), index)
         # before the verb: back to the nearest boundary (quotation, comma, "that", ...); past an
         # empty piece or a relative clause ("X, which oversees it, has said") to the one before
         left = self.norm[s.start:m.start()]
@@ -226,7 +225,7 @@ class Attributions:
     def _arabic(self, m: re.Match[str], index: int) -> Attribution | None:
         s = self.sentences[index]
         word = m.group()
-        core = word[1:] if word[:1] in "وف" and len(word) > 3 and word[1:] not in ("ق",) else word
+        core = word[1:] if word[:1] in "وف" and len(word) > 3 else word  # without a joined و/ف ("وفق" stays)
         if re.fullmatch(_AR_PARTICIPLES, core) or re.fullmatch(_AR_PARTICIPLES, word):
             return self._make(m.span(), (m.start(), m.start()), index)  # its subject is the speaker before
         if word.startswith("في ") or word.startswith("وفي "):
@@ -259,13 +258,12 @@ class Attributions:
                        or re.search(r"(?:^|[,:\".])\s*(?:و?اما\s+)([^,:\"]{2,80}?)\s*,?\s*ف(?:قد\s*)?$", head))
             if subject and len(subject.group(1).split()) <= 8:
                 return self._make(m.span(), (s.start + subject.start(1), s.start + subject.end(1)), index)
-        if core.startswith(("بحسب", "حسب", "وفق", "طبقا", "نقلا")) or word.startswith(("بحسب", "حسب", "وفق")):
+        if core.startswith(("بحسب", "حسب", "وفق", "طبقا", "نقلا")):
             told = re.match(r"\s*ما\s+\w+\s+", self.norm[at:s.end])  # "بحسب ما ذكرته صحيفة ..."
             if told:
                 at += told.end()
                 stop = self._speaker_end(at, s.end)
-            return self._make(m.span(), (at, stop), index)
-        return self._make(m.span(), (m.end(), stop), index)
+        return self._make(m.span(), (at, stop), index)
 
     def _speaker_end(self, at: int, stop: int) -> int:
         """Where an Arabic speaker phrase starting at `at` ends."""

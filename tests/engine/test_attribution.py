@@ -296,3 +296,11 @@ def test_arabic_speech_ascribed_through_agencies() -> None:
     path = ROOT / "eval/ar/JA-internationalNews-854-20170505.ar.txt"
     assert said_by(path, "موقف الولايات المتحدة هيأ الأجواء", "fomin", moscow)
     assert not said_by(path, "موقف الولايات المتحدة هيأ الأجواء", "usa", moscow)
+
+
+def test_english_according_to_names_the_speaker_after_it() -> None:
+    # "One area of concern, according to the report, may well be that if Britain leaves the EU, ..."
+    text = (ROOT / "eval/en/38345826.en.txt").read_text(encoding="utf-8")
+    said = [a for a in Attributions(text).all if a.verb == "according to"]
+    assert [a.speaker for a in said] == ["the report"]
+    assert text[said[0].speaker_start:said[0].speaker_end] == "the report"
