@@ -11,7 +11,7 @@ Readers: newsbot (bot/reading: pdfminer.six + Arabic order repair; OCR with prep
 script choice); pypdf + the same repair (the alternative text-layer reader); plain pdfminer.six;
 plain `pdftotext`; plain `tesseract -l ara+eng` on the same image.
 
-Run:  .venv/bin/python bench/bench_documents.py [--limit N]
+Run:  .venv/bin/python bench/bench_documents.py [--limit N] [--only pdf|image]
 """
 
 from __future__ import annotations
@@ -133,10 +133,13 @@ def make_material(folder: Path, limit: int | None) -> dict[str, list[tuple[str, 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--limit", type=int, default=None, help="articles per language (default: all)")
+    p.add_argument("--only", choices=("pdf", "image"), help="PDFs or screenshots only (default: both)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-documents-") as tmp:
         items = make_material(Path(tmp), args.limit)
         for kind, label in (("pdf", "PDFs (text layer)"), ("image", "screenshots (OCR)")):
+            if args.only not in (None, kind):
+                continue
             counts = Counter(language for _, _, language, _ in items[kind])
             pages = sum(n for *_, n in items[kind])
             print(f"\n{label}: {counts['ar']} Arabic, {counts['en']} English, {pages} pages")

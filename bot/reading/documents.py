@@ -23,7 +23,7 @@ DocKind = Literal["pdf", "docx", "image", "text", "markdown", "html"]
 #: DOCX: the document part may inflate to this much, and at most this many times its packed size
 DOCX_MAX_XML_BYTES = 50_000_000
 DOCX_MAX_RATIO = 200
-_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"))
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")  # PNG, JPEG (WebP: RIFF....WEBP)
 _EXTENSIONS: dict[str, DocKind] = {
     ".pdf": "pdf", ".docx": "docx", ".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
     ".html": "html", ".htm": "html", ".xhtml": "html", ".png": "image", ".jpg": "image", ".jpeg": "image",
@@ -71,10 +71,7 @@ def sniff(data: bytes, name: str | None = None, mime: str | None = None) -> DocK
     head = data[:16]
     if head.startswith(b"%PDF-"):
         return "pdf"
-    for magic, _ in _IMAGE_MAGIC:
-        if head.startswith(magic):
-            return "image"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return "image"
     kind = kind_by_name(name, mime)
     if head.startswith(b"PK\x03\x04"):

@@ -25,7 +25,7 @@ from bot.reading.worker import (
 )
 
 __all__ = ["article_from_document", "article_from_response", "extract_telegram_post", "find_urls", "read_file",
-           "read_file_bytes", "read_stdin", "read_url", "telegram_post"]
+           "read_file_bytes", "read_file_bytes_async", "read_stdin", "read_url", "telegram_post"]
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _URL = re.compile(r"https?://[^\s<>\"'«»“”]+", re.I)
@@ -73,7 +73,9 @@ def _article(ex: Extracted, resp: Response, *, source: str, kind: Kind) -> Artic
         raise Paywalled(f"only {len(ex.text)} characters are readable")
     # a short Telegram post is a whole post, not a cut article
     status = "paywalled" if ex.paywalled or (len(ex.text) < SHORT_BODY and kind != "telegram") else "full"
-    return Article.extracted(ex, source=source, url=resp.url, status=status)
+    article = Article.extracted(ex, source=source, url=resp.url, status=status)
+    article.kind = kind
+    return article
 
 
 def article_from_response(resp: Response, *, source: str, limits: Limits | None = None) -> Article:
@@ -161,7 +163,9 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None, do
     if p.suffix.lower() in (".html", ".htm", ".xhtml"):
         ex = extract_bounded(raw, None, None, "html", limits or Limits())
         require_letters(ex.text)
-        return Article.extracted(ex, source=str(p), status="full")
+        article = Article.extracted(ex, source=str(p), status="full")
+        article.kind = "html"
+        return article
     if p.suffix.lower() in (".txt", ".text", "") and raw[:5] != b"%PDF-" and b"\x00" not in raw[:1024]:
         return from_text(decode(raw, "text/plain"), str(p), min_chars=min_chars)
     return read_file_bytes(raw, p.name, None, source=str(p), min_chars=min_chars, max_bytes=max_bytes,

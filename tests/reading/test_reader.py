@@ -31,6 +31,7 @@ async def test_real_page_becomes_an_article(web: FakeWeb, fetcher: Fetcher) -> N
     a = await read_url(web.url("/page/html__arabic_article.html"), fetcher)
     assert a.title == "معارضون يسيطرون على مخازن للصواريخ بريف دمشق"
     assert a.language == "ar" and a.status == "full" and a.url and a.url.endswith("html__arabic_article.html")
+    assert a.kind == "html" and not a.ocr
 
 
 @pytest.mark.parametrize(("ctype", "body"), [
