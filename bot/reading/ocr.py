@@ -1,11 +1,13 @@
 """Images → text with Tesseract (Arabic and English), after the preparation screenshots need.
 
 Preparation (Pillow): transparency flattened onto white; light text on a dark background (dark
-mode, a news card's panel) inverted so that the text is dark; narrow images (a Telegram photo is
+mode, a news card's panel) inverted so that the text is dark; levels set so that the background is
+white; narrow images (a Telegram photo is
 at most 1,280 px on its long side, so a phone screenshot arrives about 580 px wide) scaled up
 so that body text has the height Tesseract reads best; an image without a flat background (a
-photo of a page, a gradient card) binarised at Otsu's threshold. A flat-background screenshot is
-left grey: binarising it too cost 0.002 F1 on Arabic, scaling a 1,080 px one by 1.5 cost 0.005.
+photo of a page, a gradient card) binarised at Otsu's threshold. A flat-background screenshot
+keeps its anti-aliased text: binarising it too cost 0.002 F1 on Arabic, and scaling a 1,080 px
+one by 1.5 cost 0.005.
 
 Recognition: the script is read from a band of the image with `ara+eng`; mostly Arabic text is
 then read with `ara` alone, other text with `ara+eng`. The combined model takes Arabic words for
@@ -92,6 +94,10 @@ def prepare(data: bytes, max_pixels: int) -> bytes:
     flat = histogram[background] >= FLAT_BACKGROUND * grey.width * grey.height
     if background < 128:
         grey = ImageOps.invert(grey)
+        background = 255 - background
+    # levels: the background becomes white, text keeps its anti-aliased edges (a grey background
+    # cost a bold title on a dark screen: 0.9921 mean F1 on 11 Arabic screenshots, 0.9875 without)
+    grey = grey.point(lambda v: min(255, round(v * 255 / max(background, 1))))
     scale = min(MAX_SCALE, TARGET_WIDTH / grey.width)
     if scale > 1.15 and grey.width * grey.height * scale * scale <= max_pixels:
         grey = grey.resize((round(grey.width * scale), round(grey.height * scale)), Image.Resampling.LANCZOS)
@@ -140,9 +146,11 @@ def run_tool(cmd: list[str], *, deadline: float, stdin: bytes | None = None) -> 
         raise BrokenDocument(f"{cmd[0]} is not installed", detail_ar=f"البرنامج {cmd[0]} غير مثبّت") from exc
 
 
-def tesseract(png: bytes, languages: str, deadline: float) -> str:
-    """Tesseract on one prepared image; it gets the time left before `deadline`."""
-    done = run_tool(["tesseract", "stdin", "stdout", "-l", languages, "--psm", "3"], deadline=deadline, stdin=png)
+def tesseract(png: bytes, languages: str, deadline: float, psm: str = "6") -> str:
+    """Tesseract on one prepared image; it gets the time left before `deadline`. Page segmentation
+    6 (one block of text) suits a screenshot: automatic layout analysis (3) dropped short lines
+    and titles (0.9875 vs 0.9858 mean F1 on 11 Arabic screenshots); a scanned page keeps 3."""
+    done = run_tool(["tesseract", "stdin", "stdout", "-l", languages, "--psm", psm], deadline=deadline, stdin=png)
     if done.returncode != 0:
         raise BrokenDocument("the image could not be read", detail_ar="تعذّرت قراءة الصورة")
     return done.stdout.decode("utf-8", errors="replace")
@@ -157,16 +165,19 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def ocr_image(data: bytes, *, max_pixels: int, deadline: float, allow_empty: bool = False) -> str:
-    """The text of an image (Arabic and English); NoTextFound when there is none (unless
-    `allow_empty`: one page of a scanned PDF may be blank)."""
+def ocr_image(data: bytes, *, max_pixels: int, deadline: float, page: bool = False) -> str:
+    """The text of an image (Arabic and English); NoTextFound when there is none. A `page` of a
+    scanned PDF may be blank, and its layout (columns) is analysed."""
     png = prepare(data, max_pixels)
     band = _band(png)
-    sample = _tidy(tesseract(band, "ara+eng", deadline))
+    psm = "3" if page else "6"
+    sample = _tidy(tesseract(band, "ara+eng", deadline, psm))
     arabic, latin = len(_ARABIC.findall(sample)), len(_LATIN.findall(sample))
     mostly_arabic = bool(arabic + latin) and arabic / (arabic + latin) >= ARABIC_SHARE
-    text = sample if band is png and not mostly_arabic else _tidy(tesseract(png, "ara" if mostly_arabic else "ara+eng",
-                                                                         deadline))
-    if sum(ch.isalpha() for ch in text) < MIN_LETTERS and not allow_empty:
+    if band is png and not mostly_arabic:
+        text = sample
+    else:
+        text = _tidy(tesseract(png, "ara" if mostly_arabic else "ara+eng", deadline, psm))
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS and not page:
         raise NoTextFound("OCR found no text in the image", detail_ar="لم يجد التعرّف الضوئي نصًا في الصورة")
     return text

@@ -106,7 +106,7 @@ def ocr_pages(data: bytes, pages: int, limits: PdfLimits) -> str:
             if done.returncode != 0 or not out.with_suffix(".png").exists():
                 raise BrokenDocument(f"page {page} could not be rendered", detail_ar=f"تعذّر عرض الصفحة {page}")
             texts.append(ocr_image(out.with_suffix(".png").read_bytes(), max_pixels=limits.max_pixels,
-                                   deadline=limits.deadline, allow_empty=True))
+                                   deadline=limits.deadline, page=True))
     text = "\n\n".join(t for t in texts if t.strip())
     if not _letters(text):
         raise NoTextFound("the PDF has no text layer and OCR found no text",
