@@ -144,3 +144,20 @@ async def test_a_private_chat_sees_the_headline_as_a_draft_while_the_model_write
     assert final.at - first.at > 1.0  # the headline showed while most of the answer was still to come
     assert any(data["summary"]["en"][:60] in c.params["rich_message"]["html"] for c in drafts)
     assert len({c.params["draft_id"] for c in drafts}) == 1  # one draft, animated from stage to stage
+
+
+async def test_sources_and_json_buttons_work_under_a_rich_brief(richbot: NewsBot, botapi: FakeBotAPI,
+                                                                 llm_server: FakeLLM) -> None:
+    botapi.push("message", U.message(612, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(612))
+    sent = botapi.sent(612)[0]
+    data = {b["callback_data"][0]: b["callback_data"] for row in sent.params["reply_markup"]["inline_keyboard"]
+            for b in row}
+    for kind in ("s", "j"):
+        press = U.callback(612, sent.result["message_id"], data[kind])
+        press["message"] = sent.result
+        botapi.push("callback_query", press)
+    await until(lambda: [c for c in botapi.calls if c.method == "sendDocument"]
+                and botapi.sent(612, ("sendMessage",)))
+    sources = botapi.sent(612, ("sendMessage",))[0].params
+    assert "المصادر" in sources["text"] and sources["reply_parameters"]["message_id"] == sent.result["message_id"]
