@@ -35,8 +35,9 @@ TARGET_WIDTH = 1000
 MAX_SCALE = 3.0
 #: a background (the commonest grey) covering less of the image than this is not flat: binarise
 FLAT_BACKGROUND = 0.4
-#: the script is read from a band this tall (prepared pixels) across the middle of a taller image
-SCRIPT_BAND = 900
+#: the script is read from a band this tall (prepared pixels, 6-7 lines of body text) across the
+#: middle of a taller image
+SCRIPT_BAND = 400
 #: fewer letters than this is not text (a photo, a logo, noise)
 MIN_LETTERS = 20
 #: a mostly Arabic first reading is read again with Arabic alone
