@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -30,6 +31,8 @@ from bot.chat import rich as wire
 from bot.engine.brief import Preview
 from bot.render import texts
 from bot.render.rich import RichMessage, render_draft
+
+log = logging.getLogger(__name__)
 
 #: typing is cosmetic: it is sent only while at most this share of Telegram's budget is in use (a
 #: quarter: when many chats refresh at once, most of the budget stays for the briefs coming next)
@@ -264,8 +267,14 @@ class Status:
         async with self._lock:
             if self._done:
                 return
-            sent = await self.bot.send_message(self.chat_id, self._stage_text(), reply_parameters=self.reply,
-                                               message_thread_id=self.thread_id)
+            try:
+                sent = await self.bot.send_message(self.chat_id, self._stage_text(), reply_parameters=self.reply,
+                                                   message_thread_id=self.thread_id)
+            except TelegramError as exc:
+                # progress only: the brief then comes as a new message (a background task's error
+                # would otherwise go unread)
+                log.info("chat %s: no status message (%r)", self.chat_id, exc)
+                return
             self.pacer.mark(self.chat_id)
             self.message_id, self._shown_stage = sent.message_id, self._stage
         if self.on_shown is not None:

@@ -243,3 +243,14 @@ async def test_typing_and_the_status_message_wait_while_the_rate_limiter_is_busy
     await asyncio.sleep(0.2)
     assert sent[0] == "sendMessage" and sent.count("sendChatAction") >= 2
     status.close()
+
+
+async def test_a_status_message_telegram_refuses_costs_nothing_and_the_brief_arrives_once(
+        newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
+    llm_server.delay = 1.5  # past the grace period: a status message is tried
+    botapi.fail("sendMessage", 400, "Bad Request: injected refusal of the status message")
+    botapi.push("message", U.message(1012, ARTICLE))
+    await until(lambda: BRIEF_MARK in botapi.visible_text(1012))
+    assert botapi.visible_text(1012).count(BRIEF_MARK) == 1
+    assert "Writing the brief" not in botapi.visible_text(1012)
+    assert [m for m, _ in botapi.errors] == ["sendMessage"]  # the refused status message, nothing else
