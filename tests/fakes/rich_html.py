@@ -11,8 +11,8 @@ the limits (32,768 characters, 500 blocks, 16 levels, 20 table columns).
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
 INLINE = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "mark", "sub", "sup",
           "tg-spoiler", "a", "tg-reference", "tg-emoji", "tg-time", "tg-math", "br", "cite", "summary",
@@ -54,9 +54,18 @@ class Checked:
     tags: list[str] = field(default_factory=list)
 
 
-class _Parser(HTMLParser):
+#: the Rich HTML grammar this check accepts: a tag (its attributes quoted with "), text without
+#: markup, or an entity; anything else (a stray "<" or "&", an unquoted attribute, a comment) is refused
+_TOKEN = re.compile(r'<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[A-Za-z][A-Za-z-]*(?:="[^"<]*")?)*)\s*(/?)>'
+                    r'|([^<&]+)|&(#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z]+);')
+_ATTR = re.compile(r'\s+([A-Za-z][A-Za-z-]*)(?:="([^"<]*)")?')
+
+
+class _Parser:
+    """A strict tokenizer (C regular expressions: the loopback Bot API checks every rich message,
+    so html.parser's pure-Python scanning would be most of its time) with the checks below."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
         self.out = Checked()
         self.stack: list[str] = []
         self.row = 0
@@ -131,11 +140,36 @@ class _Parser(HTMLParser):
     def handle_charref(self, name: str) -> None:
         self._text(html.unescape(f"&#{name};"))
 
-    def handle_comment(self, data: str) -> None:
-        raise RichHTMLError("comments are not supported")
+    def feed(self, text: str) -> None:
+        at = 0
+        while at < len(text):
+            m = _TOKEN.match(text, at)
+            if m is None:
+                raise RichHTMLError(f"can't parse the HTML at character {at}: {text[at:at + 20]!r}")
+            closing, tag, attrs, void, data, entity = m.groups()
+            if data is not None:
+                self.handle_data(data)
+            elif entity is not None:
+                if entity.startswith("#"):
+                    self.handle_charref(entity[1:])
+                else:
+                    self.handle_entityref(entity)
+            elif closing:
+                if attrs.strip() or void:
+                    raise RichHTMLError(f"malformed closing tag </{tag}>")
+                self.handle_endtag(tag.lower())
+            else:
+                pairs = [(k.lower(), html.unescape(v) if v is not None else None) for k, v in _ATTR.findall(attrs)]
+                # findall gives "" for an attribute without a value: as html.parser, None
+                pairs = [(k, v if f'{k}="' in attrs else None) for k, v in pairs]
+                if void:
+                    self.handle_startendtag(tag.lower(), pairs)
+                else:
+                    self.handle_starttag(tag.lower(), pairs)
+            at = m.end()
 
-    def handle_decl(self, decl: str) -> None:
-        raise RichHTMLError("declarations are not supported")
+    def close(self) -> None:
+        return None
 
 
 def check(html_text: str, *, max_chars: int = 32_768, max_blocks: int = 500, max_depth: int = 16,

@@ -116,7 +116,8 @@ def test_markup_in_the_brief_is_shown_literally() -> None:
 def test_the_validator_refuses_what_telegram_would() -> None:
     for bad in ("<p>open", "<p><b>x</p></b>", "<blink>x</blink>", "<b><p>x</p></b>", "<td>x</td>",
                 '<a href="#nowhere">x</a>', "<p>&copy;</p>", "<table><tr>" + "<td>x</td>" * 21 + "</tr></table>",
-                "<p>" + "x" * 32_769 + "</p>", "<p>x</p>" * 501, "<b>" * 17 + "x" + "</b>" * 17):
+                "<p>" + "x" * 32_769 + "</p>", "<p>x</p>" * 501, "<b>" * 17 + "x" + "</b>" * 17,
+                "<p>1 < 2</p>", "<p>a & b</p>", "<p class=x>y</p>", "<!-- c --><p>x</p>"):
         with pytest.raises(RichHTMLError):
             check(bad)
 
