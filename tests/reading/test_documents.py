@@ -174,3 +174,14 @@ def test_cli_extract_reads_a_pdf_and_a_bad_file_is_one_line_and_exit_code_6(
     assert len(err.splitlines()) == 1 and "zip bomb" in err
     (tmp_path / "archive.zip").write_bytes(b"PK\x03\x04" + b"\x00" * 64)
     assert main(["extract", "archive.zip"]) == 6
+
+
+def test_a_file_that_takes_too_long_is_stopped_and_the_next_one_is_read(english: material.Source) -> None:
+    from bot.ops.errors import PageTooComplex
+    from bot.reading.worker import read_document_bounded
+
+    shot = material.screenshot(english)
+    with pytest.raises(PageTooComplex, match="DOCUMENT_TIMEOUT_S"):
+        read_document_bounded(shot, "shot.png", None, DocLimits(timeout_s=0.2))
+    doc = read_document_bounded(material.pdf(english), "a.pdf", None, LIMITS)
+    assert trigram_f1(doc.text, english.text) >= 0.99
