@@ -105,7 +105,7 @@ async def test_unreachable_telegram_is_retried_and_sigterm_still_stops_fast(bot_
     assert proc.stderr is not None
     try:
         line = b""
-        for _ in range(5):  # the first lines may be the database's (a PostgreSQL store says it migrated)
+        for _ in range(50):  # the first lines may be the database's (a PostgreSQL store logs each migration)
             line = await asyncio.to_thread(proc.stderr.readline)
             if b"Telegram" in line:
                 break
