@@ -6,13 +6,13 @@ white; narrow images (a Telegram photo is
 at most 1,280 px on its long side, so a phone screenshot arrives about 580 px wide) scaled up
 so that body text has the height Tesseract reads best; an image without a flat background (a
 photo of a page, a gradient card) binarised at Otsu's threshold. A flat-background screenshot
-keeps its anti-aliased text: binarising it too cost 0.002 F1 on Arabic, and scaling a 1,080 px
-one by 1.5 cost 0.005.
+keeps its anti-aliased text: binarising it, or scaling up an image already about 1,080 px wide,
+lost letters (bench/bench_documents.py; figures in docs/benchmarks.md).
 
 Recognition: the script is read from a band of the image with `ara+eng`; mostly Arabic text is
 then read with `ara` alone, other text with `ara+eng`. The combined model takes Arabic words for
-Latin garbage: on 6 Arabic phone screenshots `ara` gave 0.993 mean trigram F1, `ara+eng` 0.977
-(bench/bench_documents.py). The image's size is checked from its header before it is decoded.
+Latin garbage, so `ara` alone reads Arabic screenshots better (bench/bench_documents.py). The
+image's size is checked from its header before it is decoded.
 Blocking code, run in a worker process (bot.reading.worker) that is killed at its time limit;
 Tesseract itself gets the time left, so that it never outlives the worker.
 """
@@ -96,8 +96,8 @@ def prepare(data: bytes, max_pixels: int) -> bytes:
     if background < 128:
         grey = ImageOps.invert(grey)
         background = 255 - background
-    # levels: the background becomes white, text keeps its anti-aliased edges (a grey background
-    # cost a bold title on a dark screen: 0.9921 mean F1 on 11 Arabic screenshots, 0.9875 without)
+    # levels: the background becomes white, text keeps its anti-aliased edges (on a grey background
+    # Tesseract lost a bold title on a dark screen)
     grey = grey.point(lambda v: min(255, round(v * 255 / max(background, 1))))
     scale = min(MAX_SCALE, TARGET_WIDTH / grey.width)
     if scale > 1.15 and grey.width * grey.height * scale * scale <= max_pixels:
@@ -150,7 +150,7 @@ def run_tool(cmd: list[str], *, deadline: float, stdin: bytes | None = None) -> 
 def tesseract(png: bytes, languages: str, deadline: float, psm: str = "6") -> str:
     """Tesseract on one prepared image; it gets the time left before `deadline`. Page segmentation
     6 (one block of text) suits a screenshot: automatic layout analysis (3) dropped short lines
-    and titles (0.9875 vs 0.9858 mean F1 on 11 Arabic screenshots); a scanned page keeps 3."""
+    and titles; a scanned page keeps 3."""
     done = run_tool(["tesseract", "stdin", "stdout", "-l", languages, "--psm", psm], deadline=deadline, stdin=png)
     if done.returncode != 0:
         raise BrokenDocument("the image could not be read", detail_ar="تعذّرت قراءة الصورة")

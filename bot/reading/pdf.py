@@ -1,9 +1,9 @@
 """PDF → text: the text layer (pdfminer.six), else the pages rendered (pdftoppm) and read by OCR.
 
-pdfminer.six was chosen over pypdf by bench/bench_documents.py: on 11 Arabic PDFs, both after
-`arabic_order.repair`, pdfminer.six gave 1.000 trigram F1 on each and pypdf 0.991-1.000, moving
-numbers to the other end of their line. Arabic comes out of either in presentation forms, often
-in visual order: `arabic_order.repair` turns it into logical-order letters.
+pdfminer.six rather than pypdf: after the same `arabic_order.repair`, pypdf moves numbers to the
+other end of their line in Arabic PDFs (bench/bench_documents.py; figures in docs/benchmarks.md).
+Arabic comes out of either in presentation forms, often in visual order: `arabic_order.repair`
+turns it into logical-order letters.
 Blocking code, run in a worker process (bot.reading.worker) that is killed at its time limit.
 """
 
@@ -47,7 +47,7 @@ _LINE_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
 def _paragraphs(text: str) -> str:
     """Text boxes (blank-line separated) → paragraphs. pdfminer makes a box of each line of body
     text set at 1.5 line spacing; a larger line margin than its default kept those together but
-    moved parts of justified lines elsewhere (0.9967 F1 on an English PDF, 1.0 with the default).
+    moved parts of justified lines elsewhere.
     So boxes are joined here: one that follows a box not ending a sentence continues it."""
     out: list[str] = []
     for box in text.split("\n\n"):
