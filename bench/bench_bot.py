@@ -1,4 +1,4 @@
-"""Bot benchmarks: newsbot side by side with a minimal python-telegram-bot echo bot (issue 13's numbers).
+"""Bot benchmarks: newsbot side by side with a minimal python-telegram-bot echo bot.
 
 Both run against the same loopback stand-ins: a strict Bot API server and an OpenAI-compatible server
 that answers after a set delay. One run prints:
@@ -72,7 +72,7 @@ from bot.ops.config import Settings
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
 
-MEDIAN_SLACK_S = 0.040  # issue 13: median ≤ floor + 40 ms
+MEDIAN_SLACK_S = 0.040  # target: median ≤ floor + 40 ms
 P95_SLACK_S = 0.120  # p95 ≤ floor p95 + 120 ms
 TELEGRAM_RATE = 30.0  # requests/s, python-telegram-bot's AIORateLimiter (Telegram's overall limit)
 #: the fewest rate-limited calls a slow brief can take: one rich message; classic: two messages (both

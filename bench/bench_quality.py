@@ -219,7 +219,7 @@ def tables(title: str, report: dict, wall: float, version: str) -> None:
             print(f"{k}: {json.dumps(v, ensure_ascii=False)}")
 
 
-#: what the speaker check must reach on the references (issue #25): swaps caught, unmutated quotes flagged
+#: what the speaker check must reach on the references: swaps caught, unmutated quotes flagged
 SWAPS_CAUGHT_TARGET = 0.95
 FALSE_ALARMS_TARGET = 0.05
 

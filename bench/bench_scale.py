@@ -1,4 +1,4 @@
-"""Scaling out (issue 16): the single-process SQLite bot beside a receiver and 1, 2, 4 workers on PostgreSQL.
+"""Scaling out: the single-process SQLite bot beside a receiver and 1, 2, 4 workers on PostgreSQL.
 
 Every bot is a real process (`python -m bot run [--role receiver|worker]`, configured through its
 environment only, with the bot's own defaults: STATUS_GRACE_S, LLM_MAX_CONCURRENCY, WORKER_*), against

@@ -200,7 +200,7 @@ async def test_long_article_cut_at_paragraph_and_brief_says_so(settings: Setting
     assert "first part" in render_text(env)
 
 
-# --- issue 10: each hole, exploited by a canned answer through the real client ---------------
+# --- each way round the checks, tried by a canned answer through the real client -------------
 MINISTER = "وقال وزير الدفاع الإسرائيلي إن إسرائيل لن تقبل بأي اتفاق لا يضمن أمنها على المدى البعيد."
 ARMY = "وأعلن الجيش الإسرائيلي أنه سيهاجم المدينة خلال الأيام المقبلة إذا لم تُستأنف المفاوضات."
 FILLER = "وتتواصل الاتصالات بين الوسطاء في العواصم المعنية دون نتيجة تذكر حتى الآن. "
@@ -231,7 +231,7 @@ def splice_brief(quote: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("quote", [
-    "لن تقبل … سيهاجم المدينة",  # the issue's case: one speaker's words and another's, far apart
+    "لن تقبل … سيهاجم المدينة",  # one speaker's words and another's, far apart
     "إسرائيل لن تقبل بأي اتفاق … أنه سيهاجم المدينة خلال",  # three-word pieces, still two paragraphs apart
     "ا … ل … م … ن",  # single letters
     "لن … تقبل … بأي … اتفاق",  # single words
@@ -377,7 +377,7 @@ INVENTED = ["إسرائيل تريد السلام الدائم مع الجميع
 
 
 def made_up() -> dict[str, Any]:
-    """Nothing verifiable, the same stance five times: the issue's 'shown as success' case."""
+    """Nothing verifiable, the same stance five times: not shown as a success."""
     return {"language": "ar", "headline": {"ar": "الوسطاء يضغطون", "en": "Mediators press"},
             "summary": {"ar": "يضغط الوسطاء.", "en": "Mediators press."},
             "actors": [{"id": "israel", "name": {"ar": "إسرائيل", "en": "Israel"}, "kind": "state", "country": "ISR",
@@ -431,7 +431,7 @@ async def test_bidi_controls_from_the_model_are_stripped(settings: Settings, llm
         assert not set(message) & (set(BIDI_CONTROLS) - {RLM, FSI, PDI})
 
 
-# --- issue 11: a partly bad answer still gives a brief -----------------------------------------------
+# --- a partly bad answer still gives a brief ----------------------------------------------------
 def partly_bad() -> dict[str, Any]:
     data = example_brief()
     data["actors"][0]["country"] = "U.S.A."  # an invalid optional field: set to null, the actor stays

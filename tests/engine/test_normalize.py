@@ -49,7 +49,7 @@ def test_quote_wrapped_in_its_own_marks_and_ellipsis() -> None:
     assert matcher.find("قال الوزير إن الحرب لن تتوقف") is not None
 
 
-# --- splicing: the attacks of issue 10, and the elisions that must still pass ---------------
+# --- splicing: pieces of the article joined into a quote, and the elisions that must still pass
 MINISTER = "وقال وزير الدفاع إن إسرائيل لن تقبل بأي اتفاق لا يضمن أمنها على المدى البعيد."
 ARMY = "وأعلن الجيش أنه سيهاجم المدينة خلال الأيام المقبلة إذا لم تُستأنف المفاوضات."
 FILLER = "وتتواصل الاتصالات بين الوسطاء في العواصم المعنية دون نتيجة تذكر حتى الآن. "
@@ -59,7 +59,7 @@ def test_pieces_far_apart_are_not_one_quote() -> None:
     article = MINISTER + "\n\n" + FILLER * 30 + "\n\n" + ARMY
     matcher = Matcher(article)
     assert matcher.find("إسرائيل لن تقبل بأي اتفاق … سيهاجم المدينة خلال الأيام") is None
-    assert matcher.find("لن تقبل … سيهاجم المدينة") is None  # the issue's two-word pieces
+    assert matcher.find("لن تقبل … سيهاجم المدينة") is None  # two-word pieces, far apart
     # each sentence on its own is a quote
     assert matcher.find("إسرائيل لن تقبل بأي اتفاق") is not None
     assert matcher.find("سيهاجم المدينة خلال الأيام المقبلة") is not None
@@ -76,7 +76,7 @@ def test_elision_stays_within_a_paragraph_and_the_gap() -> None:
 
 def test_pieces_match_whole_words_only() -> None:
     matcher = Matcher("Last week the ministers said they will not attend. We will see, one said.")
-    assert matcher.find("we … will") is None  # the issue's case: "we" inside "week"
+    assert matcher.find("we … will") is None  # "we" inside "week"
     assert matcher.find("ast week the minister") is None  # cut at both ends
     assert matcher.find("the minister said") is None  # "minister" inside "ministers"
     assert matcher.find("the ministers said they") is not None
@@ -85,7 +85,7 @@ def test_pieces_match_whole_words_only() -> None:
 
 def test_single_letters_and_short_pieces_do_not_verify() -> None:
     matcher = Matcher(MINISTER + " " + ARMY)
-    assert matcher.find("ا … ل … م … ن") is None  # the issue's case
+    assert matcher.find("ا … ل … م … ن") is None  # single letters spliced
     assert matcher.find("إسرائيل") is None  # one word is not a quote
     assert matcher.find("إسرائيل لن") is not None  # two words without a gap are
     assert matcher.find("وزير الدفاع … لن تقبل بأي اتفاق") is None  # an elided piece needs 3 words

@@ -277,7 +277,7 @@ asyncio.run(main())
 
 
 def test_gzip_inside_gzip_bomb_keeps_memory_low(web: FakeWeb) -> None:
-    """The attack of the issue: a few KB with `Content-Encoding: gzip, gzip` that decodes to
+    """A gzip bomb: a few KB with `Content-Encoding: gzip, gzip` that decodes to
     1 GiB. Measured in a process of its own, with the default 5 MB cap."""
     url = serve(web, "/bomb", gzip.compress(gzip_bomb(1024)), "gzip, gzip")
     assert len(web.routes["/bomb"][2]) < 8_000
