@@ -229,10 +229,6 @@ def _scores(items: Sequence[Item]) -> dict[tuple[int, int], float]:
     return {(i, j): pair_score(sig[i], sig[j]) for i in range(len(items)) for j in range(i + 1, len(items))}
 
 
-def same_story(a: Item | BriefEnvelope, b: Item | BriefEnvelope) -> bool:
-    return pair_score(signals(as_item(a)), signals(as_item(b))) >= SAME
-
-
 def borderline_pairs(items: Sequence[Item]) -> list[tuple[int, int]]:
     """Pairs neither clearly one story nor clearly two: what the LLM may settle."""
     return [pair for pair, s in _scores(items).items() if BORDER <= s < SAME]

@@ -33,7 +33,6 @@ _AR_UNITS = {
     "الفي": 2000}
 #: a scale after a number multiplies it; alone, the plural ones (آلاف، ملايين) are no number
 _AR_SCALES = {"الاف": 1000, "الف": 1000, "مليون": 10**6, "ملايين": 10**6, "مليار": 10**9, "مليارات": 10**9}
-_AR_PLURAL_ONLY = {"الاف", "ملايين", "مليارات"}
 _DIGITS = re.compile(r"\d{1,3}(?:[,٬]\d{3})+(?:[.٫]\d+)?|\d+(?:[.٫]\d+)?")
 _TOKEN = re.compile(r"\d{1,3}(?:[,٬]\d{3})+(?:[.٫]\d+)?|\d+(?:[.٫]\d+)?|[^\W\d_]+")
 

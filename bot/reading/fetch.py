@@ -95,12 +95,6 @@ def embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
     return found
 
 
-def unmap(ip: IPAddress) -> IPAddress:
-    """The (first) IPv4 address inside an IPv6 address that embeds one; else the address."""
-    inner = embedded_ipv4(ip)
-    return inner[0] if inner else ip
-
-
 def is_metadata(ip: IPAddress) -> bool:
     """A cloud metadata or credentials address, in any spelling (embedded in IPv6 included)."""
     return any(a in net for a in (ip, *embedded_ipv4(ip)) for net in METADATA_NETWORKS if a.version == net.version)
