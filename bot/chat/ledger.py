@@ -168,8 +168,9 @@ class Ledger:
         if not tracked:
             await self._reply(msg, render.say("untrack_none", view))
             return
-        await self._reply(msg, render.say("untrack_done", view,
-                                          names=", ".join(_both_names(idents[t]) for t in tracked if t in idents)))
+        names = [_both_names(idents[t]) for t in tracked if t in idents]
+        await self._reply(msg, render.say("untrack_done", view, ar_names=texts.join(names, "ar"),
+                                          en_names=texts.join(names, "en")))
 
     async def actors(self, msg: Message) -> None:
         idents = await self.store.ledger_identities(msg.chat_id)

@@ -39,12 +39,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "track_usage": ("اكتب: /track اسم الفاعل", "Usage: /track <actor>"),
     "track_on": ("سأنبهك حين يظهر {name} في ضغط جديد هنا.", "I'll alert you when {name} is in a new pressure here."),
     "track_already": ("{name} متابَع بالفعل.", "{name} is tracked already."),
-    "untrack_done": ("أوقفت متابعة: {names}", "Stopped tracking: {names}"),
+    "untrack_done": ("أوقفت متابعة: {ar_names}", "Stopped tracking: {en_names}"),
     "untrack_none": ("لا تتابع أي فاعل.", "You track no actor."),
     "alert": ("🔔 {name} في ضغط جديد", "🔔 {name} in a new pressure"),
     "changed_title": ("🆕 ما الذي تغيّر", "🆕 What changed"),
     "new_pair": ("ضغط جديد", "new pressure"),
-    "changed_more": ("وتغييرات أخرى: {n}", "and {n} more changes"),
+    "changed_more": ("وتغييرات أخرى: {n}", "and {n} more {changes}"),
     "escalation": ("تصعيد", "escalation"),
     "deescalation": ("تهدئة", "de-escalation"),
     "position_changed": ("تغيّر الموقف", "position changed"),
@@ -265,7 +265,9 @@ def changed(changes: Sequence[Change], names: dict[int, Identity], lang: Lang) -
         if text:
             lines.append(_line(text, lang))
     if len(changes) > MAX_CHANGES:
-        lines.append(_line(one("changed_more", lang, n=texts.number(len(changes) - MAX_CHANGES, lang)), lang))
+        extra = len(changes) - MAX_CHANGES
+        lines.append(_line(one("changed_more", lang, n=texts.number(extra, lang),
+                               changes="change" if extra == 1 else "changes"), lang))
     return "\n".join(lines)
 
 

@@ -125,6 +125,10 @@ async def test_three_days_an_escalation_one_alert_and_another_chat_sees_nothing(
         (record,) = [t for t in texts_to(botapi, GROUP) if "Record of Egypt" in t]
         english = record.split("Record of Egypt", 1)[1]
         assert english.index("Al Jazeera") < english.index("Reuters") < english.index("News Agency")
+        botapi.push("message", U.command(GROUP, "/untrack", uid=MEMBER))
+        await until(lambda: any("Stopped tracking" in t for t in texts_to(botapi, GROUP)))
+        (stopped,) = [t for t in texts_to(botapi, GROUP) if "Stopped tracking" in t]
+        assert "أوقفت متابعة: حماس" in stopped and "Stopped tracking: حماس · Hamas" in stopped
 
         # another chat: the same Reuters article (from the cache), its own record only, no alerts
         botapi.push("message", U.message(OTHER, THREAT_EN))

@@ -86,3 +86,5 @@ def test_the_digest_puts_moves_first_and_counts_what_does_not_fit() -> None:
     lines = en.splitlines()
     assert "escalation" in lines[1] and "and 4 more changes" in lines[-1]
     assert len(lines) == 1 + 12 + 1
+    one_more = changed(detect(events[3:]), NAMES, "en")
+    assert one_more is not None and one_more.splitlines()[-1].endswith("and 1 more change")
