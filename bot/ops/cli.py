@@ -168,11 +168,11 @@ async def cmd_eval(args: argparse.Namespace) -> int:
 EXIT_CODES_HELP = """exit codes:
   0   done
   1   something unexpected (a bug: please report it), or `newsbot check` found a problem
-  2   configuration: a setting is missing or invalid (the message names it)
-  3   bad input: missing file, closed or empty stdin, no letters, not an article
+  2   configuration: a setting is missing or invalid (the message names it), or a wrong command line
+  3   bad input: missing file, a folder, closed or empty stdin, no letters, not an article
   4   fetching: blocked address, site refused or timed out, too large, too complex to read
   5   the language model: unreachable, refused, cut off, unusable answer
-  6   a file that cannot be read: unsupported type, larger than MAX_DOCUMENT_BYTES, damaged or
+  6   a file that cannot be read: unsupported type, larger than MAX_DOCUMENT_BYTES (stdin too), damaged or
       encrypted PDF, DOCX zip bomb, image over MAX_IMAGE_PIXELS, no text found (OCR included)
   130 interrupted (Ctrl-C)
   141 output cut short by the reader (`newsbot ... | head`)

@@ -82,7 +82,9 @@ def sniff(data: bytes, name: str | None = None, mime: str | None = None) -> DocK
         return kind
     if kind is None and b"\x00" not in data[:4096] and _looks_text(data):
         return "text"
-    label = (name.rsplit(".", 1)[-1] if name and "." in name else "") or mime or "unknown type"
+    label = (name.rsplit(".", 1)[-1] if name and "." in name else "") or mime
+    if not label:
+        raise UnsupportedFile("its type is not one I recognise", detail_ar="نوعه غير معروف")
     raise UnsupportedFile(f"{label} is not a type I read", detail_ar=f"النوع {label} غير مدعوم")
 
 

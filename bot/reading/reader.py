@@ -98,15 +98,19 @@ async def read_url(url: str, fetcher: Fetcher, *, limits: Limits | None = None) 
     return _article(ex, resp, source=url, kind=kind)
 
 
-def read_stdin(*, min_chars: int = 1) -> Article:
-    """Standard input as bytes, decoded like a file (UTF-8, else detection: windows-1256, …)."""
+def read_stdin(*, min_chars: int = 1, max_bytes: int = 10_000_000) -> Article:
+    """Standard input as bytes, decoded like a file (UTF-8, else detection: windows-1256, …), up to
+    `max_bytes` like a file: reading stops one byte past it, so a huge pipe never fills memory."""
     stream = getattr(sys.stdin, "buffer", None)
     try:
         if stream is None:
             raise OSError("no standard input")
-        raw = stream.read()
+        raw = stream.read(max_bytes + 1)
     except (OSError, ValueError) as exc:
         raise InputError("standard input is closed; pipe the text in or give a file") from exc
+    if len(raw) > max_bytes:
+        raise FileTooLarge(f"standard input: over the limit of {max_bytes:,} bytes",
+                           detail_ar=f"المدخل القياسي: أكثر من الحد، {max_bytes:,} بايت")
     return from_text(decode(raw, "text/plain"), "stdin", min_chars=min_chars)
 
 
@@ -150,8 +154,10 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None, do
     """A local file or '-' for standard input. HTML is read like a fetched page (in a worker,
     within `limits`); PDF, DOCX, Markdown and images (OCR) in a worker within `doc_limits`."""
     if path == "-":
-        return read_stdin(min_chars=min_chars)
+        return read_stdin(min_chars=min_chars, max_bytes=max_bytes)
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{path} is a folder; give a file")
     if not p.is_file():
         raise InputError(f"no such file: {path}")
     try:

@@ -82,6 +82,9 @@ def test_schema_command() -> None:
         (["summarize", "-"], {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "LLM_MAX_ATTEMPTS": "1"},
          EXAMPLE_ARTICLE.read_text(), 5, "cannot connect"),
         (["summarize", "-"], {"OPENAI_API_KEY": "k", "LLM_TIMEOUT_S": "soon"}, "x", 2, "LLM_TIMEOUT_S"),
+        (["extract", "."], {}, None, 3, ". is a folder"),
+        (["summarize", "-"], {"OPENAI_API_KEY": "k", "MAX_DOCUMENT_BYTES": "10000"}, "قال الوزير " * 2_000, 6,
+         "standard input: over the limit of 10,000 bytes"),
     ],
 )
 def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], env: dict[str, str], stdin: str | None,
@@ -90,6 +93,13 @@ def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], env: 
     assert r.returncode == code, (r.returncode, r.stderr)
     assert message in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_binary_file_without_an_extension_is_refused_in_plain_words(tmp_path: Path) -> None:
+    (tmp_path / "notes").write_bytes(b"MZ\x90\x00" + bytes(range(256)) * 4)
+    r = newsbot("extract", "notes", cwd=tmp_path)
+    assert r.returncode == 6, r.stderr
+    assert "its type is not one I recognise" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_refusal_exit_code(llm_env: dict[str, str], llm_server: FakeLLM, tmp_path: Path) -> None:
