@@ -181,9 +181,11 @@ class Runner:
     async def brief(self, payload: dict[str, Any], progress: Callable[[str], Coroutine[Any, Any, None]],
                     preview: Previewer | None = None) -> tuple[int, BriefEnvelope, bool]:
         """From the store when the same link (recently) or the same text was briefed before by the
-        same model and prompts and with the same publisher; else read the article and ask the LLM."""
+        same model and prompts and with the same publisher and caption; else read the article and ask
+        the LLM."""
         done = await self.service.brief(lambda: self.article(payload), url=payload.get("url"), progress=progress,
-                                        publisher=payload.get("publisher_hint"), preview=preview)
+                                        publisher=payload.get("publisher_hint"),
+                                        caption=payload.get("caption") if "file" in payload else None, preview=preview)
         return done.brief_id, done.envelope, done.cached
 
     # --- one request ----------------------------------------------------------------------------

@@ -46,6 +46,26 @@ async def test_same_text_from_anywhere_is_briefed_once(service: BriefService, ll
     assert again.brief_id == first.brief_id and again.envelope == first.envelope
 
 
+async def test_a_brief_made_with_a_caption_is_served_only_with_that_caption(
+        service: BriefService, llm_server: FakeLLM) -> None:
+    """A file's caption is its title, seen by the model and kept in the envelope: another chat
+    sending the same file without it, or with another, gets a brief of its own."""
+    def titled(caption: str | None) -> Reads:
+        async def read() -> Article:
+            article = from_text(TEXT, "telegram")
+            article.title = caption
+            return article
+        return read  # type: ignore[return-value]
+
+    first = await service.brief(titled("a note only chat A wrote"), caption="a note only chat A wrote")
+    bare = await service.brief(titled(None))
+    other = await service.brief(titled("chat B's own words"), caption="chat B's own words")
+    again = await service.brief(titled("a note only chat A wrote"), caption="a note only chat A wrote")
+    assert not bare.cached and not other.cached and llm_server.calls == 3
+    assert bare.envelope.article.title is None and other.envelope.article.title == "chat B's own words"
+    assert again.cached and again.brief_id == first.brief_id
+
+
 async def test_a_shared_link_needs_no_second_fetch(service: BriefService, llm_server: FakeLLM) -> None:
     url = "https://example.com/news/1"
     read = Reads()
