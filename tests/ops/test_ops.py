@@ -136,16 +136,30 @@ async def test_sigterm_with_telegram_down_mid_request_exits_quickly(bot_settings
 
 
 # --- logs ----------------------------------------------------------------------------------------
+async def stderr_through(proc: subprocess.Popen[bytes], needle: bytes, within: float = 20) -> bytes:
+    """The process's log up to and including its first line with `needle` (read as it is written),
+    then the rest once it has stopped."""
+    seen = b""
+    deadline = time.monotonic() + within
+    try:
+        assert proc.stderr is not None
+        while needle not in seen and time.monotonic() < deadline:
+            line = await asyncio.wait_for(asyncio.to_thread(proc.stderr.readline), deadline - time.monotonic())
+            if not line:
+                break
+            seen += line
+    finally:
+        proc.terminate()
+        _, rest = await asyncio.to_thread(proc.communicate, timeout=20)
+    return seen + rest
+
+
 async def test_json_logs_have_one_line_per_brief(bot_settings: Settings, llm_server: FakeLLM,
                                                  botapi: FakeBotAPI) -> None:
     proc = bot_process(bot_settings, llm_server, LOG_LEVEL="INFO", LOG_FORMAT="json")
-    try:
-        botapi.push("message", U.message(1103, ARTICLE))
-        await until(lambda: BRIEF_MARK in botapi.visible_text(1103), within=20)
-        await asyncio.sleep(0.3)
-    finally:
-        proc.terminate()
-        _, err = await asyncio.to_thread(proc.communicate, timeout=20)
+    botapi.push("message", U.message(1103, ARTICLE))
+    err = await stderr_through(proc, b"brief delivered")
+    assert BRIEF_MARK in botapi.visible_text(1103)
     entries = [json.loads(line) for line in err.decode().splitlines() if line.strip()]
     briefs = [e for e in entries if e["message"] == "brief delivered"]
     assert len(briefs) == 1
@@ -158,13 +172,9 @@ async def test_json_logs_have_one_line_per_brief(bot_settings: Settings, llm_ser
 async def test_text_logs_show_the_fields_of_the_brief_line(bot_settings: Settings, llm_server: FakeLLM,
                                                             botapi: FakeBotAPI) -> None:
     proc = bot_process(bot_settings, llm_server, LOG_LEVEL="INFO", LOG_FORMAT="text")
-    try:
-        botapi.push("message", U.message(1104, ARTICLE))
-        await until(lambda: BRIEF_MARK in botapi.visible_text(1104), within=20)
-        await asyncio.sleep(0.3)
-    finally:
-        proc.terminate()
-        _, err = await asyncio.to_thread(proc.communicate, timeout=20)
+    botapi.push("message", U.message(1104, ARTICLE))
+    err = await stderr_through(proc, b"brief delivered")
+    assert BRIEF_MARK in botapi.visible_text(1104)
     lines = [line for line in err.decode().splitlines() if "brief delivered" in line]
     assert len(lines) == 1, err.decode()[-2000:]
     assert re.search(r" INFO bot\.chat\.runner: brief delivered request=\d+ chat=1104 .*cached=false "
