@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -41,7 +42,8 @@ def _settings(env_file: str | None = None) -> Settings:
 
 
 def _is_url(value: str) -> bool:
-    return value.lower().startswith(("http://", "https://", "t.me/", "www."))
+    """A link, or anything shaped like one (ftp://, file://): the fetcher refuses what it does not open."""
+    return value.lower().startswith(("t.me/", "www.")) or re.match(r"[a-z][a-z0-9+.-]*://", value, re.I) is not None
 
 
 async def _read(source: str, settings: Settings) -> Article:
