@@ -62,13 +62,17 @@ COMMANDS = {
            ("settings", "Language view and digest, with buttons"), ("lang", "Language view: ar, en or both"),
            ("digest", "Daily digest: on [HH:MM] [timezone], off, now, status"),
            ("subscribe", "Get a group's or channel's digest here: @name"),
-           ("unsubscribe", "Stop a digest you get here"), ("usage", "Your usage today"),
-           ("help", "The full guide"), ("start", "What this bot does")],
+           ("unsubscribe", "Stop a digest you get here"), ("timeline", "An actor's record in this chat"),
+           ("track", "Alert me when an actor is in a new pressure"), ("untrack", "Stop alerts about an actor"),
+           ("actors", "The actors in this chat's record"), ("forget", "Delete this chat's record and briefs"),
+           ("usage", "Your usage today"), ("help", "The full guide"), ("start", "What this bot does")],
     "ar": [("summarize", "لخّص مقالًا (ردًا عليه أو مع نص أو رابط)"),
            ("settings", "لغة العرض والموجز بالأزرار"), ("lang", "لغة العرض: ar أو en أو both"),
            ("digest", "الموجز اليومي: on [الوقت] [المنطقة الزمنية] أو off أو now أو status"),
            ("subscribe", "استلم هنا موجز مجموعة أو قناة: ‎@الاسم"), ("unsubscribe", "أوقف موجزًا تستلمه هنا"),
-           ("usage", "استهلاكك اليوم"), ("help", "الدليل الكامل"), ("start", "ما يفعله هذا البوت")],
+           ("timeline", "سجل فاعل في هذه المحادثة"), ("track", "نبّهني حين يظهر فاعل في ضغط جديد"),
+           ("untrack", "أوقف التنبيه عن فاعل"), ("actors", "الفاعلون في سجل هذه المحادثة"),
+           ("forget", "احذف سجل هذه المحادثة وملخصاتها"), ("usage", "استهلاكك اليوم"), ("help", "الدليل الكامل"), ("start", "ما يفعله هذا البوت")],
 }
 
 

@@ -7,6 +7,7 @@ import itertools
 import json
 
 import pytest
+from telegram.ext import CommandHandler
 
 from bot.chat.app import NewsBot
 from bot.ops.config import Settings
@@ -260,6 +261,12 @@ async def test_polling_survives_telegram_5xx(newsbot: NewsBot, botapi: FakeBotAP
 async def test_commands_help_lang_and_registration(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
     registered = [c.params for c in botapi.calls if c.method == "setMyCommands"]
     assert {p.get("language_code") for p in registered} == {None, "ar"}
+    handled = {c for group in newsbot.app.handlers.values() for h in group if isinstance(h, CommandHandler)
+               for c in h.commands}
+    for menu in registered:  # every command the bot answers is in the menu, in both languages
+        commands = menu["commands"]
+        listed = json.loads(commands) if isinstance(commands, str) else commands
+        assert {c["command"] for c in listed} == handled
     botapi.push("message", U.command(760, "/start"))
     await until(lambda: "Send me a news link" in replies(botapi, 760))
     assert "أرسل لي رابط خبر" in replies(botapi, 760)
