@@ -39,8 +39,9 @@ def max_bytes(settings: Settings) -> int:
 
 
 def _too_large(size: int, limit: int) -> FileTooLarge:
-    mb = f"{limit / 1_000_000:.0f}"
-    return FileTooLarge(f"{size / 1_000_000:.1f} MB; at most {mb} MB", detail_ar=f"{size / 1_000_000:.1f} م.ب؛ الحد {mb} م.ب")
+    mb, size_mb = f"{limit / 1_000_000:.0f}", f"{size / 1_000_000:.1f}"
+    return FileTooLarge(f"{size_mb} MB; at most {mb} MB",
+                        detail_ar=f"{size_mb.replace('.', '٫')} ميغابايت؛ الحد {mb} ميغابايت")
 
 
 def check_file(file: dict[str, Any], settings: Settings) -> None:

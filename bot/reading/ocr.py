@@ -28,6 +28,7 @@ import subprocess
 import time
 
 from bot.ops.errors import BrokenDocument, ImageTooLarge, NoTextFound, PageTooComplex
+from bot.render.texts import number
 
 #: narrower images are scaled up to this width (phone screens are 720-1440 px wide; Telegram's
 #: photos of them about 580-720 px)
@@ -79,7 +80,7 @@ def prepare(data: bytes, max_pixels: int) -> bytes:
         raise BrokenDocument("not a readable image", detail_ar="ليست صورة سليمة") from exc
     if width * height > max_pixels:
         raise ImageTooLarge(f"{width} × {height} pixels; MAX_IMAGE_PIXELS is {max_pixels:,}",
-                            detail_ar=f"{width} × {height} بكسل؛ الحد {max_pixels:,}")
+                            detail_ar=f"{width} × {height} بكسل؛ الحد {number(max_pixels, 'ar')}")
     try:
         image = ImageOps.exif_transpose(image)
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):

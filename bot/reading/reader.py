@@ -23,6 +23,7 @@ from bot.reading.worker import (
     read_document_async,
     read_document_bounded,
 )
+from bot.render.texts import number
 
 __all__ = ["article_from_document", "article_from_response", "extract_telegram_post", "find_urls", "read_file",
            "read_file_bytes", "read_file_bytes_async", "read_stdin", "read_url", "telegram_post"]
@@ -110,7 +111,7 @@ def read_stdin(*, min_chars: int = 1, max_bytes: int = 10_000_000) -> Article:
         raise InputError("standard input is closed; pipe the text in or give a file") from exc
     if len(raw) > max_bytes:
         raise FileTooLarge(f"standard input: over the limit of {max_bytes:,} bytes",
-                           detail_ar=f"المدخل القياسي: أكثر من الحد، {max_bytes:,} بايت")
+                           detail_ar=f"المدخل القياسي: أكثر من الحد، {number(max_bytes, 'ar')} بايت")
     return from_text(decode(raw, "text/plain"), "stdin", min_chars=min_chars)
 
 
@@ -129,7 +130,7 @@ def article_from_document(doc: DocumentText, *, source: str, caption: str | None
 def _size_limit(size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise FileTooLarge(f"{size:,} bytes; the limit is {max_bytes:,}",
-                           detail_ar=f"{size:,} بايت؛ الحد {max_bytes:,}")
+                           detail_ar=f"{number(size, 'ar')} بايت؛ الحد {number(max_bytes, 'ar')}")
 
 
 def read_file_bytes(data: bytes, name: str | None, mime: str | None, *, source: str, caption: str | None = None,

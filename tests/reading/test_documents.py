@@ -155,8 +155,9 @@ def test_cli_files_go_through_the_worker_with_the_size_limit(tmp_path, arabic: m
     article = read_file(str(path))
     assert article.kind == "pdf" and article.language == "ar" and not article.ocr
     assert trigram_f1(article.text, arabic.text) >= 0.99
-    with pytest.raises(FileTooLarge):
+    with pytest.raises(FileTooLarge) as refused:
         read_file(str(path), max_bytes=1000)
+    assert refused.value.detail_ar.endswith("الحد 1٬000")  # digits grouped the Arabic way
 
 
 def test_cli_extract_reads_a_pdf_and_a_bad_file_is_one_line_and_exit_code_6(

@@ -101,6 +101,7 @@ async def test_every_bad_file_is_answered_and_the_next_request_works(
         assert "⚠️" in botapi.visible_text(910 + n)
     await until(lambda: "larger than the allowed limit" in botapi.visible_text(920))
     assert "أكبر من الحد المسموح" in botapi.visible_text(920)
+    assert "25٫0 ميغابايت" in botapi.visible_text(920) and "25.0 MB" in botapi.visible_text(920)
     assert "big" not in [d.split("/")[-1] for d in botapi.downloads]  # refused before any download
     assert llm_server.calls == 0
 
