@@ -27,10 +27,12 @@ def file_of(message: Message) -> dict[str, Any] | None:
     """The file a message carries for reading (a document, or a photo at its largest size), else None."""
     if message.document is not None:
         doc = message.document
-        return {"id": doc.file_id, "name": doc.file_name, "mime": doc.mime_type, "size": doc.file_size}
+        return {"id": doc.file_id, "unique": doc.file_unique_id, "name": doc.file_name, "mime": doc.mime_type,
+                "size": doc.file_size}
     if message.photo:
         photo = message.photo[-1]  # Telegram lists a photo's sizes smallest first
-        return {"id": photo.file_id, "name": None, "mime": "image/jpeg", "size": photo.file_size}
+        return {"id": photo.file_id, "unique": photo.file_unique_id, "name": None, "mime": "image/jpeg",
+                "size": photo.file_size}
     return None
 
 

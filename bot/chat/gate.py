@@ -39,13 +39,17 @@ _TRACKING = ("utm_", "fbclid", "gclid", "igshid", "mc_cid", "mc_eid", "ref_src")
 
 def article_key(payload: dict[str, Any]) -> str:
     """What makes two collected posts the same article: the link without its tracking parameters
-    and fragment, or the text as the brief cache compares it (bot.engine.normalize)."""
+    and fragment, the file (Telegram's id of its content, the same in every message that carries
+    it), or the text as the brief cache compares it (bot.engine.normalize)."""
     if "url" in payload:
         parts = urlsplit(payload["url"].strip())
         query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                            if not k.lower().startswith(_TRACKING)])
         url = urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), query, ""))
         return "url:" + hashlib.sha256(url.encode()).hexdigest()
+    if "file" in payload:
+        file = payload["file"]
+        return "file:" + hashlib.sha256(str(file.get("unique") or file["id"]).encode()).hexdigest()
     return "text:" + hashlib.sha256(normalize(payload.get("text", "")).encode()).hexdigest()
 
 

@@ -5,6 +5,7 @@ daily budget, and one brief per article."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from bot.chat.app import NewsBot
@@ -30,6 +31,10 @@ def article_texts(llm: FakeLLM) -> set[str]:
 
 async def collected(bot: NewsBot, chat: int) -> list[tuple[Any, ...]]:
     return await sql(bot.settings, "SELECT user_id, status FROM requests WHERE chat_id = ? AND mode = 'collect'", chat)
+
+
+async def collected_at_least(bot: NewsBot, chat: int, n: int) -> bool:
+    return len(await collected(bot, chat)) >= n
 
 
 # --- split pastes ---------------------------------------------------------------------------------
@@ -109,6 +114,24 @@ async def test_collected_articles_count_against_their_senders_and_the_chats_budg
 
 async def _all_done(bot: NewsBot) -> bool:
     return not await sql(bot.settings, "SELECT 1 FROM requests WHERE status = 'pending'")
+
+
+async def test_each_file_posted_is_collected_and_a_repost_of_one_is_not(
+        newsbot: NewsBot, botapi: FakeBotAPI) -> None:
+    channel = -1009999000801
+    await newsbot.store.save_chat(ChatSettings(chat_id=channel, digest_enabled=True))
+    for n, file_id in enumerate(("first", "second"), 1):
+        doc = {**botapi.add_file(file_id, f"{ARTICLE}\n\n{file_id}".encode()), "file_name": f"{file_id}.txt",
+               "mime_type": "text/plain"}
+        msg = U.message(channel, document=doc)
+        del msg["text"]
+        botapi.push("channel_post", msg)
+        await until(lambda n=n: collected_at_least(newsbot, channel, n))  # each new file is collected
+    # the first file posted again (a new message, the same content): the chat collected it already
+    (payload,) = await sql(newsbot.settings, "SELECT payload FROM requests WHERE chat_id = ? ORDER BY id LIMIT 1",
+                           channel)
+    again = await newsbot.services.gate.admit(channel, channel, 99, json.loads(payload[0]), mode="collect")
+    assert again is None and len(await collected(newsbot, channel)) == 2
 
 
 async def test_a_channels_posts_count_against_the_channel(newsbot: NewsBot, botapi: FakeBotAPI) -> None:
