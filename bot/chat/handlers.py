@@ -25,17 +25,12 @@ from bot.chat.digests import topic_of
 from bot.chat.intake import collect, message_links, reply, submit
 from bot.chat.services import Services, services
 from bot.engine.schema import BriefEnvelope
-from bot.ops.errors import (
-    StorageUnavailable,
-)
+from bot.ops.errors import StorageUnavailable
 from bot.render import texts
 from bot.render.classic import render_messages, render_sources
 from bot.render.rich import render_rich
 
 log = logging.getLogger(__name__)
-
-LONG_POST = 600  # a post with links whose own text is this long is an article itself
-NEAR_LIMIT = 3_500  # Telegram splits a paste longer than 4,096 characters; its parts are this long
 
 
 # --- handlers ---------------------------------------------------------------------------------
