@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 
 from bot.engine.article import from_text
 from bot.engine.brief import BriefEngine, Preview
@@ -12,25 +12,34 @@ from bot.ops.config import Settings
 from tests.conftest import EXAMPLE_ARTICLE, example_brief
 from tests.fakes.openai_server import FakeLLM, completion
 
+HELD_S = 60.0  # the model stops writing after the summary for this long, unless a preview lets it go on
+
 
 async def test_headline_then_summary_are_previewed_as_they_stream(settings: Settings, llm_server: FakeLLM) -> None:
     data = example_brief()
     text = json.dumps(data, ensure_ascii=False)
-    chunk_chars, chunk_delay = 16, 0.004  # ~0.004 s per 4 tokens: the whole answer takes ~2 s
-    llm_server.default = lambda payload: completion(text, chunk_chars=chunk_chars, chunk_delay=chunk_delay)
-    seen: list[tuple[float, Preview]] = []
+    chunk_chars = 16
+    summary_end = text.index(json.dumps(data["summary"], ensure_ascii=False)) + len(
+        json.dumps(data["summary"], ensure_ascii=False))
+    held_after = summary_end // chunk_chars + 4  # chunks: the role first, then the summary and the next key
+    assert held_after < len(text) // chunk_chars  # the rest of the brief is still to come
+    llm_server.default = lambda payload: completion(text, chunk_chars=chunk_chars, chunk_delay=0.004,
+                                                    stall_after=held_after, stall=HELD_S)
+    seen: list[Preview] = []
+
+    def preview(p: Preview) -> None:
+        seen.append(p)
+        if p.summary is not None:
+            llm_server.released.set()  # seen while the model is held: it may finish now
+
     llm = LLMClient(settings)
     try:
-        started = time.monotonic()
-        env = await BriefEngine(settings, llm).run(from_text(EXAMPLE_ARTICLE.read_text(encoding="utf-8"), "t"),
-                                                   preview=lambda p: seen.append((time.monotonic(), p)))
-        ended = time.monotonic()
+        # without previews during the stream, the model would stay held for HELD_S and this would time out
+        env = await asyncio.wait_for(
+            BriefEngine(settings, llm).run(from_text(EXAMPLE_ARTICLE.read_text(encoding="utf-8"), "t"),
+                                           preview=preview), HELD_S / 2)
     finally:
         await llm.close()
-    assert [p.summary is None for _, p in seen] == [True, False]  # the headline alone, then with the summary
-    assert seen[0][1].headline == data["headline"] and seen[1][1].summary == data["summary"]
-    # each shows as soon as it is whole: the headline long before the answer ends
-    headline_end = text.index('"summary"')
-    streamed_by_then = (headline_end // chunk_chars + 1) * chunk_delay
-    assert seen[0][0] - started < streamed_by_then + 1.0 < ended - started
+    assert [p.summary is None for p in seen] == [True, False]  # the headline alone, then with the summary
+    assert seen[0].headline == data["headline"] and seen[1].summary == data["summary"]
     assert env.brief.headline.en == data["headline"]["en"]
