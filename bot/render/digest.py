@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.digests.stories import Item, Lang, Story, Verdicts, as_item, group_stories, outlet_of, positions, pressures
-from bot.engine.normalize import script_share, strip_bidi
 from bot.engine.schema import BriefEnvelope
 from bot.render import texts
-from bot.render.classic import EVENTS, FSI, LANG_RULE, PDI, RLM, TELEGRAM_LIMIT, pack, utf16_len
+from bot.render.classic import EVENTS, LANG_RULE, TELEGRAM_LIMIT, pack, utf16_len
+from bot.render.lines import esc, line
 from bot.render.texts import View
 
 MAX_STORIES = 12  # more than this in one digest is a list nobody reads: the largest are kept
@@ -29,19 +29,9 @@ FIELD_CAP = 300  # a digest line quotes a brief's field; longer ones are cut wit
 Changed = Callable[[Lang], "str | None"]
 
 
-def _esc(text: str, lang: Lang, cap: int = FIELD_CAP) -> str:
-    """Escaped for HTML; a run in the other script is isolated so it cannot reorder the line."""
-    text = " ".join(strip_bidi(text).split())
-    if len(text) > cap:
-        text = text[: cap - 1].rstrip() + "…"
-    arabic, latin = script_share(text)
-    if (lang == "ar" and latin > arabic) or (lang == "en" and arabic > latin):
-        text = f"{FSI}{text}{PDI}"
-    return html.escape(text, quote=False)
-
-
-def _line(text: str, lang: Lang) -> str:
-    return f"{RLM}{text}" if lang == "ar" else text
+def esc_field(text: str, lang: Lang, cap: int = FIELD_CAP) -> str:
+    """A brief's field in a digest line, cut at FIELD_CAP."""
+    return esc(text, lang, cap)
 
 
 def _local(ts: float, tz: str) -> datetime:
@@ -72,43 +62,48 @@ def _href(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("https://", "http://")) else None
 
 
-def _articles_line(story: Story, lang: Lang, tz: str, now: float) -> str:
+def article_links(story: Story, lang: Lang, tz: str, now: float) -> str:
+    """The story's articles, each its outlet linked and when it was shared; the rest counted."""
     parts = []
     for item in story.items[:MAX_LINKS]:
         outlet = outlet_of(item)
-        label = _esc(getattr(outlet, lang), lang, 60) if outlet else "🔗"
+        label = esc_field(getattr(outlet, lang), lang, 60) if outlet else "🔗"
         href = _href(item.link or item.env.article.url)
         if href:
             label = f'<a href="{html.escape(href, quote=True)}">{label}</a>'
-        parts.append(f"{label} ({when(item.shared_at, lang, tz, now)})")
+        parts.append(f"{label} ({html.escape(when(item.shared_at, lang, tz, now), quote=False)})")
     rest = len(story.items) - MAX_LINKS
     if rest > 0:
         parts.append(texts.one("digest_more_links", lang, ar_n=texts.number(rest, "ar"),
                                en_n=texts.number(rest, "en")))
-    return _line("🔗 " + texts.join(parts, lang), lang)
+    return texts.join(parts, lang)
+
+
+def _articles_line(story: Story, lang: Lang, tz: str, now: float) -> str:
+    return line("🔗 " + article_links(story, lang, tz, now), lang)
 
 
 def _story_atom(n: int, story: Story, lang: Lang, tz: str, now: float) -> str:
     b = story.lead.env.brief
     count = texts.count(len(story.items), texts.ARTICLES, lang)
-    lines = [_line(f"{texts.number(n, lang)}. <b>{_esc(getattr(b.headline, lang), lang)}</b> · {count}", lang),
+    lines = [line(f"{texts.number(n, lang)}. <b>{esc_field(getattr(b.headline, lang), lang)}</b> · {count}", lang),
              _articles_line(story, lang, tz, now)]
     arrow = "←" if lang == "ar" else "→"
     semicolon = "؛ " if lang == "ar" else "; "
     found = pressures(story)
     if found:
-        lines.append(_line(f"🎯 <i>{texts.one('digest_pressures', lang)}</i>", lang))
+        lines.append(line(f"🎯 <i>{texts.one('digest_pressures', lang)}</i>", lang))
         for p in found[:MAX_PRESSURES]:
-            by = texts.join([_esc(getattr(o, lang), lang, 60) for o in p.outlets], lang)
-            lines.append(_line(f"• <b>{_esc(getattr(p.actors, lang), lang)}</b> {arrow} "
-                               f"<b>{_esc(getattr(p.targets, lang), lang)}</b> "
+            by = texts.join([esc_field(getattr(o, lang), lang, 60) for o in p.outlets], lang)
+            lines.append(line(f"• <b>{esc_field(getattr(p.actors, lang), lang)}</b> {arrow} "
+                               f"<b>{esc_field(getattr(p.targets, lang), lang)}</b> "
                                f"({EVENTS[p.event][lang]}{semicolon + by if by else ''})", lang))
     latest = positions(story)
     if latest:
-        lines.append(_line(f"🗣 <i>{texts.one('digest_positions', lang)}</i>", lang))
+        lines.append(line(f"🗣 <i>{texts.one('digest_positions', lang)}</i>", lang))
         for s in latest[:MAX_POSITIONS]:
-            lines.append(_line(f"• <b>{_esc(getattr(s.names, lang), lang)}</b>: "
-                               f"{_esc(getattr(s.stance, lang), lang)}", lang))
+            lines.append(line(f"• <b>{esc_field(getattr(s.names, lang), lang)}</b>: "
+                               f"{esc_field(getattr(s.stance, lang), lang)}", lang))
     return "\n".join(lines)
 
 
@@ -118,14 +113,14 @@ def _header(lang: Lang, *, since: float, now: float, tz: str, articles: int, sto
     period = texts.one("digest_period", lang, **{f"{lang}_since": when(since, lang, tz, now),
                                                  f"{lang}_articles": texts.count(articles, texts.ARTICLES, lang),
                                                  f"{lang}_stories": texts.count(stories, texts.STORIES, lang)})
-    return _line(f"🗞 <b>{title}</b>", lang) + "\n" + _line(period, lang)
+    return line(f"🗞 <b>{title}</b>", lang) + "\n" + line(period, lang)
 
 
 def _atoms(stories: list[Story], total: int, lang: Lang, *, since: float, now: float, tz: str, articles: int,
            chat: str | None, changed: Changed | None = None) -> list[str]:
     atoms = [_header(lang, since=since, now=now, tz=tz, articles=articles, stories=total, chat=chat)]
     if len(stories) < total:
-        atoms[0] += "\n" + _line(texts.one(
+        atoms[0] += "\n" + line(texts.one(
             "digest_cut", lang, **{f"{lang}_shown": texts.count(len(stories), texts.STORIES, lang),
                                    f"{lang}_total": texts.number(total, lang)}), lang)
     what = changed(lang) if changed else None

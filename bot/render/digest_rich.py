@@ -12,31 +12,24 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from bot.digests.stories import Item, Lang, Story, Verdicts, as_item, group_stories, outlet_of, positions, pressures
+from bot.digests.stories import Item, Lang, Story, Verdicts, as_item, group_stories, positions, pressures
 from bot.engine.schema import BriefEnvelope
 from bot.render import texts
 from bot.render.classic import EVENTS
-from bot.render.digest import MAX_LINKS, MAX_POSITIONS, MAX_PRESSURES, MAX_STORIES, Changed, _esc, _href, when
+from bot.render.digest import (
+    MAX_POSITIONS,
+    MAX_PRESSURES,
+    MAX_STORIES,
+    Changed,
+    article_links,
+    esc_field,
+    when,
+)
 from bot.render.rich import RichMessage
 from bot.render.rich_limits import measure
 from bot.render.texts import View
 
 COLUMNS = {"story": ("القصة", "Story"), "articles": ("المقالات", "Articles"), "outlets": ("نشرتها", "Told by")}
-
-
-def _links(story: Story, lang: Lang, tz: str, now: float) -> str:
-    parts = []
-    for item in story.items[:MAX_LINKS]:
-        outlet = outlet_of(item)
-        label = _esc(getattr(outlet, lang), lang, 60) if outlet else "🔗"
-        href = _href(item.link or item.env.article.url)
-        if href:
-            label = f'<a href="{html.escape(href, quote=True)}">{label}</a>'
-        parts.append(f"{label} ({html.escape(when(item.shared_at, lang, tz, now), quote=False)})")
-    rest = len(story.items) - MAX_LINKS
-    if rest > 0:
-        parts.append(texts.one("digest_more_links", lang, ar_n=texts.number(rest, "ar"), en_n=texts.number(rest, "en")))
-    return texts.join(parts, lang)
 
 
 def _details(n: int, story: Story, lang: Lang) -> str:
@@ -48,19 +41,19 @@ def _details(n: int, story: Story, lang: Lang) -> str:
     if found:
         items = []
         for p in found[:MAX_PRESSURES]:
-            by = texts.join([_esc(getattr(o, lang), lang, 60) for o in p.outlets], lang)
-            items.append(f"<li><b>{_esc(getattr(p.actors, lang), lang)}</b> {arrow} "
-                         f"<b>{_esc(getattr(p.targets, lang), lang)}</b> "
+            by = texts.join([esc_field(getattr(o, lang), lang, 60) for o in p.outlets], lang)
+            items.append(f"<li><b>{esc_field(getattr(p.actors, lang), lang)}</b> {arrow} "
+                         f"<b>{esc_field(getattr(p.targets, lang), lang)}</b> "
                          f"({EVENTS[p.event][lang]}{semicolon + by if by else ''})</li>")
         body.append(f"<p><i>🎯 {texts.one('digest_pressures', lang)}</i></p><ul>{''.join(items)}</ul>")
     latest = positions(story)
     if latest:
-        items = [f"<li><b>{_esc(getattr(s.names, lang), lang)}</b>: {_esc(getattr(s.stance, lang), lang)}</li>"
+        items = [f"<li><b>{esc_field(getattr(s.names, lang), lang)}</b>: {esc_field(getattr(s.stance, lang), lang)}</li>"
                  for s in latest[:MAX_POSITIONS]]
         body.append(f"<p><i>🗣 {texts.one('digest_positions', lang)}</i></p><ul>{''.join(items)}</ul>")
     if not body:
         return ""
-    return (f"<details><summary>{texts.number(n, lang)}. {_esc(getattr(b.headline, lang), lang)}</summary>"
+    return (f"<details><summary>{texts.number(n, lang)}. {esc_field(getattr(b.headline, lang), lang)}</summary>"
             f"{''.join(body)}</details>")
 
 
@@ -82,8 +75,8 @@ def _language(stories: list[Story], total: int, lang: Lang, *, since: float, now
     rows = [f"<tr><th>#</th>{head}</tr>"]
     for n, s in enumerate(stories, 1):
         b = s.lead.env.brief
-        rows.append(f"<tr><td>{texts.number(n, lang)}</td><td><b>{_esc(getattr(b.headline, lang), lang)}</b></td>"
-                    f"<td>{texts.number(len(s.items), lang)}</td><td>{_links(s, lang, tz, now)}</td></tr>")
+        rows.append(f"<tr><td>{texts.number(n, lang)}</td><td><b>{esc_field(getattr(b.headline, lang), lang)}</b></td>"
+                    f"<td>{texts.number(len(s.items), lang)}</td><td>{article_links(s, lang, tz, now)}</td></tr>")
     out.append(f"<table bordered striped>{''.join(rows)}</table>")
     out += [_details(n, s, lang) for n, s in enumerate(stories, 1)]
     return "".join(out)

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
-from bot.engine.normalize import script_share, strip_bidi
 from bot.ledger.values import Change, Event, Identity
-from bot.render import texts
-from bot.render.classic import EVENTS, FSI, LANG_RULE, PDI, RLM, TELEGRAM_LIMIT, pack, utf16_len
+from bot.render import lines, texts
+from bot.render.classic import EVENTS, LANG_RULE, TELEGRAM_LIMIT, pack, utf16_len
+from bot.render.lines import line
 from bot.render.rich import RichMessage
 from bot.render.rich_limits import measure
 
@@ -81,18 +81,7 @@ def one(key: str, lang: Lang, **values: object) -> str:
 
 
 def esc(text: str, lang: Lang, cap: int = FIELD_CAP) -> str:
-    """Escaped; a run in the other script is isolated so it cannot reorder the line."""
-    text = " ".join(strip_bidi(text).split())
-    if len(text) > cap:
-        text = text[: cap - 1].rstrip() + "…"
-    arabic, latin = script_share(text)
-    if (lang == "ar" and latin > arabic) or (lang == "en" and arabic > latin):
-        text = f"{FSI}{text}{PDI}"
-    return html.escape(text, quote=False)
-
-
-def _line(text: str, lang: Lang) -> str:
-    return f"{RLM}{text}" if lang == "ar" else text
+    return lines.esc(text, lang, cap)
 
 
 def _langs(view: texts.View) -> list[Lang]:
@@ -140,7 +129,7 @@ def event_line(e: Event, name: NameOf, lang: Lang) -> str:
         body = f"🗣 <b>{esc(name(e.actor, lang), lang)}</b>: {esc(stance, lang)}"
     if e.evidence and not e.verified:
         body += " " + one("unverified", lang)
-    return _line(head + body, lang)
+    return line(head + body, lang)
 
 
 def _per_view(view: texts.View, atoms_of: Callable[[Lang], list[str]], limit: int) -> list[str]:
@@ -161,14 +150,14 @@ def timeline(ident: Identity, events: Sequence[Event], names: dict[int, Identity
         return known.name(lang) if known else "?"
 
     def atoms(lang: Lang) -> list[str]:
-        out = [_line(f"<b>{one('timeline_title', lang, name=ident.name(lang))}</b>", lang)]
+        out = [line(f"<b>{one('timeline_title', lang, name=ident.name(lang))}</b>", lang)]
         if ident.related is not None and ident.related in names:
-            out[0] += "\n" + _line(one("related", lang, name=names[ident.related].name(lang)), lang)
+            out[0] += "\n" + line(one("related", lang, name=names[ident.related].name(lang)), lang)
         if not events:
-            return [*out, _line(one("timeline_empty", lang, name=ident.name(lang)), lang)]
+            return [*out, line(one("timeline_empty", lang, name=ident.name(lang)), lang)]
         out += [event_line(e, name, lang) for e in events[:MAX_TIMELINE]]
         if len(events) > MAX_TIMELINE:
-            out.append(_line(one("timeline_more", lang), lang))
+            out.append(line(one("timeline_more", lang), lang))
         return out
 
     return _per_view(view, atoms, limit)
@@ -222,7 +211,7 @@ def alert(tracked: Identity, events: Sequence[Event], names: dict[int, Identity]
         return known.name(lang) if known else "?"
 
     def atoms(lang: Lang) -> list[str]:
-        return [_line(f"<b>{one('alert', lang, name=tracked.name(lang))}</b>", lang),
+        return [line(f"<b>{one('alert', lang, name=tracked.name(lang))}</b>", lang),
                 *(event_line(e, name, lang) for e in events[:6])]
 
     return _per_view(view, atoms, TELEGRAM_LIMIT)[0]
@@ -244,7 +233,7 @@ def changed(changes: Sequence[Change], names: dict[int, Identity], lang: Lang) -
         return known.name(lg) if known else "?"
 
     arrow = "←" if lang == "ar" else "→"
-    lines = [_line(f"<b>{one('changed_title', lang)}</b>", lang)]
+    lines = [line(f"<b>{one('changed_title', lang)}</b>", lang)]
     for c in changes[:MAX_CHANGES]:
         a = f"<b>{esc(name(c.actor, lang), lang)}</b>"
         if c.kind == "position":
@@ -263,10 +252,10 @@ def changed(changes: Sequence[Change], names: dict[int, Identity], lang: Lang) -
                 text = (f"{mark} {one(c.kind, lang)}: {pair}: {EVENTS[c.before.event][lang]} "
                         f"({_dated(c.before, lang)}) {arrow} {after}")
         if text:
-            lines.append(_line(text, lang))
+            lines.append(line(text, lang))
     if len(changes) > MAX_CHANGES:
         extra = len(changes) - MAX_CHANGES
-        lines.append(_line(one("changed_more", lang, n=texts.number(extra, lang),
+        lines.append(line(one("changed_more", lang, n=texts.number(extra, lang),
                                changes="change" if extra == 1 else "changes"), lang))
     return "\n".join(lines)
 
@@ -279,18 +268,18 @@ def actors_list(idents: Sequence[Identity], view: texts.View) -> list[str]:
 
     def atoms(lang: Lang) -> list[str]:
         if not idents:
-            return [_line(one("actors_empty", lang), lang)]
-        out = [_line(f"<b>{one('actors_title', lang)}</b>", lang)]
+            return [line(one("actors_empty", lang), lang)]
+        out = [line(f"<b>{one('actors_title', lang)}</b>", lang)]
         if len(shown) < len(idents):
-            out.append(_line(one("actors_newest", lang, n=texts.number(len(shown), lang),
+            out.append(line(one("actors_newest", lang, n=texts.number(len(shown), lang),
                                  total=texts.number(len(idents), lang)), lang))
         for i in shown:
             other = i.name_en if lang == "ar" else i.name_ar
             extra = f" · {esc(i.country, lang)}" if i.country else ""
             if i.related in by_id:
                 extra += " · " + one("related", lang, name=by_id[i.related].name(lang))  # type: ignore[index]
-            out.append(_line(f"• <b>{esc(i.name(lang), lang)}</b> ({esc(other, lang)}){extra}", lang))
-        out.append(_line(one("actors_hint", lang), lang))
+            out.append(line(f"• <b>{esc(i.name(lang), lang)}</b> ({esc(other, lang)}){extra}", lang))
+        out.append(line(one("actors_hint", lang), lang))
         return out
 
     return _per_view(view, atoms, TELEGRAM_LIMIT)
