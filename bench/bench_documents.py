@@ -35,18 +35,6 @@ TARGETS = {("pdf", "ar"): 0.99, ("pdf", "en"): 0.99, ("image", "ar"): 0.97, ("im
 STYLES = ("light", "card", "dark")
 
 
-def trigram_f1(got: str, want: str) -> float:
-    from bot.engine.normalize import normalize
-
-    a, b = normalize(got), normalize(want)
-    ga, gb = Counter(a[i:i + 3] for i in range(len(a) - 2)), Counter(b[i:i + 3] for i in range(len(b) - 2))
-    common = sum((ga & gb).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(ga.values()), common / sum(gb.values())
-    return 2 * precision * recall / (precision + recall)
-
-
 # --- readers (each: a path → text) ---------------------------------------------------------------
 def newsbot(path: str) -> str:
     from bot.reading.documents import DocLimits, read_document
@@ -88,6 +76,8 @@ FOR_KIND = {"pdf": ("newsbot", "pypdf + repair", "pdfminer.six (plain)", "pdftot
 
 def _run_reader(reader: str, items: list[tuple[str, str, str, int]], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """In a fresh process: read every item, score it; report scores, seconds and peak memory."""
+    from tests.reading.material import trigram_f1
+
     fn = READERS[reader]
     fn(items[0][0])  # imports and first-call costs are not counted against a page
     rows = []

@@ -19,11 +19,12 @@ import io
 import json
 import re
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.engine.article import readable
-from bot.engine.normalize import detect_language
+from bot.engine.normalize import detect_language, normalize
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -295,3 +296,14 @@ def docx_bomb(uncompressed: int = 200_000_000) -> bytes:
                 f.write(chunk)
             f.write(b"</w:t></w:r></w:p></w:body></w:document>")
     return out.getvalue()
+
+
+def trigram_f1(got: str, want: str) -> float:
+    """F1 over character trigrams after the quote check's normalisation: how much of an article a reader got."""
+    a, b = normalize(got), normalize(want)
+    ga, gb = Counter(a[i:i + 3] for i in range(len(a) - 2)), Counter(b[i:i + 3] for i in range(len(b) - 2))
+    common = sum((ga & gb).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(ga.values()), common / sum(gb.values())
+    return 2 * precision * recall / (precision + recall)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections import Counter
 
 import pytest
 
@@ -18,17 +17,6 @@ from bot.reading.reader import read_file
 from tests.reading import material
 
 LIMITS = DocLimits()
-
-
-def trigram_f1(got: str, want: str) -> float:
-    """F1 over character trigrams after the quote check's normalisation (bench_documents' score)."""
-    a, b = normalize(got), normalize(want)
-    ga, gb = Counter(a[i:i + 3] for i in range(len(a) - 2)), Counter(b[i:i + 3] for i in range(len(b) - 2))
-    common = sum((ga & gb).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(ga.values()), common / sum(gb.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 @pytest.fixture(scope="session")
@@ -73,16 +61,16 @@ def test_arabic_pdf_from_a_word_processor_reads_as_the_article(arabic: material.
     doc = read_document(material.pdf(arabic), "statement.pdf", "application/pdf", LIMITS)
     assert doc.kind == "pdf" and not doc.ocr and doc.language == "ar"
     assert not any("\ufb50" <= ch <= "\ufeff" for ch in doc.text)  # no presentation forms left
-    assert trigram_f1(doc.text, arabic.text) >= 0.99
+    assert material.trigram_f1(doc.text, arabic.text) >= 0.99
     first_words = " ".join(arabic.text.split()[:6])
     assert normalize(first_words) in normalize(doc.text)  # a quote from the article is found verbatim
 
 
 def test_english_pdf_and_docx_and_markdown(english: material.Source, arabic: material.Source) -> None:
     doc = read_document(material.pdf(english), "a.pdf", None, LIMITS)
-    assert trigram_f1(doc.text, english.text) >= 0.99
+    assert material.trigram_f1(doc.text, english.text) >= 0.99
     doc = read_document(material.docx(arabic), "a.docx", None, LIMITS)
-    assert doc.kind == "docx" and trigram_f1(doc.text, f"{arabic.title}\n{arabic.text}") >= 0.99
+    assert doc.kind == "docx" and material.trigram_f1(doc.text, f"{arabic.title}\n{arabic.text}") >= 0.99
     md = f"# {english.title or 'Headline'}\n\n**{english.text[:300]}** [link](https://example.com/x)\n"
     doc = read_document(md.encode(), "note.md", "text/markdown", LIMITS)
     assert doc.kind == "markdown" and "**" not in doc.text and "https://example.com" not in doc.text
@@ -91,7 +79,7 @@ def test_english_pdf_and_docx_and_markdown(english: material.Source, arabic: mat
 def test_scanned_pdf_is_read_by_ocr(english: material.Source) -> None:
     doc = read_document(material.scanned_pdf(material.screenshot(english)), "scan.pdf", None, LIMITS)
     assert doc.kind == "pdf" and doc.ocr
-    assert trigram_f1(doc.text, material.expected_screenshot_text(english)) >= 0.97
+    assert material.trigram_f1(doc.text, material.expected_screenshot_text(english)) >= 0.97
 
 
 # --- images --------------------------------------------------------------------------------------
@@ -100,7 +88,7 @@ def test_screenshots_are_read_by_ocr(language: str, style: str, floor: float) ->
     source = material.sources(language)[1]
     doc = read_document(material.screenshot(source, style=style), "shot.png", "image/png", LIMITS)
     assert doc.kind == "image" and doc.ocr and doc.language == language
-    assert trigram_f1(doc.text, material.expected_screenshot_text(source)) >= floor
+    assert material.trigram_f1(doc.text, material.expected_screenshot_text(source)) >= floor
 
 
 def test_a_telegram_photo_jpeg_scaled_down_is_still_read(english: material.Source) -> None:
@@ -111,7 +99,7 @@ def test_a_telegram_photo_jpeg_scaled_down_is_still_read(english: material.Sourc
     out = io.BytesIO()
     small.convert("RGB").save(out, "JPEG", quality=87)
     doc = read_document(out.getvalue(), None, None, LIMITS)  # a photo: no name, no MIME type
-    assert doc.ocr and trigram_f1(doc.text, material.expected_screenshot_text(english)) >= 0.9
+    assert doc.ocr and material.trigram_f1(doc.text, material.expected_screenshot_text(english)) >= 0.9
 
 
 # --- bad files -----------------------------------------------------------------------------------
@@ -154,7 +142,7 @@ def test_cli_files_go_through_the_worker_with_the_size_limit(tmp_path, arabic: m
     path.write_bytes(material.pdf(arabic))
     article = read_file(str(path))
     assert article.kind == "pdf" and article.language == "ar" and not article.ocr
-    assert trigram_f1(article.text, arabic.text) >= 0.99
+    assert material.trigram_f1(article.text, arabic.text) >= 0.99
     with pytest.raises(FileTooLarge) as refused:
         read_file(str(path), max_bytes=1000)
     assert refused.value.detail_ar.endswith("الحد 1٬000")  # digits grouped the Arabic way
@@ -185,4 +173,4 @@ def test_a_file_that_takes_too_long_is_stopped_and_the_next_one_is_read(english:
     with pytest.raises(PageTooComplex, match="DOCUMENT_TIMEOUT_S"):
         read_document_bounded(shot, "shot.png", None, DocLimits(timeout_s=0.2))
     doc = read_document_bounded(material.pdf(english), "a.pdf", None, LIMITS)
-    assert trigram_f1(doc.text, english.text) >= 0.99
+    assert material.trigram_f1(doc.text, english.text) >= 0.99
