@@ -23,7 +23,7 @@ from typing import Literal
 from bot.engine.schema import BriefEnvelope, Passage
 from bot.render.classic import EVENTS, LABELS, SOURCE_KINDS, View, _dropped_note, _Fmt, _langs
 from bot.render.rich_limits import Usage, measure
-from bot.render.texts import CHARACTERS, count, join, number
+from bot.render.texts import CHARACTERS, PARAGRAPHS, count, join, number
 
 RICH_LABELS: dict[str, dict[str, str]] = {
     "actors": {"ar": "الأطراف", "en": "Actors"},
@@ -35,8 +35,8 @@ RICH_LABELS: dict[str, dict[str, str]] = {
                         "en": "Highlighted passages were found verbatim in the article's text."},
     "cut": {"ar": "✂️ اختُصرت الفقرات حول المقاطع الموثّقة لتتسع الرسالة.",
             "en": "✂️ Paragraphs were shortened around the checked spans to fit the message."},
-    "dropped_paragraphs": {"ar": "✂️ لم تتسع الرسالة لـ{n} من الفقرات؛ بقيت مقاطعها في الملخص أعلاه.",
-                           "en": "✂️ {n} paragraph(s) did not fit; their spans are quoted in the brief above."},
+    "dropped_paragraphs": {"ar": "✂️ حُذف لضيق المساحة: {n}. كل مقطع موثّق مقتبس أيضًا في الملخص أعلاه.",
+                           "en": "✂️ Left out for room: {n}. Every checked span is also quoted in the brief above."},
     "go": {"ar": "↩︎ في المقال", "en": "↪︎ in the article"},
     "unchecked": {"ar": "⏳ لم يُتحقق منه بعد: يُكتب الباقي ويُقارن بالمقال",
                   "en": "⏳ Not yet checked: the rest is being written and checked against the article"},
@@ -263,7 +263,7 @@ def _article(env: BriefEnvelope, langs: list[str], spans: list[_Span], window: i
         R, f = {k: v[lang] for k, v in RICH_LABELS.items()}, _Fmt(html=True, lang=lang)
         said = [R["in_article_note"]] + ([R["cut"]] if cut else [])
         if keep < len(shown):
-            said.append(R["dropped_paragraphs"].format(n=len(shown) - keep))
+            said.append(R["dropped_paragraphs"].format(n=count(len(shown) - keep, PARAGRAPHS, lang)))
         notes += [f"<p>{f.i(n)}</p>" for n in said]
     title = " · ".join(_Fmt(html=True, lang=lang).esc(RICH_LABELS["in_article"][lang]) for lang in langs)
     section = f"<details><summary>{title}</summary>{''.join(notes)}{''.join(paragraphs)}</details>"

@@ -48,6 +48,7 @@ STORIES = Noun("قصة واحدة", "قصتان", "قصص", "قصةً", "قصة"
 MINUTES = Noun("دقيقة واحدة", "دقيقتان", "دقائق", "دقيقةً", "دقيقة", "minute", "minutes")
 SPANS = Noun("مقطع واحد", "مقطعان", "مقاطع", "مقطعًا", "مقطع", "span", "spans")
 NAMES = Noun("اسم واحد", "اسمان", "أسماء", "اسمًا", "اسم", "name", "names")
+PARAGRAPHS = Noun("فقرة واحدة", "فقرتان", "فقرات", "فقرةً", "فقرة", "paragraph", "paragraphs")
 
 #: month names for dates in digests ("3 مارس", "3 Mar"); the Arabic names are those most Arab
 #: newsrooms print (Egypt, the Gulf); the Levant's names (آذار) would need a per-chat choice
