@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import io
 import json
 import os
 import sqlite3
@@ -119,7 +120,18 @@ async def newsbot(bot_settings: Settings) -> AsyncIterator[NewsBot]:
     bot = NewsBot(bot_settings)
     await bot.start()
     yield bot
-    await bot.stop()
+    await stop_or_tell(bot)
+
+
+async def stop_or_tell(bot: NewsBot, within: float = 30.0) -> None:
+    """Stop the bot; a stop that hangs fails the test with every task's stack instead of waiting for the timeout."""
+    try:
+        await asyncio.wait_for(bot.stop(), within)
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(file=stacks)
+        pytest.fail(f"the bot did not stop within {within:.0f} s; its tasks:\n{stacks.getvalue()}")
 
 
 def post_webhook(port: int, update: dict[str, object], secret: str | None) -> int:

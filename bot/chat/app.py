@@ -286,7 +286,10 @@ class NewsBot:
     async def stop(self) -> None:
         """Stop taking updates and end; requests in flight stay pending and resume at the next start."""
         self.runner.closing = True
-        await self.services.joiner.store_pending()
+        try:
+            await asyncio.wait_for(self.services.joiner.store_pending(), STORE_CLOSE_S * 2)
+        except TimeoutError:
+            log.warning("pastes waiting for their next part could not all be stored before the stop")
         await self.runner.cancel_all()
         await self._release()
         try:

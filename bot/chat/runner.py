@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import io
 import logging
 import os
 import socket
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 #: waits, so without it a burst is claimed and prepared in one turn of the event loop and no LLM
 #: request goes out until all are ready; the pause lets each one's connection open meanwhile.
 CLAIM_PAUSE_S = 0.001
+#: at shutdown, how long cancelled work gets to end before the stop goes on without it
+CANCEL_WAIT_S = 5.0
 
 
 def error_text(exc: NewsbotError, view: texts.View = "both") -> str:
@@ -112,7 +115,15 @@ class Runner:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        # a task that will not end (a library swallowing the cancel) must not hold up the stop: its
+        # stack goes to the log, and the process ends anyway
+        _, stuck = await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+        for task in stuck:
+            stack = io.StringIO()
+            task.print_stack(file=stack)
+            log.error("a task did not end when cancelled at shutdown:\n%s", stack.getvalue())
 
     # --- claiming work --------------------------------------------------------------------------
     def start(self) -> asyncio.Task[Any]:
