@@ -185,13 +185,13 @@ def test_pressure_parties_are_named_in_its_evidence_sentence() -> None:
 
 @pytest.mark.parametrize("lang", ["ar", "en"])
 def test_speakers_swapped_between_actors_are_caught_on_the_references(lang: str) -> None:
-    """The mutation test of bench_quality.py --attribution, held to what it measures today."""
+    """The mutation test of bench_quality.py --attribution, held to the issue's targets."""
     total = Mutations()
     for _, article, ref in load(str(EVAL / lang)):
         total += mutations(article, ref)
-    assert total.swaps >= 20 and total.quotes >= 20
-    assert total.caught / total.swaps >= 0.9
-    assert total.flagged / total.quotes <= 0.1
+    assert total.swaps >= 16 and total.quotes >= 19
+    assert total.caught / total.swaps >= 0.95
+    assert total.flagged / total.quotes <= 0.05
 
 
 # --- end to end: the engine asks for a repair, the brief shows what is not confirmed ------------------

@@ -107,10 +107,7 @@ PERFECT: dict[str, float] = {**{m: 1.0 for m in METRICS}, "example_ids": 0}
 
 
 def perfect(total: dict[str, float]) -> bool:
-    """Every metric at 1 but speaker precision, which is the speaker check's verdict on the references
-    themselves: two quotes of eval/ar (JA-282) are given to Trump where the article has a White House
-    official say them (bench_quality.py --attribution counts them as false alarms)."""
-    return {**total, "speaker_precision": 1.0} == PERFECT and total["speaker_precision"] >= 0.9
+    return total == PERFECT
 
 
 def eval_process(llm_server: FakeLLM, tmp_path: Path, folder: Path = EVAL, *extra: str,
