@@ -34,7 +34,11 @@ _ARTICLE = re.compile(r"([a-z]{2})\.(txt|html?)")
 _SHORT = {"schema_valid_rate": "valid", "grounding_rate": "ground", "actor_recall": "act_R",
           "actor_precision": "act_P", "pressure_pair_f1": "press_F1", "source_recall": "src_R",
           "bilingual_rate": "biling", "quote_precision": "quote_P", "speaker_precision": "spkr_P",
-          "example_ids": "ex_ids"}
+          "speaker_confirmed": "spkr_ok", "example_ids": "ex_ids"}
+#: `newsbot eval`'s arguments with the candidates offered to the model (the bot's way) and without
+CANDIDATES: dict[str, tuple[str, ...]] = {"on": (), "off": ("--no-candidates",)}
+#: what the small model must reach with the candidates, per language (the attribution issue)
+GOALS = {"speaker_confirmed": 0.6, "quote_precision": 0.6, "actor_recall": 0.5}
 
 
 def references(folder: Path) -> list[tuple[str, list[Path]]]:
@@ -92,17 +96,18 @@ def commit() -> str:
         return "unknown"
 
 
-def run_eval(folder: Path, limit: int | None, env: dict[str, str], jobs: int = 1) -> tuple[dict | None, float, int, str]:
+def run_eval(folder: Path, limit: int | None, env: dict[str, str], jobs: int = 1,
+             extra: tuple[str, ...] = ()) -> tuple[dict | None, float, int, str]:
     """`newsbot eval FOLDER --json` (on the first `limit` references only, when given): (report, seconds,
     exit code, stderr). With `jobs` > 1 the references are split round-robin over that many `newsbot eval`
     processes running at once and their reports merged, as one run would report them."""
     refs = references(folder)[:limit] if limit is not None else references(folder)
     jobs = max(1, min(jobs, len(refs)))
     if jobs == 1:
-        return _run_one(folder, refs if limit is not None else None, env)
+        return _run_one(folder, refs if limit is not None else None, env, extra=extra)
     with ThreadPoolExecutor(jobs) as pool:
         start = time.monotonic()
-        parts = list(pool.map(lambda i: _run_one(folder, refs[i::jobs], env, f"{i + 1}/{jobs}"), range(jobs)))
+        parts = list(pool.map(lambda i: _run_one(folder, refs[i::jobs], env, f"{i + 1}/{jobs}", extra), range(jobs)))
         wall = time.monotonic() - start
     reports = [r for r, *_ in parts]
     code = max(c for _, _, c, _ in parts)
@@ -125,7 +130,7 @@ def merge(reports: list[dict]) -> dict:
 
 
 def _run_one(folder: Path, refs: list[tuple[str, list[Path]]] | None, env: dict[str, str],
-             label: str = "") -> tuple[dict | None, float, int, str]:
+             label: str = "", extra: tuple[str, ...] = ()) -> tuple[dict | None, float, int, str]:
     """One `newsbot eval --json` process over `folder`, or over a copy holding only `refs`."""
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
         target = folder
@@ -140,7 +145,7 @@ def _run_one(folder: Path, refs: list[tuple[str, list[Path]]] | None, env: dict[
         # the child runs in the temporary folder, so a .env of the repository is not read behind
         # --env-file's back (the settings come in through `env`)
         child_env = {**env, "DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
-        cmd = [sys.executable, "-m", "bot", "eval", str(target.resolve()), "--json"]
+        cmd = [sys.executable, "-m", "bot", "eval", str(target.resolve()), "--json", *extra]
         start = time.monotonic()
         out_path = Path(tmp) / "report.json"
         err: list[str] = []
@@ -149,7 +154,8 @@ def _run_one(folder: Path, refs: list[tuple[str, list[Path]]] | None, env: dict[
             assert proc.stderr is not None
             for line in proc.stderr:  # each article's line as it is scored: minutes apart with a slow model
                 err.append(line)
-                print(f"  {folder.name}{' ' + label if label else ''}: {line.rstrip()}", file=sys.stderr, flush=True)
+                tag = " ".join(x for x in (label, *extra) if x)
+                print(f"  {folder.name}{' ' + tag if tag else ''}: {line.rstrip()}", file=sys.stderr, flush=True)
             code = proc.wait()
         wall = time.monotonic() - start
         stdout = out_path.read_text(encoding="utf-8")
@@ -219,6 +225,16 @@ def tables(title: str, report: dict, wall: float, version: str) -> None:
             print(f"{k}: {json.dumps(v, ensure_ascii=False)}")
 
 
+def goals(lang: str, reports: dict[str, dict]) -> None:
+    """The goal metrics with and without the candidates, side by side."""
+    print(f"\n## {lang}: with and without the candidates")
+    print(f"{'metric':<20}" + "".join(f"{'candidates ' + c:>16}" for c in reports) + "    goal")
+    for m, goal in GOALS.items():
+        values = [(r.get("total") or {}).get(m) for r in reports.values()]
+        print(f"{_SHORT.get(m, m):<20}" + "".join(f"{_cell(v):>16}" for v in values)
+              + f"    >= {goal}: {'met' if isinstance(values[0], float) and values[0] >= goal else 'NOT met'}")
+
+
 #: what the speaker check must reach on the references: swaps caught, unmutated quotes flagged
 SWAPS_CAUGHT_TARGET = 0.95
 FALSE_ALARMS_TARGET = 0.05
@@ -261,6 +277,9 @@ def main() -> int:
                         "N slots batches them: on CPU, generation is nearly N times faster)")
     p.add_argument("--env-file", default=None, metavar="PATH",
                    help="settings file (default: .env of the repository when it exists); the environment overrides it")
+    p.add_argument("--candidates", choices=("on", "off", "both"), default="on",
+                   help="offer the model the article's attributed statements (on, the bot's way), not (off), or "
+                        "run both at once and print them side by side with the goals")
     p.add_argument("--attribution", action="store_true",
                    help="no model: the speaker check's mutation test on the references, per language")
     args = p.parse_args()
@@ -293,15 +312,23 @@ def main() -> int:
         shown = folder.resolve().relative_to(ROOT) if folder.resolve().is_relative_to(ROOT) else folder
         title = (f"{shown}" + (f" (first {args.limit} of {n})" if args.limit else f" ({n})")
                  + (f", {args.jobs} at once" if args.jobs > 1 else ""))
-        report, wall, code, stderr = run_eval(folder, args.limit, env, args.jobs)
-        if report is None:
-            print(f"\n## {language(folder)}: {title}\nnewsbot eval failed (exit {code}) after {wall:.0f} s: {stderr[-2000:] or '(no output)'}")
-            failed += 1
-            continue
-        tables(title, report, wall, version)
-        if code != 0:
-            print(f"newsbot eval exit {code}: {stderr[-2000:]}")
-            failed += 1
+        chosen = list(CANDIDATES) if args.candidates == "both" else [args.candidates]
+        with ThreadPoolExecutor(len(chosen)) as pool:
+            futures = {c: pool.submit(run_eval, folder, args.limit, env, args.jobs, CANDIDATES[c]) for c in chosen}
+            done = {c: f.result() for c, f in futures.items()}
+        for c, (report, wall, code, stderr) in done.items():
+            label = f"{title}, candidates {c}"
+            if report is None:
+                print(f"\n## {language(folder)}: {label}\nnewsbot eval failed (exit {code}) after {wall:.0f} s: "
+                      f"{stderr[-2000:] or '(no output)'}")
+                failed += 1
+                continue
+            tables(label, report, wall, version)
+            if code != 0:
+                print(f"newsbot eval exit {code}: {stderr[-2000:]}")
+                failed += 1
+        if len(chosen) > 1:
+            goals(language(folder), {c: r for c, (r, *_) in done.items() if r is not None})
     return 1 if failed else 0
 
 

@@ -27,7 +27,7 @@ from bot.ops.errors import InputError, LLMBadOutput, LLMError, LLMRefused, LLMTr
 from bot.reading.reader import read_file
 
 METRICS = ["schema_valid_rate", "grounding_rate", "actor_recall", "actor_precision", "pressure_pair_f1",
-           "source_recall", "bilingual_rate", "quote_precision", "speaker_precision"]
+           "source_recall", "bilingual_rate", "quote_precision", "speaker_precision", "speaker_confirmed"]
 _PREFIX = re.compile(r"^(ال|the )")
 
 
@@ -84,6 +84,9 @@ class Score:
     quote_precision: float | None = 0.0
     #: shown quotes whose speaker the article confirms and that the reference gives the same actor
     speaker_precision: float | None = 0.0
+    #: 1 when the brief shows a position with a verified quote whose speaker the article confirms
+    #: (its mean: the share of articles whose brief has one)
+    speaker_confirmed: float = 0.0
     source_recall_by_kind: dict[str, float | None] = field(default_factory=dict)
     #: what failed, as data: a bad brief's failures, a good one's remaining failures and dropped items
     failures: list[dict[str, str]] = field(default_factory=list)
@@ -144,6 +147,7 @@ def score(name: str, env: BriefEnvelope | None, ref: Brief, error: LLMError | st
     # a shown quote is right when it is verbatim and overlaps a quote the reference gives the same actor
     text = article.text if article is not None else None
     shown = [q for q in got.positions if q.quote and q.quote_check is not None and q.quote_check.verified]
+    s.speaker_confirmed = float(any(q.speaker_check is not None and q.speaker_check.confirmed for q in shown))
     if shown and text is not None:
         matcher = Matcher(text)
         ref_quotes: dict[int, list[tuple[int, int]]] = {}
@@ -231,9 +235,10 @@ def progress_line(n: int, of: int, s: Score, seconds: float) -> str:
 EXIT_NOTHING_SCORED = 5
 
 
-async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], *, as_json: bool = False) -> int:
+async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], *, as_json: bool = False,
+                   candidates: bool = True) -> int:
     llm = LLMClient(settings)
-    engine = BriefEngine(settings, llm)
+    engine = BriefEngine(settings, llm, candidates=candidates)
     scores: list[Score] = []
     try:
         for n, (name, article, ref) in enumerate(items, 1):
@@ -255,7 +260,7 @@ async def run_eval(settings: Settings, items: list[tuple[str, Article, Brief]], 
                           "by_language": by_language(scores), "scored": scored,
                           "errors": sum(not s.scored for s in scores)}, ensure_ascii=False, indent=2))
         return code
-    short = ["valid", "ground", "act_R", "act_P", "press_F1", "src_R", "biling", "quote_P", "spkr_P"]
+    short = ["valid", "ground", "act_R", "act_P", "press_F1", "src_R", "biling", "quote_P", "spkr_P", "spkr_ok"]
 
     def cell(key: str, value: float | None) -> str:
         if value is None:

@@ -164,7 +164,7 @@ async def cmd_eval(args: argparse.Namespace) -> int:
         return await run_grouping_eval(settings, args.dir, as_json=args.json)
     from bot.engine.evaluate import load, run_eval
 
-    return await run_eval(settings, load(args.dir), as_json=args.json)
+    return await run_eval(settings, load(args.dir), as_json=args.json, candidates=not args.no_candidates)
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -300,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EVAL_HELP, formatter_class=raw)
     v.add_argument("dir", help="folder of articles with reference briefs")
     v.add_argument("--json", action="store_true", help="print the scores as JSON")
+    v.add_argument("--no-candidates", action="store_true",
+                   help="do not offer the model the article's attributed statements (to measure what they add)")
     v.set_defaults(func=cmd_eval)
     return p
 

@@ -137,6 +137,21 @@ def test_perfect_model_scores_one(llm_server: FakeLLM, tmp_path: Path, lang: str
     assert {a["language"] for a in out["articles"]} == {lang}
 
 
+@pytest.mark.parametrize("flag", [(), ("--no-candidates",)])
+def test_the_candidates_can_be_left_out_to_measure_what_they_add(llm_server: FakeLLM, tmp_path: Path,
+                                                                  flag: tuple[str, ...]) -> None:
+    """`newsbot eval --no-candidates` asks the model without the article's attributed statements."""
+    llm_server.default = model_answering(references(FOLDERS["ar"]))
+    r = eval_process(llm_server, tmp_path, FOLDERS["ar"], "--json", *flag)
+    assert r.returncode == 0, r.stderr
+    # each article's first request ends with the article (a repair round ends with what to repair)
+    asked = [c for c in (req["messages"][-1]["content"] for req in llm_server.requests)
+             if c.rstrip().endswith("</article>")]
+    assert len(asked) == len(references(FOLDERS["ar"]))
+    assert sum("<article_statements>" in a for a in asked) == (0 if flag else len(asked))
+    assert json.loads(r.stdout)["total"]["speaker_confirmed"] == 1.0
+
+
 def test_worse_model_scores_lower(llm_server: FakeLLM, tmp_path: Path) -> None:
     llm_server.default = model_answering(references(), degrade=True)
     total = run_eval(llm_server, tmp_path)["total"]
