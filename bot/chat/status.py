@@ -167,9 +167,7 @@ class Status:
                 if self._done:
                     return
                 shown = (self._stage, self._preview)
-                p = self._preview
-                draft = render_draft(self._stage_text(), self.view, p.headline if p else None,
-                                     p.summary if p else None)
+                draft = render_draft(self._stage_text(), self.view, self._preview)
                 assert self.draft_id is not None
                 self._drafted, self._drafted_at = shown, time.monotonic()
                 try:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from bot.engine.brief import Preview
 from bot.engine.schema import BriefEnvelope, Passage
 from bot.render.classic import EVENTS, LABELS, SOURCE_KINDS, View, _dropped_note, _Fmt, _langs
 from bot.render.rich_limits import Usage, measure
@@ -46,6 +47,24 @@ RICH_LABELS: dict[str, dict[str, str]] = {
                "en": "{model} · prompt {prompt} · {v} of {n} quotes and evidence found in the article · "
                      "{nv} of {nn} names"},
 }
+def _draft(p: Preview, lang: str) -> str:
+    f = _Fmt(html=True, lang=lang)
+    lng: Literal["ar", "en"] = "ar" if lang == "ar" else "en"
+    L = {k: v[lang] for k, v in LABELS.items()}
+    out = [f"<h2>📰 {f.esc(p.headline[lang])}</h2>"]
+    if p.summary is not None:
+        out.append(f"<p>{f.esc(p.summary[lang])}</p>")
+    out.append(f"<p>{f.i(RICH_LABELS['unchecked'][lang])}</p>")
+    if p.pressures:
+        out.append(f"<h3>🎯 {f.esc(L['pressures'])}</h3>")
+        out += [f"<p>{f.b(join([a[lang] for a in x.actors], lng))} → {f.b(join([t[lang] for t in x.targets], lng))}"
+                + (f": {f.esc(x.demand[lang])}" if x.demand else "") + "</p>" for x in p.pressures]
+    if p.positions:
+        out.append(f"<h3>🗣 {f.esc(L['positions'])}</h3>")
+        out += [f"<p>{f.b(x.actor[lang])}: {f.esc(x.stance[lang])}</p>" for x in p.positions]
+    return "".join(out)
+
+
 #: context kept either side of a span when the article section must be shortened, tried in turn
 WINDOWS = (400, 160, 60, 0)
 _SPACE = re.compile(r"\s")
@@ -309,19 +328,19 @@ def render_rich(env: BriefEnvelope, view: View = "both") -> RichMessage | None:
     return RichMessage(html=head + article + foot, is_rtl=lead == "ar", usage=usage, cut=cut)
 
 
-def render_draft(stage: str, view: View = "both", headline: dict[str, str] | None = None,
-                 summary: dict[str, str] | None = None) -> RichMessage:
+def render_draft(stage: str, view: View = "both", preview: Preview | None = None) -> RichMessage:
     """A streamed draft (sendRichMessageDraft): the stage the work is at, and once the model has
-    written them, the headline and summary, labelled as not yet checked."""
+    written them, the headline, summary, pressures and positions (stances, never quotes), labelled
+    as not yet checked. A long answer's draft keeps its first items within the limits."""
     langs = _langs(view)
-    out = []
-    for lang in langs:
-        f = _Fmt(html=True, lang=lang)
-        if headline is not None:
-            out.append(f"<h2>📰 {f.esc(headline[lang])}</h2>")
-            if summary is not None:
-                out.append(f"<p>{f.esc(summary[lang])}</p>")
-            out.append(f"<p>{f.i(RICH_LABELS['unchecked'][lang])}</p>")
-    out.append(f"<p>{_Fmt(html=True, lang=langs[0]).esc(stage)}</p>")
-    html_text = "".join(out)
-    return RichMessage(html=html_text, is_rtl=langs[0] == "ar", usage=measure(html_text), cut=False)
+    stage_html = f"<p>{_Fmt(html=True, lang=langs[0]).esc(stage)}</p>"
+    while True:
+        html_text = "".join(_draft(preview, lang) for lang in langs) if preview is not None else ""
+        html_text += stage_html
+        usage = measure(html_text)
+        if usage.fits() or preview is None or not (preview.pressures or preview.positions):
+            return RichMessage(html=html_text, is_rtl=langs[0] == "ar", usage=usage, cut=False)
+        if preview.positions:  # the last items go first, positions before pressures
+            preview = replace(preview, positions=preview.positions[:-1])
+        else:
+            preview = replace(preview, pressures=preview.pressures[:-1])

@@ -143,6 +143,10 @@ async def test_a_private_chat_sees_the_headline_as_a_draft_while_the_model_write
     assert "Not yet checked" in check(first.params["rich_message"]["html"]).text
     assert final.at - first.at > 1.0  # the headline showed while most of the answer was still to come
     assert any(data["summary"]["en"][:60] in c.params["rich_message"]["html"] for c in drafts)
+    # then the rest as it is written: who pressures whom and the stances, still unchecked, never a quote
+    rest = [check(c.params["rich_message"]["html"]).text for c in drafts]
+    assert any("Who is pressuring whom" in t and data["positions"][0]["stance"]["en"] in t for t in rest)
+    assert not any(q["quote"] in t for t in rest for q in data["positions"] if q["quote"])
     assert len({c.params["draft_id"] for c in drafts}) == 1  # one draft, animated from stage to stage
 
 

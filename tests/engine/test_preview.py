@@ -1,4 +1,4 @@
-"""The headline and summary reach a preview while the model is still writing the rest."""
+"""The headline, the summary, then each pressure and position reach a preview while the model is still writing."""
 
 from __future__ import annotations
 
@@ -40,6 +40,15 @@ async def test_headline_then_summary_are_previewed_as_they_stream(settings: Sett
                                            preview=preview), HELD_S / 2)
     finally:
         await llm.close()
-    assert [p.summary is None for p in seen] == [True, False]  # the headline alone, then with the summary
+    # the headline alone, then with the summary, then the items as each is whole
+    assert [p.summary is None for p in seen[:2]] == [True, False] and all(p.summary for p in seen[1:])
     assert seen[0].headline == data["headline"] and seen[1].summary == data["summary"]
+    counts = [(len(p.pressures), len(p.positions)) for p in seen]
+    assert counts == sorted(counts) and counts[-1] == (len(data["pressures"]), len(data["positions"]))
+    names = {a["id"]: a["name"] for a in data["actors"]}
+    last = seen[-1]
+    assert [x.actors for x in last.pressures] == [tuple(names[a] for a in p["actors"]) for p in data["pressures"]]
+    assert [(x.actor, x.stance) for x in last.positions] == [(names[q["actor"]], q["stance"]) for q in data["positions"]]
+    quotes = [q["quote"] for q in data["positions"] if q["quote"]]
+    assert quotes and not any(q in repr(p) for p in seen for q in quotes)  # a quote is never shown unchecked
     assert env.brief.headline.en == data["headline"]["en"]

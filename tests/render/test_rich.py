@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.engine.brief import Preview, PreviewPosition, PreviewPressure
 from bot.engine.evaluate import pairs_in
 from bot.engine.schema import Passage
 from bot.reading.reader import read_file
-from bot.render.rich import render_rich
+from bot.render.rich import render_draft, render_rich
 from tests.conftest import EXAMPLE_ARTICLE, example_brief
 from tests.fakes.briefs import envelope
 from tests.fakes.rich_html import RichHTMLError, check
@@ -102,6 +103,21 @@ def test_a_huge_article_section_is_cut_around_the_spans_never_the_brief() -> Non
         if p.quote_check and p.quote_check.verified:
             assert f"<mark>{p.quote}</mark>" in msg.html
             assert f'href="#q{i}"' in msg.html
+
+
+def test_a_draft_shows_the_items_written_so_far_unchecked_and_within_limits() -> None:
+    data = example_brief()
+    names = {a["id"]: a["name"] for a in data["actors"]}
+    press = PreviewPressure((names["egypt"],), (names["hamas"],), {"ar": "وقف <النار>", "en": "a ceasefire & more"})
+    pos = PreviewPosition(names["hamas"], {"ar": "ترفض", "en": "rejects"})
+    draft = render_draft("writing", "both", Preview(data["headline"], data["summary"], (press,), (pos,)))
+    text = check(draft.html).text
+    assert "a ceasefire & more" in text and "وقف <النار>" in text and "Not yet checked" in text
+    assert text.index(data["headline"]["ar"]) < text.index(data["headline"]["en"]) and draft.is_rtl
+    # an answer with more items than one message holds: the first ones stay, the message fits
+    many = Preview(data["headline"], data["summary"], (press,) * 400, (pos,) * 400)
+    big = render_draft("writing", "en", many)
+    assert big.usage.fits() and "a ceasefire" in check(big.html).text
 
 
 def test_markup_in_the_brief_is_shown_literally() -> None:
