@@ -342,6 +342,7 @@ class Runner:
         if not cached:
             m.llm_calls.labels(result="ok").inc(env.provenance.llm_calls)
             m.llm_seconds.observe(env.provenance.llm_seconds)
+            m.check_seconds.observe(env.provenance.check_seconds)
             m.tokens.labels(kind="prompt").inc(env.provenance.usage.prompt_tokens)
             m.tokens.labels(kind="completion").inc(env.provenance.usage.completion_tokens)
 

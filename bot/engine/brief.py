@@ -355,7 +355,9 @@ class BriefEngine:
 
         await progress("writing")
         watch = _Watch(preview) if preview is not None else None
-        first = self._evaluate(await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch), grounds)
+        reply = await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch)
+        answered = time.monotonic()
+        first = self._evaluate(reply, grounds)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
         best = first
@@ -370,6 +372,7 @@ class BriefEngine:
                          f", nothing checked in {' or '.join(missing)}" if missing else "")
                 try:
                     reply = await self.llm.complete(repair, schema, allow_cut_off=True)
+                    answered = time.monotonic()
                 except LLMError as exc:
                     # a failed repair never costs the first brief: settle that one
                     if not first.usable:
@@ -403,6 +406,7 @@ class BriefEngine:
             model=best.reply.model, prompt_version=prompts.version(),
             response_format=self.settings.llm_response_format, usage=usage, llm_calls=calls,
             llm_seconds=round(llm_seconds, 3), total_seconds=round(time.monotonic() - started, 3),
+            check_seconds=round(time.monotonic() - answered, 4),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         info = article.info(chars_sent=len(text), truncated=truncated)

@@ -329,6 +329,8 @@ class Provenance(BaseModel):
     llm_calls: int
     llm_seconds: float
     total_seconds: float
+    #: from the model's last answer to the checked brief (its parsing and every check)
+    check_seconds: float = 0.0
     created_at: str
 
 

@@ -29,6 +29,8 @@ class Metrics:
         self.llm_calls = Counter("newsbot_llm_calls", "LLM calls by result", ["result"], registry=r)
         self.llm_seconds = Histogram("newsbot_llm_seconds", "Time the LLM took per brief", registry=r,
                                      buckets=(0.5, 1, 2, 5, 10, 20, 40, 80, 160, 320))
+        self.check_seconds = Histogram("newsbot_check_seconds", "Time from the model's answer to the checked brief",
+                                       registry=r, buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1))
         self.tokens = Counter("newsbot_llm_tokens", "Tokens spent", ["kind"], registry=r)
         self.fetch_failures = Counter("newsbot_fetch_failures", "Links that could not be read, by kind", ["kind"],
                                       registry=r)

@@ -96,6 +96,7 @@ class FakeLLM(LoopbackServer):
         self.in_flight = 0
         self.max_in_flight = 0
         self.hung_up = threading.Event()  # a client closed a stream before its end
+        self.stream_ends: list[float] = []  # time.monotonic() when each stream's last byte was written
         self.released = threading.Event()  # set on stop: delays and stalls end at once
         self.answering = threading.Event()  # cleared: every call waits (held mid-request) until it is set
         self.answering.set()
@@ -152,6 +153,7 @@ class FakeLLM(LoopbackServer):
                             return
                         self._chunk(f"data: {event}\n\n".encode())
                     self._chunk(b"")  # end of the chunked body
+                    fake.stream_ends.append(time.monotonic())
                 except (BrokenPipeError, ConnectionResetError):
                     fake.hung_up.set()
 
