@@ -343,9 +343,28 @@ def throughput_bound(n: int, llm_delay: float, fmt: str) -> float:
     return THROUGHPUT_SHARE * min(ideal, TELEGRAM_RATE / CALLS_PER_SLOW_BRIEF[fmt])
 
 
-def print_bursts(runs: list[Run], llm_delay: float, view: str) -> None:
+def fastest_burst(n: int, llm_delay: float, calls: int, cap: int) -> float:
+    """The soonest the last of n briefs asked at once can reach a Bot API that takes TELEGRAM_RATE
+    requests/s (a bucket of that many, refilled at that rate: AIORateLimiter), when the LLM answers
+    each after `llm_delay` s, at most `cap` at a time, and each brief is `calls` calls: every answer
+    of a wave arrives together, so a wave beyond the bucket waits for the rate."""
+    answers = [(i // cap + 1) * llm_delay for i in range(n)]
+    tokens, clock = TELEGRAM_RATE, 0.0
+    for ready in answers:
+        for _ in range(calls):
+            now = max(clock, ready)
+            tokens = min(TELEGRAM_RATE, tokens + (now - clock) * TELEGRAM_RATE)
+            if tokens < 1:
+                now += (1 - tokens) / TELEGRAM_RATE
+                tokens = 1.0
+            tokens, clock = tokens - 1, now
+    return clock
+
+
+def print_bursts(runs: list[Run], llm_delay: float, view: str, ceiling: int) -> None:
     print(f"## readers who get {view}")
-    print(f"{'chats at once':>13} {'format':>7} {'seconds':>8} {'briefs/s':>9} {'bound':>7} {'':>6} {'TG cap':>7}  {'latency median':>14}"
+    print(f"{'chats at once':>13} {'format':>7} {'seconds':>8} {'briefs/s':>9} {'bound':>7} {'':>6}"
+          f" {'fastest':>7} {'share':>6} {'TG cap':>7}  {'latency median':>14}"
           f" {'p95':>7}  {'calls/brief':>11} {'calls/s':>7}  {'LLM peak':>8} {'cap':>6}  {'CPU/brief':>9}"
           f" {'CPU busy':>8}")
     for run in runs:
@@ -354,14 +373,20 @@ def print_bursts(runs: list[Run], llm_delay: float, view: str) -> None:
         total = sum(run.calls.values())
         per_brief = total / run.briefs
         cap = f"{run.cap.get('limit', '?')}/{run.cap.get('ceiling', '?')}" if run.cap else "?"
+        # a classic brief in English is one message: the fastest any bot could go needs one call each
+        fewest = CALLS_PER_SLOW_BRIEF[run.format] if view == VIEWS["ar"] else 1
+        fastest = run.briefs / fastest_burst(run.briefs, llm_delay, fewest, ceiling)
         print(f"{run.briefs:>13} {run.format:>7} {run.seconds:>8.2f} {rate:>9.2f} {bound:>7.2f} {verdict(rate >= bound):>6}"
-              f" {TELEGRAM_RATE / per_brief:>7.2f}  "
+              f" {fastest:>7.2f} {rate / fastest:>6.0%} {TELEGRAM_RATE / per_brief:>7.2f}  "
               f"{median(run.latencies):>12.2f} s {pct(run.latencies, 0.95):>5.2f} s  {per_brief:>11.2f}"
               f" {total / run.seconds:>7.1f}  {run.llm_peak:>8} {cap:>6}  {ms(run.cpu / run.briefs):>9}"
               f" {run.cpu / run.seconds:>8.0%}")
     print(f"  bound = {THROUGHPUT_SHARE:g} × min(N / L, {TELEGRAM_RATE:g} requests/s / c), c = the fewest calls a "
           f"slow brief takes ({', '.join(f'{k} {v}' for k, v in CALLS_PER_SLOW_BRIEF.items())}), L = {llm_delay:g} s. "
           "calls: Bot API calls in the chats (all rate-limited).")
+    print(f"  fastest: the most briefs/s any bot could reach here: all answers of a wave of LLM_MAX_CONCURRENCY ({ceiling}) "
+          f"arrive together after L, and {TELEGRAM_RATE:g} requests/s (a bucket of {TELEGRAM_RATE:g}) then spread their "
+          "its messages (c; 1 in English) each; share: briefs/s of that.")
     print(f"  TG cap: the most briefs/s Telegram's {TELEGRAM_RATE:g} requests/s allow at the calls per brief measured "
           "(a brief longer than 4,096 characters is one call more: its second message).")
     print("  LLM peak: most LLM requests in flight at once; cap: the bot's adaptive LLM cap / its ceiling "
@@ -453,7 +478,7 @@ async def main() -> None:
         for language in views:
             bursts = [await burst(n, args.llm_delay, language, overrides, fmt)
                       for n in args.levels for fmt in formats]
-            print_bursts(bursts, args.llm_delay, VIEWS[language])
+            print_bursts(bursts, args.llm_delay, VIEWS[language], ceiling)
             print()
             calls += bursts
     if calls:
