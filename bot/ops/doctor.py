@@ -65,7 +65,8 @@ async def run_checks(env_file: str = ".env") -> int:
     await _check_telegram(settings, rep)
     _check_webhook(settings, rep)
     await _check_database(settings, rep)
-    print(f"\n{'all checks passed' if not rep.failed else f'{rep.failed} check(s) failed'}")
+    failed = f"{rep.failed} check failed" if rep.failed == 1 else f"{rep.failed} checks failed"
+    print(f"\n{'all checks passed' if not rep.failed else failed}")
     return 0 if not rep.failed else 1
 
 
