@@ -54,6 +54,11 @@ def telegram_post(url: str) -> tuple[str, str] | None:
     return None
 
 
+def _is_pdf(resp: Response) -> bool:
+    ctype = resp.content_type.split(";")[0].strip().lower()
+    return ctype == "application/pdf" or (ctype in ("", "application/octet-stream") and resp.body.startswith(b"%PDF"))
+
+
 def _kind(resp: Response) -> Kind:
     """How to read a response: an HTML page, a t.me post page or plain text; else NotAnArticle."""
     ctype = resp.content_type.split(";")[0].strip().lower()
@@ -61,7 +66,7 @@ def _kind(resp: Response) -> Kind:
     looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<head" in head
     if ctype in _HTML_TYPES or (not ctype and looks_html):
         return "telegram" if telegram_post(resp.url) is not None else "html"
-    if ctype == "text/plain" or (not ctype and not resp.body[:64].startswith(b"%PDF")):
+    if ctype == "text/plain" or not ctype:
         return "text"
     raise NotAnArticle(f"the link is {ctype or 'not a web page'}")
 
@@ -93,6 +98,11 @@ async def read_url(url: str, fetcher: Fetcher, *, limits: Limits | None = None) 
     target = f"https://t.me/{post[0]}/{post[1]}?embed=1&mode=tme" if post else url
     pool().prewarm()  # a worker starting while the page downloads
     resp = await fetcher.fetch(target)
+    if _is_pdf(resp):  # a statement published as a PDF: read like a PDF sent in the chat
+        doc = await read_document_async(resp.body, None, "application/pdf", DocLimits.of(fetcher.settings))
+        article = article_from_document(doc, source=url)
+        article.url = resp.url
+        return article
     kind = _kind(resp)
     ex = await extract_bounded_async(resp.body, resp.content_type, resp.url, kind,
                                      limits or Limits.of(fetcher.settings))
