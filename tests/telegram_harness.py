@@ -44,6 +44,19 @@ async def until(predicate: Callable[[], object], within: float = 15.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def idle(bot: NewsBot, botapi: FakeBotAPI) -> None:
+    """Wait until the bot has taken every update pushed so far, handled it, and finished what it
+    stored: what has not happened by then will not (rather than sleeping to show an absence)."""
+    last = max((u["update_id"] for u in botapi.updates), default=0)
+    await until(lambda: botapi.confirmed > last)  # the next poll confirmed them: PTB has queued them
+    await bot.app.update_queue.join()  # every handler has returned
+
+    async def nothing_left() -> bool:
+        return not bot.services.joiner.waiting and await bot.store.pending_count() == 0
+
+    await until(nothing_left)
+
+
 @pytest.fixture
 def botapi() -> Iterator[FakeBotAPI]:
     server = FakeBotAPI(SPEC).start()

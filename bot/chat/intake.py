@@ -280,6 +280,11 @@ class PasteJoiner:
         self.window_s = window_s
         self._pending: dict[tuple[int, int], _Paste] = {}
 
+    @property
+    def waiting(self) -> int:
+        """Pastes waiting for a next part (not stored as requests yet)."""
+        return len(self._pending)
+
     @staticmethod
     def _key(msg: Message) -> tuple[int, int] | None:
         if msg.from_user is None or msg.forward_origin is not None or msg.text is None:

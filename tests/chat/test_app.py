@@ -16,7 +16,7 @@ from tests.fakes import updates as U
 from tests.fakes.botapi_server import BOT_USERNAME, FakeBotAPI
 from tests.fakes.openai_server import FakeLLM, error
 from tests.fakes.web_server import FakeWeb
-from tests.telegram_harness import BRIEF_MARK, bot_process, configure, post_webhook, until
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, idle, post_webhook, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -105,7 +105,7 @@ async def test_group_command_reply_and_mention(newsbot: NewsBot, botapi: FakeBot
     assert llm_server.calls == 2
     bot_reply = U.bot_message(group, 10_000)  # the bot's first message in this chat
     botapi.push("message", U.message(group, "شكرًا!", uid=14, reply_to=bot_reply))  # a thank-you is not work
-    await asyncio.sleep(0.5)
+    await idle(newsbot, botapi)
     assert llm_server.calls == 2 and "too short" not in replies(botapi, group)
     # the first, plain message got no reply of its own
     replied_to = {c.params["reply_parameters"]["message_id"] for c in botapi.sent(group, ("sendMessage",))}
@@ -115,7 +115,7 @@ async def test_group_command_reply_and_mention(newsbot: NewsBot, botapi: FakeBot
 async def test_channel_posts_get_no_replies(newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM) -> None:
     channel = -1009999000001
     botapi.push("channel_post", U.message(channel, ARTICLE))
-    await asyncio.sleep(0.5)
+    await idle(newsbot, botapi)
     assert botapi.sent(channel) == [] and llm_server.calls == 0
 
 
@@ -195,11 +195,11 @@ async def test_each_failure_gets_a_clear_bilingual_reply(
     if case == "not_allowed":
         overrides["allowed_chat_ids"] = frozenset({1})
     bot = NewsBot(configure(bot_settings, **overrides))
-    web.routes["/doc.pdf"] = (200, "application/pdf", b"%PDF-1.7 ...")
+    web.routes["/clip.mp4"] = (200, "video/mp4", b"\x00\x00\x00\x18ftypmp42")
     web.routes["/teaser"] = (200, "text/html", b"<html><body><article><p>" + b"A deal is near. " * 8 +
                              b"</p><p>Subscribe to continue reading</p></article></body></html>")
     messages = {
-        "not_article": U.link_message(cid, web.url("/doc.pdf"), web.url("/doc.pdf")),
+        "not_article": U.link_message(cid, web.url("/clip.mp4"), web.url("/clip.mp4")),
         "blocked": U.link_message(cid, web.url("/status/403"), web.url("/status/403")),
         "private_address": U.link_message(cid, web.url("/page/bbc.com.52241221.html"),
                                           web.url("/page/bbc.com.52241221.html")),
@@ -310,7 +310,7 @@ async def test_redelivered_message_is_answered_once(newsbot: NewsBot, botapi: Fa
     botapi.push("message", msg)
     botapi.push("message", msg)  # Telegram resends an update whose receipt was never confirmed
     await until(lambda: BRIEF_MARK in replies(botapi, 780))
-    await asyncio.sleep(0.5)
+    await idle(newsbot, botapi)
     assert len(botapi.sent(780, ("sendMessage",))) == 2  # the status (→ Arabic part) and the English part
     assert llm_server.calls == 1
 

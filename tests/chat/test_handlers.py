@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
@@ -14,7 +13,7 @@ from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
-from tests.telegram_harness import BRIEF_MARK, configure, store_writable, until
+from tests.telegram_harness import BRIEF_MARK, configure, idle, store_writable, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -50,7 +49,7 @@ async def test_allow_list_holds_for_digests_channels_buttons_and_commands(
         # an allowed chat is served, which also proves the stranger's updates were handled by now
         botapi.push("message", U.message(42, ARTICLE + "\n\nللمسموح"))
         await until(lambda: BRIEF_MARK in botapi.visible_text(42))
-        await asyncio.sleep(0.3)
+        await idle(bot, botapi)
         assert llm_server.calls == 1
         assert await bot.store.digest_entries(stranger_group, 0) == []
         assert await bot.store.digest_entries(stranger_channel, 0) == []
@@ -67,7 +66,7 @@ async def test_quota_holds_under_a_burst(bot_settings: Settings, botapi: FakeBot
             botapi.push("message", U.message(901, f"{ARTICLE}\n\nنسخة {i}", uid=77))
         await until(lambda: botapi.visible_text(901).count("daily quota") == 8
                     and botapi.visible_text(901).count(BRIEF_MARK) == 2)
-        await asyncio.sleep(0.3)
+        await idle(bot, botapi)
         assert llm_server.calls == 2
         assert "بلغت الحد اليومي" in botapi.visible_text(901)
     finally:

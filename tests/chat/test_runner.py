@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.chat.app import NewsBot
 from bot.ops.config import Settings
 from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
-from tests.telegram_harness import BRIEF_MARK, configure, sql, until
+from tests.telegram_harness import BRIEF_MARK, configure, idle, sql, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -23,7 +21,7 @@ async def test_work_longer_than_the_lease_is_not_taken_twice(bot_settings: Setti
     try:
         botapi.push("message", U.message(1301, ARTICLE))
         await until(lambda: BRIEF_MARK in botapi.visible_text(1301), within=20)
-        await asyncio.sleep(0.5)
+        await idle(bot, botapi)
         assert llm_server.calls == 1 and botapi.visible_text(1301).count(BRIEF_MARK) == 1
         assert await sql(bot.settings, "SELECT attempts FROM requests") == [(1,)]  # claimed once
     finally:

@@ -11,7 +11,7 @@ from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
-from tests.telegram_harness import BRIEF_MARK, bot_process, configure, sql, until
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, idle, sql, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -84,7 +84,7 @@ async def test_ten_articles_in_one_chat_no_stale_progress_edit(newsbot: NewsBot,
     for i in range(10):
         botapi.push("message", U.message(1005, f"{ARTICLE}\n\nنسخة {i}"))
     await until(lambda: botapi.visible_text(1005).count(BRIEF_MARK) == 10, within=60)
-    await asyncio.sleep(1.2)  # any deferred edit would have landed by now
+    await idle(newsbot, botapi)  # a finished request leaves no deferred edit behind
     assert "Writing the brief" not in botapi.visible_text(1005)
     assert "Reading the article" not in botapi.visible_text(1005)
 
@@ -96,7 +96,7 @@ async def test_a_split_paste_is_one_article(newsbot: NewsBot, botapi: FakeBotAPI
     await asyncio.sleep(0.3)  # Telegram delivers the second part a moment later
     botapi.push("message", U.message(1006, tail, uid=61))
     await until(lambda: BRIEF_MARK in botapi.visible_text(1006))
-    await asyncio.sleep(0.5)
+    await idle(newsbot, botapi)
     assert llm_server.calls == 1
     sent = llm_server.requests[0]["messages"][-1]["content"]
     assert head[-200:].strip() in sent and tail[:200].strip() in sent
