@@ -10,6 +10,7 @@ It knows nothing of Telegram or HTTP fetching; callers hand it an `Article` and 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import re
@@ -341,8 +342,10 @@ class BriefEngine:
         """The checked brief of `article`. `progress` hears the stages; `preview`, the headline and
         summary of the first answer while the model is still writing it (unchecked)."""
         started = time.monotonic()
+        # reading the article's statements and checking answers is CPU work (milliseconds a brief):
+        # it runs in a thread so that other chats' messages keep moving meanwhile
         grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
-        found = self._statements(grounds)
+        found = await asyncio.to_thread(self._statements, grounds)
         text, truncated = self._fit(article, found=found)
         if truncated:
             log.info("article cut to %d of %d characters to fit", len(text), len(article.text))
@@ -357,7 +360,7 @@ class BriefEngine:
         watch = _Watch(preview) if preview is not None else None
         reply = await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch)
         answered = time.monotonic()
-        first = self._evaluate(reply, grounds)
+        first = await asyncio.to_thread(self._checked, reply, grounds)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
         best = first
@@ -380,7 +383,7 @@ class BriefEngine:
                     log.warning("the repair failed (%s); keeping the first answer", exc.code)
                 else:
                     usage, llm_seconds, calls = usage + reply.usage, llm_seconds + reply.seconds, 2
-                    second = self._evaluate(reply, grounds)
+                    second = await asyncio.to_thread(self._checked, reply, grounds)
                     if self._better(second, first, grounds):
                         best = second
 
@@ -402,6 +405,8 @@ class BriefEngine:
         if report.grounding.low:
             log.info("brief is mostly unchecked: %d of %d span(s) verified",
                      report.grounding.spans_verified, report.grounding.spans_checked)
+        info = article.info(chars_sent=len(text), truncated=truncated)
+        info.passages = await asyncio.to_thread(passages.of_brief, article.text, settled.brief)
         provenance = Provenance(
             model=best.reply.model, prompt_version=prompts.version(),
             response_format=self.settings.llm_response_format, usage=usage, llm_calls=calls,
@@ -409,8 +414,6 @@ class BriefEngine:
             check_seconds=round(time.monotonic() - answered, 4),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        info = article.info(chars_sent=len(text), truncated=truncated)
-        info.passages = passages.of_brief(article.text, settled.brief)
         return BriefEnvelope(brief=settled.brief, article=info, provenance=provenance, checks=report)
 
     @staticmethod
@@ -498,6 +501,15 @@ class BriefEngine:
                       f"LLM_MAX_COMPLETION_TOKENS if briefs are that long; a model that rambles needs a stronger model")
             return LLMBadOutput(detail, failures=list(issues), cut_off=cut, setting="LLM_MAX_COMPLETION_TOKENS")
         return LLMBadOutput(grounding.describe(issues)[:300], failures=list(issues))
+
+    @classmethod
+    def _checked(cls, reply: LLMReply, grounds: grounding.Grounds) -> Answer:
+        """An answer read, checked and, when usable, settled (what the repair decision and the
+        envelope need), all at once: the work a thread does for `run`."""
+        answer = cls._evaluate(reply, grounds)
+        if answer.usable:
+            answer.settled(grounds)
+        return answer
 
     @staticmethod
     def _evaluate(reply: LLMReply, grounds: grounding.Grounds) -> Answer:
