@@ -29,7 +29,8 @@ from bot.chat.gate import Gate
 from bot.chat.rich import RichChoice
 from bot.chat.status import DRAFT_INTERVAL_S, Pacer, Status
 from bot.engine.article import Article, from_text
-from bot.engine.brief import BriefEngine, Previewer
+from bot.engine.brief import BriefEngine
+from bot.engine.preview import Previewer
 from bot.engine.schema import BriefEnvelope
 from bot.engine.service import BriefService
 from bot.ops.config import Settings

@@ -28,7 +28,7 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, EndPointNotFound, TelegramError
 
 from bot.chat import rich as wire
-from bot.engine.brief import Preview
+from bot.engine.preview import Preview
 from bot.render import texts
 from bot.render.rich import RichMessage, render_draft
 

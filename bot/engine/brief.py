@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.engine import grounding, partial_json, passages, prompts
+from bot.engine import grounding, passages, prompts
 from bot.engine.article import Article, estimate_tokens, fit_tokens
 from bot.engine.attribution import Statement, statements
 from bot.engine.llm import LLMClient, LLMReply
 from bot.engine.normalize import Matcher
+from bot.engine.preview import Previewer, Watch
 from bot.engine.schema import (
     MAX_TEXT,
     BriefEnvelope,
@@ -43,104 +44,6 @@ Progress = Callable[[str], Awaitable[None]]
 
 async def _no_progress(stage: str) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class PreviewPressure:
-    """A pressure as the model wrote it: the names of its actors and targets, and its demand."""
-
-    actors: tuple[dict[str, str], ...]
-    targets: tuple[dict[str, str], ...]
-    demand: dict[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class PreviewPosition:
-    """A position as the model wrote it: its actor's name and stance (never its quote: unchecked)."""
-
-    actor: dict[str, str]
-    stance: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Preview:
-    """What the model has written so far that a reader may see before any check: the headline
-    ({"ar": …, "en": …}), then the summary too (None until the model has written it whole), then
-    each pressure and position once it is whole."""
-
-    headline: dict[str, str]
-    summary: dict[str, str] | None = None
-    pressures: tuple[PreviewPressure, ...] = ()
-    positions: tuple[PreviewPosition, ...] = ()
-
-
-Previewer = Callable[[Preview], None]
-
-
-def _bilingual(value: object) -> dict[str, str] | None:
-    if isinstance(value, dict) and isinstance(value.get("ar"), str) and isinstance(value.get("en"), str):
-        return {"ar": value["ar"], "en": value["en"]}
-    return None
-
-
-def _whole(items: object) -> list[dict[str, Any]]:
-    """The items of a list the model has finished writing (the one being written comes back `Cut`)."""
-    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-
-
-def preview_of(loaded: dict[str, Any]) -> Preview | None:
-    """What a partly written answer shows: nothing before its headline is whole; an item naming an
-    actor the answer has not named is left out (its names are what a reader sees)."""
-    headline = _bilingual(loaded.get("headline"))
-    if headline is None:
-        return None
-    names = {a["id"]: name for a in _whole(loaded.get("actors"))
-             if isinstance(a.get("id"), str) and (name := _bilingual(a.get("name"))) is not None}
-    pressures = []
-    for p in _whole(loaded.get("pressures")):
-        actors, targets = p.get("actors"), p.get("targets")
-        if not (isinstance(actors, list) and isinstance(targets, list) and actors and targets):
-            continue
-        if all(isinstance(i, str) and i in names for i in [*actors, *targets]):
-            pressures.append(PreviewPressure(tuple(names[i] for i in actors), tuple(names[i] for i in targets),
-                                             _bilingual(p.get("demand"))))
-    positions = [PreviewPosition(names[q["actor"]], stance) for q in _whole(loaded.get("positions"))
-                 if q.get("actor") in names and (stance := _bilingual(q.get("stance"))) is not None]
-    return Preview(headline, _bilingual(loaded.get("summary")), tuple(pressures), tuple(positions))
-
-
-class _Watch:
-    """Reads the answer as it streams and shows the headline, then the summary, as soon as each is
-    whole, then the pressures and positions as they come. It reads again only after PREVIEW_STEP more
-    characters (PREVIEW_REST_STEP once the summary is shown), so a long answer costs a few small parses."""
-
-    def __init__(self, show: Previewer) -> None:
-        self.show = show
-        self.pieces = self.length = self.read_at = 0
-        self.shown: Preview | None = None
-
-    def __call__(self, parts: list[str]) -> None:
-        self.length += sum(len(p) for p in parts[self.pieces:])
-        self.pieces = len(parts)
-        step = PREVIEW_REST_STEP if self.shown is not None and self.shown.summary is not None else PREVIEW_STEP
-        if self.length - self.read_at < step:
-            return
-        self.read_at = self.length
-        text = "".join(parts)
-        start = text.find("{")
-        loaded = partial_json.load_partial(text[start:]) if start >= 0 else None
-        if loaded is None or not isinstance(loaded[0], dict):
-            return
-        seen = preview_of(loaded[0])
-        if seen is not None and seen != self.shown:
-            self.shown = seen
-            self.show(seen)
-
-
-#: characters of answer between two looks for the headline and summary (a token is ~4)
-PREVIEW_STEP = 48
-#: characters between two looks once the summary is shown: the rest only adds items to a draft
-PREVIEW_REST_STEP = 256
 
 
 #: Any spelling of the tags that fence untrusted text: <article>, </ARTICLE >, <article_metadata
@@ -357,7 +260,7 @@ class BriefEngine:
         schema = span_schema(self.schema, article_spans(text, grounds.matcher)) if self.spans else self.schema
 
         await progress("writing")
-        watch = _Watch(preview) if preview is not None else None
+        watch = Watch(preview) if preview is not None else None
         reply = await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch)
         answered = time.monotonic()
         first = await asyncio.to_thread(self._checked, reply, grounds)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from bot.engine import prompts
 from bot.engine.article import Article, check_length
-from bot.engine.brief import BriefEngine, Previewer, Progress, _no_progress
+from bot.engine.brief import BriefEngine, Progress, _no_progress
+from bot.engine.preview import Previewer
 from bot.engine.schema import BriefEnvelope
 from bot.ops.config import Settings
 from bot.store import Store

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
-from bot.engine.brief import Preview
+from bot.engine.preview import Preview
 from bot.engine.schema import BriefEnvelope, Passage
 from bot.render.classic import EVENTS, LABELS, SOURCE_KINDS, View, _dropped_note, _Fmt, _langs
 from bot.render.rich_limits import Usage, measure
@@ -47,22 +47,28 @@ RICH_LABELS: dict[str, dict[str, str]] = {
                "en": "{model} · prompt {prompt} · {v} of {n} quotes and evidence found in the article · "
                      "{nv} of {nn} names"},
 }
-def _draft(p: Preview, lang: str) -> str:
+
+
+def _draft_parts(p: Preview, lang: str) -> tuple[list[str], list[str], list[str]]:
+    """One language of a draft: its head (headline, summary, the not-checked label) and its
+    pressures and positions, each with its heading first when it has items."""
     f = _Fmt(html=True, lang=lang)
     lng: Literal["ar", "en"] = "ar" if lang == "ar" else "en"
     L = {k: v[lang] for k, v in LABELS.items()}
-    out = [f"<h2>📰 {f.esc(p.headline[lang])}</h2>"]
+    arrow = "←" if lang == "ar" else "→"  # actor to target, in the reading direction
+    head = [f"<h2>📰 {f.esc(p.headline[lang])}</h2>"]
     if p.summary is not None:
-        out.append(f"<p>{f.esc(p.summary[lang])}</p>")
-    out.append(f"<p>{f.i(RICH_LABELS['unchecked'][lang])}</p>")
-    if p.pressures:
-        out.append(f"<h3>🎯 {f.esc(L['pressures'])}</h3>")
-        out += [f"<p>{f.b(join([a[lang] for a in x.actors], lng))} → {f.b(join([t[lang] for t in x.targets], lng))}"
-                + (f": {f.esc(x.demand[lang])}" if x.demand else "") + "</p>" for x in p.pressures]
-    if p.positions:
-        out.append(f"<h3>🗣 {f.esc(L['positions'])}</h3>")
-        out += [f"<p>{f.b(x.actor[lang])}: {f.esc(x.stance[lang])}</p>" for x in p.positions]
-    return "".join(out)
+        head.append(f"<p>{f.esc(p.summary[lang])}</p>")
+    head.append(f"<p>{f.i(RICH_LABELS['unchecked'][lang])}</p>")
+    pressures = [f"<p>{f.b(join([a[lang] for a in x.actors], lng))} {arrow} "
+                 f"{f.b(join([t[lang] for t in x.targets], lng))}"
+                 + (f": {f.esc(x.demand[lang])}" if x.demand else "") + "</p>" for x in p.pressures]
+    positions = [f"<p>{f.b(x.actor[lang])}: {f.esc(x.stance[lang])}</p>" for x in p.positions]
+    if pressures:
+        pressures.insert(0, f"<h3>🎯 {f.esc(L['pressures'])}</h3>")
+    if positions:
+        positions.insert(0, f"<h3>🗣 {f.esc(L['positions'])}</h3>")
+    return head, pressures, positions
 
 
 #: context kept either side of a span when the article section must be shortened, tried in turn
@@ -331,16 +337,25 @@ def render_rich(env: BriefEnvelope, view: View = "both") -> RichMessage | None:
 def render_draft(stage: str, view: View = "both", preview: Preview | None = None) -> RichMessage:
     """A streamed draft (sendRichMessageDraft): the stage the work is at, and once the model has
     written them, the headline, summary, pressures and positions (stances, never quotes), labelled
-    as not yet checked. A long answer's draft keeps its first items within the limits."""
+    as not yet checked. A draft with more items than a message holds keeps the first ones: the
+    positions give way before the pressures."""
     langs = _langs(view)
     stage_html = f"<p>{_Fmt(html=True, lang=langs[0]).esc(stage)}</p>"
-    while True:
-        html_text = "".join(_draft(preview, lang) for lang in langs) if preview is not None else ""
-        html_text += stage_html
-        usage = measure(html_text)
-        if usage.fits() or preview is None or not (preview.pressures or preview.positions):
-            return RichMessage(html=html_text, is_rtl=langs[0] == "ar", usage=usage, cut=False)
-        if preview.positions:  # the last items go first, positions before pressures
-            preview = replace(preview, positions=preview.positions[:-1])
-        else:
-            preview = replace(preview, pressures=preview.pressures[:-1])
+    if preview is None:
+        return RichMessage(html=stage_html, is_rtl=langs[0] == "ar", usage=measure(stage_html), cut=False)
+    parts = [_draft_parts(preview, lang) for lang in langs]
+    fixed = [stage_html, *("<hr/>" for _ in langs[1:]), *(h for head, _, _ in parts for h in head)]
+    usage = sum((measure(x) for x in fixed), Usage())
+    # each item is measured once; Usage adds up over whole elements, so the longest prefixes that
+    # fit are found without rendering the draft again
+    kept = {"pressures": 0, "positions": 0}
+    for kind, index in (("pressures", 1), ("positions", 2)):
+        items = [part[index] for part in parts]
+        for n in range(max(len(i) for i in items)):
+            more = sum((measure(i[n]) for i in items if n < len(i)), Usage())
+            if not (usage + more).fits():
+                break
+            usage, kept[kind] = usage + more, n + 1
+    html_text = "<hr/>".join("".join([*head, *press[:kept["pressures"]], *pos[:kept["positions"]]])
+                             for head, press, pos in parts) + stage_html
+    return RichMessage(html=html_text, is_rtl=langs[0] == "ar", usage=usage, cut=False)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -20,7 +21,7 @@ from tests.conftest import EXAMPLE_ARTICLE
 from tests.fakes import updates as U
 from tests.fakes.botapi_server import FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
-from tests.telegram_harness import BRIEF_MARK, bot_process, configure, until
+from tests.telegram_harness import BRIEF_MARK, bot_process, configure, sql, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 
@@ -36,6 +37,13 @@ def shown_briefs(botapi: FakeBotAPI, chat: int) -> list[tuple[int, float]]:
         if BRIEF_MARK in str(c.result.get("text", "")) and mid not in first_shown:
             first_shown[mid] = c.at
     return [(asked[mid], at) for mid, at in first_shown.items()]
+
+
+def all_finished(settings: Settings) -> Callable[[], Awaitable[bool]]:
+    """No request left pending in the shared store: nothing is at work, so no further reply can come."""
+    async def check() -> bool:
+        return await sql(settings, "SELECT COUNT(*) FROM requests WHERE status = 'pending'") == [(0,)]
+    return check
 
 
 def quiet_for(botapi: FakeBotAPI, seconds: float) -> bool:
@@ -81,7 +89,7 @@ async def test_a_receiver_and_three_workers_answer_every_request_once_in_order_e
         await asyncio.to_thread(workers[0].wait, 10)
         llm_server.answering.set()
         await until(lambda: total() >= 300, within=120)
-        await asyncio.sleep(1.0)  # time for a doubled reply to show, if there were one
+        await until(all_finished(configure(bot_settings, database_url=postgres_url)), within=60)
         assert llm_server.calls > 300  # the dead worker's requests were briefed again by the others
         for chat in chats:
             briefs = shown_briefs(botapi, chat)
@@ -112,7 +120,7 @@ async def test_a_worker_whose_clock_is_a_minute_off_doubles_no_work_and_holds_up
         botapi.push("message", U.command(7200, "/help"))
         await until(lambda: botapi.sent(7200), within=120)
         answered = botapi.sent(7200)[0].at - asked
-        await asyncio.sleep(1.0)  # time for a doubled call to show, if there were one
+        await until(all_finished(configure(bot_settings, database_url=postgres_url)), within=60)
         asks = Counter(chat for payload in llm_server.requests for chat in chats
                        if f"(نسخة {chat})" in json.dumps(payload, ensure_ascii=False))
         doubled = sorted(c for c, n in asks.items() if n > 1)
@@ -173,7 +181,7 @@ async def test_quotas_hold_across_workers_under_a_burst(bot_settings: Settings, 
             botapi.push("message", U.message(941, f"{ARTICLE}\n\nنسخة {i}", uid=78))
         await until(lambda: botapi.visible_text(941).count("daily quota") == 7
                     and botapi.visible_text(941).count(BRIEF_MARK) == 3, within=30)
-        await asyncio.sleep(0.5)
+        await until(all_finished(shared))
         assert llm_server.calls == 3
         worked = [bot.metrics.registry.get_sample_value("newsbot_requests_total", {"outcome": "done"}) or 0
                   for bot in bots]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+from bot.engine import partial_json
 from bot.engine.article import from_text
-from bot.engine.brief import BriefEngine, Preview
+from bot.engine.brief import BriefEngine
 from bot.engine.llm import LLMClient
+from bot.engine.preview import Preview, Watch, preview_of
 from bot.ops.config import Settings
 from tests.conftest import EXAMPLE_ARTICLE, example_brief
 from tests.fakes.openai_server import FakeLLM, completion
@@ -52,3 +54,28 @@ async def test_headline_then_summary_are_previewed_as_they_stream(settings: Sett
     quotes = [q["quote"] for q in data["positions"] if q["quote"]]
     assert quotes and not any(q in repr(p) for p in seen for q in quotes)  # a quote is never shown unchecked
     assert env.brief.headline.en == data["headline"]["en"]
+
+
+def test_a_list_being_written_shows_its_whole_items_only() -> None:
+    data = example_brief()
+    text = json.dumps(data, ensure_ascii=False)
+    second = json.dumps(data["pressures"][1], ensure_ascii=False)
+    cut = text[:text.index(second) + len(second) // 2]  # in the middle of the second pressure
+    loaded = partial_json.load_partial(cut)
+    assert loaded is not None
+    seen = preview_of(loaded[0])
+    assert seen is not None and seen.summary == data["summary"] and seen.positions == ()
+    assert len(seen.pressures) == 1 and seen.pressures[0].demand == data["pressures"][0]["demand"]
+
+
+def test_an_answer_a_preview_cannot_read_stops_the_preview_not_the_brief() -> None:
+    data = example_brief()
+    data["positions"][0]["actor"] = ["not", "an", "id"]  # what json_object mode may let through
+    text = json.dumps(data, ensure_ascii=False)
+    shown: list[Preview] = []
+    watch = Watch(shown.append)
+    parts = [text[i:i + 16] for i in range(0, len(text), 16)]
+    for n in range(1, len(parts) + 1):
+        watch(parts[:n])
+    assert shown and shown[-1].headline == data["headline"]
+    assert all(p.actor != ["not", "an", "id"] for s in shown for p in s.positions)

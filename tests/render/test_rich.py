@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.engine.brief import Preview, PreviewPosition, PreviewPressure
 from bot.engine.evaluate import pairs_in
+from bot.engine.preview import Preview, PreviewPosition, PreviewPressure
 from bot.engine.schema import Passage
 from bot.reading.reader import read_file
 from bot.render.rich import render_draft, render_rich
@@ -114,10 +116,15 @@ def test_a_draft_shows_the_items_written_so_far_unchecked_and_within_limits() ->
     text = check(draft.html).text
     assert "a ceasefire & more" in text and "وقف <النار>" in text and "Not yet checked" in text
     assert text.index(data["headline"]["ar"]) < text.index(data["headline"]["en"]) and draft.is_rtl
-    # an answer with more items than one message holds: the first ones stay, the message fits
-    many = Preview(data["headline"], data["summary"], (press,) * 400, (pos,) * 400)
+    assert "→" in text and "←" in text  # actor to target in each language's reading direction
+    # an answer with more items than one message holds: the first pressures stay, the positions go first
+    many = Preview(data["headline"], data["summary"], tuple(replace(press, demand={"ar": f"مطلب {n}", "en": f"demand {n}"})
+                                                            for n in range(900)), (pos,) * 400)
     big = render_draft("writing", "en", many)
-    assert big.usage.fits() and "a ceasefire" in check(big.html).text
+    shown = check(big.html)
+    assert big.usage.fits() and shown.blocks <= 500
+    kept = [int(n) for n in re.findall(r"demand (\d+)", shown.text)]
+    assert kept == list(range(len(kept))) and 400 < len(kept) < 900 and "rejects" not in shown.text
 
 
 def test_markup_in_the_brief_is_shown_literally() -> None:
