@@ -386,7 +386,7 @@ def print_bursts(runs: list[Run], llm_delay: float, view: str, ceiling: int) -> 
           "calls: Bot API calls in the chats (all rate-limited).")
     print(f"  fastest: the most briefs/s any bot could reach here: all answers of a wave of LLM_MAX_CONCURRENCY ({ceiling}) "
           f"arrive together after L, and {TELEGRAM_RATE:g} requests/s (a bucket of {TELEGRAM_RATE:g}) then spread their "
-          "its messages (c; 1 in English) each; share: briefs/s of that.")
+          "messages (c each; 1 in English); share: briefs/s of that.")
     print(f"  TG cap: the most briefs/s Telegram's {TELEGRAM_RATE:g} requests/s allow at the calls per brief measured "
           "(a brief longer than 4,096 characters is one call more: its second message).")
     print("  LLM peak: most LLM requests in flight at once; cap: the bot's adaptive LLM cap / its ceiling "

@@ -37,7 +37,7 @@ _SHORT = {"schema_valid_rate": "valid", "grounding_rate": "ground", "actor_recal
           "speaker_confirmed": "spkr_ok", "example_ids": "ex_ids"}
 #: `newsbot eval`'s arguments with the candidates offered to the model (the bot's way) and without
 CANDIDATES: dict[str, tuple[str, ...]] = {"on": (), "off": ("--no-candidates",)}
-#: what the small model must reach with the candidates, per language (the attribution issue)
+#: what a small model should reach with the candidates, per language
 GOALS = {"speaker_confirmed": 0.6, "quote_precision": 0.6, "actor_recall": 0.5}
 
 

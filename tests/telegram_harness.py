@@ -49,7 +49,7 @@ async def idle(bot: NewsBot, botapi: FakeBotAPI) -> None:
     stored: what has not happened by then will not (rather than sleeping to show an absence)."""
     last = max((u["update_id"] for u in botapi.updates), default=0)
     await until(lambda: botapi.confirmed > last)  # the next poll confirmed them: PTB has queued them
-    await bot.app.update_queue.join()  # every handler has returned
+    await asyncio.wait_for(bot.app.update_queue.join(), 15)  # every handler has returned
 
     async def nothing_left() -> bool:
         return not bot.services.joiner.waiting and await bot.store.pending_count() == 0

@@ -279,11 +279,12 @@ class PasteJoiner:
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self._pending: dict[tuple[int, int], _Paste] = {}
+        self._flushing = 0  # pastes taken out of waiting and not yet stored as requests
 
     @property
     def waiting(self) -> int:
-        """Pastes waiting for a next part (not stored as requests yet)."""
-        return len(self._pending)
+        """Pastes not stored as requests yet: waiting for a next part, or being stored."""
+        return len(self._pending) + self._flushing
 
     @staticmethod
     def _key(msg: Message) -> tuple[int, int] | None:
@@ -346,7 +347,8 @@ class PasteJoiner:
     async def store_pending(self) -> None:
         """At shutdown: pastes still waiting for a next part are written as requests (Telegram has
         confirmed their updates), to be briefed at the next start."""
-        for paste in self._pending.values():
+        while self._pending:  # each taken out before it is stored: its own timer then finds nothing
+            _, paste = self._pending.popitem()
             first, s = paste.parts[0], services(paste.context)
             try:
                 req = await s.gate.admit(first.chat_id, first.from_user.id if first.from_user else None, first.message_id,
@@ -357,7 +359,6 @@ class PasteJoiner:
             else:
                 if req is not None:
                     log.info("a paste waiting at shutdown is stored for the next start")
-        self._pending.clear()
 
     async def _flush(self, key: tuple[int, int], wait: float) -> None:
         if wait:
@@ -367,6 +368,10 @@ class PasteJoiner:
             return
         first = paste.parts[0]
         s = services(paste.context)
-        await accept(paste.update, s, self._work(paste), mode=paste.mode)
+        self._flushing += 1
+        try:
+            await accept(paste.update, s, self._work(paste), mode=paste.mode)
+        finally:
+            self._flushing -= 1
         if len(paste.parts) > 1:
             log.info("joined a paste", extra={"fields": {"chat": first.chat_id, "parts": len(paste.parts)}})

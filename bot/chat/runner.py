@@ -120,11 +120,15 @@ class Runner:
             return
         # a task that will not end (a library swallowing the cancel) must not hold up the stop: its
         # stack goes to the log, and the process ends anyway
-        _, stuck = await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+        done, stuck = await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+        for task in done:
+            if not task.cancelled():
+                task.exception()  # retrieved: what a task failed with was logged where it failed
         for task in stuck:
             stack = io.StringIO()
             task.print_stack(file=stack)
             log.error("a task did not end when cancelled at shutdown:\n%s", stack.getvalue())
+            self._tasks.discard(task)  # the stop goes on without it, and does not wait for it again
 
     # --- claiming work --------------------------------------------------------------------------
     def start(self) -> asyncio.Task[Any]:

@@ -9,8 +9,9 @@ waits in their queue). A status message belongs to one request: once its brief i
 edits it again.
 
 A private chat that gets rich messages has no status message: the brief forms as a draft
-(sendRichMessageDraft), the model's headline and summary as soon as they are written, labelled as
-not yet checked, with the stage the work is at, and the checked brief follows as one rich message.
+(sendRichMessageDraft), the model's headline and summary as soon as they are written, then its
+pressures and positions, labelled as not yet checked, with the stage the work is at, and the
+checked brief follows as one rich message.
 Drafts are progress too: they yield to finished briefs while Telegram's budget is busy.
 """
 
@@ -139,7 +140,7 @@ class Status:
         self._request_draft()
 
     def preview(self, seen: Preview) -> None:
-        """The model's headline and summary so far (the brief engine's preview callback)."""
+        """What the model has written so far (the brief engine's preview callback)."""
         self._preview = seen
         self._request_draft()
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.engine import grounding, passages, prompts
 from bot.engine.article import Article, estimate_tokens, fit_tokens
@@ -44,6 +46,17 @@ Progress = Callable[[str], Awaitable[None]]
 
 async def _no_progress(stage: str) -> None:
     return None
+
+
+_T = TypeVar("_T")
+#: threads of their own for the checks, so that in a burst they never queue ahead of the default
+#: executor's other work (the fetcher's DNS lookups)
+_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="newsbot-checks")
+
+
+async def _off_loop(fn: Callable[..., _T], *args: Any) -> _T:
+    """`fn(*args)` in a checks thread: CPU work that would hold up every chat on the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_CHECKS, functools.partial(fn, *args))
 
 
 #: Any spelling of the tags that fence untrusted text: <article>, </ARTICLE >, <article_metadata
@@ -242,13 +255,13 @@ class BriefEngine:
     # --- the pipeline --------------------------------------------------------------------------
     async def run(self, article: Article, progress: Progress = _no_progress,
                   preview: Previewer | None = None) -> BriefEnvelope:
-        """The checked brief of `article`. `progress` hears the stages; `preview`, the headline and
-        summary of the first answer while the model is still writing it (unchecked)."""
+        """The checked brief of `article`. `progress` hears the stages; `preview`, what the first
+        answer shows while the model is still writing it (unchecked: `bot.engine.preview`)."""
         started = time.monotonic()
         # reading the article's statements and checking answers is CPU work (milliseconds a brief):
         # it runs in a thread so that other chats' messages keep moving meanwhile
         grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
-        found = await asyncio.to_thread(self._statements, grounds)
+        found = await _off_loop(self._statements, grounds)
         text, truncated = self._fit(article, found=found)
         if truncated:
             log.info("article cut to %d of %d characters to fit", len(text), len(article.text))
@@ -263,7 +276,7 @@ class BriefEngine:
         watch = Watch(preview) if preview is not None else None
         reply = await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch)
         answered = time.monotonic()
-        first = await asyncio.to_thread(self._checked, reply, grounds)
+        first = await _off_loop(self._checked, reply, grounds)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
         best = first
@@ -280,13 +293,14 @@ class BriefEngine:
                     reply = await self.llm.complete(repair, schema, allow_cut_off=True)
                     answered = time.monotonic()
                 except LLMError as exc:
+                    answered = time.monotonic()  # the checks of the first answer are done; what follows is the envelope
                     # a failed repair never costs the first brief: settle that one
                     if not first.usable:
                         raise
                     log.warning("the repair failed (%s); keeping the first answer", exc.code)
                 else:
                     usage, llm_seconds, calls = usage + reply.usage, llm_seconds + reply.seconds, 2
-                    second = await asyncio.to_thread(self._checked, reply, grounds)
+                    second = await _off_loop(self._checked, reply, grounds)
                     if self._better(second, first, grounds):
                         best = second
 
@@ -309,7 +323,7 @@ class BriefEngine:
             log.info("brief is mostly unchecked: %d of %d span(s) verified",
                      report.grounding.spans_verified, report.grounding.spans_checked)
         info = article.info(chars_sent=len(text), truncated=truncated)
-        info.passages = await asyncio.to_thread(passages.of_brief, article.text, settled.brief)
+        info.passages = await _off_loop(passages.of_brief, article.text, settled.brief)
         provenance = Provenance(
             model=best.reply.model, prompt_version=prompts.version(),
             response_format=self.settings.llm_response_format, usage=usage, llm_calls=calls,

@@ -229,8 +229,11 @@ examples:
 
 EVAL_HELP = """dir holds articles NAME.<lang>.txt, each with its hand-checked reference brief NAME.summary.json
 beside it. Prints schema-valid rate, grounding rate, actor recall and precision, pressure-pair F1,
-source recall, bilingual rate and quote precision, per article, per language and in total. An outage
-is reported as an error and left out of the rates; exit code 5 when nothing could be scored.
+source recall, bilingual rate, quote precision, speaker precision (shown quotes whose speaker the
+article confirms and the reference shares) and the share of briefs showing a quote with a confirmed
+speaker, per article, per language and in total. An outage is reported as an error and left out of
+the rates; exit code 5 when nothing could be scored. --no-candidates asks the model without the
+article's attributed statements, to measure what they add.
 
 A folder with pairs.json (eval/grouping) scores how digests group articles into stories instead:
 pair precision and recall on labelled brief pairs (no model call unless DIGEST_LLM_MERGE=true).

@@ -49,8 +49,8 @@ class EmptyInput(InputError):
 
 class NotAnArticle(InputError):
     code = "not_article"
-    ar = "هذا لا يبدو مقالًا إخباريًا (ربما صورة أو ملف PDF أو صفحة بلا نص)."
-    en = "This does not look like a news article (an image, a PDF or a page without text?)."
+    ar = "هذا لا يبدو مقالًا إخباريًا (ربما صورة أو فيديو أو صفحة بلا نص)."
+    en = "This does not look like a news article (an image, a video or a page without text?)."
 
 
 class TooShort(InputError):

@@ -54,9 +54,17 @@ def telegram_post(url: str) -> tuple[str, str] | None:
     return None
 
 
+#: content types a server may give a PDF; either way the body must say PDF too
+_PDF_TYPES = frozenset({"application/pdf", "application/x-pdf"})
+_GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/download",
+                            "application/force-download"})
+
+
 def _is_pdf(resp: Response) -> bool:
+    """A PDF by its type, or a generic type whose body starts like one (leading junk allowed, as
+    readers allow it); a page mislabelled as PDF is read as the page it is."""
     ctype = resp.content_type.split(";")[0].strip().lower()
-    return ctype == "application/pdf" or (ctype in ("", "application/octet-stream") and resp.body.startswith(b"%PDF"))
+    return (ctype in _PDF_TYPES or ctype in _GENERIC_TYPES) and b"%PDF-" in resp.body[:1024]
 
 
 def _kind(resp: Response) -> Kind:
@@ -64,7 +72,7 @@ def _kind(resp: Response) -> Kind:
     ctype = resp.content_type.split(";")[0].strip().lower()
     head = resp.body[:512].lstrip().lower()
     looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<head" in head
-    if ctype in _HTML_TYPES or (not ctype and looks_html):
+    if ctype in _HTML_TYPES or (looks_html and ctype in _GENERIC_TYPES | _PDF_TYPES):
         return "telegram" if telegram_post(resp.url) is not None else "html"
     if ctype == "text/plain" or not ctype:
         return "text"
@@ -92,8 +100,9 @@ def article_from_response(resp: Response, *, source: str, limits: Limits | None 
 
 
 async def read_url(url: str, fetcher: Fetcher, *, limits: Limits | None = None) -> Article:
-    """Fetch and extract one link (t.me post links read the public preview page). Extraction
-    runs in a worker process within EXTRACT_TIMEOUT_S and EXTRACT_MAX_ELEMENTS."""
+    """Fetch and extract one link (t.me post links read the public preview page). A page is
+    extracted in a worker process within EXTRACT_TIMEOUT_S and EXTRACT_MAX_ELEMENTS; a PDF is read
+    like a PDF sent in the chat, within DOCUMENT_TIMEOUT_S, MAX_PDF_PAGES and MAX_OCR_PAGES."""
     post = telegram_post(url)
     target = f"https://t.me/{post[0]}/{post[1]}?embed=1&mode=tme" if post else url
     pool().prewarm()  # a worker starting while the page downloads

@@ -185,7 +185,8 @@ def test_pressure_parties_are_named_in_its_evidence_sentence() -> None:
 
 @pytest.mark.parametrize("lang", ["ar", "en"])
 def test_speakers_swapped_between_actors_are_caught_on_the_references(lang: str) -> None:
-    """The mutation test of bench_quality.py --attribution, held to the issue's targets."""
+    """The mutation test of bench_quality.py --attribution, held to its targets (caught ≥ 0.95,
+    false alarms ≤ 0.05)."""
     total = Mutations()
     for _, article, ref in load(str(EVAL / lang)):
         total += mutations(article, ref)

@@ -52,6 +52,13 @@ async def test_a_link_to_a_broken_pdf_says_so(web: FakeWeb, fetcher: Fetcher, ct
         await read_url(web.url("/broken"), fetcher)
 
 
+@pytest.mark.parametrize("ctype", ["application/pdf", "binary/octet-stream"])
+async def test_a_page_labelled_as_a_pdf_is_read_as_the_page(web: FakeWeb, fetcher: Fetcher, ctype: str) -> None:
+    web.routes["/mislabelled"] = (200, ctype, (TESTDATA / "html" / "html__arabic_article.html").read_bytes())
+    a = await read_url(web.url("/mislabelled"), fetcher)
+    assert a.kind == "html" and a.title == "معارضون يسيطرون على مخازن للصواريخ بريف دمشق"
+
+
 @pytest.mark.parametrize(("ctype", "body"), [
     ("image/png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
     ("video/mp4", b"\x00\x00\x00\x18ftypmp42"),
