@@ -83,9 +83,22 @@ def sniff(data: bytes, name: str | None = None, mime: str | None = None) -> DocK
     if kind is None and b"\x00" not in data[:4096] and _looks_text(data):
         return "text"
     label = (name.rsplit(".", 1)[-1] if name and "." in name else "") or mime
+    if kind is not None:  # named as a kind we read, but its bytes are not that kind
+        raise BrokenDocument(f"it is not a valid {label} file", detail_ar=f"ليس ملف {label} سليمًا")
     if not label:
         raise UnsupportedFile("its type is not one I recognise", detail_ar="نوعه غير معروف")
     raise UnsupportedFile(f"{label} is not a type I read", detail_ar=f"النوع {label} غير مدعوم")
+
+
+#: control characters a text file may hold (tab, line and page breaks)
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
+
+def looks_binary(text: str) -> bool:
+    """Decoded bytes that are not text: more than 1 % control or undecodable characters (a
+    program, an image or random bytes decode to many; real text to none)."""
+    odd = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in _TEXT_CONTROLS) or "\x7f" <= ch <= "\x9f")
+    return odd > max(8, len(text) // 100)
 
 
 def _looks_text(data: bytes) -> bool:
@@ -176,6 +189,8 @@ def read_document(data: bytes, name: str | None, mime: str | None, limits: DocLi
         text, title = ex.text, ex.title
     else:
         text = decode(data, "text/plain")
+        if looks_binary(text):
+            raise BrokenDocument("it holds binary data, not text", detail_ar="يحتوي بيانات ثنائية لا نصًا")
         if kind == "markdown":
             text = strip_markdown(text)
     if not any(ch.isalpha() for ch in text):

@@ -11,8 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.engine.article import Article, check_length, from_text, require_letters
-from bot.ops.errors import FileTooLarge, InputError, NotAnArticle, Paywalled
-from bot.reading.documents import DocLimits, DocumentText
+from bot.ops.errors import FileTooLarge, InputError, NotAnArticle, Paywalled, UnsupportedFile
+from bot.reading.documents import DocLimits, DocumentText, looks_binary
 from bot.reading.extract import Extracted, Kind, decode, extract_telegram_post
 from bot.reading.fetch import Fetcher, Response
 from bot.reading.worker import (
@@ -131,7 +131,11 @@ def read_stdin(*, min_chars: int = 1, max_bytes: int = 10_000_000) -> Article:
     if len(raw) > max_bytes:
         raise FileTooLarge(f"standard input: over the limit of {max_bytes:,} bytes",
                            detail_ar=f"المدخل القياسي: أكثر من الحد، {number(max_bytes, 'ar')} بايت")
-    return from_text(decode(raw, "text/plain"), "stdin", min_chars=min_chars)
+    text = decode(raw, "text/plain")
+    if looks_binary(text):
+        raise UnsupportedFile("standard input holds binary data, not text",
+                              detail_ar="المدخل القياسي بيانات ثنائية لا نص")
+    return from_text(text, "stdin", min_chars=min_chars)
 
 
 def article_from_document(doc: DocumentText, *, source: str, caption: str | None = None,
@@ -193,6 +197,9 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None, do
         article.kind = "html"
         return article
     if p.suffix.lower() in (".txt", ".text", "") and raw[:5] != b"%PDF-" and b"\x00" not in raw[:1024]:
-        return from_text(decode(raw, "text/plain"), str(p), min_chars=min_chars)
+        text = decode(raw, "text/plain")
+        if looks_binary(text):
+            raise UnsupportedFile(f"{p.name} holds binary data, not text", detail_ar=f"{p.name} بيانات ثنائية لا نص")
+        return from_text(text, str(p), min_chars=min_chars)
     return read_file_bytes(raw, p.name, None, source=str(p), min_chars=min_chars, max_bytes=max_bytes,
                            limits=doc_limits or DocLimits())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.ops.config import Settings
-from bot.ops.errors import BrokenDocument, InputError, NotAnArticle, PageTooComplex, Paywalled
+from bot.ops.errors import BrokenDocument, DocumentError, InputError, NotAnArticle, PageTooComplex, Paywalled
 from bot.reading.fetch import Fetcher, Response
 from bot.reading.reader import article_from_response, find_urls, read_file, read_url, telegram_post
 from bot.reading.worker import pool
@@ -135,6 +136,25 @@ def test_files(tmp_path: Path) -> None:
         read_file(str(pdf))
     with pytest.raises(InputError):
         read_file(str(tmp_path / "missing.txt"))
+
+
+@pytest.mark.parametrize("name", ["noise.txt", "noise", "noise.md"])
+def test_binary_data_is_not_read_as_text(tmp_path: Path, name: str) -> None:
+    """A program or random bytes under a text name never reach the model as an 'article'."""
+    noise = bytes(b for b in random.Random(7).randbytes(20_000) if b)  # no NUL: it passes for text at a glance
+    path = tmp_path / name
+    path.write_bytes(noise)
+    with pytest.raises(DocumentError) as caught:
+        read_file(str(path))
+    assert "binary data" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["statement.pdf", "photo.png", "letter.docx"])
+def test_a_file_whose_bytes_are_not_its_type_is_called_damaged(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(random.Random(8).randbytes(2_000))
+    with pytest.raises(BrokenDocument, match=f"not a valid {name.rsplit('.', 1)[1]} file"):
+        read_file(str(path))
 
 
 # --- hostile pages: bounded extraction, off the event loop --------------------------------------
