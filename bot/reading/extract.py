@@ -164,8 +164,10 @@ def extract_html(page: str, url: str | None = None) -> Extracted:
     # imported here: only the worker processes extract, so the bot itself never loads it
     import trafilatura
 
+    # no date guessed from the page's text: a footer's "© 2013" would date the article 1 January
     doc = trafilatura.bare_extraction(page, url=url, with_metadata=True, include_comments=False,
-                                      include_tables=False)
+                                      include_tables=False,
+                                      date_extraction_params={"extensive_search": False, "original_date": True})
     text = (doc.text or "") if doc is not None else ""
     try:
         tree = lxml_html.fromstring(page)

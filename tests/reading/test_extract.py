@@ -61,6 +61,7 @@ def test_arabic_page_metadata() -> None:
     assert ex.title == meta["title"]
     assert ex.language == "ar"
     assert "دمشق" in ex.text
+    assert ex.published is None  # the page has no date: its footer's "© 2013" is not one
 
 
 @pytest.mark.parametrize("name", ["bbc.com.52241221.html", "politico.com.retirement.html"])
