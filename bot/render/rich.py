@@ -22,7 +22,7 @@ from typing import Literal
 
 from bot.engine.preview import Preview
 from bot.engine.schema import BriefEnvelope, Passage
-from bot.render.classic import EVENTS, LABELS, SOURCE_KINDS, View, _dropped_note, _Fmt, _langs
+from bot.render.classic import EVENTS, FSI, LABELS, PDI, RLM, SOURCE_KINDS, View, _dropped_note, _Fmt, _langs
 from bot.render.rich_limits import Usage, measure
 from bot.render.texts import CHARACTERS, PARAGRAPHS, count, join, number
 
@@ -170,15 +170,19 @@ def _brief(env: BriefEnvelope, lang: str, anchors: set[str]) -> str:
     out.append(f"<h3>🗣 {f.esc(L['positions'])}</h3>")
     for i, p in enumerate(b.positions, 1):
         actor = b.actor_name(p.actor, lang)
-        out.append(f"<p>{f.b(actor)}: {f.esc(getattr(p.stance, lang))}</p>")
-        if not (p.quote and p.quote_check is not None and p.quote_check.verified):
-            continue
+        names = [getattr(s.name, lang) for s in (b.source(sid) for sid in p.source_ids) if s]
         said = p.speaker_check
-        if said is not None and not said.confirmed:
+        quoted = bool(p.quote and p.quote_check is not None and p.quote_check.verified)
+        credited = quoted and (said is None or said.confirmed)
+        # a position without a credited quotation says whom it comes through beside its stance
+        via = " " + f.i("(" + L["via"] + " " + join(names, lng) + ")") if names and not credited else ""
+        out.append(f"<p>{f.b(actor)}: {f.esc(getattr(p.stance, lang))}{via}</p>")
+        if not quoted:
+            continue
+        if not credited:
             # the words are the article's, the speaker may not be: no quotation credited to the actor
             out.append(f"<p><i>{f.esc(L['speaker'])}: “{f.esc(p.quote)}”</i>{_link(f'q{i}', anchors, lang)}</p>")
             continue
-        names = [getattr(s.name, lang) for s in (b.source(sid) for sid in p.source_ids) if s]
         credit = [f.esc(actor), *([f.esc(join(names, lng))] if names else [])]
         if said is not None and said.confirmed:
             credit.append(f.esc(R["said"]) + (f" ({f.esc(said.speaker)})" if said.speaker else ""))
@@ -207,9 +211,14 @@ def _brief(env: BriefEnvelope, lang: str, anchors: set[str]) -> str:
 
 def _footer(env: BriefEnvelope, lang: str) -> str:
     g, p = env.checks.grounding, env.provenance
-    text = RICH_LABELS["footer"][lang].format(model=p.model, prompt=p.prompt_version, v=g.spans_verified,
-                                              n=g.spans_checked, nv=g.names_verified, nn=g.names_checked)
-    return f"<footer>{_Fmt(html=True, lang=lang).esc(text)}</footer>"
+    lng: Literal["ar", "en"] = "ar" if lang == "ar" else "en"
+    # in Arabic the line starts right to left, and the model's Latin name and version are isolated
+    model, prompt = (f"{FSI}{p.model}{PDI}", f"{FSI}{p.prompt_version}{PDI}") if lng == "ar" \
+        else (p.model, p.prompt_version)
+    text = RICH_LABELS["footer"][lang].format(model=model, prompt=prompt, v=number(g.spans_verified, lng),
+                                              n=number(g.spans_checked, lng), nv=number(g.names_verified, lng),
+                                              nn=number(g.names_checked, lng))
+    return f"<footer>{RLM if lng == 'ar' else ''}{html.escape(text, quote=False)}</footer>"
 
 
 # --- the article section -----------------------------------------------------------------------
@@ -307,7 +316,7 @@ def render_rich(env: BriefEnvelope, view: View = "both") -> RichMessage | None:
     anchors = {s.name for s in spans}
 
     def brief(linked: set[str]) -> tuple[str, str]:
-        return "<hr/>".join(_brief(env, lang, linked) for lang in langs), _footer(env, lead)
+        return "<hr/>".join(_brief(env, lang, linked) for lang in langs), "".join(_footer(env, lang) for lang in langs)
 
     # what the pieces use adds up (a fragment of whole elements at the top level), so the brief is
     # measured once and each try of the article section on its own: the HTML parser is the cost

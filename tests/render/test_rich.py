@@ -127,6 +127,21 @@ def test_a_draft_shows_the_items_written_so_far_unchecked_and_within_limits() ->
     assert kept == list(range(len(kept))) and 400 < len(kept) < 900 and "rejects" not in shown.text
 
 
+def test_the_footer_is_in_every_language_shown_and_arabic_starts_right_to_left() -> None:
+    html_text = render_rich(envelope(example_brief(), ARTICLE), "both").html
+    footers = re.findall(r"<footer>(.*?)</footer>", html_text)
+    assert len(footers) == 2 and footers[0].startswith("\u200f") and "prompt" in footers[1]
+    assert "\u2068" in footers[0]  # the model's Latin name isolated inside the Arabic line
+
+
+def test_a_position_without_a_quotation_says_whom_it_comes_through() -> None:
+    """As the classic brief does: a stance with no credited quote still names its sources."""
+    for lang, via in (("en", "(via Axios (US news site))"), ("ar", "(عبر")):
+        text = check(render_rich(envelope(example_brief(), ARTICLE), lang).html).text
+        dermer = next(line for line in text.splitlines() if "Dermer" in line or "ديرمر" in line)
+        assert via in dermer
+
+
 def test_markup_in_the_brief_is_shown_literally() -> None:
     data = example_brief()
     data["headline"]["en"] = 'a <b>bold</b> & "x" <script>y</script> &nbsp; 1 < 2'
