@@ -20,6 +20,7 @@ from bot import __version__
 from bot.engine.article import Article
 from bot.ops.config import Settings
 from bot.ops.errors import ConfigError, DocumentError, FetchError, InputError, LLMError, NewsbotError
+from bot.ops.logs import RedactSecrets, redact_also, secrets_of
 
 EXIT_CODES: list[tuple[type[NewsbotError], int]] = [
     (ConfigError, 2), (DocumentError, 6), (InputError, 3), (FetchError, 4), (LLMError, 5),
@@ -35,10 +36,13 @@ def _settings(env_file: str | None = None) -> Settings:
     if env_file is not None and not Path(env_file).is_file():
         raise ConfigError(f"no such env file: {env_file}")
     try:
-        return Settings(_env_file=env_file or ".env")  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file or ".env")  # type: ignore[call-arg]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(f"{'.'.join(str(p) for p in first['loc']).upper()}: {first['msg']}") from exc
+        wrong = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(wrong) from exc
+    for secret in secrets_of(settings):  # whatever a command logs, no token or key reaches the terminal
+        redact_also(secret)
+    return settings
 
 
 def _is_url(value: str) -> bool:
@@ -321,8 +325,11 @@ def _quiet_stdout() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    # a command prints its result or one line on what went wrong; -v tells what happens meanwhile
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets([]))
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     try:

@@ -109,6 +109,15 @@ def test_refusal_exit_code(llm_env: dict[str, str], llm_server: FakeLLM, tmp_pat
     assert r.returncode == 5 and "refused" in r.stderr and "I won't." in r.stderr
 
 
+def test_a_model_that_cannot_be_reached_is_one_line_and_the_key_never_shows(tmp_path: Path) -> None:
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-secret-never-shown",
+           "LLM_MAX_ATTEMPTS": "2", "LLM_RETRY_BASE_S": "0.01", "DATA_DIR": str(tmp_path)}
+    r = newsbot("summarize", str(EXAMPLE_ARTICLE), env=env, cwd=tmp_path)
+    assert r.returncode == 5 and len(r.stderr.strip().splitlines()) == 1, r.stderr  # the retries are not shown
+    loud = newsbot("-v", "summarize", str(EXAMPLE_ARTICLE), env=env, cwd=tmp_path)
+    assert "LLM attempt 1" in loud.stderr and "sk-secret-never-shown" not in loud.stderr + loud.stdout
+
+
 def test_check_reports_each_item(llm_env: dict[str, str], tmp_path: Path) -> None:
     r = newsbot("check", env=llm_env, cwd=tmp_path)
     lines = r.stdout.splitlines()
