@@ -215,7 +215,7 @@ def load(folder: str) -> list[tuple[str, Article, Brief]]:
     """Read every (article, reference) pair of a folder, or say clearly why there is none."""
     path = Path(folder)
     if not path.is_dir():
-        raise InputError(f"no such folder: {folder}")
+        raise InputError(f"{folder} is not a folder" if path.exists() else f"no such folder: {folder}")
     items = [(name, read_file(str(a)), Brief.model_validate_json(r.read_text(encoding="utf-8")))
              for name, a, r in pairs_in(path)]
     if not items:

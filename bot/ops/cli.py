@@ -264,10 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Brief one article in Arabic and English.", epilog=SUMMARIZE_HELP,
                        formatter_class=raw)
     s.add_argument("input", help="a file, '-' for standard input, or a link")
-    s.add_argument("--json", action="store_true", help="print the full JSON envelope (brief, article, provenance, "
-                   "checks) instead of the readable brief")
-    s.add_argument("--rich", action="store_true", help="print the Rich HTML of the one rich message the bot "
-                   "sends (Bot API sendRichMessage) instead of the readable brief")
+    shown = s.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="print the full JSON envelope (brief, article, "
+                       "provenance, checks) instead of the readable brief")
+    shown.add_argument("--rich", action="store_true", help="print the Rich HTML of the one rich message the bot "
+                       "sends (Bot API sendRichMessage) instead of the readable brief")
     s.add_argument("--lang", choices=["ar", "en", "both"], default="both",
                    help="language of the readable brief (default: both); --json always has both")
     s.add_argument("--no-cache", action="store_true",

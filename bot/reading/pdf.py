@@ -82,7 +82,7 @@ def text_layer(data: bytes, max_pages: int) -> list[str]:
     except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
         raise BrokenDocument("the PDF is encrypted", detail_ar="ملف PDF مشفّر") from exc
     except Exception as exc:  # pdfminer raises many kinds on damaged files
-        raise BrokenDocument(f"not a readable PDF ({type(exc).__name__})", detail_ar="ليس ملف PDF سليمًا") from exc
+        raise BrokenDocument("not a readable PDF", detail_ar="ليس ملف PDF سليمًا") from exc
     if not pages:
         raise BrokenDocument("the PDF has no pages", detail_ar="ملف PDF بلا صفحات")
     # lines are put back in logical order one by one, then joined into paragraphs

@@ -179,9 +179,13 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None, do
     within `limits`); PDF, DOCX, Markdown and images (OCR) in a worker within `doc_limits`."""
     if path == "-":
         return read_stdin(min_chars=min_chars, max_bytes=max_bytes)
+    if not path.strip():
+        raise InputError("no file given")
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{path} is a folder; give a file")
+    if p.exists() and not p.is_file():
+        raise InputError(f"{path} is not a regular file (a device or a pipe)")
     if not p.is_file():
         raise InputError(f"no such file: {path}")
     try:

@@ -83,6 +83,8 @@ def test_schema_command() -> None:
          EXAMPLE_ARTICLE.read_text(), 5, "cannot connect"),
         (["summarize", "-"], {"OPENAI_API_KEY": "k", "LLM_TIMEOUT_S": "soon"}, "x", 2, "LLM_TIMEOUT_S"),
         (["extract", "."], {}, None, 3, ". is a folder"),
+        (["extract", ""], {}, None, 3, "no file given"),
+        (["extract", "/dev/null"], {}, None, 3, "/dev/null is not a regular file"),
         (["extract", "ftp://example.com/a.txt"], {}, None, 4, "only http and https links are read, not 'ftp'"),
         (["summarize", "-"], {"OPENAI_API_KEY": "k", "MAX_DOCUMENT_BYTES": "10000"}, "قال الوزير " * 2_000, 6,
          "standard input: over the limit of 10,000 bytes"),
