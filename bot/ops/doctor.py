@@ -85,7 +85,9 @@ async def _check_llm(settings: Settings, rep: Report) -> None:
         except Exception as exc:
             import openai
             if isinstance(exc, openai.APIConnectionError):
-                rep.line(False, f"LLM endpoint unreachable: {where}", "start the server or correct OPENAI_BASE_URL")
+                fix = ("start the server or correct OPENAI_BASE_URL" if settings.openai_base_url else
+                       "check this host's network, proxy (HTTPS_PROXY) and DNS: OpenAI is not reachable from here")
+                rep.line(False, f"LLM endpoint unreachable: {where}", fix)
                 return
             rep.line(True, f"LLM endpoint reachable: {where} (models list: {type(exc).__name__})")
         schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
@@ -143,7 +145,9 @@ async def _check_telegram(settings: Settings, rep: Report) -> None:
     except InvalidToken:
         rep.line(False, "Telegram rejected the token", "copy the token from @BotFather again")
     except TelegramError as exc:
-        rep.line(False, f"Telegram not reachable: {exc}", "check the network or TELEGRAM_API_BASE_URL")
+        # the library's message names its exception class ("aiohttp.…Error: …"): only the reason is kept
+        reason = str(exc).rsplit(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        rep.line(False, f"Telegram not reachable: {reason}", "check the network or TELEGRAM_API_BASE_URL")
 
 
 def _check_webhook(settings: Settings, rep: Report) -> None:
