@@ -51,8 +51,8 @@ async def idle(bot: NewsBot, botapi: FakeBotAPI) -> None:
     await until(lambda: botapi.confirmed > last)  # the next poll confirmed them: PTB has queued them
     await asyncio.wait_for(bot.app.update_queue.join(), 15)  # every handler has returned
 
-    async def nothing_left() -> bool:
-        return not bot.services.joiner.waiting and await bot.store.pending_count() == 0
+    async def nothing_left() -> bool:  # no request stored and not done, no timer or edit still to come
+        return not bot.runner.busy and not bot.services.joiner.waiting and await bot.store.pending_count() == 0
 
     await until(nothing_left)
 

@@ -68,7 +68,7 @@ class Digests:
         store is shared, and schedules set through another process are followed as they change."""
         await self.sync()
         if follow:
-            self.runner.spawn(self._follow())
+            self.runner.spawn(self._follow(), lasting=True)
 
     async def _follow(self) -> None:
         while True:

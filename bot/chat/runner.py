@@ -87,6 +87,7 @@ class Runner:
         #: in this process, a chat's request and its digest do not interleave (claims order requests)
         self.chat_lock = ChatLocks()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._lasting: set[asyncio.Task[Any]] = set()  # of them, the loops that last as long as the process
         self._working: set[asyncio.Task[Any]] = set()  # claimed requests at work
         self._noting: dict[int, asyncio.Task[Any]] = {}  # request → its status message id being stored
         self._wake = asyncio.Event()
@@ -97,8 +98,9 @@ class Runner:
         self.after_brief: Callable[[Bot, Request, int, BriefEnvelope], Coroutine[Any, Any, None]] | None = None
 
     # --- tasks ----------------------------------------------------------------------------------
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, lasting: bool = False) -> asyncio.Task[Any]:
         """Background work the runner owns, cancelled at shutdown (requests then stay pending).
+        `lasting`: a loop that runs as long as the process (claiming work, following schedules).
 
         Once shutdown has begun nothing new starts: updates PTB still hands over while it stops
         are admitted (stored) but their work waits for the next start.
@@ -108,7 +110,15 @@ class Runner:
             task.cancel()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if lasting:
+            self._lasting.add(task)
+            task.add_done_callback(self._lasting.discard)
         return task
+
+    @property
+    def busy(self) -> bool:
+        """Some work is under way: a request, a status message's timer or edit, a paste's wait."""
+        return any(t not in self._lasting for t in self._tasks)
 
     async def cancel_all(self) -> None:
         self.closing = True
@@ -133,7 +143,7 @@ class Runner:
     # --- claiming work --------------------------------------------------------------------------
     def start(self) -> asyncio.Task[Any]:
         """Work what the store holds, now and as it comes (the all-in-one process and every worker)."""
-        return self.spawn(self._claim_loop())
+        return self.spawn(self._claim_loop(), lasting=True)
 
     async def _claim_loop(self) -> None:
         cap = self.settings.worker_concurrency
