@@ -66,10 +66,15 @@ def kind_by_name(name: str | None, mime: str | None) -> DocKind | None:
     return _EXTENSIONS.get(suffix) or _MIME.get((mime or "").split(";")[0].strip().lower())
 
 
+def starts_as_pdf(data: bytes) -> bool:
+    """A PDF's header, after any blank bytes a server or an editor put before it."""
+    return data[:1024].lstrip(b" \t\r\n\x00\x0c").startswith(b"%PDF-")
+
+
 def sniff(data: bytes, name: str | None = None, mime: str | None = None) -> DocKind:
     """What kind of file this is; UnsupportedFile when it is none we read."""
     head = data[:16]
-    if head.startswith(b"%PDF-"):
+    if starts_as_pdf(data):
         return "pdf"
     if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return "image"

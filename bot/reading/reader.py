@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from bot.engine.article import Article, check_length, from_text, require_letters
 from bot.ops.errors import FileTooLarge, InputError, NotAnArticle, Paywalled, UnsupportedFile
-from bot.reading.documents import DocLimits, DocumentText, looks_binary
+from bot.reading.documents import DocLimits, DocumentText, looks_binary, starts_as_pdf
 from bot.reading.extract import Extracted, Kind, decode, extract_telegram_post
 from bot.reading.fetch import Fetcher, Response
 from bot.reading.worker import (
@@ -61,10 +61,10 @@ _GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream
 
 
 def _is_pdf(resp: Response) -> bool:
-    """A PDF by its type, or a generic type whose body starts like one (leading junk allowed, as
-    readers allow it); a page mislabelled as PDF is read as the page it is."""
+    """A PDF by its type, or a generic type, and a body that starts as one; a page mislabelled
+    as PDF is read as the page it is."""
     ctype = resp.content_type.split(";")[0].strip().lower()
-    return (ctype in _PDF_TYPES or ctype in _GENERIC_TYPES) and b"%PDF-" in resp.body[:1024]
+    return (ctype in _PDF_TYPES or ctype in _GENERIC_TYPES) and starts_as_pdf(resp.body)
 
 
 def _kind(resp: Response) -> Kind:
@@ -200,7 +200,7 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None, do
         article = Article.extracted(ex, source=str(p), status="full")
         article.kind = "html"
         return article
-    if p.suffix.lower() in (".txt", ".text", "") and raw[:5] != b"%PDF-" and b"\x00" not in raw[:1024]:
+    if p.suffix.lower() in (".txt", ".text", "") and not starts_as_pdf(raw) and b"\x00" not in raw[:1024]:
         text = decode(raw, "text/plain")
         if looks_binary(text):
             raise UnsupportedFile(f"{p.name} holds binary data, not text", detail_ar=f"{p.name} بيانات ثنائية لا نص")
