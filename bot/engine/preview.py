@@ -116,10 +116,9 @@ class Watch:
             if loaded is None or not isinstance(loaded[0], dict):
                 return
             seen = preview_of(loaded[0])
-        except Exception:  # whatever the answer holds, the brief goes on
+            if seen is not None and seen != self.shown:
+                self.shown = seen
+                self.show(seen)
+        except Exception:  # whatever the answer holds or the draft does with it, the brief goes on
             log.warning("a streamed answer could not be previewed; the brief comes when it is checked", exc_info=True)
             self.stopped = True
-            return
-        if seen is not None and seen != self.shown:
-            self.shown = seen
-            self.show(seen)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from bot import __version__
 from bot.engine.article import Article
-from bot.ops.config import Settings
+from bot.ops.config import Settings, invalid_settings
 from bot.ops.errors import ConfigError, DocumentError, FetchError, InputError, LLMError, NewsbotError
 from bot.ops.logs import RedactSecrets, redact_also, secrets_of
 
@@ -38,8 +38,7 @@ def _settings(env_file: str | None = None) -> Settings:
     try:
         settings = Settings(_env_file=env_file or ".env")  # type: ignore[call-arg]
     except ValidationError as exc:
-        wrong = "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(wrong) from exc
+        raise ConfigError(invalid_settings(exc)) from exc
     for secret in secrets_of(settings):  # whatever a command logs, no token or key reaches the terminal
         redact_also(secret)
     return settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IdSet = Annotated[frozenset[int], NoDecode]
@@ -141,3 +141,8 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         """An API key or an explicit endpoint (local servers need no key)."""
         return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+def invalid_settings(exc: ValidationError) -> str:
+    """Every setting a ValidationError found wrong, named as in .env: "LLM_MAX_ATTEMPTS: …; …"."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())

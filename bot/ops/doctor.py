@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from dotenv import dotenv_values
 from pydantic import ValidationError
 
-from bot.ops.config import Settings
+from bot.ops.config import Settings, invalid_settings
 from bot.ops.errors import NewsbotError
+from bot.ops.logs import redact_also, secrets_of
 
 OK, FAIL = "✓", "✗"
 
@@ -50,10 +52,11 @@ async def run_checks(env_file: str = ".env") -> int:
     try:
         settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        rep.line(False, f"settings: {'.'.join(map(str, err['loc'])).upper()}: {err['msg']}",
-                 "correct the value in .env or the environment (see .env.example)")
+        rep.line(False, f"settings: {invalid_settings(exc)}",
+                 "correct the values in .env or the environment (see .env.example)")
         return 1
+    for secret in secrets_of(settings):  # whatever the checks log (-v), no token or key shows
+        redact_also(secret)
     found = []
     for name in SHOWN:
         where = _origin(name, file_values)
@@ -145,8 +148,8 @@ async def _check_telegram(settings: Settings, rep: Report) -> None:
     except InvalidToken:
         rep.line(False, "Telegram rejected the token", "copy the token from @BotFather again")
     except TelegramError as exc:
-        # the library's message names its exception class ("aiohttp.…Error: …"): only the reason is kept
-        reason = str(exc).rsplit(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        # the library's message may start with its exception class ("aiohttp.….Error: …"): only the reason is kept
+        reason = re.sub(r"^[\w.]+\.\w+: ", "", str(exc), count=1)
         rep.line(False, f"Telegram not reachable: {reason}", "check the network or TELEGRAM_API_BASE_URL")
 
 

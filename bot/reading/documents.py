@@ -66,30 +66,51 @@ def kind_by_name(name: str | None, mime: str | None) -> DocKind | None:
     return _EXTENSIONS.get(suffix) or _MIME.get((mime or "").split(";")[0].strip().lower())
 
 
-def starts_as_pdf(data: bytes) -> bool:
-    """A PDF's header, after any blank bytes a server or an editor put before it."""
+def starts_as_pdf(data: bytes, *, said_pdf: bool = False) -> bool:
+    """A PDF's header, after blank bytes; when the name or type already says PDF, anywhere in the
+    first 1,024 bytes, as the PDF format allows (a byte-order mark or a script's stray line before it)."""
+    if said_pdf:
+        return b"%PDF-" in data[:1024]
     return data[:1024].lstrip(b" \t\r\n\x00\x0c").startswith(b"%PDF-")
 
 
+#: text with a byte-order mark: UTF-16 or UTF-32 (NUL bytes, yet text; `decode` reads it)
+_TEXT_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+#: kinds of file we do not read, by their first bytes, for a clear answer whatever their name says
+_FOREIGN_MAGIC = {b"GIF8": "GIF", b"\xd0\xcf\x11\xe0": "old Office (.doc, .xls)", b"\x1f\x8b": "gzip",
+                  b"Rar!": "RAR", b"7z\xbc\xaf": "7z", b"ID3": "MP3", b"OggS": "Ogg"}
+
+
+def is_text_with_bom(data: bytes) -> bool:
+    return data.startswith(_TEXT_BOMS)
+
+
 def sniff(data: bytes, name: str | None = None, mime: str | None = None) -> DocKind:
-    """What kind of file this is; UnsupportedFile when it is none we read."""
+    """What kind of file this is; UnsupportedFile when it is none we read, BrokenDocument when its
+    name says a kind we read and its bytes are no kind at all."""
     head = data[:16]
-    if starts_as_pdf(data):
+    kind = kind_by_name(name, mime)
+    if starts_as_pdf(data, said_pdf=kind == "pdf"):
         return "pdf"
     if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return "image"
-    kind = kind_by_name(name, mime)
     if head.startswith(b"PK\x03\x04"):
         if kind == "docx":
             return "docx"
         raise UnsupportedFile(f"{name or 'the file'} is an archive", detail_ar="الملف أرشيف مضغوط")
-    if kind in ("text", "markdown", "html") and b"\x00" not in data[:4096]:
+    textual = is_text_with_bom(data) or b"\x00" not in data[:4096]
+    if kind in ("text", "markdown", "html") and textual:
         return kind
-    if kind is None and b"\x00" not in data[:4096] and _looks_text(data):
+    if kind is None and (is_text_with_bom(data) or (textual and _looks_text(data))):
         return "text"
+    foreign = next((what for magic, what in _FOREIGN_MAGIC.items() if head.startswith(magic)), None)
+    if foreign is None and (head[4:8] == b"ftyp"):
+        foreign = "video or HEIC"
+    if foreign is not None:
+        raise UnsupportedFile(f"it is {foreign}", detail_ar=f"الملف من نوع {foreign}")
     label = (name.rsplit(".", 1)[-1] if name and "." in name else "") or mime
-    if kind is not None:  # named as a kind we read, but its bytes are not that kind
-        raise BrokenDocument(f"it is not a valid {label} file", detail_ar=f"ليس ملف {label} سليمًا")
+    if kind is not None:  # named as a kind we read, but its bytes are no kind we know
+        raise BrokenDocument(f"it is not a valid {kind} file", detail_ar=f"ليس ملف {kind} سليمًا")
     if not label:
         raise UnsupportedFile("its type is not one I recognise", detail_ar="نوعه غير معروف")
     raise UnsupportedFile(f"{label} is not a type I read", detail_ar=f"النوع {label} غير مدعوم")

@@ -11,8 +11,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.engine.article import Article, check_length, from_text, require_letters
-from bot.ops.errors import FileTooLarge, InputError, NotAnArticle, Paywalled, UnsupportedFile
-from bot.reading.documents import DocLimits, DocumentText, looks_binary, starts_as_pdf
+from bot.ops.errors import BrokenDocument, FileTooLarge, InputError, NotAnArticle, Paywalled
+from bot.reading.documents import DocLimits, DocumentText, is_text_with_bom, looks_binary, starts_as_pdf
 from bot.reading.extract import Extracted, Kind, decode, extract_telegram_post
 from bot.reading.fetch import Fetcher, Response
 from bot.reading.worker import (
@@ -64,7 +64,7 @@ def _is_pdf(resp: Response) -> bool:
     """A PDF by its type, or a generic type, and a body that starts as one; a page mislabelled
     as PDF is read as the page it is."""
     ctype = resp.content_type.split(";")[0].strip().lower()
-    return (ctype in _PDF_TYPES or ctype in _GENERIC_TYPES) and starts_as_pdf(resp.body)
+    return (ctype in _PDF_TYPES or ctype in _GENERIC_TYPES) and starts_as_pdf(resp.body, said_pdf=ctype in _PDF_TYPES)
 
 
 def _kind(resp: Response) -> Kind:
@@ -133,8 +133,7 @@ def read_stdin(*, min_chars: int = 1, max_bytes: int = 10_000_000) -> Article:
                            detail_ar=f"المدخل القياسي: أكثر من الحد، {number(max_bytes, 'ar')} بايت")
     text = decode(raw, "text/plain")
     if looks_binary(text):
-        raise UnsupportedFile("standard input holds binary data, not text",
-                              detail_ar="المدخل القياسي بيانات ثنائية لا نص")
+        raise BrokenDocument("standard input holds binary data, not text", detail_ar="المدخل القياسي بيانات ثنائية لا نص")
     return from_text(text, "stdin", min_chars=min_chars)
 
 
@@ -185,7 +184,7 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None, do
     if p.is_dir():
         raise InputError(f"{path} is a folder; give a file")
     if p.exists() and not p.is_file():
-        raise InputError(f"{path} is not a regular file (a device or a pipe)")
+        raise InputError(f"{path} is not a regular file (a device or a pipe; give '-' for standard input)")
     if not p.is_file():
         raise InputError(f"no such file: {path}")
     try:
@@ -200,10 +199,11 @@ def read_file(path: str, *, min_chars: int = 1, limits: Limits | None = None, do
         article = Article.extracted(ex, source=str(p), status="full")
         article.kind = "html"
         return article
-    if p.suffix.lower() in (".txt", ".text", "") and not starts_as_pdf(raw) and b"\x00" not in raw[:1024]:
+    if p.suffix.lower() in (".txt", ".text", "") and not starts_as_pdf(raw) and \
+            (is_text_with_bom(raw) or b"\x00" not in raw[:1024]):
         text = decode(raw, "text/plain")
         if looks_binary(text):
-            raise UnsupportedFile(f"{p.name} holds binary data, not text", detail_ar=f"{p.name} بيانات ثنائية لا نص")
+            raise BrokenDocument(f"{p.name} holds binary data, not text", detail_ar=f"{p.name} بيانات ثنائية لا نص")
         return from_text(text, str(p), min_chars=min_chars)
     return read_file_bytes(raw, p.name, None, source=str(p), min_chars=min_chars, max_bytes=max_bytes,
                            limits=doc_limits or DocLimits())

@@ -51,7 +51,7 @@ RICH_LABELS: dict[str, dict[str, str]] = {
 
 def _draft_parts(p: Preview, lang: str) -> tuple[list[str], list[str], list[str]]:
     """One language of a draft: its head (headline, summary, the not-checked label) and its
-    pressures and positions, each with its heading first when it has items."""
+    pressures and positions, the first of each with the section's heading."""
     f = _Fmt(html=True, lang=lang)
     lng: Literal["ar", "en"] = "ar" if lang == "ar" else "en"
     L = {k: v[lang] for k, v in LABELS.items()}
@@ -64,10 +64,11 @@ def _draft_parts(p: Preview, lang: str) -> tuple[list[str], list[str], list[str]
                  f"{f.b(join([t[lang] for t in x.targets], lng))}"
                  + (f": {f.esc(x.demand[lang])}" if x.demand else "") + "</p>" for x in p.pressures]
     positions = [f"<p>{f.b(x.actor[lang])}: {f.esc(x.stance[lang])}</p>" for x in p.positions]
+    # each section's heading goes with its first item: a heading is never left without one
     if pressures:
-        pressures.insert(0, f"<h3>🎯 {f.esc(L['pressures'])}</h3>")
+        pressures[0] = f"<h3>🎯 {f.esc(L['pressures'])}</h3>" + pressures[0]
     if positions:
-        positions.insert(0, f"<h3>🗣 {f.esc(L['positions'])}</h3>")
+        positions[0] = f"<h3>🗣 {f.esc(L['positions'])}</h3>" + positions[0]
     return head, pressures, positions
 
 

@@ -40,7 +40,7 @@ def shown_briefs(botapi: FakeBotAPI, chat: int) -> list[tuple[int, float]]:
 
 
 def all_finished(settings: Settings) -> Callable[[], Awaitable[bool]]:
-    """No request left pending in the shared store: nothing is at work, so no further reply can come."""
+    """No request left pending in the shared store: every request has been answered or given up."""
     async def check() -> bool:
         return await sql(settings, "SELECT COUNT(*) FROM requests WHERE status = 'pending'") == [(0,)]
     return check
@@ -90,6 +90,8 @@ async def test_a_receiver_and_three_workers_answer_every_request_once_in_order_e
         llm_server.answering.set()
         await until(lambda: total() >= 300, within=120)
         await until(all_finished(configure(bot_settings, database_url=postgres_url)), within=60)
+        # stopped before counting: a worker still sending a doubled reply would have to send it now
+        await asyncio.to_thread(stop_all, receiver, *workers)
         assert llm_server.calls > 300  # the dead worker's requests were briefed again by the others
         for chat in chats:
             briefs = shown_briefs(botapi, chat)
@@ -121,6 +123,7 @@ async def test_a_worker_whose_clock_is_a_minute_off_doubles_no_work_and_holds_up
         await until(lambda: botapi.sent(7200), within=120)
         answered = botapi.sent(7200)[0].at - asked
         await until(all_finished(configure(bot_settings, database_url=postgres_url)), within=60)
+        await asyncio.to_thread(stop_all, receiver, on_time, skewed)  # no call can come after this
         asks = Counter(chat for payload in llm_server.requests for chat in chats
                        if f"(نسخة {chat})" in json.dumps(payload, ensure_ascii=False))
         doubled = sorted(c for c, n in asks.items() if n > 1)

@@ -68,7 +68,7 @@ def test_a_list_being_written_shows_its_whole_items_only() -> None:
     assert len(seen.pressures) == 1 and seen.pressures[0].demand == data["pressures"][0]["demand"]
 
 
-def test_an_answer_a_preview_cannot_read_stops_the_preview_not_the_brief() -> None:
+def test_an_answer_with_odd_types_shows_what_it_can() -> None:
     data = example_brief()
     data["positions"][0]["actor"] = ["not", "an", "id"]  # what json_object mode may let through
     text = json.dumps(data, ensure_ascii=False)
@@ -77,5 +77,26 @@ def test_an_answer_a_preview_cannot_read_stops_the_preview_not_the_brief() -> No
     parts = [text[i:i + 16] for i in range(0, len(text), 16)]
     for n in range(1, len(parts) + 1):
         watch(parts[:n])
-    assert shown and shown[-1].headline == data["headline"]
-    assert all(p.actor != ["not", "an", "id"] for s in shown for p in s.positions)
+    assert shown and shown[-1].headline == data["headline"] and not watch.stopped
+    assert len(shown[-1].positions) == len(data["positions"]) - 1  # the odd one left out, the rest shown
+
+
+async def test_a_preview_that_fails_stops_the_previews_never_the_brief(settings: Settings,
+                                                                        llm_server: FakeLLM) -> None:
+    data = example_brief()
+    llm_server.default = lambda payload: completion(json.dumps(data, ensure_ascii=False), chunk_chars=16)
+    calls = 0
+
+    def broken(p: Preview) -> None:  # a draft that cannot be shown (the chat's side of the preview)
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("the draft could not be made")
+
+    llm = LLMClient(settings)
+    try:
+        env = await BriefEngine(settings, llm).run(from_text(EXAMPLE_ARTICLE.read_text(encoding="utf-8"), "t"),
+                                                   preview=broken)
+    finally:
+        await llm.close()
+    assert calls == 1  # asked once, then no more previews
+    assert env.brief.headline.en == data["headline"]["en"]

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from bot.ops.config import Settings
-from bot.ops.errors import BrokenDocument, DocumentError, InputError, NotAnArticle, PageTooComplex, Paywalled
+from bot.ops.errors import (
+    BrokenDocument,
+    DocumentError,
+    InputError,
+    NotAnArticle,
+    PageTooComplex,
+    Paywalled,
+    UnsupportedFile,
+)
 from bot.reading.fetch import Fetcher, Response
 from bot.reading.reader import article_from_response, find_urls, read_file, read_url, telegram_post
 from bot.reading.worker import pool
@@ -149,12 +157,42 @@ def test_binary_data_is_not_read_as_text(tmp_path: Path, name: str) -> None:
     assert "binary data" in str(caught.value)
 
 
-@pytest.mark.parametrize("name", ["statement.pdf", "photo.png", "letter.docx"])
-def test_a_file_whose_bytes_are_not_its_type_is_called_damaged(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(("name", "kind"), [("statement.pdf", "pdf"), ("photo.png", "image"), ("letter.docx", "docx")])
+def test_a_file_whose_bytes_are_not_its_type_is_called_damaged(tmp_path: Path, name: str, kind: str) -> None:
     path = tmp_path / name
     path.write_bytes(random.Random(8).randbytes(2_000))
-    with pytest.raises(BrokenDocument, match=f"not a valid {name.rsplit('.', 1)[1]} file"):
+    with pytest.raises(BrokenDocument, match=f"not a valid {kind} file"):
         read_file(str(path))
+
+
+@pytest.mark.parametrize(("name", "head", "what"), [("photo.png", b"GIF89a", "GIF"),
+                                                    ("letter.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "old Office")])
+def test_a_file_of_another_kind_is_named_for_what_it_is(tmp_path: Path, name: str, head: bytes, what: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(head + bytes(500))
+    with pytest.raises(UnsupportedFile, match=what):
+        read_file(str(path))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+@pytest.mark.parametrize("name", ["notes.txt", "notes.md", "notes"])
+def test_a_utf16_text_file_is_read(tmp_path: Path, encoding: str, name: str) -> None:
+    """What Windows Notepad saves as "Unicode": a byte-order mark, then NUL bytes all through."""
+    text = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
+    path = tmp_path / name
+    path.write_bytes((b"" if encoding == "utf-16" else b"\xfe\xff") + text.encode(encoding))
+    article = read_file(str(path))
+    assert article.language == "ar" and text.split()[5] in article.text
+
+
+async def test_a_pdf_after_a_stray_line_is_read_when_its_type_says_pdf(web: FakeWeb, fetcher: Fetcher,
+                                                                      tmp_path: Path) -> None:
+    source = material.sources("en")[0]
+    body = b"\xef\xbb\xbfnotice: undefined index\n" + material.pdf(source)  # a script's output before the file
+    web.routes["/stray"] = (200, "application/pdf", body)
+    assert (await read_url(web.url("/stray"), fetcher)).kind == "pdf"
+    (tmp_path / "stray.pdf").write_bytes(body)
+    assert read_file(str(tmp_path / "stray.pdf")).kind == "pdf"
 
 
 # --- hostile pages: bounded extraction, off the event loop --------------------------------------
