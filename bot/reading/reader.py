@@ -60,16 +60,21 @@ _GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream
                             "application/force-download"})
 
 
+def _media_type(resp: Response) -> str:
+    """The response's Content-Type without its parameters ("text/html; charset=…" → "text/html")."""
+    return resp.content_type.split(";")[0].strip().lower()
+
+
 def _is_pdf(resp: Response) -> bool:
     """A PDF by its type, or a generic type, and a body that starts as one; a page mislabelled
     as PDF is read as the page it is."""
-    ctype = resp.content_type.split(";")[0].strip().lower()
+    ctype = _media_type(resp)
     return (ctype in _PDF_TYPES or ctype in _GENERIC_TYPES) and starts_as_pdf(resp.body, said_pdf=ctype in _PDF_TYPES)
 
 
 def _kind(resp: Response) -> Kind:
     """How to read a response: an HTML page, a t.me post page or plain text; else NotAnArticle."""
-    ctype = resp.content_type.split(";")[0].strip().lower()
+    ctype = _media_type(resp)
     head = resp.body[:512].lstrip().lower()
     looks_html = head.startswith((b"<!doctype html", b"<html")) or b"<head" in head
     if ctype in _HTML_TYPES or (looks_html and ctype in _GENERIC_TYPES | _PDF_TYPES):
