@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+import json
 import logging
 import re
 import time
@@ -22,14 +23,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from bot.engine import grounding, passages, prompts
+from bot.engine import grounding, parties, passages, prompts
 from bot.engine.article import Article, estimate_tokens, fit_tokens
 from bot.engine.attribution import Statement, statements
 from bot.engine.llm import LLMClient, LLMReply
 from bot.engine.normalize import Matcher
+from bot.engine.parties import NamedState
 from bot.engine.preview import Previewer, Watch
 from bot.engine.schema import (
+    ASKED,
     MAX_TEXT,
+    Actor,
     BriefEnvelope,
     CheckIssue,
     CheckReport,
@@ -61,7 +65,7 @@ async def _off_loop(fn: Callable[..., _T], *args: Any) -> _T:
 
 #: Any spelling of the tags that fence untrusted text: <article>, </ARTICLE >, <article_metadata
 #: x="">, fullwidth ＜／ａｒｔｉｃｌｅ＞. Nothing inside the fence can close it or open another.
-_FENCE_TAG = re.compile(r"<\s*/?\s*article(?:_metadata|_statements)?\b[^>]*>?", re.IGNORECASE)
+_FENCE_TAG = re.compile(r"<\s*/?\s*article(?:_metadata|_statements|_parties)?\b[^>]*>?", re.IGNORECASE)
 # fullwidth and small forms look like ASCII to a model: match on their ASCII twins (same length)
 _ASCII_TWINS = {0xFF01 + i: 0x21 + i for i in range(94)} | {0xFE64: ord("<"), 0xFE65: ord(">")}
 _META_CAP = 300
@@ -88,6 +92,21 @@ def known_outlets(article: Article) -> list[str]:
 MAX_STATEMENTS = 20
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """What the program finds in the article before the model is asked, offered to it in the
+    prompt: the attributed statements (`bot.engine.attribution`) and the states it names
+    (`bot.engine.parties`). A model, above all a small one, picks from them; the checks are the same."""
+
+    statements: Sequence[Statement] = ()
+    states: Sequence[NamedState] = ()
+
+    def within(self, chars: int) -> Candidates:
+        """Those found in the article's first `chars` characters: the part the model is sent."""
+        return Candidates([s for s in self.statements if s.start + len(s.passage) <= chars],
+                          [s for s in self.states if s.start < chars])
+
+
 def statements_block(found: Sequence[Statement]) -> str:
     """The article's attributed statements as numbered candidates, fenced like the article: who the
     article says speaks, the verb, and the passage in the article's words."""
@@ -98,9 +117,22 @@ def statements_block(found: Sequence[Statement]) -> str:
     return "<article_statements>\n" + "\n".join(lines) + "\n</article_statements>"
 
 
-def user_message(article: Article, text: str, truncated: bool, found: Sequence[Statement] = ()) -> str:
-    """Metadata, the attributed statements found in the article, then the article, each fenced: the
-    article is untrusted material (the system prompt says so). The article comes last."""
+def parties_block(named: Sequence[NamedState]) -> str:
+    """The states the article names, each written as an actor of the brief, ready to copy."""
+    if not named:
+        return ""
+    lines = [json.dumps({"mention": fence(s.mention), "id": s.id, "name": {"en": s.en, "ar": s.ar},
+                         "kind": "state", "country": s.iso}, ensure_ascii=False) for s in named]
+    return "<article_parties>\n" + "\n".join(lines) + "\n</article_parties>"
+
+
+def candidates_block(offered: Candidates) -> str:
+    return "\n\n".join(b for b in (parties_block(offered.states), statements_block(offered.statements)) if b)
+
+
+def user_message(article: Article, text: str, truncated: bool, offered: Candidates = Candidates()) -> str:
+    """Metadata, the candidates found in the article, then the article, each fenced: the article
+    is untrusted material (the system prompt says so). The article comes last."""
 
     def one_line(value: str) -> str:
         return " ".join(fence(value).split())[:_META_CAP]
@@ -115,7 +147,7 @@ def user_message(article: Article, text: str, truncated: bool, found: Sequence[S
     parts = []
     if lines:
         parts.append("<article_metadata>\n" + "\n".join(lines) + "\n</article_metadata>")
-    block = statements_block([s for s in found if s.start + len(s.passage) <= len(text)])
+    block = candidates_block(offered.within(len(text)))
     if block:
         parts.append(block)
     if truncated:
@@ -162,19 +194,52 @@ def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
     return []
 
 
-def span_schema(schema: dict[str, Any], spans: Sequence[str]) -> dict[str, Any]:
-    """`schema` with every quote and evidence one of `spans` (a source's evidence may also be "",
-    a quote null): constrained decoding then writes article text where the brief says it copies,
-    instead of a small model's near-copy. Without spans, `schema` as it is. The checks are the same."""
-    if not spans:
-        return schema
+#: what the held schema makes of ids and of each language's texts (regular expressions that
+#: llama.cpp's grammars and OpenAI's strict mode both take): a small model otherwise writes an
+#: Arabic name as an id, or Arabic where English belongs. The scripts are spelt out rather than
+#: excluded, since a model kept from one script wanders into another (Chinese, Cyrillic). The
+#: quotation mark and the backslash are left out: a grammar writes a pattern's characters unescaped,
+#: and a bare quotation mark lets a text run on over the next keys.
+_SLUG = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+_OTHER = "\u00a0\u00ab\u00bb\u2010-\u2027"  # no-break space, «», dashes, curly quotes, …
+_SCRIPT = {
+    "en": {"type": "string", "pattern": f"^[ !#-\\[\\]-~\u00c0-\u024f{_OTHER}]*$"},  # ASCII, accented Latin
+    # Arabic letters, digits and marks, and ASCII's spaces, digits and punctuation, not its letters
+    "ar": {"type": "string", "pattern": f"^[\u0600-\u06ff\u0750-\u077f !#-@{_OTHER}]*$"},
+}
+
+
+def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "en", *,
+                said: bool = False) -> dict[str, Any]:
+    """`schema` as LLM_SPANS_IN_SCHEMA sends it: every quote and evidence one of `spans` (a source's
+    evidence may also be "", a quote null), so that constrained decoding writes article text where
+    the brief says it copies, instead of a small model's near-copy; every id and reference a slug;
+    each list at most as long as the prompt asks (`ASKED`); every English text in Latin script and
+    every Arabic one in Arabic script, the article's `language` first (a small model held to English before it has written the Arabic of an Arabic
+    article invents); when the article has attributed statements (`said`), at least one position (a
+    small model otherwise spends its answer on pressures). Without spans, quotes and evidence are
+    free. The checks are the same."""
     out = copy.deepcopy(schema)
     defs = out["$defs"]
-    defs["ArticleSpan"] = {"type": "string", "enum": list(spans)}
-    ref = {"$ref": "#/$defs/ArticleSpan"}
-    defs["Pressure"]["properties"]["evidence"] = ref
-    defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
-    defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
+    order = ("ar", "en") if language == "ar" else ("en", "ar")
+    for name in ("Bilingual", "Summary"):
+        defs[name]["properties"] = {lang: dict(_SCRIPT[lang]) for lang in order}
+        defs[name]["required"] = list(order)
+    defs["Actor"]["properties"]["id"] = defs["Source"]["properties"]["id"] = dict(_SLUG)
+    for name, fields in (("Pressure", ("actors", "targets", "source_ids")), ("Position", ("source_ids",))):
+        for field_name in fields:
+            defs[name]["properties"][field_name]["items"] = dict(_SLUG)
+    defs["Position"]["properties"]["actor"] = dict(_SLUG)
+    for key, n in ASKED.items():
+        out["properties"][key]["maxItems"] = n
+    if said:
+        out["properties"]["positions"]["minItems"] = 1
+    if spans:
+        defs["ArticleSpan"] = {"type": "string", "enum": list(spans)}
+        ref = {"$ref": "#/$defs/ArticleSpan"}
+        defs["Pressure"]["properties"]["evidence"] = ref
+        defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
+        defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
     return out
 
 
@@ -212,8 +277,9 @@ class BriefEngine:
     def __init__(self, settings: Settings, llm: LLMClient, *, candidates: bool = True) -> None:
         self.settings = settings
         self.llm = llm
-        # the article's attributed statements go to the model as numbered candidates (the checks
-        # are the same without them; `newsbot eval` can compare)
+        # what the program finds in the article (attributed statements, the states it names) is
+        # offered to the model as candidates (the checks are the same without them; `newsbot eval`
+        # can compare)
         self.candidates = candidates
         # response_format json_schema gets the form strict mode accepts; the prompt shows all rules
         self.schema = brief_json_schema(strict=True)
@@ -231,18 +297,18 @@ class BriefEngine:
         used = sum(estimate_tokens(m) + TEMPLATE_TOKENS_PER_MESSAGE for m in fixed)
         return context - self.settings.llm_max_completion_tokens - used
 
-    def _statements(self, grounds: grounding.Grounds) -> list[Statement]:
-        if not self.candidates:
-            return []
-        return statements(grounds.attributions, MAX_STATEMENTS, MAX_TEXT)
+    @staticmethod
+    def _find(grounds: grounding.Grounds) -> Candidates:
+        """What the program finds in the article, offered to the model unless `candidates` is off."""
+        return Candidates(statements(grounds.attributions, MAX_STATEMENTS, MAX_TEXT), parties.states(grounds.matcher))
 
     def _fit(self, article: Article, extra: Sequence[str] = (),
-             found: Sequence[Statement] = ()) -> tuple[str, bool]:
+             offered: Candidates = Candidates()) -> tuple[str, bool]:
         """The article's text as sent: cut at a paragraph boundary to ARTICLE_MAX_CHARS and, with
         LLM_CONTEXT_TOKENS set, so that the prompt (`extra` messages included) and the completion
         fit. Without room for any of it: "" for the repair round, a ConfigError for the first."""
         shell = user_message(article, "", True)  # metadata, fences and the "cut to fit" note
-        shell += "\n\n" + statements_block(found)
+        shell += "\n\n" + candidates_block(offered)
         budget = self._article_tokens([prompts.system_prompt(), shell, *extra])
         if budget is not None and budget < 1:
             if extra:
@@ -261,29 +327,34 @@ class BriefEngine:
         # reading the article's statements and checking answers is CPU work (milliseconds a brief):
         # it runs in a thread so that other chats' messages keep moving meanwhile
         grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
-        found = await _off_loop(self._statements, grounds)
-        text, truncated = self._fit(article, found=found)
+        found = await _off_loop(self._find, grounds)
+        offered = found if self.candidates else Candidates()
+        text, truncated = self._fit(article, offered=offered)
         if truncated:
             log.info("article cut to %d of %d characters to fit", len(text), len(article.text))
         messages = [
             {"role": "system", "content": prompts.system_prompt()},
-            {"role": "user", "content": user_message(article, text, truncated, found)},
+            {"role": "user", "content": user_message(article, text, truncated, offered)},
         ]
         # in json_schema mode, what the brief copies is chosen from the text the model sees
-        schema = span_schema(self.schema, article_spans(text, grounds.matcher)) if self.spans else self.schema
+        schema = self.schema
+        if self.spans:
+            schema = held_schema(schema, article_spans(text, grounds.matcher), article.language,
+                                 said=bool(found.within(len(text)).statements))
 
         await progress("writing")
         watch = Watch(preview) if preview is not None else None
         reply = await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch)
         answered = time.monotonic()
-        first = await _off_loop(self._checked, reply, grounds)
+        ready = [s.actor() for s in offered.within(len(text)).states]
+        first = await _off_loop(self._checked, reply, grounds, ready)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
         best = first
 
         missing = self._missing(first, grounds)
         if first.issues or missing:
-            repair = self._repair_messages(article, first, len(text), missing, found)
+            repair = self._repair_messages(article, first, len(text), missing, offered)
             if repair is None:
                 log.info("brief failed %d check(s); no room in LLM_CONTEXT_TOKENS for a repair", len(first.issues))
             else:
@@ -300,7 +371,7 @@ class BriefEngine:
                     log.warning("the repair failed (%s); keeping the first answer", exc.code)
                 else:
                     usage, llm_seconds, calls = usage + reply.usage, llm_seconds + reply.seconds, 2
-                    second = await _off_loop(self._checked, reply, grounds)
+                    second = await _off_loop(self._checked, reply, grounds, ready)
                     if self._better(second, first, grounds):
                         best = second
 
@@ -347,7 +418,7 @@ class BriefEngine:
         return ["pressures", "positions"]
 
     def _repair_messages(self, article: Article, first: Answer, sent_chars: int, missing: Sequence[str] = (),
-                         found: Sequence[Statement] = ()) -> list[dict[str, str]] | None:
+                         offered: Candidates = Candidates()) -> list[dict[str, str]] | None:
         """The repair round: the article, the first answer and its failures (and the parts that came
         out empty). With LLM_CONTEXT_TOKENS set, the article is cut further when the first answer
         would not fit beside it; None when it would have to be cut so far that a repair is not
@@ -367,13 +438,13 @@ class BriefEngine:
                   f"from the article, and their actors with their mentions as the article writes them."
                   for part in [" and ".join(missing)] if missing]
         ask = prompts.repair_prompt("\n".join(lines))
-        text, truncated = self._fit(article, [answer, ask] if echo else [ask], found)
+        text, truncated = self._fit(article, [answer, ask] if echo else [ask], offered)
         if not text or len(text) < sent_chars * REPAIR_MIN_ARTICLE_SHARE:
             return None
         shown = [{"role": "assistant", "content": answer}] if echo else []
         return [
             {"role": "system", "content": prompts.system_prompt()},
-            {"role": "user", "content": user_message(article, text, truncated, found)},
+            {"role": "user", "content": user_message(article, text, truncated, offered)},
             *shown,
             {"role": "user", "content": ask},
         ]
@@ -420,18 +491,19 @@ class BriefEngine:
         return LLMBadOutput(grounding.describe(issues)[:300], failures=list(issues))
 
     @classmethod
-    def _checked(cls, reply: LLMReply, grounds: grounding.Grounds) -> Answer:
+    def _checked(cls, reply: LLMReply, grounds: grounding.Grounds, offered: Sequence[Actor] = ()) -> Answer:
         """An answer read, checked and, when usable, settled (what the repair decision and the
-        envelope need), all at once: the work a thread does for `run`."""
-        answer = cls._evaluate(reply, grounds)
+        envelope need), all at once: the work a thread does for `run`. `offered`: the actors the
+        prompt offered ready to copy."""
+        answer = cls._evaluate(reply, grounds, offered)
         if answer.usable:
             answer.settled(grounds)
         return answer
 
     @staticmethod
-    def _evaluate(reply: LLMReply, grounds: grounding.Grounds) -> Answer:
+    def _evaluate(reply: LLMReply, grounds: grounding.Grounds, offered: Sequence[Actor] = ()) -> Answer:
         text = reply.text[: reply.loop_start] if reply.cut_off == "repetition" and reply.loop_start else reply.text
-        parsed = grounding.read(text, cut_off=reply.cut_off is not None)
+        parsed = grounding.read(text, cut_off=reply.cut_off is not None, offered=offered)
         if parsed.brief is None:
             return Answer(reply, parsed, parsed.issues)
         return Answer(reply, parsed, parsed.issues + parsed.remap_issues(grounding.check(parsed.brief, grounds)))

@@ -9,10 +9,10 @@ shown as verbatim and no actor or source is shown that the article does not name
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -231,12 +231,13 @@ def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
         return None, _issues(exc)
 
 
-def read(raw: str, *, cut_off: bool = False) -> Parsed:
+def read(raw: str, *, cut_off: bool = False, offered: Sequence[Actor] = ()) -> Parsed:
     """Check 1: the text is JSON and fits the schema, item by item. Every valid item is kept; an
     invalid item is dropped (its references then dangle and `settle` removes them); an invalid
     optional field is set to null. Only a brief without a valid headline and summary fails.
     `cut_off`: the answer did not finish (token limit, or a loop stopped): what is complete in it
-    is read, and the item it stopped in is dropped."""
+    is read, and the item it stopped in is dropped. `offered`: the actors the prompt offered ready
+    to copy (`bot.engine.parties`); one the answer refers to without defining it is added."""
     loaded = load(raw, cut_off)
     if loaded is None:
         return Parsed(None, [CheckIssue(path="$", kind="schema", message="the answer is not valid JSON")])
@@ -298,6 +299,7 @@ def read(raw: str, *, cut_off: bool = False) -> Parsed:
             parsed.issues.append(CheckIssue(path=key, kind="schema", message=f"at most {limit} items"))
         lists[key] = kept
 
+    _resolve_references(lists, offered)
     if set(head) != {"headline", "summary"}:
         return parsed
     language = data.get("language")
@@ -306,6 +308,56 @@ def read(raw: str, *, cut_off: bool = False) -> Parsed:
         "language": language.strip().lower() if isinstance(language, str) and language.strip().isalpha() else "und",
         **head, **lists})
     return parsed
+
+
+def _ref_key(text: str) -> str:
+    return " ".join(normalize(text).casefold().split())
+
+
+def _resolve_references(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) -> None:
+    """A reference by an actor's or a source's mention or name instead of its id (a small model
+    writes "حركة حماس" where it defined `hamas`) is read as that id, when only one item has that
+    name. A reference to an `offered` actor the answer did not define (a small model names `israel`
+    as a target and forgets to copy its line) adds that actor. Any other undefined reference stays,
+    for the checks to report."""
+    actors, sources = cast(list[Actor], lists["actors"]), cast(list[Source], lists["sources"])
+
+    def by_name(items: Sequence[Actor | Source], names: Callable[[Any], tuple[str, ...]]) -> dict[str, str]:
+        ids: dict[str, set[str]] = {}
+        for item in items:
+            for name in names(item):
+                if name.strip():
+                    ids.setdefault(_ref_key(name), set()).add(item.id)
+        return {k: next(iter(v)) for k, v in ids.items() if len(v) == 1}
+
+    def actor_names(a: Actor) -> tuple[str, ...]:
+        return a.mention, a.name.ar, a.name.en
+
+    defined = {a.id for a in actors}
+    spare = [a for a in offered if a.id not in defined]
+    names = by_name(actors, actor_names)
+    spare_names = by_name(spare, lambda a: (a.id, *actor_names(a)))
+    source_ids, source_names = {s.id for s in sources}, by_name(sources, lambda s: (s.name.ar, s.name.en))
+
+    def actor(ref: str) -> str:
+        if ref in defined:
+            return ref
+        key = _ref_key(ref)
+        if key in names:
+            return names[key]
+        if key in spare_names:
+            added = next(a for a in spare if a.id == spare_names[key])
+            actors.append(added.model_copy())
+            defined.add(added.id)
+            return added.id
+        return ref
+
+    for p in cast(list[Pressure], lists["pressures"]):
+        p.actors, p.targets = [actor(r) for r in p.actors], [actor(r) for r in p.targets]
+        p.source_ids = [r if r in source_ids else source_names.get(_ref_key(r), r) for r in p.source_ids]
+    for q in cast(list[Position], lists["positions"]):
+        q.actor = actor(q.actor)
+        q.source_ids = [r if r in source_ids else source_names.get(_ref_key(r), r) for r in q.source_ids]
 
 
 def _bilinguals(brief: Brief) -> list[tuple[str, str, str]]:
@@ -364,6 +416,15 @@ class Grounds:
             return SpanCheck(verified=False)
         return SpanCheck(verified=True, found_in="article", start=m.start, end=m.end)
 
+    def actor(self, actor: Actor) -> SpanCheck:
+        """Where the article names an actor: its mention or, when the mention is not the article's
+        words (a small model's paraphrase), one of its names that is."""
+        for text in (actor.mention, actor.name.ar, actor.name.en):
+            check = self.mention(text)
+            if check.verified:
+                return check
+        return SpanCheck(verified=False)
+
     @cached_property
     def attributions(self) -> Attributions:
         """The article's reported speech, analysed once for every answer checked against it."""
@@ -405,9 +466,9 @@ def check(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ())
                                      message=f"not found verbatim in the article: {text[:120]!r}"))
     issues += speakers.issues(grounds, brief) + numbers.issues(numbers.unconfirmed(brief, grounds.numbers))
     for i, a in enumerate(brief.actors):
-        if not grounds.mention(a.mention).verified:
+        if not grounds.actor(a).verified:
             issues.append(CheckIssue(path=f"actors[{i}].mention", kind="not_found",
-                                     message=f"mention not found verbatim in the article: {a.mention[:120]!r}"))
+                                     message=f"neither the mention nor a name is in the article: {a.mention[:120]!r}"))
     for i, s in enumerate(brief.sources):
         if not grounds.source_name(s).verified:
             issues.append(CheckIssue(path=f"sources[{i}].name", kind="not_found",
@@ -478,7 +539,7 @@ def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()
     evidence = [grounds.span(p.evidence) for p in brief.pressures]
     quotes = [grounds.span(q.quote) if q.quote else None for q in brief.positions]
     source_spans = [grounds.span(s.evidence) if s.evidence.strip() else None for s in brief.sources]
-    mentions = [grounds.mention(a.mention) for a in brief.actors]
+    mentions = [grounds.actor(a) for a in brief.actors]
     names = [grounds.source_name(s) for s in brief.sources]
     span_checks = [c for c in (*evidence, *quotes, *source_spans) if c is not None]
     grounding = Grounding(spans_checked=len(span_checks), spans_verified=sum(c.verified for c in span_checks),
@@ -491,9 +552,11 @@ def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()
             drop(f"actors[{i}]", "actor", "duplicate_id", a.id, "duplicate id")
         elif not mention.verified:
             drop(f"actors[{i}]", "actor", "not_found", a.mention or a.name.en,
-                 "actor's mention not found in the article")
+                 "actor's mention and names not found in the article")
         else:
-            actors.append(CheckedActor(**a.model_dump(), mention_check=mention))
+            # the mention shown is the article's words, also when the actor was found by a name
+            said = grounds.matcher.article[mention.start:mention.end]  # type: ignore[misc]
+            actors.append(CheckedActor(**{**a.model_dump(), "mention": said}, mention_check=mention))
     sources: list[CheckedSource] = []
     for i, (s, name, span) in enumerate(zip(brief.sources, names, source_spans, strict=True)):
         if any(k.id == s.id for k in sources):

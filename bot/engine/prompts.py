@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.engine import normalize
-from bot.engine.schema import brief_json_schema
+from bot.engine.schema import ASKED, brief_json_schema
 
 _DIR = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -46,7 +46,8 @@ def system_prompt() -> str:
     schema = json.dumps(brief_json_schema(), ensure_ascii=False, separators=(",", ":"))
     # the checker's limits come from the checker, so the prompt cannot promise something else
     rules = {"{min_words_whole}": normalize.MIN_WORDS_WHOLE, "{min_words_piece}": normalize.MIN_WORDS_PIECE,
-             "{max_gap}": normalize.MAX_GAP, "{max_words_name}": normalize.MAX_WORDS_NAME}
+             "{max_gap}": normalize.MAX_GAP, "{max_words_name}": normalize.MAX_WORDS_NAME,
+             **{f"{{asked_{key}}}": n for key, n in ASKED.items()}}
     text = load("system").text
     for key, value in rules.items():
         text = text.replace(key, str(value))

@@ -37,6 +37,9 @@ MAX_TEXT = 400  # one line or one sentence: names, means, demands, stances, quot
 MAX_SUMMARY = 1200  # 2 to 4 sentences
 LIST_LIMITS = {"actors": MAX_ACTORS, "pressures": MAX_PRESSURES, "positions": MAX_POSITIONS,
                "sources": MAX_SOURCES}
+#: how many of each the prompt asks for: the schema sent with LLM_SPANS_IN_SCHEMA holds the model
+#: to them, so that a small model that repeats an item moves on to the next list
+ASKED = {"actors": 8, "pressures": 4, "positions": 4, "sources": 3}
 #: keywords OpenAI's strict mode does not take (its string keywords are `pattern` and `format`):
 #: they stay in the schema the prompt shows and in the checks, not in response_format json_schema
 NOT_IN_STRICT_MODE = ("minLength", "maxLength")

@@ -82,6 +82,8 @@ COUNTRIES: dict[str, tuple[str, ...]] = {
     "CAN": ("canada", "canadian", "ottawa", "كندا", "كندي", "اوتاوا"),
     "AUS": ("australia", "australian", "canberra", "استراليا", "استرالي"),
     "NGA": ("nigeria", "nigerian", "abuja", "نيجيريا", "نيجيري"),
+    "MDV": ("maldives", "maldivian", "المالديف", "مالديفي"),
+    "MRT": ("mauritania", "mauritanian", "nouakchott", "موريتانيا", "موريتاني", "موريتانيه", "نواكشوط"),
 }
 #: words for an official of a government (a government is named by its country beside one)
 OFFICIAL_WORDS = frozenset(match_form(w) for w in (

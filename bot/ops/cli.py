@@ -236,7 +236,8 @@ source recall, bilingual rate, quote precision, speaker precision (shown quotes 
 article confirms and the reference shares) and the share of briefs showing a quote with a confirmed
 speaker, per article, per language and in total. An outage is reported as an error and left out of
 the rates; exit code 5 when nothing could be scored. --no-candidates asks the model without the
-article's attributed statements, to measure what they add.
+candidates found in the article (its attributed statements and the states it names), to measure
+what they add.
 
 A folder with pairs.json (eval/grouping) scores how digests group articles into stories instead:
 pair precision and recall on labelled brief pairs (no model call unless DIGEST_LLM_MERGE=true).
@@ -308,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("dir", help="folder of articles with reference briefs")
     v.add_argument("--json", action="store_true", help="print the scores as JSON")
     v.add_argument("--no-candidates", action="store_true",
-                   help="do not offer the model the article's attributed statements (to measure what they add)")
+                   help="do not offer the model the article's attributed statements and the states it names "
+                        "(to measure what they add)")
     v.set_defaults(func=cmd_eval)
     return p
 

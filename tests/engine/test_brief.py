@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,10 @@ import pytest
 
 from bot.engine import prompts
 from bot.engine.article import from_text
-from bot.engine.brief import BriefEngine, article_spans, span_schema
+from bot.engine.brief import BriefEngine, article_spans, held_schema
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import BIDI_CONTROLS, Matcher
-from bot.engine.schema import BriefEnvelope, brief_json_schema
+from bot.engine.schema import ASKED, BriefEnvelope, brief_json_schema
 from bot.ops.config import Settings
 from bot.ops.errors import LLMBadOutput
 from bot.render.classic import FSI, PDI, RLM, render_messages, render_text
@@ -65,8 +66,10 @@ async def test_example_article_gives_example_brief(settings: Settings, llm_serve
     # static instructions first, the article last (prompt caching), fenced
     sent = llm_server.requests[0]["messages"]
     assert sent[0]["role"] == "system" and sent[0]["content"] == prompts.system_prompt()
-    # the attributed statements as numbered candidates, then the article, last
-    assert sent[1]["content"].startswith("<article_statements>\n1. ") and sent[1]["content"].endswith("\n</article>")
+    # the states it names as ready actors, the attributed statements as numbered candidates, then the
+    # article, last
+    assert sent[1]["content"].startswith("<article_parties>\n{") and sent[1]["content"].endswith("\n</article>")
+    assert "</article_parties>\n\n<article_statements>\n1. " in sent[1]["content"]
     assert ARTICLE.strip()[-200:] in sent[1]["content"]
     assert llm_server.requests[0]["response_format"]["json_schema"]["strict"] is True
 
@@ -560,12 +563,12 @@ async def test_context_tokens_fit_the_article_and_the_repair(settings: Settings,
     bad = example_brief()
     bad["positions"][1]["quote"] = "سنحتل غزة بالكامل مهما كان الثمن"  # a failure: the repair round happens
     llm_server.default = answer(bad)
-    fitted = settings.model_copy(update={"llm_context_tokens": 8192, "llm_max_completion_tokens": 2048})
+    fitted = settings.model_copy(update={"llm_context_tokens": 10000, "llm_max_completion_tokens": 2048})
     env = await run(fitted, text)
     assert env.article.truncated and env.article.chars_sent < env.article.chars
     first, repair = (r["messages"] for r in llm_server.requests)
     for messages in (first, repair):
-        assert estimated(messages) + 2048 <= 8192
+        assert estimated(messages) + 2048 <= 10000
         assert "cut to fit" in messages[1]["content"]
         assert messages[1]["content"].removesuffix("\n</article>").endswith("نص")  # at a paragraph's end
     assert len(repair[1]["content"]) < len(first[1]["content"])  # cut further: the first answer rides along
@@ -610,6 +613,26 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
     assert sent["$defs"]["Pressure"]["properties"]["evidence"] == span
     assert sent["$defs"]["Position"]["properties"]["quote"] == {"anyOf": [span, {"type": "null"}]}
     assert sent["$defs"]["Source"]["properties"]["evidence"]["anyOf"][1] == {"type": "string", "enum": [""]}
+    # ids are slugs, and each language's text is in its script: what a small model otherwise mixes up
+    defs = sent["$defs"]
+    slug = re.compile(defs["Actor"]["properties"]["id"]["pattern"])
+    assert slug.match("israeli_cabinet") and not slug.match("حركة حماس") and not slug.match("Hamas")
+    assert defs["Position"]["properties"]["actor"] == defs["Actor"]["properties"]["id"]
+    assert defs["Pressure"]["properties"]["targets"]["items"] == defs["Actor"]["properties"]["id"]
+    for name in ("Bilingual", "Summary"):
+        en, ar = (re.compile(defs[name]["properties"][lang]["pattern"]) for lang in ("en", "ar"))
+        assert en.match("Hamas studies the offer, 2 officials say") and not en.match("Hamas تدرس العرض")
+        assert ar.match("حماس تدرس العرض، بحسب مسؤولَين") and not ar.match("حماس تدرس Witkoff")
+        # the article's language first: an Arabic article's Arabic is written from it, the English after
+        assert list(defs[name]["properties"]) == defs[name]["required"] == ["ar", "en"]
+        english = held_schema(brief_json_schema(strict=True), spans, "en")["$defs"][name]
+        assert list(english["properties"]) == english["required"] == ["en", "ar"]
+    # each list as long as the prompt asks for, so that a model that repeats an item moves on
+    assert {k: sent["properties"][k]["maxItems"] for k in ASKED} == ASKED
+    # an article that attributes statements gets at least one position written
+    assert sent["properties"]["positions"]["minItems"] == 1
+    assert "minItems" not in held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["positions"]
+    assert all(f"up to {n}" in prompts.system_prompt() for n in ASKED.values())
     # `newsbot schema` is untouched: only what json_schema mode sends is held to the spans
     assert brief_json_schema(strict=True)["$defs"]["Pressure"]["properties"]["evidence"] == {"type": "string"}
 
@@ -627,7 +650,9 @@ def test_article_spans_are_sentences_and_clauses_within_bounds(monkeypatch: pyte
                                    'Putin said "we will not forget this', "وقال الوزير إن بلاده مستعدة للحوار، وأضاف أن الوساطة مستمرة"]
     monkeypatch.setattr("bot.engine.brief.SPAN_MAX_COUNT", 2)  # too many even so: nothing is constrained
     assert article_spans(text) == []
-    assert span_schema(brief_json_schema(strict=True), []) == brief_json_schema(strict=True)
+    free = held_schema(brief_json_schema(strict=True), [])  # no spans: quotes and evidence are free
+    assert "ArticleSpan" not in free["$defs"] and free["$defs"]["Position"]["properties"]["quote"] == \
+        brief_json_schema(strict=True)["$defs"]["Position"]["properties"]["quote"]
 
 
 async def test_a_summary_that_loops_still_gives_a_brief_of_its_first_sentences(settings: Settings,

@@ -149,6 +149,7 @@ def test_the_candidates_can_be_left_out_to_measure_what_they_add(llm_server: Fak
              if c.rstrip().endswith("</article>")]
     assert len(asked) == len(references(FOLDERS["ar"]))
     assert sum("<article_statements>" in a for a in asked) == (0 if flag else len(asked))
+    assert sum("<article_parties>" in a for a in asked) == (0 if flag else len(asked))
     assert json.loads(r.stdout)["total"]["speaker_confirmed"] == 1.0
 
 

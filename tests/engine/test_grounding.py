@@ -6,6 +6,7 @@ import json
 
 from bot.engine import grounding, partial_json
 from bot.engine.normalize import Matcher
+from bot.engine.parties import states
 from bot.engine.schema import Brief
 from tests.conftest import EXAMPLE_ARTICLE, example_brief
 
@@ -87,7 +88,8 @@ def test_spliced_quote_is_flagged() -> None:
 
 def test_mentions_and_source_names_are_checked() -> None:
     data = example_brief()
-    data["actors"][1]["mention"] = "دولة قطر"  # the article never writes this
+    data["actors"][1]["mention"] = "دولة قطر"  # the article never writes this, nor these names
+    data["actors"][1]["name"] = {"ar": "دولة قطر", "en": "State of Qatar"}
     data["sources"][0]["name"] = {"ar": "وكالة الأنباء الرسمية", "en": "Official News Agency"}
     issues = {(i.path, i.kind) for i in grounding.check(brief(data), Matcher(ARTICLE))}
     assert issues == {("actors[1].mention", "not_found"), ("sources[0].name", "not_found")}
@@ -153,7 +155,8 @@ def test_settle_drops_unfound_quotes_and_marks_unfound_evidence() -> None:
 
 def test_actor_without_a_mention_is_dropped_with_its_references() -> None:
     data = example_brief()
-    data["actors"][3]["mention"] = "الكيان"  # israel: not in the article
+    data["actors"][3]["mention"] = "الكيان"  # israel: not in the article, nor are its names
+    data["actors"][3]["name"] = {"ar": "الكيان", "en": "the entity"}
     s = settled(data)
     assert "israel" not in {a.id for a in s.brief.actors}
     # the first pressure keeps its other targets; Israel's own pressure and positions go
@@ -163,6 +166,60 @@ def test_actor_without_a_mention_is_dropped_with_its_references() -> None:
     by = {(d.item, d.cause) for d in s.dropped}
     assert by == {("actor", "not_found"), ("pressure", "unknown_reference"), ("position", "unknown_reference")}
     assert s.grounding.names_verified == s.grounding.names_checked - 1
+
+
+def test_an_actor_whose_mention_is_not_the_article_s_words_is_kept_by_a_name_that_is() -> None:
+    data = example_brief()
+    data["actors"][3]["mention"] = "دولة الاحتلال"  # a small model's paraphrase; its name "إسرائيل" is in the article
+    data["actors"][4]["mention"] = "Hamas movement"  # English for an Arabic article; "حركة حماس" is there
+    assert not [i for i in grounding.check(brief(data), Matcher(ARTICLE)) if i.path.startswith("actors")]
+    s = settled(data)
+    israel, hamas = s.brief.actors[3], s.brief.actors[4]
+    assert (israel.id, hamas.id) == ("israel", "hamas") and s.dropped == []
+    # what is shown as the article's words is the article's words
+    assert (israel.mention, hamas.mention) == ("إسرائيل", "حركة حماس")
+    assert ARTICLE[israel.mention_check.start:israel.mention_check.end] == "إسرائيل"  # type: ignore[misc]
+
+
+def test_a_reference_by_name_is_read_as_the_id_of_the_one_actor_or_source_so_named() -> None:
+    data = example_brief()
+    data["pressures"][0]["actors"] = ["الولايات المتحدة"]  # usa's Arabic name, where its id belongs
+    data["pressures"][0]["targets"] = ["Israel", "حركة حماس"]  # an English name and a mention
+    data["positions"][1]["actor"] = " ISRAEL "
+    source = data["sources"][0]
+    data["positions"][1]["source_ids"] = [source["name"]["en"]]
+    data["positions"][2]["actor"] = "Gaza"  # no actor is named so: the reference stays, and fails
+    b = grounding.read(json.dumps(data, ensure_ascii=False)).brief
+    assert b is not None
+    assert b.pressures[0].actors == ["usa"] and b.pressures[0].targets == ["israel", "hamas"]
+    assert b.positions[1].actor == "israel" and b.positions[1].source_ids == [source["id"]]
+    issues = {(i.path, i.kind) for i in grounding.check(b, Matcher(ARTICLE))}
+    assert issues == {("positions[2].actor", "reference")}
+    # two actors of one name: which one is meant cannot be told, so neither is chosen
+    data = example_brief()
+    data["actors"][1]["name"]["en"] = data["actors"][0]["name"]["en"]
+    data["pressures"][0]["actors"] = [data["actors"][0]["name"]["en"]]
+    b = grounding.read(json.dumps(data, ensure_ascii=False)).brief
+    assert b is not None and b.pressures[0].actors == [data["actors"][0]["name"]["en"]]
+
+
+def test_a_state_the_prompt_offered_is_added_when_the_answer_refers_to_it_without_defining_it() -> None:
+    offered = [s.actor() for s in states(Matcher(ARTICLE))]  # the United States, Qatar, Egypt, Israel
+    data = example_brief()
+    data["actors"] = [a for a in data["actors"] if a["id"] not in ("egypt", "israel")]
+    data["pressures"][0]["actors"] = ["usa", "qatar", "Egypt"]  # by its name, as a small model writes it
+    b = grounding.read(json.dumps(data, ensure_ascii=False), offered=offered).brief
+    assert b is not None and b.pressures[0].actors == ["usa", "qatar", "egypt"]
+    assert b.pressures[0].targets == ["israel", "hamas"]
+    added = [a for a in b.actors if a.id in ("egypt", "israel")]
+    assert [(a.id, a.mention, a.name.en, a.kind, a.country) for a in added] == [
+        ("egypt", "مصر", "Egypt", "state", "EGY"), ("israel", "إسرائيل", "Israel", "state", "ISR")]
+    assert not [i for i in grounding.check(b, Matcher(ARTICLE)) if i.kind == "reference"]
+    # one the answer defines itself is its own: "qatar" is not offered again beside the answer's
+    assert [a.id for a in b.actors].count("qatar") == 1
+    # without the offer, the same answer's references dangle, for the repair round to name
+    bare = grounding.read(json.dumps(data, ensure_ascii=False)).brief
+    assert bare is not None and {i.path for i in grounding.check(bare, Matcher(ARTICLE)) if i.kind == "reference"}
 
 
 def test_source_not_named_in_the_article_is_dropped_unless_known_from_metadata() -> None:
