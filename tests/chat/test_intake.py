@@ -4,7 +4,6 @@ daily budget, and one brief per article."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -16,7 +15,7 @@ from tests.fakes import updates as U
 from tests.fakes.botapi_server import BOT_USERNAME, FakeBotAPI
 from tests.fakes.openai_server import FakeLLM
 from tests.fakes.web_server import FakeWeb
-from tests.telegram_harness import BRIEF_MARK, configure, sql, until
+from tests.telegram_harness import BRIEF_MARK, configure, idle, sql, until
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
 HEAD = (ARTICLE * 3)[:4096]  # a paste Telegram split: a full first part, then the rest
@@ -42,8 +41,7 @@ async def test_a_link_sent_just_after_a_long_paste_part_is_its_own_request(
         newsbot: NewsBot, botapi: FakeBotAPI, llm_server: FakeLLM, web: FakeWeb) -> None:
     url = web.url("/page/html__arabic_article.html")
     botapi.push("message", U.message(811, HEAD, uid=81))
-    await until(lambda: newsbot.services.joiner._pending)
-    await asyncio.sleep(0.3)
+    await until(lambda: newsbot.services.joiner._pending)  # the first part waits for a second
     botapi.push("message", U.link_message(811, url, url, uid=81))
     await until(lambda: botapi.visible_text(811).count(BRIEF_MARK) == 2)
     assert web.hits == ["/page/html__arabic_article.html"]  # the link was read, not pasted into the text
@@ -56,7 +54,7 @@ async def test_a_split_paste_in_a_group_is_one_article(newsbot: NewsBot, botapi:
     await newsbot.store.save_chat(ChatSettings(chat_id=GROUP, digest_enabled=True))
     # collected for the digest: one article of both parts
     botapi.push("message", U.message(GROUP, HEAD, uid=82))
-    await asyncio.sleep(0.3)  # Telegram delivers the second part a moment later
+    await until(lambda: newsbot.services.joiner._pending)  # Telegram delivers the second part a moment later
     botapi.push("message", U.message(GROUP, TAIL, uid=82))
     await until(lambda: any(TAIL[:200].strip() in t for t in article_texts(llm_server)))
     await until(lambda: newsbot.store.digest_entries(GROUP, 0))
@@ -67,10 +65,10 @@ async def test_a_split_paste_in_a_group_is_one_article(newsbot: NewsBot, botapi:
     # asked for with a mention in the first part: one brief of both parts, in reply
     mention = f"@{BOT_USERNAME} "
     botapi.push("message", U.mention(GROUP, mention + HEAD[len(mention):] + "\nب", uid=83))
-    await asyncio.sleep(0.3)
+    await until(lambda: newsbot.services.joiner._pending)
     botapi.push("message", U.message(GROUP, TAIL + "\nب", uid=83))
     await until(lambda: BRIEF_MARK in botapi.visible_text(GROUP))
-    await asyncio.sleep(0.3)
+    await idle(newsbot, botapi)
     assert botapi.visible_text(GROUP).count(BRIEF_MARK) == 1 and len(await collected(newsbot, GROUP)) == 1
     asked = [t for t in article_texts(llm_server) if t.rstrip("</article>\n").endswith("ب")]
     assert len(asked) == 1 and f"@{BOT_USERNAME}" not in asked[0] and TAIL[:200].strip() in asked[0]
@@ -106,7 +104,7 @@ async def test_collected_articles_count_against_their_senders_and_the_chats_budg
         assert "Newsroom" in notice and "(7 articles)" in notice and "(7 مقالات)" in notice
         assert botapi.visible_text(GROUP) == ""  # the admins were told privately; the group saw nothing
         botapi.push("message", U.message(GROUP, f"{ARTICLE}\n\nأخيرًا", uid=120))
-        await asyncio.sleep(0.3)
+        await idle(bot, botapi)
         assert all(botapi.visible_text(a).count("has reached today's limit") == 1 for a in admins)  # once a day
     finally:
         await bot.stop()
