@@ -9,14 +9,14 @@ shown as verbatim and no actor or source is shown that the article does not name
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.engine import numbers, speakers
+from bot.engine import numbers, references, speakers
 from bot.engine.attribution import Attributions
 from bot.engine.normalize import Matcher, has_bidi, normalize, script_share, strip_bidi
 from bot.engine.partial_json import Cut, load
@@ -299,7 +299,7 @@ def read(raw: str, *, cut_off: bool = False, offered: Sequence[Actor] = ()) -> P
             parsed.issues.append(CheckIssue(path=key, kind="schema", message=f"at most {limit} items"))
         lists[key] = kept
 
-    _resolve_references(lists, offered)
+    references.resolve(lists, offered)
     if set(head) != {"headline", "summary"}:
         return parsed
     language = data.get("language")
@@ -308,56 +308,6 @@ def read(raw: str, *, cut_off: bool = False, offered: Sequence[Actor] = ()) -> P
         "language": language.strip().lower() if isinstance(language, str) and language.strip().isalpha() else "und",
         **head, **lists})
     return parsed
-
-
-def _ref_key(text: str) -> str:
-    return " ".join(normalize(text).casefold().split())
-
-
-def _resolve_references(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) -> None:
-    """A reference by an actor's or a source's mention or name instead of its id (a small model
-    writes "حركة حماس" where it defined `hamas`) is read as that id, when only one item has that
-    name. A reference to an `offered` actor the answer did not define (a small model names `israel`
-    as a target and forgets to copy its line) adds that actor. Any other undefined reference stays,
-    for the checks to report."""
-    actors, sources = cast(list[Actor], lists["actors"]), cast(list[Source], lists["sources"])
-
-    def by_name(items: Sequence[Actor | Source], names: Callable[[Any], tuple[str, ...]]) -> dict[str, str]:
-        ids: dict[str, set[str]] = {}
-        for item in items:
-            for name in names(item):
-                if name.strip():
-                    ids.setdefault(_ref_key(name), set()).add(item.id)
-        return {k: next(iter(v)) for k, v in ids.items() if len(v) == 1}
-
-    def actor_names(a: Actor) -> tuple[str, ...]:
-        return a.mention, a.name.ar, a.name.en
-
-    defined = {a.id for a in actors}
-    spare = [a for a in offered if a.id not in defined]
-    names = by_name(actors, actor_names)
-    spare_names = by_name(spare, lambda a: (a.id, *actor_names(a)))
-    source_ids, source_names = {s.id for s in sources}, by_name(sources, lambda s: (s.name.ar, s.name.en))
-
-    def actor(ref: str) -> str:
-        if ref in defined:
-            return ref
-        key = _ref_key(ref)
-        if key in names:
-            return names[key]
-        if key in spare_names:
-            added = next(a for a in spare if a.id == spare_names[key])
-            actors.append(added.model_copy())
-            defined.add(added.id)
-            return added.id
-        return ref
-
-    for p in cast(list[Pressure], lists["pressures"]):
-        p.actors, p.targets = [actor(r) for r in p.actors], [actor(r) for r in p.targets]
-        p.source_ids = [r if r in source_ids else source_names.get(_ref_key(r), r) for r in p.source_ids]
-    for q in cast(list[Position], lists["positions"]):
-        q.actor = actor(q.actor)
-        q.source_ids = [r if r in source_ids else source_names.get(_ref_key(r), r) for r in q.source_ids]
 
 
 def _bilinguals(brief: Brief) -> list[tuple[str, str, str]]:

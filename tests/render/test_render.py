@@ -111,7 +111,8 @@ def test_brief_with_nothing_to_check_says_so() -> None:
 
 def test_what_was_left_out_is_said_by_kind() -> None:
     data = example_brief()
-    data["actors"][8]["mention"] = "رون ديرمر الثاني"  # dermer: not in the article
+    data["actors"][8]["mention"] = "رون ديرمر الثاني"  # dermer: not in the article, nor his names
+    data["actors"][8]["name"] = {"ar": "رون ديرمر الثاني", "en": "Ron Dermer II"}
     data["sources"][5]["name"] = {"ar": "صحيفة وهمية", "en": "An invented paper"}  # axios
     data["positions"][1]["quote"] = "سنواصل الحرب حتى النصر الكامل"
     text = render_text(envelope(data))

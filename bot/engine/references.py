@@ -1,0 +1,66 @@
+"""A model's references read as it meant them: by id, by name, or to an actor the prompt offered.
+
+A small model refers to a party by its name where its id belongs ("حركة حماس" for `hamas`), or
+names a state the prompt offered ready to copy (`bot.engine.parties`) without copying its line.
+Both are read here, before the checks; what still does not resolve is left for them to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from pydantic import BaseModel
+
+from bot.engine.normalize import normalize
+from bot.engine.schema import Actor, Position, Pressure, Source
+
+
+def _ref_key(text: str) -> str:
+    return " ".join(normalize(text).casefold().split())
+
+
+def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) -> None:
+    """A reference by an actor's or a source's mention or name instead of its id (a small model
+    writes "حركة حماس" where it defined `hamas`) is read as that id, when only one item has that
+    name. A reference to an `offered` actor the answer did not define (a small model names `israel`
+    as a target and forgets to copy its line) adds that actor. Any other undefined reference stays,
+    for the checks to report."""
+    actors, sources = cast(list[Actor], lists["actors"]), cast(list[Source], lists["sources"])
+
+    def by_name(items: Sequence[Actor | Source], names: Callable[[Any], tuple[str, ...]]) -> dict[str, str]:
+        ids: dict[str, set[str]] = {}
+        for item in items:
+            for name in names(item):
+                if name.strip():
+                    ids.setdefault(_ref_key(name), set()).add(item.id)
+        return {k: next(iter(v)) for k, v in ids.items() if len(v) == 1}
+
+    def actor_names(a: Actor) -> tuple[str, ...]:
+        return a.mention, a.name.ar, a.name.en
+
+    defined = {a.id for a in actors}
+    spare = [a for a in offered if a.id not in defined]
+    names = by_name(actors, actor_names)
+    spare_names = by_name(spare, lambda a: (a.id, *actor_names(a)))
+    source_ids, source_names = {s.id for s in sources}, by_name(sources, lambda s: (s.name.ar, s.name.en))
+
+    def actor(ref: str) -> str:
+        if ref in defined:
+            return ref
+        key = _ref_key(ref)
+        if key in names:
+            return names[key]
+        if key in spare_names:
+            added = next(a for a in spare if a.id == spare_names[key])
+            actors.append(added.model_copy())
+            defined.add(added.id)
+            return added.id
+        return ref
+
+    for p in cast(list[Pressure], lists["pressures"]):
+        p.actors, p.targets = [actor(r) for r in p.actors], [actor(r) for r in p.targets]
+        p.source_ids = [r if r in source_ids else source_names.get(_ref_key(r), r) for r in p.source_ids]
+    for q in cast(list[Position], lists["positions"]):
+        q.actor = actor(q.actor)
+        q.source_ids = [r if r in source_ids else source_names.get(_ref_key(r), r) for r in q.source_ids]
