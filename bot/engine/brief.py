@@ -211,14 +211,17 @@ _SCRIPT = {
 
 def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "en", *,
                 said: bool = False) -> dict[str, Any]:
-    """`schema` as LLM_SPANS_IN_SCHEMA sends it: every quote and evidence one of `spans` (a source's
-    evidence may also be "", a quote null), so that constrained decoding writes article text where
-    the brief says it copies, instead of a small model's near-copy; every id and reference a slug;
-    each list at most as long as the prompt asks (`ASKED`); every English text in Latin script and
-    every Arabic one in Arabic script, the article's `language` first (a small model held to English before it has written the Arabic of an Arabic
-    article invents); when the article has attributed statements (`said`), at least one position (a
-    small model otherwise spends its answer on pressures). Without spans, quotes and evidence are
-    free. The checks are the same."""
+    """`schema` as LLM_SPANS_IN_SCHEMA sends it, holding a model to the article:
+    - every quote and evidence one of `spans` (a source's evidence may also be "", a quote null), so
+      that constrained decoding writes article text where the brief says it copies, instead of a
+      small model's near-copy (without spans, quotes and evidence are free);
+    - every id and reference a slug; each list at most as long as the prompt asks (`ASKED`);
+    - every English text in Latin script and every Arabic one in Arabic script, the article's
+      `language` first (a small model held to English before it has written the Arabic of an
+      Arabic article invents);
+    - when the article has attributed statements (`said`), at least one position (a small model
+      otherwise spends its answer on pressures).
+    The checks are the same."""
     out = copy.deepcopy(schema)
     defs = out["$defs"]
     order = ("ar", "en") if language == "ar" else ("en", "ar")
