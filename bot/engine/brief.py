@@ -104,7 +104,7 @@ class Candidates:
     def within(self, chars: int) -> Candidates:
         """Those found in the article's first `chars` characters: the part the model is sent."""
         return Candidates([s for s in self.statements if s.start + len(s.passage) <= chars],
-                          [s for s in self.states if s.start < chars])
+                          [n for s in self.states if (n := s.within(chars)) is not None])
 
 
 def statements_block(found: Sequence[Statement]) -> str:
@@ -117,17 +117,28 @@ def statements_block(found: Sequence[Statement]) -> str:
     return "<article_statements>\n" + "\n".join(lines) + "\n</article_statements>"
 
 
-def parties_block(named: Sequence[NamedState]) -> str:
-    """The states the article names, each written as an actor of the brief, ready to copy."""
+def _in_order(language: str) -> tuple[str, str]:
+    """The two languages of a brief, the article's first: the order the held schema writes them."""
+    return ("ar", "en") if language == "ar" else ("en", "ar")
+
+
+def parties_block(named: Sequence[NamedState], language: str = "en") -> str:
+    """The states the article names, each written as an actor of the brief, ready to copy (its
+    names in the order the held schema writes them)."""
     if not named:
         return ""
-    lines = [json.dumps({"mention": fence(s.mention), "id": s.id, "name": {"en": s.en, "ar": s.ar},
-                         "kind": "state", "country": s.iso}, ensure_ascii=False) for s in named]
+    lines = []
+    for s in named:
+        names = {"en": s.en, "ar": s.ar}
+        actor = {"mention": fence(s.mention), "id": s.id, "name": {k: names[k] for k in _in_order(language)},
+                 "kind": "state", "country": s.iso}
+        lines.append(json.dumps(actor, ensure_ascii=False))
     return "<article_parties>\n" + "\n".join(lines) + "\n</article_parties>"
 
 
-def candidates_block(offered: Candidates) -> str:
-    return "\n\n".join(b for b in (parties_block(offered.states), statements_block(offered.statements)) if b)
+def candidates_block(offered: Candidates, language: str = "en") -> str:
+    blocks = (parties_block(offered.states, language), statements_block(offered.statements))
+    return "\n\n".join(b for b in blocks if b)
 
 
 def user_message(article: Article, text: str, truncated: bool, offered: Candidates = Candidates()) -> str:
@@ -147,7 +158,7 @@ def user_message(article: Article, text: str, truncated: bool, offered: Candidat
     parts = []
     if lines:
         parts.append("<article_metadata>\n" + "\n".join(lines) + "\n</article_metadata>")
-    block = candidates_block(offered.within(len(text)))
+    block = candidates_block(offered.within(len(text)), article.language)
     if block:
         parts.append(block)
     if truncated:
@@ -201,12 +212,13 @@ def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
 #: quotation mark and the backslash are left out: a grammar writes a pattern's characters unescaped,
 #: and a bare quotation mark lets a text run on over the next keys.
 _SLUG = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
-_OTHER = "\u00a0\u00ab\u00bb\u2010-\u2027"  # no-break space, «», dashes, curly quotes, …
-_SCRIPT = {
-    "en": {"type": "string", "pattern": f"^[ !#-\\[\\]-~\u00c0-\u024f{_OTHER}]*$"},  # ASCII, accented Latin
-    # Arabic letters, digits and marks, and ASCII's spaces, digits and punctuation, not its letters
-    "ar": {"type": "string", "pattern": f"^[\u0600-\u06ff\u0750-\u077f !#-@{_OTHER}]*$"},
-}
+# no-break space, Latin-1's signs (° £ « »), dashes, curly quotes, …, currency signs (€)
+_SIGNS = "\u00a0-\u00bf\u2010-\u2027\u20a0-\u20bf"
+_LETTERS = {"en": "!#-\\[\\]-~\u00c0-\u024f\u02b0-\u02ff\u1e00-\u1eff",  # ASCII and accented Latin
+            "ar": "\u0600-\u06ff\u0750-\u077f!#-@"}  # Arabic, and ASCII's digits and punctuation, no letter
+#: a text starts with a character that is not a space (a blank text fails the schema), then any
+_SCRIPT = {lang: {"type": "string", "pattern": f"^[{chars}{_SIGNS}][ {chars}{_SIGNS}]*$"}
+           for lang, chars in _LETTERS.items()}
 
 
 def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "en", *,
@@ -224,7 +236,7 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
     The checks are the same."""
     out = copy.deepcopy(schema)
     defs = out["$defs"]
-    order = ("ar", "en") if language == "ar" else ("en", "ar")
+    order = _in_order(language)
     for name in ("Bilingual", "Summary"):
         defs[name]["properties"] = {lang: dict(_SCRIPT[lang]) for lang in order}
         defs[name]["required"] = list(order)
@@ -311,7 +323,7 @@ class BriefEngine:
         LLM_CONTEXT_TOKENS set, so that the prompt (`extra` messages included) and the completion
         fit. Without room for any of it: "" for the repair round, a ConfigError for the first."""
         shell = user_message(article, "", True)  # metadata, fences and the "cut to fit" note
-        shell += "\n\n" + candidates_block(offered)
+        shell += "\n\n" + candidates_block(offered, article.language)
         budget = self._article_tokens([prompts.system_prompt(), shell, *extra])
         if budget is not None and budget < 1:
             if extra:

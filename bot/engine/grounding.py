@@ -505,8 +505,9 @@ def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()
                  "actor's mention and names not found in the article")
         else:
             # the mention shown is the article's words, also when the actor was found by a name
-            said = grounds.matcher.article[mention.start:mention.end]  # type: ignore[misc]
-            actors.append(CheckedActor(**{**a.model_dump(), "mention": said}, mention_check=mention))
+            words = (grounds.matcher.article[mention.start:mention.end]
+                     if mention.start is not None and mention.end is not None else a.mention)
+            actors.append(CheckedActor(**{**a.model_dump(), "mention": words}, mention_check=mention))
     sources: list[CheckedSource] = []
     for i, (s, name, span) in enumerate(zip(brief.sources, names, source_spans, strict=True)):
         if any(k.id == s.id for k in sources):

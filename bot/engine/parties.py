@@ -43,15 +43,29 @@ MAX_STATES = 10
 
 @dataclass(frozen=True)
 class NamedState:
-    """A state the article names: `mention` is the article's own words for it (its name when the
-    article uses the name, else the first of its adjectives or capital found), at `start`."""
+    """A state the article names, with the article's words for it (`said`: each form found, with
+    where it starts, name first, then adjectives and the capital)."""
 
     id: str
     iso: str
     en: str
     ar: str
-    mention: str
-    start: int
+    said: tuple[tuple[str, int], ...]
+
+    @property
+    def mention(self) -> str:
+        """The article's own words for the state: its name when the article uses it."""
+        return self.said[0][0]
+
+    @property
+    def start(self) -> int:
+        """Where the article first names it."""
+        return min(at for _, at in self.said)
+
+    def within(self, chars: int) -> NamedState | None:
+        """The state as named in the article's first `chars` characters, or None."""
+        said = tuple((text, at) for text, at in self.said if at + len(text) <= chars)
+        return NamedState(self.id, self.iso, self.en, self.ar, said) if said else None
 
     def actor(self) -> Actor:
         """The state as an actor of a brief, as the prompt offers it."""
@@ -60,14 +74,22 @@ class NamedState:
 
 
 def states(matcher: Matcher, limit: int = MAX_STATES) -> list[NamedState]:
-    """The states `matcher`'s article names, in the order it first names them."""
-    found: list[NamedState] = []
+    """The states `matcher`'s article names, in the order it first names them. A form that stands
+    inside another state's longer one ("عمان", Amman, in "سلطنة عمان", Oman) does not count, nor
+    does an English form without its capital ("polish the plan", "roast turkey")."""
+    text = matcher.article
+    hits: dict[str, list[tuple[str, int, int]]] = {}
     for iso, forms in COUNTRIES.items():
-        hits = [m for m in (matcher.find_name(form) for form in forms if form not in _WORDS) if m is not None]
-        if not hits:
-            continue
-        en, ar = NAMES[iso]
-        said = hits[0]  # the forms go name first, then adjectives and the capital
-        found.append(NamedState(id=en.lower().replace(" ", "_"), iso=iso, en=en, ar=ar,
-                                mention=matcher.article[said.start:said.end], start=min(m.start for m in hits)))
+        for form in forms:
+            m = matcher.find_name(form) if form not in _WORDS else None
+            if m is not None and (not form.isascii() or text[m.start].isupper()):
+                hits.setdefault(iso, []).append((text[m.start:m.end], m.start, m.end))
+    spans = [(start, end, iso) for iso, found in hits.items() for _, start, end in found]
+    found: list[NamedState] = []
+    for iso, forms_found in hits.items():
+        said = tuple((t, start) for t, start, end in forms_found
+                     if not any(o != iso and s <= start and end <= e and e - s > end - start for s, e, o in spans))
+        if said:
+            en, ar = NAMES[iso]
+            found.append(NamedState(id=en.lower().replace(" ", "_"), iso=iso, en=en, ar=ar, said=said))
     return sorted(found, key=lambda s: s.start)[:limit]

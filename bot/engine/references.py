@@ -13,19 +13,20 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from bot.engine.normalize import normalize
-from bot.engine.schema import Actor, Position, Pressure, Source
+from bot.engine.schema import LIST_LIMITS, Actor, Position, Pressure, Source
 
 
 def _ref_key(text: str) -> str:
-    return " ".join(normalize(text).casefold().split())
+    return " ".join(normalize(text).casefold().replace("_", " ").split())
 
 
 def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) -> None:
-    """A reference by an actor's or a source's mention or name instead of its id (a small model
-    writes "حركة حماس" where it defined `hamas`) is read as that id, when only one item has that
-    name. A reference to an `offered` actor the answer did not define (a small model names `israel`
-    as a target and forgets to copy its line) adds that actor. Any other undefined reference stays,
-    for the checks to report."""
+    """A reference by an actor's or a source's id in another spelling, mention or name (a small
+    model writes "حركة حماس" where it defined `hamas`) is read as that id, when only one item has
+    that name. A reference to an `offered` actor is read as the answer's own actor for that state
+    when it has one (`usa` for an offered `united_states`), and otherwise adds the offered actor (a
+    small model names `israel` as a target and forgets to copy its line), within the list's bound.
+    Any other undefined reference stays, for the checks to report."""
     actors, sources = cast(list[Actor], lists["actors"]), cast(list[Source], lists["sources"])
 
     def by_name(items: Sequence[Actor | Source], names: Callable[[Any], tuple[str, ...]]) -> dict[str, str]:
@@ -37,12 +38,16 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) ->
         return {k: next(iter(v)) for k, v in ids.items() if len(v) == 1}
 
     def actor_names(a: Actor) -> tuple[str, ...]:
-        return a.mention, a.name.ar, a.name.en
+        return a.id, a.mention, a.name.ar, a.name.en
 
     defined = {a.id for a in actors}
-    spare = [a for a in offered if a.id not in defined]
     names = by_name(actors, actor_names)
-    spare_names = by_name(spare, lambda a: (a.id, *actor_names(a)))
+    offers = {a.id: a for a in offered}
+    offer_names = by_name(offered, actor_names)
+    states: dict[str, set[str]] = {}
+    for a in actors:
+        if a.kind == "state" and a.country:
+            states.setdefault(a.country, set()).add(a.id)
     source_ids, source_names = {s.id for s in sources}, by_name(sources, lambda s: (s.name.ar, s.name.en))
 
     def actor(ref: str) -> str:
@@ -51,11 +56,17 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) ->
         key = _ref_key(ref)
         if key in names:
             return names[key]
-        if key in spare_names:
-            added = next(a for a in spare if a.id == spare_names[key])
-            actors.append(added.model_copy())
-            defined.add(added.id)
-            return added.id
+        offer = offers.get(offer_names.get(key, ""))
+        if offer is None:
+            return ref
+        own = states.get(offer.country or "", set())
+        if len(own) == 1:
+            return next(iter(own))
+        if not own and len(actors) < LIST_LIMITS["actors"]:
+            actors.append(offer.model_copy())
+            defined.add(offer.id)
+            states[offer.country or ""] = {offer.id}
+            return offer.id
         return ref
 
     for p in cast(list[Pressure], lists["pressures"]):

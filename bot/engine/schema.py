@@ -106,8 +106,8 @@ class _Strict(BaseModel):
 
 
 class Bilingual(_Strict):
-    # English first: a small model writes it from the article and the Arabic after it, rather
-    # than composing Arabic from an English article
+    # English first, as the prompt shows it; the schema sent with LLM_SPANS_IN_SCHEMA puts the
+    # article's language first instead (`bot.engine.brief.held_schema`)
     en: _text(MAX_TEXT)  # type: ignore[valid-type]
     ar: _text(MAX_TEXT)  # type: ignore[valid-type]
 
@@ -370,8 +370,8 @@ LOW_GROUNDING = 0.5
 
 class Grounding(BaseModel):
     """How much of what the model presented as verbatim was found. `spans` are quotes and
-    evidence; `names` are actor mentions and source names. Counted over the model's answer,
-    before anything is dropped."""
+    evidence; `names` are actors (found by the mention, else by a name) and source names. Counted
+    over the model's answer (with an offered state it refers to), before anything is dropped."""
 
     spans_checked: int = 0
     spans_verified: int = 0

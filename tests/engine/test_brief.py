@@ -623,6 +623,8 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
         en, ar = (re.compile(defs[name]["properties"][lang]["pattern"]) for lang in ("en", "ar"))
         assert en.match("Hamas studies the offer, 2 officials say") and not en.match("Hamas تدرس العرض")
         assert ar.match("حماس تدرس العرض، بحسب مسؤولَين") and not ar.match("حماس تدرس Witkoff")
+        assert en.match("Aid worth €5bn, at 40°C, for Ḥamās's “partners”") and ar.match("مساعدات بـ5 مليارات € (٪40)")
+        assert not any(p.match(t) for p in (en, ar) for t in ("", " ", 'a "b"', "a\\b"))  # blank, or breaking the JSON
         # the article's language first: an Arabic article's Arabic is written from it, the English after
         assert list(defs[name]["properties"]) == defs[name]["required"] == ["ar", "en"]
         english = held_schema(brief_json_schema(strict=True), spans, "en")["$defs"][name]

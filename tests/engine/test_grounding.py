@@ -220,6 +220,21 @@ def test_a_state_the_prompt_offered_is_added_when_the_answer_refers_to_it_withou
     # without the offer, the same answer's references dangle, for the repair round to name
     bare = grounding.read(json.dumps(data, ensure_ascii=False)).brief
     assert bare is not None and {i.path for i in grounding.check(bare, Matcher(ARTICLE)) if i.kind == "reference"}
+    # the answer's own actor for a state is that state: an offered id or name is read as it
+    data = example_brief()  # defines the United States as `usa`
+    data["pressures"][0]["actors"] = ["united_states", "United_States", "qatar"]
+    b = grounding.read(json.dumps(data, ensure_ascii=False), offered=offered).brief
+    assert b is not None and b.pressures[0].actors == ["usa", "usa", "qatar"]
+    assert [a.id for a in b.actors] == [a["id"] for a in data["actors"]]  # nothing added
+
+
+def test_an_offered_state_is_not_added_beyond_the_list_s_bound() -> None:
+    offered = [s.actor() for s in states(Matcher(ARTICLE))]
+    data = example_brief()
+    data["actors"] = [dict(data["actors"][4], id=f"hamas_{n}") for n in range(15)]  # as many as a brief holds
+    data["pressures"][0]["actors"], data["pressures"][0]["targets"] = ["hamas_0"], ["egypt"]
+    b = grounding.read(json.dumps(data, ensure_ascii=False), offered=offered).brief
+    assert b is not None and len(b.actors) == 15 and b.pressures[0].targets == ["egypt"]  # left to dangle
 
 
 def test_source_not_named_in_the_article_is_dropped_unless_known_from_metadata() -> None:
