@@ -278,7 +278,7 @@ def main() -> int:
     p.add_argument("--env-file", default=None, metavar="PATH",
                    help="settings file (default: .env of the repository when it exists); the environment overrides it")
     p.add_argument("--candidates", choices=("on", "off", "both"), default="on",
-                   help="offer the model the article's attributed statements (on, the bot's way), not (off), or "
+                   help="offer the model the candidates found in the article (on, the bot's way), not (off), or "
                         "run both at once and print them side by side with the goals")
     p.add_argument("--attribution", action="store_true",
                    help="no model: the speaker check's mutation test on the references, per language")
