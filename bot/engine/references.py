@@ -69,9 +69,12 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) ->
             return offer.id
         return ref
 
+    def source(ref: str) -> str:
+        return ref if ref in source_ids else source_names.get(_ref_key(ref), ref)
+
     for p in cast(list[Pressure], lists["pressures"]):
         p.actors, p.targets = [actor(r) for r in p.actors], [actor(r) for r in p.targets]
-        p.source_ids = [r if r in source_ids else source_names.get(_ref_key(r), r) for r in p.source_ids]
+        p.source_ids = [source(r) for r in p.source_ids]
     for q in cast(list[Position], lists["positions"]):
         q.actor = actor(q.actor)
-        q.source_ids = [r if r in source_ids else source_names.get(_ref_key(r), r) for r in q.source_ids]
+        q.source_ids = [source(r) for r in q.source_ids]
