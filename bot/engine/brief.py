@@ -352,16 +352,17 @@ class BriefEngine:
             {"role": "user", "content": user_message(article, text, truncated, offered)},
         ]
         # in json_schema mode, what the brief copies is chosen from the text the model sees
+        sent = found.within(len(text))  # what the program finds in the part of the article sent
         schema = self.schema
         if self.spans:
             schema = held_schema(schema, article_spans(text, grounds.matcher), article.language,
-                                 said=bool(found.within(len(text)).statements))
+                                 said=bool(sent.statements))
 
         await progress("writing")
         watch = Watch(preview) if preview is not None else None
         reply = await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch)
         answered = time.monotonic()
-        ready = [s.actor() for s in offered.within(len(text)).states]
+        ready = [s.actor() for s in sent.states] if self.candidates else []
         first = await _off_loop(self._checked, reply, grounds, ready)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
