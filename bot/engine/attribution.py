@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bot.engine.normalize import normalize
+from bot.engine.normalize import MAX_WORDS_NAME, normalize
 from bot.engine.sentences import normalize_lines, split_sentences
 
 # --- reported speech -------------------------------------------------------------------------
@@ -290,7 +290,9 @@ class Attributions:
                 if words and words[0] == "the" and len(words) > 1:
                     words = words[1:]
                 title = words[0].removeprefix("و") if words else ""
-                if title in _TITLES and (title.startswith("ال") or normalize(a.speaker).lower().startswith("the ")):
+                whose = len(words) > 1 and words[1] in ("باسم", "for", "of")  # "المتحدث باسم وزارة الخارجية"
+                if title in _TITLES and not whose and (title.startswith("ال") or
+                                                       normalize(a.speaker).lower().startswith("the ")):
                     # "the minister", "المسؤول": the latest earlier speaker with that title
                     stem = title.removeprefix("ال")
                     for b in reversed(found[:i]):
@@ -411,15 +413,69 @@ class Attributions:
         return self._orig(ps, pe)
 
 
+# --- who a statement's speaker is, as a name ---------------------------------------------------------
+#: small words a name may hold ("Minister of Foreign Affairs", "Mohammed bin Salman"); any other word
+#: in lower case makes a comma-separated piece a clause ("In response to the report, a spokesperson")
+_NAME_SMALL = {"of", "the", "a", "an", "and", "for", "al", "bin", "bint", "ibn", "de", "du", "la", "von", "van", "der"}
+_NAME_TAIL = {"en": re.compile(r"\s+(?:who|which|that|told|said|says|speaking|spoke|has|have|had|is|was|were)\b.*$", re.IGNORECASE | re.DOTALL),
+              "ar": re.compile(r"\s+(?:متحدث[اةه]?|في مؤتمر|خلال|أمس|امس|اليوم)(?![\w]).*$", re.DOTALL)}
+_WEEKDAYS = re.compile(r"(?<![\w])(?:ال)?(?:أحد|احد|اثنين|إثنين|ثلاثاء|أربعاء|اربعاء|خميس|جمعة|سبت)(?![\w])|\d")
+#: a speaker that is a document, an outlet or unnamed sources is a source of the brief, not a party
+_NOT_PARTY = {"report", "statement", "sources", "source", "television", "tv", "agency", "media", "newspaper",
+              "البيان", "بيان", "المشترك", "التقرير", "تقرير", "مصادر", "مصدر", "مطلعة", "مطلعه", "وكالة", "هيئة",
+              "الهيئات", "البث", "وسائل", "الإعلام", "state", "statements", "joint"}
+
+
+def speaker_name(phrase: str) -> str:
+    """The name in a speaker phrase, as a part of it the article writes: "Bertie Armstrong, chief
+    executive of ..." stays whole, "In response to the report, a government spokesperson" gives
+    "a government spokesperson", "مسؤول كبير في البيت الأبيض، الأربعاء 15 فيفري 2017" gives its
+    first piece. "" when it is no party's name (a quotation, a report, unnamed sources, too long)."""
+    phrase = re.split(r"(?<=[a-z])[.!?](?=[A-Z])", phrase.strip())[-1]  # "soon.Human rights groups"
+    if '"' in phrase or "“" in phrase or "”" in phrase or "«" in phrase:
+        return ""
+    arabic = bool(re.search(r"[\u0600-\u06ff]", phrase))
+    cuts = [0, *(m.end() for m in re.finditer(r"[,،]", phrase)), len(phrase) + 1]
+    pieces = [(cuts[i], cuts[i + 1] - 1) for i in range(len(cuts) - 1)]  # (start, end) between commas
+    if arabic:  # a date or a day after a comma is when, not who
+        while len(pieces) > 1 and _WEEKDAYS.search(phrase[slice(*pieces[-1])]):
+            pieces.pop()
+    else:  # a clause or a lone word ("However") before a comma is not the name
+        while len(pieces) > 1 and (len(words := phrase[slice(*pieces[0])].split()) == 1 or any(
+                w[0].islower() and w.lower() not in _NAME_SMALL for w in words if w[0].isalpha())):
+            pieces.pop(0)
+    name = _NAME_TAIL["ar" if arabic else "en"].sub("", phrase[pieces[0][0]:pieces[-1][1]]).strip(" \u00a0-–—.,،:;")
+    if not name:
+        return ""
+    words = [w.removeprefix("ال") if arabic else w.lower() for w in re.findall(r"[\w'-]+", name)]
+    content = [w for w in words if w.lower() not in _NAME_SMALL]
+    if not content or len(words) > MAX_WORDS_NAME or all(w in _NOT_PARTY or "ال" + w in _NOT_PARTY for w in content):
+        return ""
+    return name
+
+
+def speaker_of(a: Attribution) -> str:
+    """The speaker an attribution names, as the article names them where it introduces them: the
+    phrase itself, or the one a pronoun or a bare title ("the minister") stands for; "" when the
+    speaker is only somewhere in a sentence."""
+    if a.loose:
+        return ""
+    if a.resolved:
+        return speaker_name(a.resolved[-1].split(" · ")[-1])
+    return "" if a.pronoun else speaker_name(a.speaker)
+
+
 @dataclass(frozen=True)
 class Statement:
     """An attributed statement offered to the model as a candidate: who (as the article names them),
-    the attributing verb, and the passage in the article's words (`start` is its article offset)."""
+    the attributing verb, and the passage in the article's words (`start` is its article offset).
+    `name`: the speaker's name (`speaker_of`), or "" when the article gives none that names a party."""
 
     speaker: str
     verb: str
     passage: str
     start: int
+    name: str = ""
 
 
 def statements(att: Attributions, limit: int, max_chars: int) -> list[Statement]:
@@ -437,5 +493,5 @@ def statements(att: Attributions, limit: int, max_chars: int) -> list[Statement]
         stands_for = "" if a.loose or not a.resolved else a.resolved[0]
         who = f"{own} ({stands_for})" if own and stands_for else own or (f"({stands_for})" if stands_for else "")
         if who:
-            out[passage] = Statement(" ".join(who.split())[:160], a.verb or "", passage, span[0])
+            out[passage] = Statement(" ".join(who.split())[:160], a.verb or "", passage, span[0], speaker_of(a))
     return list(out.values())

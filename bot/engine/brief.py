@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from bot.engine.article import Article, estimate_tokens, fit_tokens
 from bot.engine.attribution import Statement, statements
 from bot.engine.llm import LLMClient, LLMReply
 from bot.engine.normalize import Matcher
-from bot.engine.parties import NamedState
+from bot.engine.parties import NamedState, Speaker
 from bot.engine.preview import Previewer, Watch
 from bot.engine.schema import (
     ASKED,
@@ -95,25 +95,49 @@ MAX_STATEMENTS = 20
 @dataclass(frozen=True)
 class Candidates:
     """What the program finds in the article before the model is asked, offered to it in the
-    prompt: the attributed statements (`bot.engine.attribution`) and the states it names
-    (`bot.engine.parties`). A model, above all a small one, picks from them; the checks are the same."""
+    prompt: the attributed statements (`bot.engine.attribution`), the states it names and the
+    speakers of those statements (`bot.engine.parties`). A model, above all a small one, picks from
+    them; the checks are the same."""
 
     statements: Sequence[Statement] = ()
     states: Sequence[NamedState] = ()
+    speakers: Sequence[Speaker] = ()
+
+    @classmethod
+    def find(cls, grounds: grounding.Grounds) -> Candidates:
+        """What the program finds in the article behind `grounds`."""
+        found = statements(grounds.attributions, MAX_STATEMENTS, MAX_TEXT)
+        named = parties.states(grounds.matcher)
+        return cls(found, named, parties.speakers(found, named))
 
     def within(self, chars: int) -> Candidates:
-        """Those found in the article's first `chars` characters: the part the model is sent."""
-        return Candidates([s for s in self.statements if s.start + len(s.passage) <= chars],
-                          [n for s in self.states if (n := s.within(chars)) is not None])
+        """Those found in the article's first `chars` characters: the part the model is sent (a
+        speaker keeps its id, whatever part of the article is sent)."""
+        found = [s for s in self.statements if s.start + len(s.passage) <= chars]
+        named = [n for s in self.states if (n := s.within(chars)) is not None]
+        kept = {s.passage for s in found}
+        ids = {s.id for s in named}
+        speakers = [replace(sp, passages=tuple(p for p in sp.passages if p in kept)) for sp in self.speakers
+                    if any(p in kept for p in sp.passages) and (not sp.state or sp.id in ids)]
+        return Candidates(found, named, speakers)
+
+    @functools.cached_property
+    def speaker_of(self) -> dict[str, str]:
+        """The id of each statement's speaker, by its passage."""
+        return {p: s.id for s in self.speakers for p in s.passages}
 
 
-def statements_block(found: Sequence[Statement]) -> str:
-    """The article's attributed statements as numbered candidates, fenced like the article: who the
-    article says speaks, the verb, and the passage in the article's words."""
-    if not found:
+def statements_block(offered: Candidates) -> str:
+    """The article's attributed statements as numbered candidates, fenced like the article: the id
+    of its speaker's actor line when it has one, who the article says speaks, the verb, and the
+    passage in the article's words."""
+    if not offered.statements:
         return ""
-    lines = [f'{n}. {" ".join(fence(s.speaker).split())} ({fence(s.verb)}): "{" ".join(fence(s.passage).split())}"'
-             for n, s in enumerate(found, 1)]
+    lines = []
+    for n, s in enumerate(offered.statements, 1):
+        actor = f"[{offered.speaker_of[s.passage]}] " if s.passage in offered.speaker_of else ""
+        lines.append(f'{n}. {actor}{" ".join(fence(s.speaker).split())} ({fence(s.verb)}): '
+                     f'"{" ".join(fence(s.passage).split())}"')
     return "<article_statements>\n" + "\n".join(lines) + "\n</article_statements>"
 
 
@@ -122,22 +146,39 @@ def _in_order(language: str) -> tuple[str, str]:
     return ("ar", "en") if language == "ar" else ("en", "ar")
 
 
-def parties_block(named: Sequence[NamedState], language: str = "en") -> str:
+def _article_language(language: str) -> str:
+    """The language of the brief a speaker's name is written in: the article's when it is one of them."""
+    return "ar" if language == "ar" else "en"
+
+
+def parties_block(offered: Candidates, language: str = "en") -> str:
     """The states the article names, each written as an actor of the brief, ready to copy (its
-    names in the order the held schema writes them)."""
-    if not named:
-        return ""
+    names in the order the held schema writes them), then the speakers of its statements: ready
+    too when the program can name them in English from their state and role, else with their name
+    in the article's language only (the model adds the other, the kind and the country)."""
     lines = []
-    for s in named:
+    for s in offered.states:
         names = {"en": s.en, "ar": s.ar}
         actor = {"mention": fence(s.mention), "id": s.id, "name": {k: names[k] for k in _in_order(language)},
                  "kind": "state", "country": s.iso}
         lines.append(json.dumps(actor, ensure_ascii=False))
+    for sp in offered.speakers:
+        if sp.state:
+            continue
+        line: dict[str, Any] = {"mention": fence(sp.mention), "id": sp.id}
+        if (actor := sp.actor()) is not None:  # a name in English made of its state and role
+            names = {"en": actor.name.en, "ar": fence(actor.name.ar)}
+            line |= {"name": {k: names[k] for k in _in_order(language)}, "kind": actor.kind, "country": actor.country}
+        else:
+            line["name"] = {_article_language(language): fence(sp.mention)}
+        lines.append(json.dumps(line, ensure_ascii=False))
+    if not lines:
+        return ""
     return "<article_parties>\n" + "\n".join(lines) + "\n</article_parties>"
 
 
 def candidates_block(offered: Candidates, language: str = "en") -> str:
-    blocks = (parties_block(offered.states, language), statements_block(offered.statements))
+    blocks = (parties_block(offered, language), statements_block(offered))
     return "\n\n".join(b for b in blocks if b)
 
 
@@ -221,8 +262,8 @@ _SCRIPT = {lang: {"type": "string", "pattern": f"^[{chars}{_SIGNS}][ {chars}{_SI
            for lang, chars in _LETTERS.items()}
 
 
-def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "en", *,
-                said: bool = False) -> dict[str, Any]:
+def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "en",
+                offered: Candidates = Candidates(), *, said: bool = False) -> dict[str, Any]:
     """`schema` as LLM_SPANS_IN_SCHEMA sends it, holding a model to the article:
     - every quote and evidence one of `spans` (a source's evidence may also be "", a quote null), so
       that constrained decoding writes article text where the brief says it copies, instead of a
@@ -230,9 +271,13 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
     - every id and reference a slug; each list at most as long as the prompt asks (`ASKED`);
     - every English text in Latin script and every Arabic one in Arabic script, the article's
       `language` first (a small model held to English before it has written the Arabic of an
-      Arabic article invents);
+      Arabic article invents), and a mention in the article's script;
     - when the article has attributed statements (`said`), at least one position (a small model
-      otherwise spends its answer on pressures).
+      otherwise spends its answer on pressures);
+    - with the `offered` candidates: a speaker's actor line, once begun, copied as the prompt gives
+      it (the model writes its name in the other language, its kind and country), and a quote is a
+      statement's passage given to that statement's speaker, or none (a small model gives a quote
+      to the wrong one of its actors).
     The checks are the same."""
     out = copy.deepcopy(schema)
     defs = out["$defs"]
@@ -241,21 +286,60 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
         defs[name]["properties"] = {lang: dict(_SCRIPT[lang]) for lang in order}
         defs[name]["required"] = list(order)
     defs["Actor"]["properties"]["id"] = defs["Source"]["properties"]["id"] = dict(_SLUG)
+    defs["Actor"]["properties"]["mention"] = dict(_SCRIPT[order[0]])  # the article's words: in its script
     for name, fields in (("Pressure", ("actors", "targets", "source_ids")), ("Position", ("source_ids",))):
         for field_name in fields:
             defs[name]["properties"][field_name]["items"] = dict(_SLUG)
     defs["Position"]["properties"]["actor"] = dict(_SLUG)
     for key, n in ASKED.items():
         out["properties"][key]["maxItems"] = n
-    if said:
-        out["properties"]["positions"]["minItems"] = 1
     if spans:
         defs["ArticleSpan"] = {"type": "string", "enum": list(spans)}
         ref = {"$ref": "#/$defs/ArticleSpan"}
         defs["Pressure"]["properties"]["evidence"] = ref
         defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
         defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
+    lines = [_speaker_line(sp, defs["Actor"], language) for sp in offered.speakers if not sp.state]
+    if lines:
+        out["properties"]["actors"]["items"] = {"anyOf": [*lines, {"$ref": "#/$defs/Actor"}]}
+    if said:
+        out["properties"]["positions"]["minItems"] = 1
+    bound = [_said(s.passage, offered.speaker_of[s.passage], defs["Position"])
+             for s in offered.statements if s.passage in offered.speaker_of]
+    if bound:
+        defs["Position"]["properties"]["quote"] = {"type": "null"}
+        out["properties"]["positions"]["items"] = {"anyOf": [*bound, {"$ref": "#/$defs/Position"}]}
     return out
+
+
+def _speaker_line(speaker: Speaker, actor: dict[str, Any], language: str) -> dict[str, Any]:
+    """An actor of the held schema that is `speaker`'s offered line: its mention, id and name in the
+    article's language as offered, the rest the model's."""
+    first, other = _in_order(language)
+    line = copy.deepcopy(actor)
+    line["properties"]["mention"] = {"type": "string", "enum": [speaker.mention]}
+    line["properties"]["id"] = {"type": "string", "enum": [speaker.id]}
+    line["properties"]["name"] = {"type": "object", "additionalProperties": False, "required": [first, other],
+                                  "properties": {first: {"type": "string", "enum": [speaker.mention]},
+                                                 other: dict(_SCRIPT[other])}}
+    return line
+
+
+def _said(passage: str, speaker: str, position: dict[str, Any]) -> dict[str, Any]:
+    """A position of the held schema that quotes a statement's `passage`, given to its `speaker`."""
+    line = copy.deepcopy(position)
+    line["properties"]["quote"] = {"type": "string", "enum": [passage]}
+    line["properties"]["actor"] = {"type": "string", "enum": [speaker]}
+    return line
+
+
+@dataclass(frozen=True)
+class Ready:
+    """What the prompt offered ready to copy, for reading the answer: the states' actors, and the
+    speakers' ids with their mentions and states (`references.resolve`)."""
+
+    actors: Sequence[Actor] = ()
+    spoken: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
 
 #: tokens a chat template adds around each message (role markers, separators), on the high side
@@ -312,11 +396,6 @@ class BriefEngine:
         used = sum(estimate_tokens(m) + TEMPLATE_TOKENS_PER_MESSAGE for m in fixed)
         return context - self.settings.llm_max_completion_tokens - used
 
-    @staticmethod
-    def _find(grounds: grounding.Grounds) -> Candidates:
-        """What the program finds in the article, offered to the model unless `candidates` is off."""
-        return Candidates(statements(grounds.attributions, MAX_STATEMENTS, MAX_TEXT), parties.states(grounds.matcher))
-
     def _fit(self, article: Article, extra: Sequence[str] = (),
              offered: Candidates = Candidates()) -> tuple[str, bool]:
         """The article's text as sent: cut at a paragraph boundary to ARTICLE_MAX_CHARS and, with
@@ -342,7 +421,7 @@ class BriefEngine:
         # reading the article's statements and checking answers is CPU work (milliseconds a brief):
         # it runs in a thread so that other chats' messages keep moving meanwhile
         grounds = grounding.Grounds(Matcher(article.text), tuple(known_outlets(article)))
-        found = await _off_loop(self._find, grounds)
+        found = await _off_loop(Candidates.find, grounds)  # offered unless `candidates` is off
         offered = found if self.candidates else Candidates()
         text, truncated = self._fit(article, offered=offered)
         if truncated:
@@ -356,13 +435,14 @@ class BriefEngine:
         schema = self.schema
         if self.spans:
             schema = held_schema(schema, article_spans(text, grounds.matcher), article.language,
-                                 said=bool(sent.statements))
+                                 sent if self.candidates else Candidates(), said=bool(sent.statements))
 
         await progress("writing")
         watch = Watch(preview) if preview is not None else None
         reply = await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch)
         answered = time.monotonic()
-        ready = [s.actor() for s in sent.states] if self.candidates else []
+        ready = Ready([*(s.actor() for s in sent.states), *(a for s in sent.speakers if (a := s.actor()) is not None)],
+                      {s.id: (s.mention, s.country) for s in sent.speakers if not s.state}) if self.candidates else Ready()
         first = await _off_loop(self._checked, reply, grounds, ready)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
@@ -507,19 +587,19 @@ class BriefEngine:
         return LLMBadOutput(grounding.describe(issues)[:300], failures=list(issues))
 
     @classmethod
-    def _checked(cls, reply: LLMReply, grounds: grounding.Grounds, offered: Sequence[Actor] = ()) -> Answer:
+    def _checked(cls, reply: LLMReply, grounds: grounding.Grounds, offered: Ready) -> Answer:
         """An answer read, checked and, when usable, settled (what the repair decision and the
-        envelope need), all at once: the work a thread does for `run`. `offered`: the actors the
-        prompt offered ready to copy."""
+        envelope need), all at once: the work a thread does for `run`. `offered`: what the prompt
+        offered ready to copy."""
         answer = cls._evaluate(reply, grounds, offered)
         if answer.usable:
             answer.settled(grounds)
         return answer
 
     @staticmethod
-    def _evaluate(reply: LLMReply, grounds: grounding.Grounds, offered: Sequence[Actor] = ()) -> Answer:
+    def _evaluate(reply: LLMReply, grounds: grounding.Grounds, offered: Ready) -> Answer:
         text = reply.text[: reply.loop_start] if reply.cut_off == "repetition" and reply.loop_start else reply.text
-        parsed = grounding.read(text, cut_off=reply.cut_off is not None, offered=offered)
+        parsed = grounding.read(text, cut_off=reply.cut_off is not None, offered=offered.actors, spoken=offered.spoken)
         if parsed.brief is None:
             return Answer(reply, parsed, parsed.issues)
         return Answer(reply, parsed, parsed.issues + parsed.remap_issues(grounding.check(parsed.brief, grounds)))

@@ -9,7 +9,7 @@ shown as verbatim and no actor or source is shown that the article does not name
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -231,13 +231,15 @@ def parse(raw: str) -> tuple[Brief | None, list[CheckIssue]]:
         return None, _issues(exc)
 
 
-def read(raw: str, *, cut_off: bool = False, offered: Sequence[Actor] = ()) -> Parsed:
+def read(raw: str, *, cut_off: bool = False, offered: Sequence[Actor] = (),
+         spoken: Mapping[str, tuple[str, str | None]] | None = None) -> Parsed:
     """Check 1: the text is JSON and fits the schema, item by item. Every valid item is kept; an
     invalid item is dropped (its references then dangle and `settle` removes them); an invalid
     optional field is set to null. Only a brief without a valid headline and summary fails.
     `cut_off`: the answer did not finish (token limit, or a loop stopped): what is complete in it
     is read, and the item it stopped in is dropped. `offered`: the actors the prompt offered ready
-    to copy (`bot.engine.parties`); one the answer refers to without defining it is added."""
+    to copy (`bot.engine.parties`); one the answer refers to without defining it is added.
+    `spoken`: the ids of the speakers offered, with their mentions and states (`references.resolve`)."""
     loaded = load(raw, cut_off)
     if loaded is None:
         return Parsed(None, [CheckIssue(path="$", kind="schema", message="the answer is not valid JSON")])
@@ -299,7 +301,7 @@ def read(raw: str, *, cut_off: bool = False, offered: Sequence[Actor] = ()) -> P
             parsed.issues.append(CheckIssue(path=key, kind="schema", message=f"at most {limit} items"))
         lists[key] = kept
 
-    references.resolve(lists, offered)
+    references.resolve(lists, offered, spoken)
     if set(head) != {"headline", "summary"}:
         return parsed
     language = data.get("language")

@@ -7,7 +7,7 @@ Both are read here, before the checks; what still does not resolve is left for t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from pydantic import BaseModel
@@ -20,13 +20,18 @@ def _ref_key(text: str) -> str:
     return " ".join(normalize(text).casefold().replace("_", " ").split())
 
 
-def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) -> None:
+def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = (),
+            spoken: Mapping[str, tuple[str, str | None]] | None = None) -> None:
     """A reference by an actor's or a source's id in another spelling, mention or name (a small
     model writes "حركة حماس" where it defined `hamas`) is read as that id, when only one item has
-    that name. A reference to an `offered` actor is read as the answer's own actor for that state
+    that name. A reference to an `offered` state is read as the answer's own actor for that state
     when it has one (`usa` for an offered `united_states`), and otherwise adds the offered actor (a
-    small model names `israel` as a target and forgets to copy its line), within the list's bound.
-    Any other undefined reference stays, for the checks to report."""
+    small model names `israel` as a target and forgets to copy its line), within the list's bound;
+    an offered speaker is added so too. A reference to an offered speaker's id (`spoken`: id → its
+    mention and the state its name says it speaks for) is read as the answer's own actor with that
+    mention; a speaker not offered as an actor is read as that state, as for an offered state (an
+    official speaks for their state; the speaker check decides whether the article says so). Any
+    other undefined reference stays, for the checks to report."""
     actors, sources = cast(list[Actor], lists["actors"]), cast(list[Source], lists["sources"])
 
     def by_name(items: Sequence[Actor | Source], names: Callable[[Any], tuple[str, ...]]) -> dict[str, str]:
@@ -56,7 +61,17 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = ()) ->
         key = _ref_key(ref)
         if key in names:
             return names[key]
+        mention, country = (spoken or {}).get(ref, ("", None))
+        if _ref_key(mention) in names:
+            return names[_ref_key(mention)]
         offer = offers.get(offer_names.get(key, ""))
+        if offer is not None and offer.kind != "state":  # a speaker named in both languages
+            if len(actors) >= LIST_LIMITS["actors"]:
+                return ref
+            actors.append(offer.model_copy())
+            defined.add(offer.id)
+            return offer.id
+        offer = offer or next((a for a in offered if country and a.kind == "state" and a.country == country), None)
         if offer is None:
             return ref
         own = states.get(offer.country or "", set())

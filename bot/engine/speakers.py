@@ -100,7 +100,11 @@ _STOP = frozenset(match_form(w) for w in (
 _GENERIC = frozenset(match_form(w) for w in (
     "movement", "group", "party", "organisation", "organization", "militia", "forces", "حركه", "حزب", "جماعه",
     "منظمه", "تنظيم", "ميليشيا", "قوات"))
-_AR_PREFIX = re.compile(r"^(?:[وف]?(?:[بلك]?ال|لل|[بلك])|[وف])(?=\w{2})")
+#: the article with what may be joined before it ("وبال", "لل"), which a word never starts with;
+#: a lone joined letter may also be the word's own first letter ("بريطانيا"), so a word is
+#: compared both with and without it (`_variants`)
+_AR_ARTICLE = re.compile(r"^[وف]?(?:[بلك]?ال|لل)(?=\w{2})")
+_AR_JOINED = re.compile(r"^(?:[وف]?[بلك]|[وف])(?=\w{2})")
 _WORDS = re.compile(r"[\w.]+")
 #: how many words on either side of a country's name a recognisable form's other words may stand
 _NEAR = 4
@@ -112,7 +116,7 @@ def _word(token: str) -> str:
     if token.endswith("'s") or token.endswith("’s"):
         token = token[:-2]
     if token and "\u0600" <= token[0] <= "\u06ff":
-        token = _AR_PREFIX.sub("", token)
+        token = _AR_ARTICLE.sub("", token)
     return token
 
 
@@ -124,14 +128,17 @@ def words(text: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=8192)
 def _variants(word: str) -> frozenset[str]:
-    """A word and its Arabic relative-adjective and plural forms, for comparing adjectives."""
-    out = {word}
-    if word.endswith("ه") and len(word) > 3:
-        out.add(word[:-1])  # مصريه → مصري
-    if word.endswith(("ون", "ين")) and len(word) > 4:
-        out.add(word[:-2])
-    if word.endswith("s") and len(word) > 4:
-        out.add(word[:-1])  # Israelis → Israeli
+    """A word and its Arabic relative-adjective and plural forms, for comparing adjectives; an
+    Arabic word also without a joined letter before it (وقطر → قطر; بريطانيا stays itself too)."""
+    out = set()
+    for w in {word, _AR_JOINED.sub("", word)} if "\u0600" <= word[:1] <= "\u06ff" else {word}:
+        out.add(w)
+        if w.endswith("ه") and len(w) > 3:
+            out.add(w[:-1])  # مصريه → مصري
+        if w.endswith(("ون", "ين")) and len(w) > 4:
+            out.add(w[:-2])
+        if w.endswith("s") and len(w) > 4:
+            out.add(w[:-1])  # Israelis → Israeli
     return frozenset(out)
 
 

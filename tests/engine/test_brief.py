@@ -611,13 +611,16 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
     assert "غزة" in " ".join(spans) and not any(s != s.strip() for s in spans)
     span = {"$ref": "#/$defs/ArticleSpan"}
     assert sent["$defs"]["Pressure"]["properties"]["evidence"] == span
-    assert sent["$defs"]["Position"]["properties"]["quote"] == {"anyOf": [span, {"type": "null"}]}
+    plain_positions = held_schema(brief_json_schema(strict=True), spans, "ar")["$defs"]["Position"]
+    assert plain_positions["properties"]["quote"] == {"anyOf": [span, {"type": "null"}]}
     assert sent["$defs"]["Source"]["properties"]["evidence"]["anyOf"][1] == {"type": "string", "enum": [""]}
     # ids are slugs, and each language's text is in its script: what a small model otherwise mixes up
     defs = sent["$defs"]
     slug = re.compile(defs["Actor"]["properties"]["id"]["pattern"])
     assert slug.match("israeli_cabinet") and not slug.match("حركة حماس") and not slug.match("Hamas")
     assert defs["Position"]["properties"]["actor"] == defs["Actor"]["properties"]["id"]
+    mention = re.compile(defs["Actor"]["properties"]["mention"]["pattern"])  # the article's script
+    assert mention.match("حركة حماس") and not mention.match("以色列") and not mention.match("Hamas")
     assert defs["Pressure"]["properties"]["targets"]["items"] == defs["Actor"]["properties"]["id"]
     for name in ("Bilingual", "Summary"):
         en, ar = (re.compile(defs[name]["properties"][lang]["pattern"]) for lang in ("en", "ar"))
@@ -631,8 +634,21 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
         assert list(english["properties"]) == english["required"] == ["en", "ar"]
     # each list as long as the prompt asks for, so that a model that repeats an item moves on
     assert {k: sent["properties"][k]["maxItems"] for k in ASKED} == ASKED
-    # an article that attributes statements gets at least one position written
-    assert sent["properties"]["positions"]["minItems"] == 1
+    # an article that attributes statements gets at least one position written, whose quote is one
+    # of the statements the prompt offers, given to its speaker, or none
+    positions = sent["properties"]["positions"]
+    assert positions["minItems"] == 1 and sent["$defs"]["Position"]["properties"]["quote"] == {"type": "null"}
+    bound = {(p["properties"]["quote"]["enum"][0], p["properties"]["actor"]["enum"][0])
+             for p in positions["items"]["anyOf"][:-1]}
+    assert ("الباب لم يُغلق بعد أمام إمكانية التوصل إلى اتفاق، رغم معارضة بعض الوزراء في الكابينيت",
+            "israel_official") in bound
+    assert ("إدارة ترامب ستقدم خلال الأسابيع المقبلة مقترحًا لإنهاء الحرب", "israel_minister") in bound
+    # a speaker's actor line, once begun, is copied: the model writes its English name, kind and country
+    dermer = next(a for a in sent["properties"]["actors"]["items"]["anyOf"]
+                  if a.get("properties", {}).get("id", {}).get("enum") == ["israel_minister"])
+    assert dermer["properties"]["mention"]["enum"] == ["وزير الشؤون الاستراتيجية الإسرائيلي، رون ديرمر"]
+    assert list(dermer["properties"]["name"]["properties"]) == ["ar", "en"]
+    assert dermer["properties"]["name"]["properties"]["en"] == defs["Bilingual"]["properties"]["en"]
     assert "minItems" not in held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["positions"]
     assert all(f"up to {n}" in prompts.system_prompt() for n in ASKED.values())
     # `newsbot schema` is untouched: only what json_schema mode sends is held to the spans
