@@ -29,6 +29,9 @@ EXIT_CODES: list[tuple[type[NewsbotError], int]] = [
 
 #: what a process killed by SIGPIPE reports; `newsbot ... | head` ends like `cat ... | head`
 EXIT_BROKEN_PIPE = 141
+#: `summarize` printed a brief in which nothing could be verified: a script must not take it for a
+#: checked one, and the brief's own warning is only text (in --json, a field)
+EXIT_UNVERIFIED = 7
 
 
 def _settings(env_file: str | None = None) -> Settings:
@@ -67,11 +70,17 @@ async def _read(source: str, settings: Settings) -> Article:
 
 
 async def _store(settings: Settings) -> Any:
-    """The bot's store (DATABASE_URL, else DATA_DIR), for its brief cache; None when it cannot be
-    opened (a read-only place, a database down): the brief is then made without the cache, as it
-    would be anyway."""
+    """The bot's store (DATABASE_URL, else DATA_DIR), for its brief cache; None when there is none
+    yet or it cannot be opened (a read-only place, a database down): the brief is then made without
+    the cache, as it would be anyway."""
     from bot.store import open_store
 
+    file = settings.sqlite_file
+    if file is not None and not file.is_file():
+        # a brief needs no store: one the bot made serves as the cache, but none is made here, where
+        # it would leave a ./data folder behind wherever `newsbot summarize` was run
+        logging.getLogger(__name__).info("no brief cache: no store at %s", file)
+        return None
     try:
         store = open_store(settings)
         await store.open()
@@ -114,6 +123,12 @@ async def cmd_summarize(args: argparse.Namespace) -> int:
             print(rich.html)
     else:
         print(render_text(env, args.lang))
+    g = env.checks.grounding
+    if g.spans_verified == 0:
+        why = f"none of its {g.spans_checked} quotes and evidence found" if g.spans_checked else \
+            "it has no quote or evidence to check"
+        print(f"newsbot: nothing in this brief could be verified against the article ({why})", file=sys.stderr)
+        return EXIT_UNVERIFIED
     return 0
 
 
@@ -179,6 +194,8 @@ EXIT_CODES_HELP = """exit codes:
   5   the language model: unreachable, refused, cut off, unusable answer
   6   a file that cannot be read: unsupported type, larger than MAX_DOCUMENT_BYTES (stdin too), damaged or
       encrypted PDF, DOCX zip bomb, image over MAX_IMAGE_PIXELS, no text found (OCR included)
+  7   summarize: the brief is printed, but nothing in it could be verified against the article (none of
+      its quotes and evidence found, or none to check)
   130 interrupted (Ctrl-C)
   141 output cut short by the reader (`newsbot ... | head`)
 
@@ -190,6 +207,10 @@ SUMMARIZE_HELP = """input is one of:
               read by Tesseract OCR, Arabic and English)
   -           standard input, decoded like a file
   a link      http(s)://..., www.... or t.me/<channel>/<id>, fetched safely (public addresses only)
+
+A brief is reused from the bot's store (DATABASE_URL, else the SQLite file in DATA_DIR) and saved
+there when that store exists; summarize never creates one. A brief in which nothing could be
+verified against the article is printed, and the exit code is 7 (newsbot --help lists them all).
 
 examples:
   newsbot summarize article.ar.txt
@@ -272,8 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=["ar", "en", "both"], default="both",
                    help="language of the readable brief (default: both); --json always has both")
     s.add_argument("--no-cache", action="store_true",
-                   help="ask the model even when the store in DATA_DIR has a brief of the same text or link "
-                        "by the same model and prompts")
+                   help="ask the model even when the bot's store has a brief of the same text or link by the "
+                        "same model and prompts")
     s.set_defaults(func=cmd_summarize)
 
     e = sub.add_parser("extract", help="show what the bot reads from a URL or file",

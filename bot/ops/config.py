@@ -132,6 +132,15 @@ class Settings(BaseSettings):
         return self.database_path or self.data_dir / "newsbot.sqlite3"
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The store's SQLite file as `open_store` picks it (DATABASE_URL sqlite:///path, else
+        `db_path`), or None when DATABASE_URL names PostgreSQL."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        if url.startswith(("postgresql://", "postgres://")):
+            return None
+        return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else self.db_path
+
+    @property
     def telegram_file_base_url(self) -> str:
         """Where files are downloaded from: https://api.telegram.org/file/bot for the default API."""
         base = self.telegram_api_base_url.rstrip("/")

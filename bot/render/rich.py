@@ -3,9 +3,9 @@
 One message holds the brief in the chat's language view: headline and summary; who pressures whom
 as a table; positions as block quotations credited "actor · source" under their stance; sources by
 kind; then a collapsed "In the article" section with the article's paragraphs that hold a checked
-span, each span marked and anchored, so every verified quote and evidence in the brief links to its
-place. Unverified evidence is never marked and never shown as a quotation. A short footer says what
-was checked.
+span, each span marked (with both quotation marks of a pair or neither) and anchored, so every
+verified quote and evidence in the brief links to its place. Unverified evidence is never marked and
+never shown as a quotation. A short footer says what was checked.
 
 The message never exceeds Telegram's limits (bot/render/rich_limits.py): when it would, the article
 section keeps the text around each span and then fewer paragraphs, and says so; the brief itself is
@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.engine.passages import highlight
 from bot.engine.preview import Preview
 from bot.engine.schema import BriefEnvelope, Passage
 from bot.render.classic import EVENTS, FSI, LABELS, PDI, RLM, SOURCE_KINDS, View, _dropped_note, _Fmt, _langs
@@ -249,7 +250,8 @@ def _cut_right(text: str, at: int) -> int:
 def _paragraph(passage: Passage, spans: list[_Span], window: int | None) -> tuple[str, bool]:
     """One passage with its spans marked; `window`: keep only that much text around each span."""
     text, base = passage.text, passage.start
-    marks = [(max(0, s - base), min(len(text), e - base), names) for s, e, names in _merge(spans)]
+    marks = _merge([_Span(s.name, *highlight(text, max(0, s.start - base), min(len(text), s.end - base)))
+                    for s in spans])
     keep: list[tuple[int, int]] = []
     if window is None:
         keep = [(0, len(text))]

@@ -412,7 +412,7 @@ def test_cli_warns_and_the_json_carries_the_ratio(llm_server: FakeLLM, tmp_path:
                               capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
 
     text, js = newsbot("--lang", "en"), newsbot("--json")
-    assert text.returncode == 0 and js.returncode == 0, text.stderr + js.stderr
+    assert text.returncode == 7 and js.returncode == 7, text.stderr + js.stderr  # nothing verified
     assert text.stdout.startswith("⚠️ Caution: only 0 of 5 quotes and evidence spans were found")
     assert "0 of 5 spans verified" in text.stdout
     grounding = json.loads(js.stdout)["checks"]["grounding"]

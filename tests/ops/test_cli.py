@@ -60,7 +60,7 @@ def test_summarize_json_from_stdin(llm_env: dict[str, str], tmp_path: Path) -> N
 
 def test_summarize_html_file(llm_env: dict[str, str], llm_server: FakeLLM, tmp_path: Path) -> None:
     r = newsbot("summarize", str(TESTDATA / "html" / "html__arabic_article.html"), "--json", env=llm_env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 7, r.stderr  # the loopback model briefs the example article: none of it is in this page
     assert json.loads(r.stdout)["article"]["title"] == "معارضون يسيطرون على مخازن للصواريخ بريف دمشق"
     assert "أكدت جهات سورية معارضة" in llm_server.requests[0]["messages"][1]["content"]
     assert "<div" not in llm_server.requests[0]["messages"][1]["content"]
@@ -166,7 +166,7 @@ def test_check_passes_with_everything_in_place(llm_env: dict[str, str], tmp_path
 def test_summarize_url(llm_env: dict[str, str], llm_server: FakeLLM, web: FakeWeb, tmp_path: Path) -> None:
     url = web.url("/page/bbc.com.52241221.html")
     r = newsbot("summarize", url, "--json", env={**llm_env, "FETCH_ALLOW_PRIVATE_ADDRESSES": "true"}, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 7, r.stderr  # the loopback model briefs the example article: none of it is in this page
     out = json.loads(r.stdout)
     assert out["article"]["url"] == url and out["article"]["status"] == "full"
     assert "New York" in llm_server.requests[0]["messages"][1]["content"]
@@ -269,17 +269,60 @@ def test_run_reads_its_env_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "no such env file" in capsys.readouterr().err
 
 
-def test_summarize_uses_the_brief_cache_in_data_dir(llm_env: dict[str, str], llm_server: FakeLLM,
-                                                    tmp_path: Path) -> None:
-    first = newsbot("summarize", str(EXAMPLE_ARTICLE), "--json", env=llm_env, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr and llm_server.calls == 1
+def test_summarize_makes_no_store_and_uses_the_one_the_bot_made(llm_env: dict[str, str], llm_server: FakeLLM,
+                                                                tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    env = {k: v for k, v in llm_env.items() if k != "DATA_DIR"}  # the default DATA_DIR: ./data
+    for _ in range(2):
+        r = newsbot("summarize", str(EXAMPLE_ARTICLE), env=env, cwd=here)
+        assert r.returncode == 0, r.stderr
+    assert list(here.iterdir()) == [] and llm_server.calls == 2  # no folder left behind, and no cache
+    # a command that needs the store makes it, as `newsbot run` does
+    newsbot("check", env=env, cwd=here)
+    assert (here / "data" / "newsbot.sqlite3").is_file()
+    calls = llm_server.calls
+    first = newsbot("summarize", str(EXAMPLE_ARTICLE), "--json", env=env, cwd=here)
+    assert first.returncode == 0, first.stderr
+    assert llm_server.calls == calls + 1
     # the same text again, from stdin this time: the store answers, no model call
-    again = newsbot("summarize", "-", "--json", env=llm_env, stdin=EXAMPLE_ARTICLE.read_text(), cwd=tmp_path)
+    again = newsbot("summarize", "-", "--json", env=env, stdin=EXAMPLE_ARTICLE.read_text(), cwd=here)
     assert again.returncode == 0, again.stderr
-    assert llm_server.calls == 1 and json.loads(again.stdout)["brief"] == json.loads(first.stdout)["brief"]
-    assert (tmp_path / "data" / "newsbot.sqlite3").exists()
-    fresh = newsbot("summarize", str(EXAMPLE_ARTICLE), "--no-cache", env=llm_env, cwd=tmp_path)
-    assert fresh.returncode == 0 and llm_server.calls == 2
+    assert llm_server.calls == calls + 1 and json.loads(again.stdout)["brief"] == json.loads(first.stdout)["brief"]
+    fresh = newsbot("summarize", str(EXAMPLE_ARTICLE), "--no-cache", env=env, cwd=here)
+    assert fresh.returncode == 0 and llm_server.calls == calls + 2
+
+
+@pytest.mark.parametrize(("unfound", "why"), [(True, "none of its 12 quotes and evidence found"),
+                                               (False, "it has no quote or evidence to check")])
+def test_a_brief_with_nothing_verified_is_printed_and_exits_7(llm_env: dict[str, str], llm_server: FakeLLM,
+                                                             tmp_path: Path, unfound: bool, why: str) -> None:
+    from tests.conftest import example_brief
+
+    data = example_brief()
+    if unfound:  # every quote and evidence rewritten: none of them is the article's
+        for item in (*data["pressures"], *data["sources"]):
+            item["evidence"] = "كلام لم يرد في المقال على الإطلاق"
+        for p in data["positions"]:
+            p["quote"] = p["quote"] and "اقتباس لم يرد في المقال على الإطلاق"
+    else:
+        data["pressures"], data["positions"], data["sources"] = [], [], []
+    llm_server.default = lambda payload: completion(json.dumps(data, ensure_ascii=False))
+    for args in ([], ["--json"]):
+        r = newsbot("summarize", str(EXAMPLE_ARTICLE), "--no-cache", *args, env=llm_env, cwd=tmp_path)
+        assert r.returncode == 7, r.stderr
+        assert r.stderr == f"newsbot: nothing in this brief could be verified against the article ({why})\n"
+        if args:
+            assert json.loads(r.stdout)["checks"]["grounding"]["spans_verified"] == 0
+        else:
+            assert "Caution" in r.stdout and "US, Qatar and Egypt press Israel and Hamas" in r.stdout
+    # a brief with some of it verified exits 0: its warning says how much
+    data = example_brief()
+    for item in (*data["pressures"], *data["sources"]):
+        item["evidence"] = "كلام لم يرد في المقال على الإطلاق"
+    llm_server.default = lambda payload: completion(json.dumps(data, ensure_ascii=False))
+    r = newsbot("summarize", str(EXAMPLE_ARTICLE), "--no-cache", env=llm_env, cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == "" and "only 3 of 12" in r.stdout
 
 
 def test_summarize_holds_every_input_to_the_minimum_length(llm_env: dict[str, str], llm_server: FakeLLM,

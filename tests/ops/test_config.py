@@ -48,3 +48,21 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLM_RESPONSE_FORMAT", "xml")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+
+async def test_sqlite_file_is_the_file_the_store_opens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`newsbot summarize` asks whether this file exists before it opens the store: they must agree."""
+    from bot.store import open_store
+    from bot.store.sqlite import SQLiteStore
+
+    for key in ("DATA_DIR", "DATABASE_PATH", "DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    for given in ({"data_dir": tmp_path / "a"}, {"database_path": tmp_path / "b.sqlite3"},
+                  {"database_url": f"sqlite:///{tmp_path / 'c.sqlite3'}"}):
+        settings = Settings(_env_file=None, **given)  # type: ignore[call-arg, arg-type]
+        store = open_store(settings)
+        assert isinstance(store, SQLiteStore) and store.path == settings.sqlite_file
+        await store.close()
+    postgres = Settings(_env_file=None, database_url="postgresql://u:p@localhost/db")  # type: ignore[call-arg]
+    assert postgres.sqlite_file is None

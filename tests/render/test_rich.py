@@ -15,7 +15,7 @@ from bot.engine.schema import Passage
 from bot.reading.reader import read_file
 from bot.render.rich import render_draft, render_rich
 from tests.conftest import EXAMPLE_ARTICLE, example_brief
-from tests.fakes.briefs import envelope
+from tests.fakes.briefs import STORIES, brief_for, envelope
 from tests.fakes.rich_html import RichHTMLError, check
 
 ARTICLE = EXAMPLE_ARTICLE.read_text(encoding="utf-8")
@@ -105,6 +105,58 @@ def test_a_huge_article_section_is_cut_around_the_spans_never_the_brief() -> Non
         if p.quote_check and p.quote_check.verified:
             assert f"<mark>{p.quote}</mark>" in msg.html
             assert f'href="#q{i}"' in msg.html
+
+
+def _marked(html_text: str) -> list[str]:
+    """Each highlight of "In the article" in [], with the character either side ("\n" at a paragraph's ends)."""
+    article = re.sub(r'<a name="[^"]+"></a>', "", html_text.split("<details>", 1)[1])
+    article = article.replace("<p>", "\n").replace("</p>", "\n")
+    return [f"{m[0]}[{m[1]}]{m[2]}" for m in re.findall(r"(.)<mark>(.*?)</mark>(.)", article, re.S)]
+
+
+SUDAN_CURLY = STORIES["sudan"]["article"].replace('"Access must be granted now," a UN envoy said.',
+                                                   "A UN envoy said the corridors must open “now, not next week.”")
+
+
+@pytest.mark.parametrize(("story", "article", "quote", "shown"), [
+    # a quotation around the span stays outside the highlight: «», "", “”
+    ("gaza", None, "الوقت ينفد أمام الجميع", "«[الوقت ينفد أمام الجميع]»"),
+    ("sudan", None, "Access must be granted now", '"[Access must be granted now],'),
+    # one that opens in the span and closes right after it is in it whole, punctuation included
+    ("gaza", None, "وقال مسؤول مصري إن «الوقت ينفد أمام الجميع",
+     " [وقال مسؤول مصري إن «الوقت ينفد أمام الجميع»]."),
+    ("sudan", SUDAN_CURLY, "the corridors must open “now, not next week",
+     " [the corridors must open “now, not next week.”] "),
+    ("sudan", None, 'aid corridors in Darfur. "Access must be granted now',
+     ' [aid corridors in Darfur. "Access must be granted now,"] '),
+    # and one the span closes, from its opening mark
+    ("sudan", None, 'Access must be granted now," a UN envoy said',
+     ' ["Access must be granted now," a UN envoy said].'),
+    # a quotation that goes on past the span: its unchecked words are never highlighted
+    ("gaza", None, "وقال مسؤول مصري إن «الوقت ينفد أمام", " [وقال مسؤول مصري إن «الوقت ينفد أمام] "),
+], ids=["guillemets-around", "straight-around", "guillemets-closed-after", "curly-closed-after-a-stop",
+        "straight-closed-after", "straight-opened-before", "quotation-going-on"])
+def test_a_highlight_holds_both_quotation_marks_of_a_pair_or_neither(story: str, article: str | None, quote: str,
+                                                                     shown: str) -> None:
+    data = brief_for(story)
+    data["positions"][0]["quote"] = quote
+    env = envelope(data, article or STORIES[story]["article"])
+    assert env.brief.positions[0].quote_check.verified  # type: ignore[union-attr]
+    for view in VIEWS:
+        msg = render_rich(env, view)  # type: ignore[arg-type]
+        assert msg is not None
+        check(msg.html)
+        assert shown in _marked(msg.html)
+
+
+def test_the_example_article_highlights_a_quoted_name_whole() -> None:
+    """The Arabic example writes “كان 11” inside a source's evidence and “…” around its quotes."""
+    marked = _marked(render_rich(envelope(example_brief()), "en").html)  # type: ignore[union-attr]
+    assert "\n[وأفادت هيئة البث الإسرائيلية “كان 11”] " in marked
+    assert "“[الباب لم يُغلق بعد أمام إمكانية التوصل إلى اتفاق، رغم معارضة بعض الوزراء في الكابينيت]”" in marked
+    for m in marked:
+        inside = m[m.index("[") + 1:m.rindex("]")]
+        assert inside.count("“") == inside.count("”"), m
 
 
 def test_a_draft_shows_the_items_written_so_far_unchecked_and_within_limits() -> None:
