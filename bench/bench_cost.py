@@ -18,13 +18,11 @@ from common import ARTICLE, TESTDATA
 
 from bot.engine import prompts
 from bot.engine.article import fit, from_text
-from bot.engine.attribution import statements
-from bot.engine.brief import MAX_STATEMENTS, BriefEngine, Candidates, user_message
+from bot.engine.brief import BriefEngine, user_message
+from bot.engine.candidates import Candidates
 from bot.engine.grounding import Grounds
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import Matcher
-from bot.engine.parties import states
-from bot.engine.schema import MAX_TEXT
 from bot.ops.config import Settings
 from bot.reading.extract import decode, extract_html
 from tests.conftest import example_brief
@@ -67,9 +65,8 @@ async def main() -> None:
             print(f"{name:<26}{len(text):>7}{u.prompt_tokens:>9}{u.completion_tokens:>11}{static:>13.0%}")
         else:
             sent, truncated = fit(article.text, settings.article_max_chars)
-            # the candidates the engine sends with the article (bot/engine/brief.py)
-            matcher = Matcher(article.text)
-            offered = Candidates(statements(Grounds(matcher).attributions, MAX_STATEMENTS, MAX_TEXT), states(matcher))
+            # the candidates the engine sends with the article (bot/engine/candidates.py)
+            offered = Candidates.find(Grounds(Matcher(article.text)))
             prompt = estimate(system) + estimate(user_message(article, sent, truncated, offered))
             share = estimate(system) / prompt
             print(f"{name:<26}{len(text):>7}{'~' + str(prompt):>9}{'~' + str(completion_est):>11}{share:>13.0%}")

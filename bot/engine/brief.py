@@ -11,28 +11,23 @@ It knows nothing of Telegram or HTTP fetching; callers hand it an `Article` and 
 from __future__ import annotations
 
 import asyncio
-import copy
 import functools
-import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from bot.engine import grounding, parties, passages, prompts
+from bot.engine import grounding, passages, prompts
 from bot.engine.article import Article, estimate_tokens, fit_tokens
-from bot.engine.attribution import Statement, statements
+from bot.engine.candidates import Candidates, candidates_block, fence
+from bot.engine.held import article_spans, held_schema
 from bot.engine.llm import LLMClient, LLMReply
 from bot.engine.normalize import Matcher
-from bot.engine.parties import NamedState, Speaker
 from bot.engine.preview import Previewer, Watch
 from bot.engine.schema import (
-    ASKED,
-    MAX_TEXT,
     Actor,
     BriefEnvelope,
     CheckIssue,
@@ -63,123 +58,12 @@ async def _off_loop(fn: Callable[..., _T], *args: Any) -> _T:
     return await asyncio.get_running_loop().run_in_executor(_CHECKS, functools.partial(fn, *args))
 
 
-#: Any spelling of the tags that fence untrusted text: <article>, </ARTICLE >, <article_metadata
-#: x="">, fullwidth ＜／ａｒｔｉｃｌｅ＞. Nothing inside the fence can close it or open another.
-_FENCE_TAG = re.compile(r"<\s*/?\s*article(?:_metadata|_statements|_parties)?\b[^>]*>?", re.IGNORECASE)
-# fullwidth and small forms look like ASCII to a model: match on their ASCII twins (same length)
-_ASCII_TWINS = {0xFF01 + i: 0x21 + i for i in range(94)} | {0xFE64: ord("<"), 0xFE65: ord(">")}
 _META_CAP = 300
-
-
-def fence(text: str) -> str:
-    """`text` with every fence tag removed, so it can sit between the fences."""
-    while True:
-        twins = text.translate(_ASCII_TWINS)
-        cuts = [m.span() for m in _FENCE_TAG.finditer(twins)]
-        if not cuts:
-            return text
-        for start, end in reversed(cuts):
-            text = text[:start] + text[end:]  # "<arti<article>cle>" is a tag once the inner one goes
-
 
 def known_outlets(article: Article) -> list[str]:
     """Publishers known from metadata, not from the article's text: a fetched page's site name,
     a forwarded post's channel. A source named so is verified as `found_in: metadata`."""
     return [o for o in dict.fromkeys((article.outlet, article.publisher_hint)) if o and o.strip()]
-
-
-#: at most this many attributed statements are offered to the model as candidates
-MAX_STATEMENTS = 20
-
-
-@dataclass(frozen=True)
-class Candidates:
-    """What the program finds in the article before the model is asked, offered to it in the
-    prompt: the attributed statements (`bot.engine.attribution`), the states it names and the
-    speakers of those statements (`bot.engine.parties`). A model, above all a small one, picks from
-    them; the checks are the same."""
-
-    statements: Sequence[Statement] = ()
-    states: Sequence[NamedState] = ()
-    speakers: Sequence[Speaker] = ()
-
-    @classmethod
-    def find(cls, grounds: grounding.Grounds) -> Candidates:
-        """What the program finds in the article behind `grounds`."""
-        found = statements(grounds.attributions, MAX_STATEMENTS, MAX_TEXT)
-        named = parties.states(grounds.matcher)
-        return cls(found, named, parties.speakers(found, named))
-
-    def within(self, chars: int) -> Candidates:
-        """Those found in the article's first `chars` characters: the part the model is sent (a
-        speaker keeps its id, whatever part of the article is sent)."""
-        found = [s for s in self.statements if s.start + len(s.passage) <= chars]
-        named = [n for s in self.states if (n := s.within(chars)) is not None]
-        kept = {s.passage for s in found}
-        ids = {s.id for s in named}
-        speakers = [replace(sp, passages=tuple(p for p in sp.passages if p in kept)) for sp in self.speakers
-                    if any(p in kept for p in sp.passages) and (not sp.state or sp.id in ids)]
-        return Candidates(found, named, speakers)
-
-    @functools.cached_property
-    def speaker_of(self) -> dict[str, str]:
-        """The id of each statement's speaker, by its passage."""
-        return {p: s.id for s in self.speakers for p in s.passages}
-
-
-def statements_block(offered: Candidates) -> str:
-    """The article's attributed statements as numbered candidates, fenced like the article: the id
-    of its speaker's actor line when it has one, who the article says speaks, the verb, and the
-    passage in the article's words."""
-    if not offered.statements:
-        return ""
-    lines = []
-    for n, s in enumerate(offered.statements, 1):
-        actor = f"[{offered.speaker_of[s.passage]}] " if s.passage in offered.speaker_of else ""
-        lines.append(f'{n}. {actor}{" ".join(fence(s.speaker).split())} ({fence(s.verb)}): '
-                     f'"{" ".join(fence(s.passage).split())}"')
-    return "<article_statements>\n" + "\n".join(lines) + "\n</article_statements>"
-
-
-def _in_order(language: str) -> tuple[str, str]:
-    """The two languages of a brief, the article's first: the order the held schema writes them."""
-    return ("ar", "en") if language == "ar" else ("en", "ar")
-
-
-def _article_language(language: str) -> str:
-    """The language of the brief a speaker's name is written in: the article's when it is one of them."""
-    return "ar" if language == "ar" else "en"
-
-
-def parties_block(offered: Candidates, language: str = "en") -> str:
-    """The states the article names, each written as an actor of the brief, ready to copy (its
-    names in the order the held schema writes them), then the speakers of its statements: ready
-    too when the program can name them in English from their state and role, else with their name
-    in the article's language only (the model adds the other, the kind and the country)."""
-    lines = []
-    for s in offered.states:
-        names = {"en": s.en, "ar": s.ar}
-        actor = {"mention": fence(s.mention), "id": s.id, "name": {k: names[k] for k in _in_order(language)},
-                 "kind": "state", "country": s.iso}
-        lines.append(json.dumps(actor, ensure_ascii=False))
-    for sp in offered.speakers:
-        if sp.state:
-            continue
-        line: dict[str, Any] = {"mention": fence(sp.mention), "id": sp.id}
-        if (actor := sp.actor()) is not None:  # a name in English made of its state and role
-            names = {"en": actor.name.en, "ar": fence(actor.name.ar)}
-            line |= {"name": {k: names[k] for k in _in_order(language)}, "kind": actor.kind, "country": actor.country}
-        else:
-            line["name"] = {_article_language(language): fence(sp.mention)}
-        lines.append(json.dumps(line, ensure_ascii=False))
-    if not lines:
-        return ""
-    return "<article_parties>\n" + "\n".join(lines) + "\n</article_parties>"
-
-
-def candidates_block(offered: Candidates, language: str = "en") -> str:
-    blocks = (parties_block(offered, language), statements_block(offered))
-    return "\n\n".join(b for b in blocks if b)
 
 
 def user_message(article: Article, text: str, truncated: bool, offered: Candidates = Candidates()) -> str:
@@ -206,131 +90,6 @@ def user_message(article: Article, text: str, truncated: bool, offered: Candidat
         parts.append("Note: the article was cut to fit; brief only the text inside <article>.")
     parts.append(f"<article>\n{fence(text)}\n</article>")
     return "\n\n".join(parts)
-
-
-# --- spans the article offers ------------------------------------------------------------------
-#: where a sentence ends (also run together: "diplomats.Nikolai"), and where a clause of it ends
-_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s*|\s*\n+\s*")
-_CLAUSE_END = re.compile(r"\s*[,،;؛:]\s+|\s*[“”\"«»]\s*|\s+(?=و\w{3,})")  # a comma, a quotation, an Arabic "and ..."
-_EDGES = " \t\"'“”‘’«»()[]-–—.,،;؛:!?؟…"
-#: a span offered as evidence or a quote has at least this many words (one clause: "X said Y")
-SPAN_MIN_WORDS = 3
-#: at most this many spans of at most this many characters in all: the schema stays a small
-#: grammar, and within what OpenAI's strict mode takes for one enum; beyond it, clauses are left
-#: out, then every span (the model writes its spans freely and the checks judge them as ever)
-SPAN_MAX_COUNT = 400
-SPAN_MAX_CHARS = 14000
-
-
-def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
-    """The article's sentences and their clauses, as the article writes them, each of which passes
-    the verbatim check (`Matcher.find`): what a quote or evidence may be, in the schema sent in
-    `json_schema` mode. Sentences first, then clauses; [] when there are too many to offer."""
-    matcher = matcher or Matcher(text)
-    sentences: list[str] = []
-    clauses: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        sentences.append(sentence)
-        parts = _CLAUSE_END.split(sentence)
-        if len(parts) > 1:
-            clauses += parts
-    for group in ([*sentences, *clauses], sentences):
-        spans: dict[str, None] = {}
-        for piece in group:
-            piece = piece.strip(_EDGES)
-            if (len(piece.split()) >= SPAN_MIN_WORDS and len(piece) <= MAX_TEXT and "…" not in piece
-                    and "..." not in piece and matcher.find(piece) is not None):
-                spans.setdefault(piece)
-        if len(spans) <= SPAN_MAX_COUNT and sum(map(len, spans)) <= SPAN_MAX_CHARS:
-            return list(spans)
-    return []
-
-
-#: what the held schema makes of ids and of each language's texts (regular expressions that
-#: llama.cpp's grammars and OpenAI's strict mode both take): a small model otherwise writes an
-#: Arabic name as an id, or Arabic where English belongs. The scripts are spelt out rather than
-#: excluded, since a model kept from one script wanders into another (Chinese, Cyrillic). The
-#: quotation mark and the backslash are left out: a grammar writes a pattern's characters unescaped,
-#: and a bare quotation mark lets a text run on over the next keys.
-_SLUG = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
-# no-break space, Latin-1's signs (° £ « »), dashes, curly quotes, …, currency signs (€)
-_SIGNS = "\u00a0-\u00bf\u2010-\u2027\u20a0-\u20bf"
-_LETTERS = {"en": "!#-\\[\\]-~\u00c0-\u024f\u02b0-\u02ff\u1e00-\u1eff",  # ASCII and accented Latin
-            "ar": "\u0600-\u06ff\u0750-\u077f!#-@"}  # Arabic, and ASCII's digits and punctuation, no letter
-#: a text starts with a character that is not a space (a blank text fails the schema), then any
-_SCRIPT = {lang: {"type": "string", "pattern": f"^[{chars}{_SIGNS}][ {chars}{_SIGNS}]*$"}
-           for lang, chars in _LETTERS.items()}
-
-
-def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "en",
-                offered: Candidates = Candidates(), *, said: bool = False) -> dict[str, Any]:
-    """`schema` as LLM_SPANS_IN_SCHEMA sends it, holding a model to the article:
-    - every quote and evidence one of `spans` (a source's evidence may also be "", a quote null), so
-      that constrained decoding writes article text where the brief says it copies, instead of a
-      small model's near-copy (without spans, quotes and evidence are free);
-    - every id and reference a slug; each list at most as long as the prompt asks (`ASKED`);
-    - every English text in Latin script and every Arabic one in Arabic script, the article's
-      `language` first (a small model held to English before it has written the Arabic of an
-      Arabic article invents), and a mention in the article's script;
-    - when the article has attributed statements (`said`), at least one position (a small model
-      otherwise spends its answer on pressures);
-    - with the `offered` candidates: a speaker's actor line, once begun, copied as the prompt gives
-      it (the model writes its name in the other language, its kind and country), and a quote is a
-      statement's passage given to that statement's speaker, or none (a small model gives a quote
-      to the wrong one of its actors).
-    The checks are the same."""
-    out = copy.deepcopy(schema)
-    defs = out["$defs"]
-    order = _in_order(language)
-    for name in ("Bilingual", "Summary"):
-        defs[name]["properties"] = {lang: dict(_SCRIPT[lang]) for lang in order}
-        defs[name]["required"] = list(order)
-    defs["Actor"]["properties"]["id"] = defs["Source"]["properties"]["id"] = dict(_SLUG)
-    defs["Actor"]["properties"]["mention"] = dict(_SCRIPT[order[0]])  # the article's words: in its script
-    for name, fields in (("Pressure", ("actors", "targets", "source_ids")), ("Position", ("source_ids",))):
-        for field_name in fields:
-            defs[name]["properties"][field_name]["items"] = dict(_SLUG)
-    defs["Position"]["properties"]["actor"] = dict(_SLUG)
-    for key, n in ASKED.items():
-        out["properties"][key]["maxItems"] = n
-    if spans:
-        defs["ArticleSpan"] = {"type": "string", "enum": list(spans)}
-        ref = {"$ref": "#/$defs/ArticleSpan"}
-        defs["Pressure"]["properties"]["evidence"] = ref
-        defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
-        defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
-    lines = [_speaker_line(sp, defs["Actor"], language) for sp in offered.speakers if not sp.state]
-    if lines:
-        out["properties"]["actors"]["items"] = {"anyOf": [*lines, {"$ref": "#/$defs/Actor"}]}
-    if said:
-        out["properties"]["positions"]["minItems"] = 1
-    bound = [_said(s.passage, offered.speaker_of[s.passage], defs["Position"])
-             for s in offered.statements if s.passage in offered.speaker_of]
-    if bound:
-        defs["Position"]["properties"]["quote"] = {"type": "null"}
-        out["properties"]["positions"]["items"] = {"anyOf": [*bound, {"$ref": "#/$defs/Position"}]}
-    return out
-
-
-def _speaker_line(speaker: Speaker, actor: dict[str, Any], language: str) -> dict[str, Any]:
-    """An actor of the held schema that is `speaker`'s offered line: its mention, id and name in the
-    article's language as offered, the rest the model's."""
-    first, other = _in_order(language)
-    line = copy.deepcopy(actor)
-    line["properties"]["mention"] = {"type": "string", "enum": [speaker.mention]}
-    line["properties"]["id"] = {"type": "string", "enum": [speaker.id]}
-    line["properties"]["name"] = {"type": "object", "additionalProperties": False, "required": [first, other],
-                                  "properties": {first: {"type": "string", "enum": [speaker.mention]},
-                                                 other: dict(_SCRIPT[other])}}
-    return line
-
-
-def _said(passage: str, speaker: str, position: dict[str, Any]) -> dict[str, Any]:
-    """A position of the held schema that quotes a statement's `passage`, given to its `speaker`."""
-    line = copy.deepcopy(position)
-    line["properties"]["quote"] = {"type": "string", "enum": [passage]}
-    line["properties"]["actor"] = {"type": "string", "enum": [speaker]}
-    return line
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,8 @@ _HONORIFICS = {"mr", "mrs", "ms", "dr", "lord", "lady", "sir"}
 #: what an Arabic speaker phrase calls its speaker, in English, the first found, and the kind of
 #: party that is: its id and English name are that, after its state ("israel_official", "Israel
 #: official"), so that a model has its English name and the brief can add it when the model does not
-_ROLES = (("متحدث", "spokesperson", "person"), ("وزير الخارجيه", "foreign minister", "person"), ("وزاره الخارجيه", "foreign ministry", "government"),
+_ROLES = (("متحدث", "spokesperson", "person"), ("وزير الخارجيه", "foreign minister", "person"),
+          ("وزاره الخارجيه", "foreign ministry", "government"),
           ("وزاره الدفاع", "defence ministry", "government"), ("رئيس الوزراء", "prime minister", "person"),
           ("نائب وزير", "deputy minister", "person"), ("وزير", "minister", "person"),
           ("وزاره", "ministry", "government"), ("سفير", "ambassador", "person"), ("سفيره", "ambassador", "person"),
@@ -162,7 +163,7 @@ def _country(name: str) -> str | None:
 def _role(name: str) -> tuple[str, str, str]:
     """For a name in Arabic: its id, its English name and its kind, from its state and its role
     ("qatar_foreign_minister", "Qatar foreign minister", "person"); ("", "", "person") when its
-    name says neither."""
+    name gives no role (a state alone is no name for someone who speaks)."""
     said = words(name)
     found = [(en, kind) for ar, en, kind in _ROLES if _has(said, words(ar))]
     role, kind = found[0] if found else ("", "person")
@@ -171,7 +172,7 @@ def _role(name: str) -> tuple[str, str, str]:
     country = _country(name)
     state = NAMES[country][0] if country else ""
     en = " ".join(p for p in (state, role) if p)
-    if not role:  # a state alone is no name for someone who speaks
+    if not role:
         return "", "", kind
     return re.sub(r"[^a-z0-9]+", "_", en.lower()), en[:1].upper() + en[1:], kind
 

@@ -107,7 +107,7 @@ class _Strict(BaseModel):
 
 class Bilingual(_Strict):
     # English first, as the prompt shows it; the schema sent with LLM_SPANS_IN_SCHEMA puts the
-    # article's language first instead (`bot.engine.brief.held_schema`)
+    # article's language first instead (`bot.engine.held.held_schema`)
     en: _text(MAX_TEXT)  # type: ignore[valid-type]
     ar: _text(MAX_TEXT)  # type: ignore[valid-type]
 

@@ -14,7 +14,8 @@ import pytest
 
 from bot.engine import prompts
 from bot.engine.article import from_text
-from bot.engine.brief import BriefEngine, article_spans, held_schema
+from bot.engine.brief import BriefEngine
+from bot.engine.held import article_spans, held_schema
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import BIDI_CONTROLS, Matcher
 from bot.engine.schema import ASKED, BriefEnvelope, brief_json_schema
@@ -663,10 +664,10 @@ def test_article_spans_are_sentences_and_clauses_within_bounds(monkeypatch: pyte
     assert "Russia has demanded an apology from Turkey" in spans and "we will not forget this" in spans
     assert "وقال الوزير إن بلاده مستعدة للحوار" in spans and "وأضاف أن الوساطة مستمرة" in spans
     assert "which refused" not in spans  # two words: too short to be evidence of anything
-    monkeypatch.setattr("bot.engine.brief.SPAN_MAX_COUNT", 4)  # too many with clauses: sentences only
+    monkeypatch.setattr("bot.engine.held.SPAN_MAX_COUNT", 4)  # too many with clauses: sentences only
     assert article_spans(text) == ["Russia has demanded an apology from Turkey, which refused",
                                    'Putin said "we will not forget this', "وقال الوزير إن بلاده مستعدة للحوار، وأضاف أن الوساطة مستمرة"]
-    monkeypatch.setattr("bot.engine.brief.SPAN_MAX_COUNT", 2)  # too many even so: nothing is constrained
+    monkeypatch.setattr("bot.engine.held.SPAN_MAX_COUNT", 2)  # too many even so: nothing is constrained
     assert article_spans(text) == []
     free = held_schema(brief_json_schema(strict=True), [])  # no spans: quotes and evidence are free
     assert "ArticleSpan" not in free["$defs"] and free["$defs"]["Position"]["properties"]["quote"] == \

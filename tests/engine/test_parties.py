@@ -7,7 +7,8 @@ import json
 from bot.engine import grounding
 from bot.engine.article import from_text
 from bot.engine.attribution import Attributions, speaker_name, statements
-from bot.engine.brief import Candidates, user_message
+from bot.engine.brief import user_message
+from bot.engine.candidates import Candidates
 from bot.engine.normalize import Matcher
 from bot.engine.parties import NAMES, speakers, states
 from bot.engine.speakers import COUNTRIES

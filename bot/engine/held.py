@@ -1,0 +1,141 @@
+"""The brief's JSON schema as LLM_SPANS_IN_SCHEMA sends it: held to the article and its candidates.
+
+Constrained decoding (llama.cpp's grammars, OpenAI's strict mode) then writes what the brief
+copies as article text, ids as slugs, each language in its script and a quote as its speaker's;
+what the brief says is still the model's choice, and the checks are the same.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bot.engine.candidates import Candidates, in_order
+from bot.engine.normalize import Matcher
+from bot.engine.parties import Speaker
+from bot.engine.schema import ASKED, MAX_TEXT
+
+#: where a sentence ends (also run together: "diplomats.Nikolai"), and where a clause of it ends
+_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s*|\s*\n+\s*")
+_CLAUSE_END = re.compile(r"\s*[,،;؛:]\s+|\s*[“”\"«»]\s*|\s+(?=و\w{3,})")  # a comma, a quotation, an Arabic "and ..."
+_EDGES = " \t\"'“”‘’«»()[]-–—.,،;؛:!?؟…"
+#: a span offered as evidence or a quote has at least this many words (one clause: "X said Y")
+SPAN_MIN_WORDS = 3
+#: at most this many spans of at most this many characters in all: the schema stays a small
+#: grammar, and within what OpenAI's strict mode takes for one enum; beyond it, clauses are left
+#: out, then every span (the model writes its spans freely and the checks judge them as ever)
+SPAN_MAX_COUNT = 400
+SPAN_MAX_CHARS = 14000
+
+
+def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
+    """The article's sentences and their clauses, as the article writes them, each of which passes
+    the verbatim check (`Matcher.find`): what a quote or evidence may be, in the schema sent in
+    `json_schema` mode. Sentences first, then clauses; [] when there are too many to offer."""
+    matcher = matcher or Matcher(text)
+    sentences: list[str] = []
+    clauses: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        sentences.append(sentence)
+        parts = _CLAUSE_END.split(sentence)
+        if len(parts) > 1:
+            clauses += parts
+    for group in ([*sentences, *clauses], sentences):
+        spans: dict[str, None] = {}
+        for piece in group:
+            piece = piece.strip(_EDGES)
+            if (len(piece.split()) >= SPAN_MIN_WORDS and len(piece) <= MAX_TEXT and "…" not in piece
+                    and "..." not in piece and matcher.find(piece) is not None):
+                spans.setdefault(piece)
+        if len(spans) <= SPAN_MAX_COUNT and sum(map(len, spans)) <= SPAN_MAX_CHARS:
+            return list(spans)
+    return []
+
+
+#: what the held schema makes of ids and of each language's texts (regular expressions that
+#: llama.cpp's grammars and OpenAI's strict mode both take): a small model otherwise writes an
+#: Arabic name as an id, or Arabic where English belongs. The scripts are spelt out rather than
+#: excluded, since a model kept from one script wanders into another (Chinese, Cyrillic). The
+#: quotation mark and the backslash are left out: a grammar writes a pattern's characters unescaped,
+#: and a bare quotation mark lets a text run on over the next keys.
+_SLUG = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+# no-break space, Latin-1's signs (° £ « »), dashes, curly quotes, …, currency signs (€)
+_SIGNS = "\u00a0-\u00bf\u2010-\u2027\u20a0-\u20bf"
+_LETTERS = {"en": "!#-\\[\\]-~\u00c0-\u024f\u02b0-\u02ff\u1e00-\u1eff",  # ASCII and accented Latin
+            "ar": "\u0600-\u06ff\u0750-\u077f!#-@"}  # Arabic, and ASCII's digits and punctuation, no letter
+#: a text starts with a character that is not a space (a blank text fails the schema), then any
+_SCRIPT = {lang: {"type": "string", "pattern": f"^[{chars}{_SIGNS}][ {chars}{_SIGNS}]*$"}
+           for lang, chars in _LETTERS.items()}
+
+
+def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "en",
+                offered: Candidates = Candidates(), *, said: bool = False) -> dict[str, Any]:
+    """`schema` as LLM_SPANS_IN_SCHEMA sends it, holding a model to the article:
+    - every quote and evidence one of `spans` (a source's evidence may also be "", a quote null), so
+      that constrained decoding writes article text where the brief says it copies, instead of a
+      small model's near-copy (without spans, quotes and evidence are free);
+    - every id and reference a slug; each list at most as long as the prompt asks (`ASKED`);
+    - every English text in Latin script and every Arabic one in Arabic script, the article's
+      `language` first (a small model held to English before it has written the Arabic of an
+      Arabic article invents), and a mention in the article's script;
+    - when the article has attributed statements (`said`), at least one position (a small model
+      otherwise spends its answer on pressures);
+    - with the `offered` candidates: a speaker's actor line, once begun, copied as the prompt gives
+      it (the model writes its name in the other language, its kind and country), and a quote is a
+      statement's passage given to that statement's speaker, or none (a small model gives a quote
+      to the wrong one of its actors).
+    The checks are the same."""
+    out = copy.deepcopy(schema)
+    defs = out["$defs"]
+    order = in_order(language)
+    for name in ("Bilingual", "Summary"):
+        defs[name]["properties"] = {lang: dict(_SCRIPT[lang]) for lang in order}
+        defs[name]["required"] = list(order)
+    defs["Actor"]["properties"]["id"] = defs["Source"]["properties"]["id"] = dict(_SLUG)
+    defs["Actor"]["properties"]["mention"] = dict(_SCRIPT[order[0]])  # the article's words: in its script
+    for name, fields in (("Pressure", ("actors", "targets", "source_ids")), ("Position", ("source_ids",))):
+        for field_name in fields:
+            defs[name]["properties"][field_name]["items"] = dict(_SLUG)
+    defs["Position"]["properties"]["actor"] = dict(_SLUG)
+    for key, n in ASKED.items():
+        out["properties"][key]["maxItems"] = n
+    if spans:
+        defs["ArticleSpan"] = {"type": "string", "enum": list(spans)}
+        ref = {"$ref": "#/$defs/ArticleSpan"}
+        defs["Pressure"]["properties"]["evidence"] = ref
+        defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
+        defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
+    lines = [_speaker_line(sp, defs["Actor"], language) for sp in offered.speakers if not sp.state]
+    if lines:
+        out["properties"]["actors"]["items"] = {"anyOf": [*lines, {"$ref": "#/$defs/Actor"}]}
+    if said:
+        out["properties"]["positions"]["minItems"] = 1
+    bound = [_said(s.passage, offered.speaker_of[s.passage], defs["Position"])
+             for s in offered.statements if s.passage in offered.speaker_of]
+    if bound:
+        defs["Position"]["properties"]["quote"] = {"type": "null"}
+        out["properties"]["positions"]["items"] = {"anyOf": [*bound, {"$ref": "#/$defs/Position"}]}
+    return out
+
+
+def _speaker_line(speaker: Speaker, actor: dict[str, Any], language: str) -> dict[str, Any]:
+    """An actor of the held schema that is `speaker`'s offered line: its mention, id and name in the
+    article's language as offered, the rest the model's."""
+    first, other = in_order(language)
+    line = copy.deepcopy(actor)
+    line["properties"]["mention"] = {"type": "string", "enum": [speaker.mention]}
+    line["properties"]["id"] = {"type": "string", "enum": [speaker.id]}
+    line["properties"]["name"] = {"type": "object", "additionalProperties": False, "required": [first, other],
+                                  "properties": {first: {"type": "string", "enum": [speaker.mention]},
+                                                 other: dict(_SCRIPT[other])}}
+    return line
+
+
+def _said(passage: str, speaker: str, position: dict[str, Any]) -> dict[str, Any]:
+    """A position of the held schema that quotes a statement's `passage`, given to its `speaker`."""
+    line = copy.deepcopy(position)
+    line["properties"]["quote"] = {"type": "string", "enum": [passage]}
+    line["properties"]["actor"] = {"type": "string", "enum": [speaker]}
+    return line
