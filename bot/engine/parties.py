@@ -112,17 +112,18 @@ class Speaker:
     passages: tuple[str, ...]
     country: str | None = None
     state: bool = False
-    #: for a name in Arabic, an English one made of its state and role ("Qatar foreign minister"),
-    #: and the kind that role is; "" when the name says neither
-    en: str = ""
+    #: its name in the brief's other language, made of its role and state ("Qatar foreign
+    #: minister", "وزير الخارجية (سوريا)"), and the kind that role is; "" when its name gives no role
+    other: str = ""
     kind: str = "person"
 
     def actor(self) -> Actor | None:
         """The speaker as an actor of a brief, when it has a name in both languages."""
-        if not self.en or self.state:
+        if not self.other or self.state:
             return None
-        return Actor(mention=self.mention, id=self.id, name=Bilingual(en=self.en, ar=self.mention),
-                     kind=self.kind, country=self.country)  # type: ignore[arg-type]
+        en, ar = (self.mention, self.other) if self.mention.isascii() else (self.other, self.mention)
+        return Actor(mention=self.mention, id=self.id, name=Bilingual(en=en, ar=ar), kind=self.kind,
+                     country=self.country)  # type: ignore[arg-type]
 
 
 #: what stands before a surname that a later statement uses alone ("Mr Mekdad" after "Faisal al-Mekdad")
@@ -177,6 +178,35 @@ def _role(name: str) -> tuple[str, str, str]:
     return re.sub(r"[^a-z0-9]+", "_", en.lower()), en[:1].upper() + en[1:], kind
 
 
+#: the same for a speaker named in English: its role in Arabic (the longest found), then its state
+#: in brackets ("Syria's Deputy Foreign Minister ..." is "نائب وزير الخارجية (سوريا)")
+_EN_ROLES = (("deputy foreign minister", "نائب وزير الخارجية", "person"),
+             ("foreign minister", "وزير الخارجية", "person"), ("secretary of state", "وزير الخارجية", "person"),
+             ("defence secretary", "وزير الدفاع", "person"), ("defense secretary", "وزير الدفاع", "person"),
+             ("defence minister", "وزير الدفاع", "person"), ("prime minister", "رئيس الوزراء", "person"),
+             ("foreign ministry", "وزارة الخارجية", "government"), ("chief executive", "الرئيس التنفيذي", "person"),
+             ("spokesman", "المتحدث", "person"), ("spokeswoman", "المتحدثة", "person"),
+             ("spokesperson", "المتحدث", "person"), ("ambassador", "السفير", "person"), ("envoy", "المبعوث", "person"),
+             ("president", "الرئيس", "person"), ("official", "مسؤول", "person"), ("minister", "الوزير", "person"),
+             ("politician", "سياسي", "person"), ("ministry", "الوزارة", "government"),
+             ("government", "الحكومة", "government"),
+             ("army", "الجيش", "government"))
+
+
+def _english_role(name: str) -> tuple[str, str]:
+    """For a name in English: its name in Arabic and its kind, from its role and state; ("",
+    "person") when its name gives no role."""
+    said = tuple(re.findall(r"[a-z]+", name.lower()))
+    found = [(ar, kind) for en, ar, kind in _EN_ROLES if _has(said, tuple(en.split()))]
+    if not found:
+        return "", "person"
+    role, kind = found[0]
+    if role.startswith("المتحدث") and any(k == "government" for _, k in found[1:]):  # "a government spokesperson"
+        role = f"{role} باسم {next(ar for ar, k in found[1:] if k == 'government')}"
+    country = _country(name)
+    return (f"{role} ({NAMES[country][1]})" if country else role), kind
+
+
 def _unique(slug: str, taken: set[str], n: int) -> str:
     slug = slug if slug and slug[0].isalpha() else f"speaker_{n}"
     base, k = slug, 2
@@ -212,8 +242,10 @@ def speakers(found: Sequence[Statement], named: Sequence[NamedState]) -> list[Sp
         if state is not None:
             out.append(Speaker(state.id, state.mention, passages, state.iso, state=True))
         elif (name := group[0].name).isascii():
-            out.append(Speaker(_unique(_english_slug(name), taken, n), name, passages, _country(name)))
+            ar, kind = _english_role(name)
+            out.append(Speaker(_unique(_english_slug(name), taken, n), name, passages, _country(name), other=ar,
+                               kind=kind))
         else:
             slug, en, kind = _role(name)
-            out.append(Speaker(_unique(slug, taken, n), name, passages, _country(name), en=en, kind=kind))
+            out.append(Speaker(_unique(slug, taken, n), name, passages, _country(name), other=en, kind=kind))
     return out

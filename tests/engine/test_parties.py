@@ -87,7 +87,7 @@ def test_a_speaker_s_name_is_the_part_of_the_phrase_that_names_them() -> None:
 
 ENGLISH = ('Syria\'s Deputy Foreign Minister Faisal al-Mekdad told the BBC that "Syria is doing its best". '
            '"We shipped two shipments to the coast," Mr Mekdad said. Turkey insists that the jet, which it shot down, was warned ten times. '
-           'A government spokesperson said "the talks will go on".')
+           'A government spokesperson said "the talks will go on". Human rights groups say "the law is unfair".')
 
 
 def test_the_speakers_of_an_article_s_statements_are_offered_once_each_with_their_passages() -> None:
@@ -97,16 +97,21 @@ def test_the_speakers_of_an_article_s_statements_are_offered_once_each_with_thei
     assert [(s.id, s.mention, s.state) for s in offered] == [
         ("al_mekdad", "Syria's Deputy Foreign Minister Faisal al-Mekdad", False),  # "Mr Mekdad" is the same man
         ("turkey", "Turkey", True),  # a state the article names speaks as that state
-        ("government_spokesperson", "A government spokesperson", False)]
+        ("government_spokesperson", "A government spokesperson", False), ("rights_groups", "Human rights groups", False)]
     assert offered[0].passages == ("Syria is doing its best", "We shipped two shipments to the coast")
     article = from_text(ENGLISH, "test")
     user = user_message(article, article.text, False, Candidates(found, states(matcher), offered))
     block = user[user.index("<article_parties>") + len("<article_parties>"):user.index("</article_parties>")]
     lines = [json.loads(line) for line in block.strip().splitlines()]
-    # the states ready to copy, then each speaker with its name in the article's language only
-    assert [line["id"] for line in lines] == ["syria", "turkey", "al_mekdad", "government_spokesperson"]
+    # the states ready to copy, then each speaker: ready too when its name gives its role, with an
+    # Arabic name made of its role and state; else with its name in the article's language only
+    assert [line["id"] for line in lines] == ["syria", "turkey", "al_mekdad", "government_spokesperson",
+                                              "rights_groups"]
     assert lines[2] == {"mention": "Syria's Deputy Foreign Minister Faisal al-Mekdad", "id": "al_mekdad",
-                        "name": {"en": "Syria's Deputy Foreign Minister Faisal al-Mekdad"}}
+                        "name": {"en": "Syria's Deputy Foreign Minister Faisal al-Mekdad",
+                                 "ar": "نائب وزير الخارجية (سوريا)"}, "kind": "person", "country": "SYR"}
+    assert lines[3]["name"] == {"en": "A government spokesperson", "ar": "المتحدث باسم الحكومة"}
+    assert lines[4] == {"mention": "Human rights groups", "id": "rights_groups", "name": {"en": "Human rights groups"}}
     assert '2. [al_mekdad] Mr Mekdad (said): "We shipped two shipments to the coast"' in user
     # only the part sent: a speaker keeps its id, and one whose statements are all cut is not offered
     cut = Candidates(found, states(matcher), offered).within(ENGLISH.index("Turkey"))
@@ -150,7 +155,7 @@ ARABIC = ('قال وزير الخارجية القطري الشيخ محمد ب�
 def test_a_speaker_named_in_arabic_gets_an_english_name_from_its_state_and_role() -> None:
     found = statements(Attributions(ARABIC), 20, 1200)
     offered = speakers(found, states(Matcher(ARABIC)))
-    assert [(s.id, s.en, s.kind, s.country) for s in offered] == [
+    assert [(s.id, s.other, s.kind, s.country) for s in offered] == [
         ("qatar_foreign_minister", "Qatar foreign minister", "person", "QAT"),
         ("iran_foreign_ministry_spokesperson", "Iran foreign ministry spokesperson", "person", "IRN"),
         ("official", "Official", "person", None)]
