@@ -421,6 +421,9 @@ _NAME_TAIL = {"en": re.compile(r"\s+(?:who|which|that|told|said|says|speaking|sp
               "ar": re.compile(r"\s+(?:متحدث[اةه]?|في مؤتمر|خلال|أمس|امس|اليوم)(?![\w]).*$", re.DOTALL)}
 _WEEKDAYS = re.compile(r"(?<![\w])(?:ال)?(?:أحد|احد|اثنين|إثنين|ثلاثاء|أربعاء|اربعاء|خميس|جمعة|سبت)(?![\w])|\d")
 #: a speaker that is a document, an outlet or unnamed sources is a source of the brief, not a party
+_MEDIA = {"agency", "newspaper", "television", "tv", "radio", "channel", "broadcaster", "reuters", "afp", "bbc",
+          "cnn", "وكالة", "وكاله", "قناة", "قناه", "صحيفة", "صحيفه", "إذاعة", "اذاعه", "تلفزيون", "بث"}
+_CLAUSE = re.compile(r"\s*(?:which|who|whose|speaking|according|while|when|as|in|on|at)\b", re.IGNORECASE)
 _NOT_PARTY = {"report", "statement", "sources", "source", "television", "tv", "agency", "media", "newspaper",
               "البيان", "بيان", "المشترك", "التقرير", "تقرير", "مصادر", "مصدر", "مطلعة", "مطلعه", "وكالة", "هيئة",
               "الهيئات", "البث", "وسائل", "الإعلام", "state", "statements", "joint"}
@@ -440,7 +443,10 @@ def speaker_name(phrase: str) -> str:
     if arabic:  # a date or a day after a comma is when, not who
         while len(pieces) > 1 and _WEEKDAYS.search(phrase[slice(*pieces[-1])]):
             pieces.pop()
-    else:  # a clause or a lone word ("However") before a comma is not the name
+    else:  # a clause after a comma ("Hamas, which rules Gaza") or a clause or a lone word before one
+        # ("However, ...") is not the name
+        while len(pieces) > 1 and _CLAUSE.match(phrase[slice(*pieces[-1])]):
+            pieces.pop()
         while len(pieces) > 1 and (len(words := phrase[slice(*pieces[0])].split()) == 1 or any(
                 w[0].islower() and w.lower() not in _NAME_SMALL for w in words if w[0].isalpha())):
             pieces.pop(0)
@@ -449,7 +455,8 @@ def speaker_name(phrase: str) -> str:
         return ""
     words = [w.removeprefix("ال") if arabic else w.lower() for w in re.findall(r"[\w'-]+", name)]
     content = [w for w in words if w.lower() not in _NAME_SMALL]
-    if not content or len(words) > MAX_WORDS_NAME or all(w in _NOT_PARTY or "ال" + w in _NOT_PARTY for w in content):
+    if (not content or len(words) > MAX_WORDS_NAME or any(w in _MEDIA for w in content)
+            or all(w in _NOT_PARTY or "ال" + w in _NOT_PARTY for w in content)):
         return ""
     return name
 

@@ -55,10 +55,12 @@ class Candidates:
 
     @classmethod
     def find(cls, grounds: grounding.Grounds) -> Candidates:
-        """What the program finds in the article behind `grounds`."""
+        """What the program finds in the article behind `grounds`. A speaker whose name holds
+        something like a fence tag is not offered: its line must be the article's words, unchanged."""
         found = statements(grounds.attributions, MAX_STATEMENTS, MAX_TEXT)
         named = parties.states(grounds.matcher)
-        return cls(found, named, parties.speakers(found, named))
+        said = [s for s in parties.speakers(found, named) if fence(s.mention) == s.mention]
+        return cls(found, named, said)
 
     def within(self, chars: int) -> Candidates:
         """Those found in the article's first `chars` characters: the part the model is sent (a
@@ -96,11 +98,6 @@ def in_order(language: str) -> tuple[str, str]:
     return ("ar", "en") if language == "ar" else ("en", "ar")
 
 
-def _article_language(language: str) -> str:
-    """The language of the brief a speaker's name is written in: the article's when it is one of them."""
-    return "ar" if language == "ar" else "en"
-
-
 def parties_block(offered: Candidates, language: str = "en") -> str:
     """The states the article names, each written as an actor of the brief, ready to copy (its
     names in the order the held schema writes them), then the speakers of its statements: ready
@@ -117,10 +114,10 @@ def parties_block(offered: Candidates, language: str = "en") -> str:
             continue
         line: dict[str, Any] = {"mention": fence(sp.mention), "id": sp.id}
         if (actor := sp.actor()) is not None:  # a name in English made of its state and role
-            names = {"en": actor.name.en, "ar": fence(actor.name.ar)}
+            names = {"en": actor.name.en, "ar": actor.name.ar}
             line |= {"name": {k: names[k] for k in in_order(language)}, "kind": actor.kind, "country": actor.country}
         else:
-            line["name"] = {_article_language(language): fence(sp.mention)}
+            line["name"] = {in_order(language)[0]: fence(sp.mention)}
         lines.append(json.dumps(line, ensure_ascii=False))
     if not lines:
         return ""

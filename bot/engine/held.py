@@ -82,10 +82,10 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
       Arabic article invents), and a mention in the article's script;
     - when the article has attributed statements (`said`), at least one position (a small model
       otherwise spends its answer on pressures);
-    - with the `offered` candidates: a speaker's actor line, once begun, copied as the prompt gives
-      it (the model writes its name in the other language, its kind and country), and a quote is a
-      statement's passage given to that statement's speaker, or none (a small model gives a quote
-      to the wrong one of its actors).
+    - with the `offered` candidates: each speaker's actor line as one choice of actor (its mention,
+      id and name in the article's language as offered; the model writes the rest), and a quote
+      is only ever a whole statement's passage given to that statement's speaker, or none (a small
+      model gives a quote to the wrong one of its actors), even when no span is offered.
     The checks are the same."""
     out = copy.deepcopy(schema)
     defs = out["$defs"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bot.engine.attribution import Statement
 from bot.engine.normalize import Matcher, normalize
 from bot.engine.schema import Actor, Bilingual
-from bot.engine.speakers import COUNTRIES, party, words
+from bot.engine.speakers import COUNTRIES, index_of, words
 
 #: each state's name in English and Arabic, as a brief shows it
 NAMES: dict[str, tuple[str, str]] = {
@@ -112,8 +112,8 @@ class Speaker:
     passages: tuple[str, ...]
     country: str | None = None
     state: bool = False
-    #: its name in the brief's other language, made of its role and state ("Qatar foreign
-    #: minister", "وزير الخارجية (سوريا)"), and the kind that role is; "" when its name gives no role
+    #: its name in the brief's other language, made of its role and state ("Foreign minister
+    #: (Qatar)", "وزير الخارجية (سوريا)"), and the kind that role is; "" unless its name gives both
     other: str = ""
     kind: str = "person"
 
@@ -128,17 +128,41 @@ class Speaker:
 
 #: what stands before a surname that a later statement uses alone ("Mr Mekdad" after "Faisal al-Mekdad")
 _HONORIFICS = {"mr", "mrs", "ms", "dr", "lord", "lady", "sir"}
-#: what an Arabic speaker phrase calls its speaker, in English, the first found, and the kind of
-#: party that is: its id and English name are that, after its state ("israel_official", "Israel
-#: official"), so that a model has its English name and the brief can add it when the model does not
-_ROLES = (("متحدث", "spokesperson", "person"), ("وزير الخارجيه", "foreign minister", "person"),
-          ("وزاره الخارجيه", "foreign ministry", "government"),
-          ("وزاره الدفاع", "defence ministry", "government"), ("رئيس الوزراء", "prime minister", "person"),
-          ("نائب وزير", "deputy minister", "person"), ("وزير", "minister", "person"),
-          ("وزاره", "ministry", "government"), ("سفير", "ambassador", "person"), ("سفيره", "ambassador", "person"),
-          ("مسؤول", "official", "person"), ("مبعوث", "envoy", "person"),
-          ("رئيس", "president", "person"), ("البيت الابيض", "White House", "government"),
-          ("الجيش", "army", "government"), ("حكومه", "government", "government"))
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_POSSESSIVE = re.compile(r"['’]s\b")
+
+#: how an article calls a speaker's role (its forms in Arabic and English), its name in each
+#: language and the kind of party it is. A speaker whose name gives its role and its state gets a
+#: name in the brief's other language from them ("Foreign minister (Qatar)", "وزير الخارجية
+#: (سوريا)"), so that the brief can name it in both when the model does not. The longest form
+#: found wins: "نائب رئيس الوزراء" over "رئيس الوزراء" over "رئيس".
+_ROLES: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
+    (("نائب رئيس الوزراء", "نائب رئيس الحكومة", "deputy prime minister"), "Deputy prime minister",
+     "نائب رئيس الوزراء", "person"),
+    (("رئيس الوزراء", "رئيس الحكومة", "prime minister", "premier"), "Prime minister", "رئيس الوزراء", "person"),
+    (("نائب الرئيس", "vice president"), "Vice president", "نائب الرئيس", "person"),
+    (("نائب وزير الخارجية", "deputy foreign minister"), "Deputy foreign minister", "نائب وزير الخارجية", "person"),
+    (("وزير الخارجية", "foreign minister", "secretary of state"), "Foreign minister", "وزير الخارجية", "person"),
+    (("وزير الدفاع", "defence minister", "defense minister", "defence secretary", "defense secretary"),
+     "Defence minister", "وزير الدفاع", "person"),
+    (("نائب وزير", "deputy minister"), "Deputy minister", "نائب وزير", "person"),
+    (("المتحدث باسم وزارة الخارجية", "المتحدث بوزارة الخارجية", "الناطق باسم وزارة الخارجية",
+      "foreign ministry spokesperson", "foreign ministry spokesman"),
+     "Foreign ministry spokesperson", "المتحدث باسم وزارة الخارجية", "person"),
+    (("المتحدث باسم الحكومة", "government spokesperson", "government spokesman"), "Government spokesperson",
+     "المتحدث باسم الحكومة", "person"),
+    (("المتحدث", "الناطق", "spokesperson", "spokesman", "spokeswoman"), "Spokesperson", "المتحدث", "person"),
+    (("وزارة الخارجية", "foreign ministry", "foreign office"), "Foreign ministry", "وزارة الخارجية", "government"),
+    (("وزارة الدفاع", "defence ministry", "defense ministry"), "Defence ministry", "وزارة الدفاع", "government"),
+    (("وزارة", "ministry"), "Ministry", "الوزارة", "government"),
+    (("وزير", "minister"), "Minister", "الوزير", "person"),
+    (("سفير", "سفيرة", "ambassador"), "Ambassador", "السفير", "person"),
+    (("مبعوث", "envoy"), "Envoy", "المبعوث", "person"),
+    (("مسؤول", "official"), "Official", "مسؤول", "person"),
+    (("رئيس", "president"), "President", "الرئيس", "person"),
+    (("الجيش", "army", "military"), "Army", "الجيش", "government"),
+    (("الحكومة", "government"), "Government", "الحكومة", "government"),
+)
 
 
 def _key(name: str) -> str:
@@ -147,64 +171,28 @@ def _key(name: str) -> str:
 
 def _same(short: str, first: str) -> bool:
     """Whether a later name ("mr mekdad") is an earlier speaker's surname ("... faisal al-mekdad")."""
-    words = short.split()
-    return (len(words) == 2 and words[0] in _HONORIFICS and len(words[1]) >= 3
-            and words[1] in re.split(r"[\s-]+", first) and short != first)
+    said = short.split()
+    return (len(said) == 2 and said[0] in _HONORIFICS and len(said[1]) >= 3
+            and said[1] in re.split(r"[\s-]+", first) and short != first)
 
 
-def _has(said: tuple[str, ...], part: tuple[str, ...]) -> bool:
-    return any(said[i:i + len(part)] == part for i in range(len(said) - len(part) + 1))
+def _country(said: tuple[str, ...]) -> str | None:
+    """The state a speaker's name says it speaks for, the first it names: "an Israeli official",
+    "وزير الخارجية القطري", "the US envoy to Israel" (the United States)."""
+    found = [(at, iso) for iso, forms in COUNTRIES.items() for form in forms
+             if (at := index_of(said, words(form))) is not None]
+    return min(found)[1] if found else None
 
 
-def _country(name: str) -> str | None:
-    """The state a speaker's name says it speaks for: "an Israeli official", "وزير الخارجية القطري"."""
-    return next((iso for iso in COUNTRIES if party((), "state", iso).named_in(name)), None)
-
-
-def _role(name: str) -> tuple[str, str, str]:
-    """For a name in Arabic: its id, its English name and its kind, from its state and its role
-    ("qatar_foreign_minister", "Qatar foreign minister", "person"); ("", "", "person") when its
-    name gives no role (a state alone is no name for someone who speaks)."""
-    said = words(name)
-    found = [(en, kind) for ar, en, kind in _ROLES if _has(said, words(ar))]
-    role, kind = found[0] if found else ("", "person")
-    if role == "spokesperson" and len(found) > 1 and found[1][1] == "government":  # "المتحدث باسم وزارة الخارجية"
-        role = f"{found[1][0]} spokesperson"
-    country = _country(name)
-    state = NAMES[country][0] if country else ""
-    en = " ".join(p for p in (state, role) if p)
-    if not role:
-        return "", "", kind
-    return re.sub(r"[^a-z0-9]+", "_", en.lower()), en[:1].upper() + en[1:], kind
-
-
-#: the same for a speaker named in English: its role in Arabic (the longest found), then its state
-#: in brackets ("Syria's Deputy Foreign Minister ..." is "نائب وزير الخارجية (سوريا)")
-_EN_ROLES = (("deputy foreign minister", "نائب وزير الخارجية", "person"),
-             ("foreign minister", "وزير الخارجية", "person"), ("secretary of state", "وزير الخارجية", "person"),
-             ("defence secretary", "وزير الدفاع", "person"), ("defense secretary", "وزير الدفاع", "person"),
-             ("defence minister", "وزير الدفاع", "person"), ("prime minister", "رئيس الوزراء", "person"),
-             ("foreign ministry", "وزارة الخارجية", "government"), ("chief executive", "الرئيس التنفيذي", "person"),
-             ("spokesman", "المتحدث", "person"), ("spokeswoman", "المتحدثة", "person"),
-             ("spokesperson", "المتحدث", "person"), ("ambassador", "السفير", "person"), ("envoy", "المبعوث", "person"),
-             ("president", "الرئيس", "person"), ("official", "مسؤول", "person"), ("minister", "الوزير", "person"),
-             ("politician", "سياسي", "person"), ("ministry", "الوزارة", "government"),
-             ("government", "الحكومة", "government"),
-             ("army", "الجيش", "government"))
-
-
-def _english_role(name: str) -> tuple[str, str]:
-    """For a name in English: its name in Arabic and its kind, from its role and state; ("",
-    "person") when its name gives no role."""
-    said = tuple(re.findall(r"[a-z]+", name.lower()))
-    found = [(ar, kind) for en, ar, kind in _EN_ROLES if _has(said, tuple(en.split()))]
+def _role(said: tuple[str, ...]) -> tuple[str, str, str] | None:
+    """The role a speaker's name gives (the longest form found): its name in English and in Arabic,
+    and its kind."""
+    found = [(-len(words(form)), n) for n, (forms, *_) in enumerate(_ROLES) for form in forms
+             if index_of(said, words(form)) is not None]
     if not found:
-        return "", "person"
-    role, kind = found[0]
-    if role.startswith("المتحدث") and any(k == "government" for _, k in found[1:]):  # "a government spokesperson"
-        role = f"{role} باسم {next(ar for ar, k in found[1:] if k == 'government')}"
-    country = _country(name)
-    return (f"{role} ({NAMES[country][1]})" if country else role), kind
+        return None
+    _, en, ar, kind = _ROLES[min(found)[1]]
+    return en, ar, kind
 
 
 def _unique(slug: str, taken: set[str], n: int) -> str:
@@ -216,10 +204,28 @@ def _unique(slug: str, taken: set[str], n: int) -> str:
     return slug
 
 
-def _english_slug(name: str) -> str:
-    """An id for a speaker named in Latin letters: its name's last two words."""
-    found = re.findall(r"[a-z0-9]+", normalize(name.split(",")[0]).casefold())
-    return "_".join([w for w in found if w not in _HONORIFICS and w not in ("the", "a", "an", "of")][-2:])
+def _slug(text: str) -> str:
+    return "_".join(w for w in re.findall(r"[a-z0-9]+", normalize(text).casefold()))
+
+
+def _speaker(name: str, passages: tuple[str, ...], taken: set[str], n: int) -> Speaker:
+    """A speaker that is not a state: its id, its country and, when its name gives its role and
+    state, its name in the brief's other language."""
+    said = words(_POSSESSIVE.sub("", name))
+    country, role = _country(said), _role(said)
+    arabic = bool(_ARABIC.search(name))
+    last = [w for w in _POSSESSIVE.sub("", name.split(",")[0]).split() if w.lower() not in _HONORIFICS][-2:]
+    if not arabic and last and all(w.split("-")[-1][:1].isupper() for w in last):  # a person: "al_mekdad"
+        slug = _slug(" ".join(last))
+    elif country and role:  # its state and role: "qatar_foreign_minister"
+        slug = _slug(f"{NAMES[country][0]} {role[0]}")
+    else:
+        slug = "" if arabic else _slug(" ".join(w for w in last if w.lower() not in ("the", "a", "an", "of")))
+    if not (country and role):
+        return Speaker(_unique(slug, taken, n), name, passages, country)
+    en, ar, kind = role
+    other = f"{en} ({NAMES[country][0]})" if arabic else f"{ar} ({NAMES[country][1]})"
+    return Speaker(_unique(slug, taken, n), name, passages, country, other=other, kind=kind)
 
 
 def speakers(found: Sequence[Statement], named: Sequence[NamedState]) -> list[Speaker]:
@@ -241,11 +247,6 @@ def speakers(found: Sequence[Statement], named: Sequence[NamedState]) -> list[Sp
         state = forms.get(key.removeprefix("the "))
         if state is not None:
             out.append(Speaker(state.id, state.mention, passages, state.iso, state=True))
-        elif (name := group[0].name).isascii():
-            ar, kind = _english_role(name)
-            out.append(Speaker(_unique(_english_slug(name), taken, n), name, passages, _country(name), other=ar,
-                               kind=kind))
         else:
-            slug, en, kind = _role(name)
-            out.append(Speaker(_unique(slug, taken, n), name, passages, _country(name), other=en, kind=kind))
+            out.append(_speaker(group[0].name, passages, taken, n))
     return out

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from bot.engine.normalize import normalize
 from bot.engine.schema import LIST_LIMITS, Actor, Position, Pressure, Source
+from bot.engine.speakers import actor_party
 
 
 def _ref_key(text: str) -> str:
@@ -29,7 +30,7 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = (),
     small model names `israel` as a target and forgets to copy its line), within the list's bound;
     an offered speaker is added so too. A reference to an offered speaker's id (`spoken`: id → its
     mention and the state its name says it speaks for) is read as the answer's own actor with that
-    mention; a speaker not offered as an actor is read as that state, as for an offered state (an
+    mention, or one of its names; a speaker not offered as an actor is read as that state, as for an offered state (an
     official speaks for their state; the speaker check decides whether the article says so). Any
     other undefined reference stays, for the checks to report."""
     actors, sources = cast(list[Actor], lists["actors"]), cast(list[Source], lists["sources"])
@@ -64,6 +65,11 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = (),
         mention, country = (spoken or {}).get(ref, ("", None))
         if _ref_key(mention) in names:
             return names[_ref_key(mention)]
+        # the answer's own actor for that speaker, by a name of it ("Faisal al-Mekdad" in "Syria's
+        # Deputy Foreign Minister Faisal al-Mekdad"), when only one names it
+        own_speaker = {a.id for a in actors if mention and a.kind != "state" and actor_party(a).score(mention) >= 1}
+        if len(own_speaker) == 1:
+            return next(iter(own_speaker))
         offer = offers.get(offer_names.get(key, ""))
         if offer is not None and offer.kind != "state":  # a speaker named in both languages
             if len(actors) >= LIST_LIMITS["actors"]:

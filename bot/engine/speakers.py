@@ -127,11 +127,13 @@ def words(text: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=8192)
-def _variants(word: str) -> frozenset[str]:
-    """A word and its Arabic relative-adjective and plural forms, for comparing adjectives; an
-    Arabic word also without a joined letter before it (وقطر → قطر; بريطانيا stays itself too)."""
+def _variants(word: str, joined: bool = True) -> frozenset[str]:
+    """A word and its Arabic relative-adjective and plural forms, for comparing adjectives; with
+    `joined`, an Arabic word also without a joined letter before it (وقطر → قطر; بريطانيا stays
+    itself too). Only the text looked in is read so, never the name looked for: "لبيد" (Lapid)
+    must not become the connector "بيد"."""
     out = set()
-    for w in {word, _AR_JOINED.sub("", word)} if "\u0600" <= word[:1] <= "\u06ff" else {word}:
+    for w in {word, _AR_JOINED.sub("", word)} if joined and "\u0600" <= word[:1] <= "\u06ff" else {word}:
         out.add(w)
         if w.endswith("ه") and len(w) > 3:
             out.add(w[:-1])  # مصريه → مصري
@@ -142,16 +144,22 @@ def _variants(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def index_of(haystack: Sequence[str], needle: Sequence[str]) -> int | None:
+    """Where `needle`'s words first stand together, in order, in `haystack` (both from `words`)."""
+    if not needle or len(needle) > len(haystack):
+        return None
+    bag = _bag(tuple(haystack))
+    if any(not (_variants(w, False) & bag) for w in needle):
+        return None  # a word of the needle is nowhere: no need to look for the order
+    forms = [_variants(w) for w in haystack]
+    wanted = [_variants(w, False) for w in needle]
+    return next((i for i in range(len(haystack) - len(needle) + 1)
+                 if all(forms[i + k] & wanted[k] for k in range(len(needle)))), None)
+
+
 def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     """Whether `needle`'s words stand together, in order, in `haystack`."""
-    if not needle or len(needle) > len(haystack):
-        return False
-    bag = _bag(tuple(haystack))
-    if any(not (_variants(w) & bag) for w in needle):
-        return False  # a word of the needle is nowhere: no need to look for the order
-    forms = [_variants(w) for w in haystack]
-    wanted = [_variants(w) for w in needle]
-    return any(all(forms[i + k] & wanted[k] for k in range(len(needle))) for i in range(len(haystack) - len(needle) + 1))
+    return index_of(haystack, needle) is not None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -219,7 +227,7 @@ def party(names: Iterable[str], kind: str | None = None, country: str | None = N
 def _party(names: tuple[str, ...], kind: str | None, country: str | None) -> Party:
     forms: set[tuple[str, ...]] = set()
     country_forms = tuple(tuple(words(c)) for c in COUNTRIES.get(country or "", ()))
-    country_words = {w for c in country_forms for w in c for w in _variants(w)}
+    country_words = {w for c in country_forms for w in c for w in _variants(w, False)}
     beside: set[frozenset[str]] = set()
     for name in names:
         ws = [w for w in words(name) if w not in _STOP] or list(words(name))
@@ -233,7 +241,7 @@ def _party(names: tuple[str, ...], kind: str | None, country: str | None) -> Par
             forms.add((short,))
         if kind == "person" and len(ws) >= 2 and len(ws[-1]) >= 3:
             forms.add((ws[-1],))  # "Mr Mekdad", "المقداد"
-        rest = frozenset(w for w in ws if not (_variants(w) & country_words))
+        rest = frozenset(w for w in ws if not (_variants(w, False) & country_words))
         if rest and len(rest) < len(ws):
             beside.add(rest)
     forms.discard(())

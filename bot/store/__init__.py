@@ -20,16 +20,15 @@ __all__ = ["ChatSettings", "DigestEntry", "Quota", "Request", "Store", "UsageFig
 
 def open_store(settings: Settings) -> Store:
     """The store DATABASE_URL names (not opened yet): PostgreSQL, or SQLite (the default)."""
-    url = settings.database_url.get_secret_value() if settings.database_url else None
-    if url and url.startswith(("postgresql://", "postgres://")):
+    file = settings.sqlite_file
+    if file is None:
         from bot.store.postgres import PostgresStore
 
-        return PostgresStore(url, pool_size=settings.database_pool_size)
+        assert settings.database_url is not None  # only a PostgreSQL URL names no SQLite file
+        return PostgresStore(settings.database_url.get_secret_value(), pool_size=settings.database_pool_size)
     from bot.store.sqlite import SQLiteStore
 
-    if url and url.startswith("sqlite:///"):
-        return SQLiteStore(url.removeprefix("sqlite:///"))
-    return SQLiteStore(settings.db_path)
+    return SQLiteStore(file)
 
 
 def location(settings: Settings) -> str:

@@ -6,7 +6,7 @@ import json
 
 from bot.engine import grounding
 from bot.engine.article import from_text
-from bot.engine.attribution import Attributions, speaker_name, statements
+from bot.engine.attribution import Attributions, Statement, speaker_name, statements
 from bot.engine.brief import user_message
 from bot.engine.candidates import Candidates
 from bot.engine.normalize import Matcher
@@ -95,7 +95,7 @@ def test_the_speakers_of_an_article_s_statements_are_offered_once_each_with_thei
     found = statements(Attributions(ENGLISH), 20, 1200)
     offered = speakers(found, states(matcher))
     assert [(s.id, s.mention, s.state) for s in offered] == [
-        ("al_mekdad", "Syria's Deputy Foreign Minister Faisal al-Mekdad", False),  # "Mr Mekdad" is the same man
+        ("faisal_al_mekdad", "Syria's Deputy Foreign Minister Faisal al-Mekdad", False),  # "Mr Mekdad" is him
         ("turkey", "Turkey", True),  # a state the article names speaks as that state
         ("government_spokesperson", "A government spokesperson", False), ("rights_groups", "Human rights groups", False)]
     assert offered[0].passages == ("Syria is doing its best", "We shipped two shipments to the coast")
@@ -103,48 +103,60 @@ def test_the_speakers_of_an_article_s_statements_are_offered_once_each_with_thei
     user = user_message(article, article.text, False, Candidates(found, states(matcher), offered))
     block = user[user.index("<article_parties>") + len("<article_parties>"):user.index("</article_parties>")]
     lines = [json.loads(line) for line in block.strip().splitlines()]
-    # the states ready to copy, then each speaker: ready too when its name gives its role, with an
-    # Arabic name made of its role and state; else with its name in the article's language only
-    assert [line["id"] for line in lines] == ["syria", "turkey", "al_mekdad", "government_spokesperson",
+    # the states ready to copy, then each speaker: ready too when its name gives its role and state,
+    # with an Arabic name made of them; else with its name in the article's language only
+    assert [line["id"] for line in lines] == ["syria", "turkey", "faisal_al_mekdad", "government_spokesperson",
                                               "rights_groups"]
-    assert lines[2] == {"mention": "Syria's Deputy Foreign Minister Faisal al-Mekdad", "id": "al_mekdad",
+    assert lines[2] == {"mention": "Syria's Deputy Foreign Minister Faisal al-Mekdad", "id": "faisal_al_mekdad",
                         "name": {"en": "Syria's Deputy Foreign Minister Faisal al-Mekdad",
                                  "ar": "نائب وزير الخارجية (سوريا)"}, "kind": "person", "country": "SYR"}
-    assert lines[3]["name"] == {"en": "A government spokesperson", "ar": "المتحدث باسم الحكومة"}
-    assert lines[4] == {"mention": "Human rights groups", "id": "rights_groups", "name": {"en": "Human rights groups"}}
-    assert '2. [al_mekdad] Mr Mekdad (said): "We shipped two shipments to the coast"' in user
+    assert lines[3] == {"mention": "A government spokesperson", "id": "government_spokesperson",
+                        "name": {"en": "A government spokesperson"}}  # whose government, its name does not say
+    assert '2. [faisal_al_mekdad] Mr Mekdad (said): "We shipped two shipments to the coast"' in user
     # only the part sent: a speaker keeps its id, and one whose statements are all cut is not offered
     cut = Candidates(found, states(matcher), offered).within(ENGLISH.index("Turkey"))
-    assert [(s.id, len(s.passages)) for s in cut.speakers] == [("al_mekdad", 2)]
+    assert [(s.id, len(s.passages)) for s in cut.speakers] == [("faisal_al_mekdad", 2)]
 
 
-def test_an_answer_that_refers_to_a_speaker_s_id_means_its_own_actor_with_that_mention() -> None:
-    answer = {"language": "en", "headline": {"en": "Syria says it is doing its best", "ar": "سوريا تقول إنها تبذل جهدها"},
-              "summary": {"en": "Syria says it does its best.", "ar": "تقول سوريا إنها تبذل جهدها."},
-              "actors": [{"mention": "Deputy Foreign Minister Faisal al-Mekdad", "id": "mekdad",
-                          "name": {"en": "Faisal al-Mekdad", "ar": "فيصل المقداد"}, "kind": "person", "country": "SYR"}],
-              "pressures": [], "sources": [],
-              "positions": [{"quote": "Syria is doing its best", "actor": "al_mekdad",
-                             "stance": {"en": "Syria does its best", "ar": "سوريا تبذل جهدها"}, "source_ids": []}]}
-    spoken = {"al_mekdad": ("Deputy Foreign Minister Faisal al-Mekdad", "SYR")}
-    b = grounding.read(json.dumps(answer, ensure_ascii=False), spoken=spoken).brief
-    assert b is not None and b.positions[0].actor == "mekdad"
-    assert not grounding.check(b, Matcher(ENGLISH))  # the quote is verbatim and its speaker confirmed
-    bare = grounding.read(json.dumps(answer, ensure_ascii=False)).brief
-    assert bare is not None and bare.positions[0].actor == "al_mekdad"  # without the offer: left to the checks
+def _answer(language: str, actors: list[dict[str, object]], quote: str, actor: str) -> str:
+    """An answer with one position quoting `quote` for `actor`, as a model writes it."""
+    return json.dumps({"language": language, "headline": {"en": "Talks go on", "ar": "المحادثات مستمرة"},
+                       "summary": {"en": "The talks go on.", "ar": "المحادثات مستمرة."}, "actors": actors,
+                       "pressures": [], "sources": [],
+                       "positions": [{"quote": quote, "actor": actor, "source_ids": [],
+                                      "stance": {"en": "The talks go on", "ar": "المحادثات مستمرة"}}]},
+                      ensure_ascii=False)
 
 
-def test_a_speaker_the_answer_never_defines_is_read_as_the_state_it_speaks_for() -> None:
-    offered = [s.actor() for s in states(Matcher(ENGLISH))]  # Syria, Turkey
-    answer = {"language": "en", "headline": {"en": "Syria says it is doing its best", "ar": "سوريا تقول إنها تبذل جهدها"},
-              "summary": {"en": "Syria says it does its best.", "ar": "تقول سوريا إنها تبذل جهدها."},
-              "actors": [], "pressures": [], "sources": [],
-              "positions": [{"quote": "Syria is doing its best", "actor": "syria_foreign_minister",
-                             "stance": {"en": "Syria does its best", "ar": "سوريا تبذل جهدها"}, "source_ids": []}]}
-    spoken = {"syria_foreign_minister": ("Syria's Deputy Foreign Minister Faisal al-Mekdad", "SYR")}
-    b = grounding.read(json.dumps(answer, ensure_ascii=False), offered=offered, spoken=spoken).brief
+def test_an_answer_that_refers_to_a_speaker_s_id_means_its_own_actor_for_that_speaker() -> None:
+    offered = speakers(statements(Attributions(ENGLISH), 20, 1200), states(Matcher(ENGLISH)))
+    spoken = {s.id: (s.mention, s.country) for s in offered if not s.state}
+    mekdad = {"mention": "Faisal al-Mekdad", "id": "mekdad", "name": {"en": "Faisal al-Mekdad", "ar": "فيصل المقداد"},
+              "kind": "person", "country": "SYR"}
+    # by the speaker's mention, or by a name of it the answer gives its own actor
+    for mention in ("Syria's Deputy Foreign Minister Faisal al-Mekdad", "Faisal al-Mekdad"):
+        answer = _answer("en", [dict(mekdad, mention=mention)], "Syria is doing its best", "faisal_al_mekdad")
+        b = grounding.read(answer, spoken=spoken).brief
+        assert b is not None and b.positions[0].actor == "mekdad" and [a.id for a in b.actors] == ["mekdad"]
+        assert not grounding.check(b, Matcher(ENGLISH))  # the quote is verbatim and its speaker confirmed
+    bare = grounding.read(_answer("en", [mekdad], "Syria is doing its best", "faisal_al_mekdad")).brief
+    assert bare is not None and bare.positions[0].actor == "faisal_al_mekdad"  # without the offer: left to the checks
+
+
+def test_a_speaker_the_answer_never_defines_is_added_when_ready_else_read_as_its_state() -> None:
+    text = ENGLISH + ' Syrian negotiators said "the talks failed again".'
+    offered = speakers(statements(Attributions(text), 20, 1200), states(Matcher(text)))
+    negotiators = next(s for s in offered if s.mention == "Syrian negotiators")
+    assert negotiators.actor() is None and negotiators.country == "SYR"  # no role in its name: no ready line
+    ready = [*(s.actor() for s in states(Matcher(text))), *(a for s in offered if (a := s.actor()) is not None)]
+    spoken = {s.id: (s.mention, s.country) for s in offered if not s.state}
+    b = grounding.read(_answer("en", [], "the talks failed again", negotiators.id), offered=ready, spoken=spoken).brief
     assert b is not None and b.positions[0].actor == "syria" and [a.id for a in b.actors] == ["syria"]
-    assert not grounding.check(b, Matcher(ENGLISH))  # "Syria's ... minister" speaks for Syria: confirmed
+    assert not grounding.check(b, Matcher(text))  # Syrian negotiators speak for Syria: confirmed
+    b = grounding.read(_answer("en", [], "Syria is doing its best", "faisal_al_mekdad"), offered=ready,
+                       spoken=spoken).brief
+    assert b is not None and [(a.id, a.name.ar) for a in b.actors] == [("faisal_al_mekdad", "نائب وزير الخارجية (سوريا)")]
+    assert not grounding.check(b, Matcher(text))
 
 
 ARABIC = ('قال وزير الخارجية القطري الشيخ محمد بن عبد الرحمن آل ثاني إن "الدوحة مستعدة لقبول جهود الوساطة". '
@@ -155,21 +167,31 @@ ARABIC = ('قال وزير الخارجية القطري الشيخ محمد ب�
 def test_a_speaker_named_in_arabic_gets_an_english_name_from_its_state_and_role() -> None:
     found = statements(Attributions(ARABIC), 20, 1200)
     offered = speakers(found, states(Matcher(ARABIC)))
+    # "المتحدث باسم وزارة الخارجية" names its own speaker: not the minister quoted before
     assert [(s.id, s.other, s.kind, s.country) for s in offered] == [
-        ("qatar_foreign_minister", "Qatar foreign minister", "person", "QAT"),
-        ("iran_foreign_ministry_spokesperson", "Iran foreign ministry spokesperson", "person", "IRN"),
-        ("official", "Official", "person", None)]
+        ("qatar_foreign_minister", "Foreign minister (Qatar)", "person", "QAT"),
+        ("iran_foreign_ministry_spokesperson", "Foreign ministry spokesperson (Iran)", "person", "IRN"),
+        ("speaker_3", "", "person", None)]  # an unnamed official: the model names it
     actor = offered[0].actor()
     assert actor is not None and (actor.mention, actor.name.ar) == (offered[0].mention, offered[0].mention)
     # an answer that quotes a speaker it never defined gets the speaker's actor added, and the
     # speaker check confirms the quote
-    answer = {"language": "ar", "headline": {"ar": "قطر مستعدة للوساطة", "en": "Qatar is ready for mediation"},
-              "summary": {"ar": "قطر مستعدة للوساطة.", "en": "Qatar is ready for mediation."},
-              "actors": [], "pressures": [], "sources": [],
-              "positions": [{"quote": "الدوحة مستعدة لقبول جهود الوساطة", "actor": "qatar_foreign_minister",
-                             "stance": {"ar": "قطر مستعدة للوساطة", "en": "Qatar is ready to mediate"},
-                             "source_ids": []}]}
     ready = [a for s in offered if (a := s.actor()) is not None]
-    b = grounding.read(json.dumps(answer, ensure_ascii=False), offered=ready).brief
-    assert b is not None and [(a.id, a.name.en) for a in b.actors] == [("qatar_foreign_minister", "Qatar foreign minister")]
+    b = grounding.read(_answer("ar", [], "الدوحة مستعدة لقبول جهود الوساطة", "qatar_foreign_minister"),
+                       offered=ready).brief
+    assert b is not None and [(a.id, a.name.en) for a in b.actors] == [("qatar_foreign_minister", "Foreign minister (Qatar)")]
     assert not grounding.check(b, Matcher(ARABIC))
+
+
+def test_a_speaker_s_role_and_state_are_the_most_specific_its_name_gives() -> None:
+    def other(name: str) -> str:
+        return speakers([Statement(name, "said", "the talks go on", 0, name)], [])[0].other
+
+    assert other("رئيس الحكومة الإسرائيلية") == "Prime minister (Israel)"  # not "president"
+    assert other("نائب الرئيس الأمريكي") == "Vice president (United States)"
+    assert other("Kamala Harris, the US vice president") == "نائب الرئيس (الولايات المتحدة)"
+    assert other("US envoy to Israel Steve Witkoff") == "المبعوث (الولايات المتحدة)"  # the first state it names
+    assert other("السفير الأمريكي لدى إسرائيل") == "Ambassador (United States)"
+    assert other("Syria’s Deputy Foreign Minister Faisal al-Mekdad") == "نائب وزير الخارجية (سوريا)"
+    assert other("ووزير الخارجية البريطاني") == "Foreign minister (United Kingdom)"
+    assert other("مسؤول كبير في حركة حماس") == ""  # no state: the model names it
