@@ -24,6 +24,7 @@ from bot.engine.schema import (
     ANSWER,
     LIST_LIMITS,
     MAX_SUMMARY,
+    MAX_TEXT,
     Actor,
     Bilingual,
     Brief,
@@ -175,20 +176,26 @@ def _whole_sentences(text: str, within: int | None = None) -> str | None:
     return text[:ends[-1]] if ends else None
 
 
-def _fit_summary(value: dict[str, Any], issues: list[CheckIssue]) -> dict[str, Any]:
-    """A summary over its bound is cut at the last sentence end within it (it is the model's own
-    prose, never shown as verbatim), and the issue says so; the brief is not lost for it."""
+def _fit_prose(key: str, value: dict[str, Any], issues: list[CheckIssue]) -> dict[str, Any]:
+    """A headline or summary over its bound is cut at the last sentence end within it; a headline
+    without one (run on in one sentence) after the last whole word within it, marked "…". It is the
+    model's own prose, never shown as verbatim: the issue says so, and the brief is not lost for it
+    (a summary with no sentence end at all is not a summary: its bound's error stands)."""
+    bound = MAX_SUMMARY if key == "summary" else MAX_TEXT
     out = dict(value)
     for lang, text in value.items():
-        if not isinstance(text, str) or len(text) <= MAX_SUMMARY:
+        if not isinstance(text, str) or len(text) <= bound:
             continue
-        kept = _whole_sentences(text, MAX_SUMMARY)
+        kept = _whole_sentences(text, bound)
+        how = "after its last whole sentence"
+        if kept is None and key == "headline" and len(words := text[:bound - 1].rsplit(maxsplit=1)) > 1:
+            kept, how = words[0].rstrip(" ,،;؛:") + "…", "after its last whole word"
         if kept is None:
-            continue  # no sentence to keep: the bound's own error stands
+            continue
         out[lang] = kept
-        issues.append(CheckIssue(path=f"summary.{lang}", kind="schema",
-                                 message=f"{len(text)} characters, over {MAX_SUMMARY}: cut after its last "
-                                         f"whole sentence within them ({len(kept)} characters)"))
+        issues.append(CheckIssue(path=f"{key}.{lang}", kind="schema",
+                                 message=f"{len(text)} characters, over {bound}: cut {how} within them "
+                                         f"({len(kept)} characters)"))
     return out
 
 
@@ -263,8 +270,8 @@ def read(raw: str, *, cut_off: bool = False, offered: Sequence[Actor] = (),
         if isinstance(value, Cut) or value is None:
             parsed.issues.append(CheckIssue(path=key, kind="schema", message="Field required"))
             continue
-        if key == "summary" and isinstance(value, dict):
-            value = _fit_summary(value, parsed.issues)
+        if isinstance(value, dict):
+            value = _fit_prose(key, value, parsed.issues)
         try:
             head[key] = model.model_validate(value, context=ANSWER)
         except ValidationError as exc:

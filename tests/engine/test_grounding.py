@@ -340,3 +340,17 @@ def test_an_over_long_summary_is_cut_at_a_sentence_end_not_lost() -> None:
     assert any(i.path == "summary.en" and "cut after its last whole sentence" in i.message for i in parsed.issues)
     data["summary"]["en"] = "x" * 1300  # no sentence to keep: the bound holds
     assert grounding.read(json.dumps(data, ensure_ascii=False)).brief is None
+
+
+def test_a_headline_run_on_past_its_bound_is_cut_not_lost() -> None:
+    # as a small model does: its English headline runs on in one sentence, in both rounds
+    data = example_brief()
+    data["headline"]["en"] = "Gulf states cut air links with Qatar, " + "and the airlines of the region, " * 13
+    parsed = grounding.read(json.dumps(data, ensure_ascii=False))
+    assert parsed.brief is not None and len(data["headline"]["en"]) > 400
+    headline = parsed.brief.headline.en
+    kept = headline.removesuffix("…")
+    assert len(headline) <= 400 and kept != headline and data["headline"]["en"].startswith(kept)
+    assert data["headline"]["en"][len(kept)] == " "  # after a whole word
+    assert any(i.path == "headline.en" and "last whole word" in i.message for i in parsed.issues)
+    assert parsed.brief.headline.ar == example_brief()["headline"]["ar"]  # the other language as it was
