@@ -101,8 +101,8 @@ def in_order(language: str) -> tuple[str, str]:
 def parties_block(offered: Candidates, language: str = "en") -> str:
     """The states the article names, each written as an actor of the brief, ready to copy (its
     names in the order the held schema writes them), then the speakers of its statements: ready
-    too when the program can name them in English from their state and role, else with their name
-    in the article's language only (the model adds the other, the kind and the country)."""
+    too when the program can name them in both languages from their role and state, else with
+    their name in the article's language only (the model adds the other, the kind and the country)."""
     lines = []
     for s in offered.states:
         names = {"en": s.en, "ar": s.ar}
@@ -113,7 +113,7 @@ def parties_block(offered: Candidates, language: str = "en") -> str:
         if sp.state:
             continue
         line: dict[str, Any] = {"mention": fence(sp.mention), "id": sp.id}
-        if (actor := sp.actor()) is not None:  # a name in English made of its state and role
+        if (actor := sp.actor()) is not None:  # named in both languages, from its role and state
             names = {"en": actor.name.en, "ar": actor.name.ar}
             line |= {"name": {k: names[k] for k in in_order(language)}, "kind": actor.kind, "country": actor.country}
         else:

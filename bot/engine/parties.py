@@ -121,7 +121,7 @@ class Speaker:
         """The speaker as an actor of a brief, when it has a name in both languages."""
         if not self.other or self.state:
             return None
-        en, ar = (self.mention, self.other) if self.mention.isascii() else (self.other, self.mention)
+        en, ar = (self.other, self.mention) if _ARABIC.search(self.mention) else (self.mention, self.other)
         return Actor(mention=self.mention, id=self.id, name=Bilingual(en=en, ar=ar), kind=self.kind,
                      country=self.country)  # type: ignore[arg-type]
 

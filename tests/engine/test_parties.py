@@ -193,5 +193,9 @@ def test_a_speaker_s_role_and_state_are_the_most_specific_its_name_gives() -> No
     assert other("US envoy to Israel Steve Witkoff") == "المبعوث (الولايات المتحدة)"  # the first state it names
     assert other("السفير الأمريكي لدى إسرائيل") == "Ambassador (United States)"
     assert other("Syria’s Deputy Foreign Minister Faisal al-Mekdad") == "نائب وزير الخارجية (سوريا)"
+    curly = speakers([Statement("", "said", "the talks go on", 0, "Syria’s Foreign Minister Faisal al-Mekdad")], [])
+    actor = curly[0].actor()  # a curly apostrophe is still English: its Arabic name is the made one
+    assert actor is not None and (actor.name.en, actor.name.ar) == ("Syria’s Foreign Minister Faisal al-Mekdad",
+                                                                    "وزير الخارجية (سوريا)")
     assert other("ووزير الخارجية البريطاني") == "Foreign minister (United Kingdom)"
     assert other("مسؤول كبير في حركة حماس") == ""  # no state: the model names it
