@@ -189,12 +189,8 @@ class BriefEngine:
             {"role": "system", "content": prompts.system_prompt()},
             {"role": "user", "content": user_message(article, text, truncated, offered)},
         ]
-        # in json_schema mode, what the brief copies is chosen from the text the model sees
         sent = found.within(len(text))  # what the program finds in the part of the article sent
-        schema = self.schema
-        if self.spans:
-            schema = held_schema(schema, article_spans(text, grounds.matcher), article.language,
-                                 sent if self.candidates else Candidates(), said=bool(sent.statements))
+        schema = self._schema(article.language, text, grounds, found)
 
         await progress("writing")
         watch = Watch(preview) if preview is not None else None
@@ -209,14 +205,16 @@ class BriefEngine:
 
         missing = self._missing(first, grounds)
         if first.issues or missing:
-            repair = self._repair_messages(article, first, len(text), missing, offered)
-            if repair is None:
+            asked = self._repair_messages(article, first, len(text), missing, offered)
+            if asked is None:
                 log.info("brief failed %d check(s); no room in LLM_CONTEXT_TOKENS for a repair", len(first.issues))
             else:
                 log.info("brief failed %d check(s)%s; asking for one repair", len(first.issues),
                          f", nothing checked in {' or '.join(missing)}" if missing else "")
+                repair, repair_text = asked
                 try:
-                    reply = await self.llm.complete(repair, schema, allow_cut_off=True)
+                    reply = await self.llm.complete(repair, self._schema(article.language, repair_text, grounds, found),
+                                                    allow_cut_off=True)
                     answered = time.monotonic()
                 except LLMError as exc:
                     answered = time.monotonic()  # the checks of the first answer are done; what follows is the envelope
@@ -272,12 +270,21 @@ class BriefEngine:
             return []
         return ["pressures", "positions"]
 
+    def _schema(self, language: str, text: str, grounds: grounding.Grounds, found: Candidates) -> dict[str, Any]:
+        """The schema sent with `text`, the part of the article a round sends: in json_schema mode with
+        LLM_SPANS_IN_SCHEMA, held to that text's spans and to what the program finds in it."""
+        if not self.spans:
+            return self.schema
+        sent = found.within(len(text))
+        return held_schema(self.schema, article_spans(text, grounds.matcher), language,
+                           sent if self.candidates else Candidates(), said=bool(sent.statements))
+
     def _repair_messages(self, article: Article, first: Answer, sent_chars: int, missing: Sequence[str] = (),
-                         offered: Candidates = Candidates()) -> list[dict[str, str]] | None:
-        """The repair round: the article, the first answer and its failures (and the parts that came
-        out empty). With LLM_CONTEXT_TOKENS set, the article is cut further when the first answer
-        would not fit beside it; None when it would have to be cut so far that a repair is not
-        worth a call."""
+                         offered: Candidates = Candidates()) -> tuple[list[dict[str, str]], str] | None:
+        """The repair round's messages: the article, the first answer and its failures (and the parts
+        that came out empty), with the part of the article they send. With LLM_CONTEXT_TOKENS set,
+        the article is cut further when the first answer would not fit beside it; None when it
+        would have to be cut so far that a repair is not worth a call."""
         answer = self._as_sent(first.reply)
         # an unusable answer that looped or ran on is not shown again: a model shown the start of
         # its loop writes the same loop again
@@ -302,7 +309,7 @@ class BriefEngine:
             {"role": "user", "content": user_message(article, text, truncated, offered)},
             *shown,
             {"role": "user", "content": ask},
-        ]
+        ], text
 
     @staticmethod
     def _as_sent(reply: LLMReply) -> str:

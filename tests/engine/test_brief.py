@@ -578,6 +578,28 @@ async def test_context_tokens_fit_the_article_and_the_repair(settings: Settings,
     assert len(llm_server.requests[-1]["messages"][1]["content"]) > len(first[1]["content"])
 
 
+async def test_the_repair_s_schema_holds_it_to_the_part_of_the_article_it_sends(settings: Settings,
+                                                                                llm_server: FakeLLM) -> None:
+    paragraphs = [ARTICLE.strip()] + [f'وقال مسؤول إسرائيلي إن "المحادثات مستمرة في الجولة رقم {i}". ' + "نص " * 300
+                                      for i in range(20)]
+    bad = example_brief()
+    bad["positions"][1]["quote"] = "سنحتل غزة بالكامل مهما كان الثمن"  # a failure: the repair round happens
+    llm_server.default = answer(bad)
+    fitted = settings.model_copy(update={"llm_context_tokens": 10000, "llm_max_completion_tokens": 2048,
+                                         "llm_spans_in_schema": True})
+    await run(fitted, "\n\n".join(paragraphs))
+    (first, first_schema), (repair, repair_schema) = (
+        (r["messages"][1]["content"], r["response_format"]["json_schema"]["schema"]) for r in llm_server.requests)
+    sent = repair[repair.index("<article>"):]
+    spans = repair_schema["$defs"]["ArticleSpan"]["enum"]
+    quotes = [p["properties"]["quote"]["enum"][0] for p in repair_schema["properties"]["positions"]["items"]["anyOf"]
+              if "properties" in p]
+    assert quotes and all(q in sent for q in quotes) and all(s in sent for s in spans)
+    # the first round saw more of the article, and could quote more of it
+    assert "الجولة رقم" in first and len(first_schema["$defs"]["ArticleSpan"]["enum"]) > len(spans)
+    assert any(q not in sent for q in first_schema["$defs"]["ArticleSpan"]["enum"])
+
+
 async def test_context_too_small_for_the_prompt_is_a_configuration_error(settings: Settings) -> None:
     from bot.ops.errors import ConfigError
 
