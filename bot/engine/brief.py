@@ -100,6 +100,12 @@ class Ready:
     actors: Sequence[Actor] = ()
     spoken: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, sent: Candidates) -> Ready:
+        """What `sent`, the candidates in the part of the article sent, offers ready to copy."""
+        actors = [*(s.actor() for s in sent.states), *(a for s in sent.speakers if (a := s.actor()) is not None)]
+        return cls(actors, {s.id: (s.mention, s.country) for s in sent.speakers if not s.state})
+
 
 #: tokens a chat template adds around each message (role markers, separators), on the high side
 TEMPLATE_TOKENS_PER_MESSAGE = 8
@@ -135,8 +141,8 @@ class BriefEngine:
     def __init__(self, settings: Settings, llm: LLMClient, *, candidates: bool = True) -> None:
         self.settings = settings
         self.llm = llm
-        # what the program finds in the article (attributed statements, the states it names) is
-        # offered to the model as candidates (the checks are the same without them; `newsbot eval`
+        # what the program finds in the article (attributed statements, the states and speakers it
+        # names) is offered to the model as candidates (the checks are the same without them; `newsbot eval`
         # can compare)
         self.candidates = candidates
         # response_format json_schema gets the form strict mode accepts; the prompt shows all rules
@@ -190,14 +196,13 @@ class BriefEngine:
             {"role": "user", "content": user_message(article, text, truncated, offered)},
         ]
         sent = found.within(len(text))  # what the program finds in the part of the article sent
-        schema = self._schema(article.language, text, grounds, found)
+        schema = self._schema(article.language, text, grounds, sent)
 
         await progress("writing")
         watch = Watch(preview) if preview is not None else None
         reply = await self.llm.complete(messages, schema, allow_cut_off=True, on_text=watch)
         answered = time.monotonic()
-        ready = Ready([*(s.actor() for s in sent.states), *(a for s in sent.speakers if (a := s.actor()) is not None)],
-                      {s.id: (s.mention, s.country) for s in sent.speakers if not s.state}) if self.candidates else Ready()
+        ready = Ready.of(sent) if self.candidates else Ready()
         first = await _off_loop(self._checked, reply, grounds, ready)
         usage, llm_seconds, calls = first.reply.usage, first.reply.seconds, 1
         await progress("checking")
@@ -213,8 +218,8 @@ class BriefEngine:
                          f", nothing checked in {' or '.join(missing)}" if missing else "")
                 repair, repair_text = asked
                 try:
-                    reply = await self.llm.complete(repair, self._schema(article.language, repair_text, grounds, found),
-                                                    allow_cut_off=True)
+                    held = self._schema(article.language, repair_text, grounds, found.within(len(repair_text)))
+                    reply = await self.llm.complete(repair, held, allow_cut_off=True)
                     answered = time.monotonic()
                 except LLMError as exc:
                     answered = time.monotonic()  # the checks of the first answer are done; what follows is the envelope
@@ -270,12 +275,11 @@ class BriefEngine:
             return []
         return ["pressures", "positions"]
 
-    def _schema(self, language: str, text: str, grounds: grounding.Grounds, found: Candidates) -> dict[str, Any]:
+    def _schema(self, language: str, text: str, grounds: grounding.Grounds, sent: Candidates) -> dict[str, Any]:
         """The schema sent with `text`, the part of the article a round sends: in json_schema mode with
-        LLM_SPANS_IN_SCHEMA, held to that text's spans and to what the program finds in it."""
+        LLM_SPANS_IN_SCHEMA, held to that text's spans and to `sent`, what the program finds in it."""
         if not self.spans:
             return self.schema
-        sent = found.within(len(text))
         return held_schema(self.schema, article_spans(text, grounds.matcher), language,
                            sent if self.candidates else Candidates(), said=bool(sent.statements))
 

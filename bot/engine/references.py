@@ -30,9 +30,9 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = (),
     small model names `israel` as a target and forgets to copy its line), within the list's bound;
     an offered speaker is added so too. A reference to an offered speaker's id (`spoken`: id → its
     mention and the state its name says it speaks for) is read as the answer's own actor with that
-    mention, or one of its names; a speaker not offered as an actor is read as that state, as for an offered state (an
-    official speaks for their state; the speaker check decides whether the article says so). Any
-    other undefined reference stays, for the checks to report."""
+    mention, or one of its names; a speaker not offered as an actor is read as that state, as for an
+    offered state (an official speaks for their state; the speaker check decides whether the
+    article says so). Any other undefined reference stays, for the checks to report."""
     actors, sources = cast(list[Actor], lists["actors"]), cast(list[Source], lists["sources"])
 
     def by_name(items: Sequence[Actor | Source], names: Callable[[Any], tuple[str, ...]]) -> dict[str, str]:
@@ -56,6 +56,16 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = (),
             states.setdefault(a.country, set()).add(a.id)
     source_ids, source_names = {s.id for s in sources}, by_name(sources, lambda s: (s.name.ar, s.name.en))
 
+    def add(offer: Actor, ref: str) -> str:
+        """`offer` added to the answer's actors, within the list's bound (else `ref` stays)."""
+        if len(actors) >= LIST_LIMITS["actors"]:
+            return ref
+        actors.append(offer.model_copy())
+        defined.add(offer.id)
+        if offer.kind == "state":
+            states[offer.country or ""] = {offer.id}
+        return offer.id
+
     def actor(ref: str) -> str:
         if ref in defined:
             return ref
@@ -72,23 +82,14 @@ def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = (),
             return next(iter(own_speaker))
         offer = offers.get(offer_names.get(key, ""))
         if offer is not None and offer.kind != "state":  # a speaker named in both languages
-            if len(actors) >= LIST_LIMITS["actors"]:
-                return ref
-            actors.append(offer.model_copy())
-            defined.add(offer.id)
-            return offer.id
+            return add(offer, ref)
         offer = offer or next((a for a in offered if country and a.kind == "state" and a.country == country), None)
         if offer is None:
             return ref
         own = states.get(offer.country or "", set())
         if len(own) == 1:
             return next(iter(own))
-        if not own and len(actors) < LIST_LIMITS["actors"]:
-            actors.append(offer.model_copy())
-            defined.add(offer.id)
-            states[offer.country or ""] = {offer.id}
-            return offer.id
-        return ref
+        return add(offer, ref) if not own else ref
 
     def source(ref: str) -> str:
         return ref if ref in source_ids else source_names.get(_ref_key(ref), ref)
