@@ -36,25 +36,34 @@ def _key(name: str) -> str:
     return _PREFIX.sub("", normalize(name).lower().strip(" ()"))
 
 
-def names_match(a: tuple[str, str], b: tuple[str, str]) -> bool:
-    """Two (ar, en) names denote the same party if either language matches, or one contains the other."""
+def _closeness(a: tuple[str, str], b: tuple[str, str]) -> int:
+    """How closely two (ar, en) names denote the same party: 0 when they do not; otherwise more for
+    the same name than for one inside the other, and more for a longer shared name."""
+    best = 0
     for x, y in zip(a, b, strict=True):
         kx, ky = _key(x), _key(y)
-        if kx and ky and (kx == ky or (min(len(kx), len(ky)) >= 3 and (kx in ky or ky in kx))):
-            return True
-    return False
+        if kx and ky and kx == ky:
+            best = max(best, 10_000 + len(kx))
+        elif kx and ky and min(len(kx), len(ky)) >= 3 and (kx in ky or ky in kx):
+            best = max(best, min(len(kx), len(ky)))
+    return best
+
+
+def names_match(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Two (ar, en) names denote the same party if either language matches, or one contains the other."""
+    return _closeness(a, b) > 0
 
 
 def _align(got: list[tuple[str, str]], ref: list[tuple[str, str]]) -> dict[int, int]:
-    """Greedy one-to-one matching of produced names to reference names: got index → ref index."""
+    """One-to-one matching of produced names to reference names, closest first (`_closeness`), so that
+    "Foreign minister (Qatar)" is the reference's foreign minister, not its Qatar: got index → ref index."""
+    close = sorted(((-c, i, j) for i, g in enumerate(got) for j, r in enumerate(ref) if (c := _closeness(g, r))))
     pairs: dict[int, int] = {}
     used: set[int] = set()
-    for i, g in enumerate(got):
-        for j, r in enumerate(ref):
-            if j not in used and names_match(g, r):
-                pairs[i] = j
-                used.add(j)
-                break
+    for _, i, j in close:
+        if i not in pairs and j not in used:
+            pairs[i] = j
+            used.add(j)
     return pairs
 
 

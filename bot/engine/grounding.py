@@ -550,6 +550,9 @@ def settle(brief: Brief, matcher: Matcher | Grounds, outlets: Sequence[str] = ()
         if quote is not None and not quote.verified:
             drop(f"positions[{i}].quote", "quote", "not_found", q.quote or "", "quote not found in the article")
             kept.quote, quote = None, None
+        if kept.quote and any(k.actor == kept.actor and k.quote == kept.quote for k in positions):
+            drop(f"positions[{i}]", "position", "repeated", kept.quote, "the same quote for the same actor again")
+            continue
         said = grounds.speaker(brief, kept, quote) if quote is not None and quote.verified else None
         positions.append(CheckedPosition(**kept.model_dump(), quote_check=quote, speaker_check=said))
 

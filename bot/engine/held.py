@@ -15,7 +15,7 @@ from typing import Any
 from bot.engine.candidates import Candidates, in_order
 from bot.engine.normalize import Matcher
 from bot.engine.parties import Speaker
-from bot.engine.schema import ASKED, MAX_TEXT
+from bot.engine.schema import ASKED, MAX_SUMMARY, MAX_TEXT
 
 #: where a sentence ends (also run together: "diplomats.Nikolai"), and where a clause of it ends
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])\s*|\s*\n+\s*")
@@ -65,9 +65,16 @@ _SLUG = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
 _SIGNS = "\u00a0-\u00bf\u2010-\u2027\u20a0-\u20bf"
 _LETTERS = {"en": "!#-\\[\\]-~\u00c0-\u024f\u02b0-\u02ff\u1e00-\u1eff",  # ASCII and accented Latin
             "ar": "\u0600-\u06ff\u0750-\u077f!#-@"}  # Arabic, and ASCII's digits and punctuation, no letter
-#: a text starts with a character that is not a space (a blank text fails the schema), then any
-_SCRIPT = {lang: {"type": "string", "pattern": f"^[{chars}{_SIGNS}][ {chars}{_SIGNS}]*$"}
-           for lang, chars in _LETTERS.items()}
+
+
+def _script(language: str, most: int = MAX_TEXT) -> dict[str, Any]:
+    """A text in `language`'s script of 1 to `most` characters. It starts with a character that is
+    not a space (a blank text fails the schema). The bound is in the pattern, which llama.cpp's
+    grammars hold to (a string's maxLength beside a pattern is not): a small model that copies the
+    article into its summary has to stop there and go on to the brief's other parts, rather than
+    run on until its answer is cut off."""
+    chars = _LETTERS[language] + _SIGNS
+    return {"type": "string", "pattern": f"^[{chars}][ {chars}]{{0,{most - 1}}}$"}
 
 
 def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "en",
@@ -90,11 +97,11 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
     out = copy.deepcopy(schema)
     defs = out["$defs"]
     order = in_order(language)
-    for name in ("Bilingual", "Summary"):
-        defs[name]["properties"] = {lang: dict(_SCRIPT[lang]) for lang in order}
+    for name, most in (("Bilingual", MAX_TEXT), ("Summary", MAX_SUMMARY)):
+        defs[name]["properties"] = {lang: _script(lang, most) for lang in order}
         defs[name]["required"] = list(order)
     defs["Actor"]["properties"]["id"] = defs["Source"]["properties"]["id"] = dict(_SLUG)
-    defs["Actor"]["properties"]["mention"] = dict(_SCRIPT[order[0]])  # the article's words: in its script
+    defs["Actor"]["properties"]["mention"] = _script(order[0])  # the article's words: in its script
     for name, fields in (("Pressure", ("actors", "targets", "source_ids")), ("Position", ("source_ids",))):
         for field_name in fields:
             defs[name]["properties"][field_name]["items"] = dict(_SLUG)
@@ -129,7 +136,7 @@ def _speaker_line(speaker: Speaker, actor: dict[str, Any], language: str) -> dic
     line["properties"]["id"] = {"type": "string", "enum": [speaker.id]}
     line["properties"]["name"] = {"type": "object", "additionalProperties": False, "required": [first, other],
                                   "properties": {first: {"type": "string", "enum": [speaker.mention]},
-                                                 other: dict(_SCRIPT[other])}}
+                                                 other: _script(other)}}
     return line
 
 

@@ -184,6 +184,34 @@ def _country(said: tuple[str, ...]) -> str | None:
     return min(found)[1] if found else None
 
 
+#: an official's forms, and the words that may stand between it and its state's adjective ("a
+#: senior Israeli official", "مسؤول كبير إسرائيلي")
+_OFFICIAL = (words("official"), words("مسؤول"))
+_QUALIFIERS = frozenset(w for q in ("senior", "top", "high-ranking", "كبير", "رفيع", "بارز") for w in words(q))
+
+
+def _unnamed_official(name: str) -> str | None:
+    """The state an unnamed official speaks for, when its name is only that: "an Israeli official",
+    "a senior Qatari official familiar with the talks", "مسؤول إسرائيلي آخر" (Israel). An official
+    of a named body ("مسؤول كبير في البيت الأبيض") or with a name of their own is not one."""
+    if "," in name or "،" in name:
+        return None  # "an official, Yossi Cohen": named
+    said = words(name)
+    at = next((i for form in _OFFICIAL if (i := index_of(said, form)) is not None), None)
+    if at is None:
+        return None
+    for iso, forms in COUNTRIES.items():
+        for form in forms:
+            n = len(words(form))
+            j = index_of(said, words(form))
+            if j is None:
+                continue
+            between = said[j + n:at] if j < at else said[at + 1:j]
+            if all(w in _QUALIFIERS for w in between):
+                return iso
+    return None
+
+
 def _role(said: tuple[str, ...]) -> tuple[str, str, str] | None:
     """The role a speaker's name gives (the longest form found): its name in English and in Arabic,
     and its kind."""
@@ -230,22 +258,30 @@ def _speaker(name: str, passages: tuple[str, ...], taken: set[str], n: int) -> S
 
 def speakers(found: Sequence[Statement], named: Sequence[NamedState]) -> list[Speaker]:
     """The speakers of `found` statements in the order the article first quotes them, one per name
-    (a later "Mr Mekdad" is the earlier "Faisal al-Mekdad"); a speaker named as one of the `named`
-    states ("Turkey insists", "The US said") is that state."""
+    (a later "Mr Mekdad" is the earlier "Faisal al-Mekdad"). A speaker named as one of the `named`
+    states ("Turkey insists", "The US said") is that state, and so is an unnamed official of it ("an
+    Israeli official", "مسؤول إسرائيلي آخر"): a party is a state, a body or a person the article
+    names, and an official the article does not name speaks for their state."""
+    forms = {f: state for state in named for f in COUNTRIES[state.iso]}
+    by_iso = {state.iso: state for state in named}
     groups: dict[str, list[Statement]] = {}
+    states: dict[str, NamedState] = {}
     for st in found:
         if not st.name:
             continue
         key = _key(st.name)
+        state = forms.get(key.removeprefix("the ")) or by_iso.get(_unnamed_official(st.name) or "")
+        if state is not None:
+            key = f"state:{state.id}"
+            states[key] = state
         key = next((k for k in groups if _same(key, k)), key)
         groups.setdefault(key, []).append(st)
-    forms = {f: state for state in named for f in COUNTRIES[state.iso]}
     out: list[Speaker] = []
     taken = {s.id for s in named}
     for n, (key, group) in enumerate(groups.items(), 1):
         passages = tuple(s.passage for s in group)
-        state = forms.get(key.removeprefix("the "))
-        if state is not None:
+        if key in states:
+            state = states[key]
             out.append(Speaker(state.id, state.mention, passages, state.iso, state=True))
         else:
             out.append(_speaker(group[0].name, passages, taken, n))

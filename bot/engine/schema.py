@@ -350,8 +350,9 @@ class CheckIssue(BaseModel):
 DroppedItem = Literal["quote", "actor", "source", "pressure", "position", "country"]
 #: not_found: not in the article · duplicate_id · unknown_reference: its parties are gone ·
 #: invalid: fails the schema · over_limit: beyond a list's maxItems · cut_off: the answer stopped
-#: (token limit, or a loop) in the middle of it
-DropCause = Literal["not_found", "duplicate_id", "unknown_reference", "invalid", "over_limit", "cut_off"]
+#: (token limit, or a loop) in the middle of it · repeated: the same quote for the same actor again
+DropCause = Literal["not_found", "duplicate_id", "unknown_reference", "invalid", "over_limit", "cut_off",
+                    "repeated"]
 
 
 class Dropped(BaseModel):

@@ -230,6 +230,8 @@ def _dropped_note(env: BriefEnvelope, lang: str) -> str:
             missing[d.item] = missing.get(d.item, 0) + 1
         elif d.cause in ("invalid", "over_limit", "cut_off"):
             unusable += 1
+        elif d.cause == "repeated":
+            continue  # shown once: nothing is missing
         else:
             orphans += 1
     parts = []

@@ -250,6 +250,20 @@ def test_quote_precision_counts_verbatim_quotes_of_the_right_actor() -> None:
     assert s.quote_precision == pytest.approx((len(quoted) - 1) / len(quoted))
 
 
+def test_a_party_named_at_a_finer_level_is_matched_to_the_closest_reference_actor() -> None:
+    ref = Brief.model_validate(example_brief())
+    article = from_text(ARTICLE, "test")
+    got = example_brief()
+    # Dermer named by his role and state, first: he is the reference's Dermer, not its Israel
+    dermer = next(a for a in got["actors"] if a["id"] == "dermer")
+    dermer["name"] = {"ar": "وزير الشؤون الاستراتيجية الإسرائيلي، رون ديرمر", "en": "Minister (Israel)"}
+    dermer["mention"] = "وزير الشؤون الاستراتيجية الإسرائيلي، رون ديرمر"
+    got["actors"].remove(dermer)
+    got["actors"].insert(0, dermer)
+    s = score("x", envelope_of(got), ref, article=article)
+    assert s.actor_recall == s.actor_precision == s.quote_precision == 1.0
+
+
 def test_outages_are_left_out_of_the_totals() -> None:
     ref = Brief.model_validate(example_brief())
     article = from_text(ARTICLE, "test")

@@ -153,6 +153,19 @@ def test_settle_drops_unfound_quotes_and_marks_unfound_evidence() -> None:
     assert all(matcher.find(x.evidence) for x in s.brief.sources if x.evidence_check and x.evidence_check.verified)
 
 
+def test_a_quote_given_twice_to_the_same_actor_is_shown_once() -> None:
+    data = example_brief()
+    n = len(data["positions"])
+    quoted = next(q for q in data["positions"] if q["quote"])
+    data["positions"].append({**quoted, "stance": {"en": "The same, again", "ar": "الأمر نفسه مجددا"}})
+    other = next(a["id"] for a in data["actors"] if a["id"] != quoted["actor"])
+    data["positions"].append({**quoted, "actor": other})  # another mouth: kept, for the speaker check to judge
+    s = settled(data)
+    assert len(s.brief.positions) == n + 1 and s.brief.positions[-1].actor == other
+    assert [(d.path, d.item, d.cause, d.text) for d in s.dropped] == [
+        (f"positions[{n}]", "position", "repeated", quoted["quote"])]
+
+
 def test_actor_without_a_mention_is_dropped_with_its_references() -> None:
     data = example_brief()
     data["actors"][3]["mention"] = "الكيان"  # israel: not in the article, nor are its names

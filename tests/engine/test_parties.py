@@ -199,3 +199,23 @@ def test_a_speaker_s_role_and_state_are_the_most_specific_its_name_gives() -> No
                                                                     "وزير الخارجية (سوريا)")
     assert other("ووزير الخارجية البريطاني") == "Foreign minister (United Kingdom)"
     assert other("مسؤول كبير في حركة حماس") == ""  # no state: the model names it
+
+
+def test_an_official_the_article_does_not_name_speaks_for_their_state() -> None:
+    offered = speakers(statements(Attributions(ARTICLE), 20, 1200), states(Matcher(ARTICLE)))
+    # three unnamed Israeli officials are Israel, once, in the order the article first quotes them
+    israel = [s for s in offered if s.country == "ISR"]
+    assert [(s.id, s.state) for s in israel] == [("israel", True), ("israel_minister", False)]
+    assert israel[0].passages[0].startswith("الباب لم يُغلق بعد") and len(israel[0].passages) == 4
+    assert ("speaker_2", "مسؤول مطلع") in [(s.id, s.mention) for s in offered]  # whose official, it does not say
+    text = ("Qatar and Israel met in Washington. A senior Qatari official familiar with the talks said "
+            "\"a deal is close\". A US official said \"we are hopeful\". An official at the White House said "
+            "\"nothing is agreed\". A Qatari official, Majed al-Ansari, said \"talks go on\".")
+    named = states(Matcher(text))
+    found = [Statement(name, "said", passage, 0, name) for name, passage in (
+        ("A senior Qatari official familiar with the talks", "a deal is close"),
+        ("A US official", "we are hopeful"), ("An official at the White House", "nothing is agreed"),
+        ("A Qatari official, Majed al-Ansari", "talks go on"))]
+    assert [(s.id, s.state) for s in speakers(found, named)] == [
+        ("qatar", True), ("united_states", True),
+        ("white_house", False), ("qatar_official", False)]  # of a named body, or named: themselves
