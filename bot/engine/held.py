@@ -15,7 +15,7 @@ from typing import Any
 from bot.engine.candidates import Candidates, in_order
 from bot.engine.normalize import Matcher
 from bot.engine.parties import Speaker
-from bot.engine.schema import ASKED, MAX_SUMMARY, MAX_TEXT
+from bot.engine.schema import ASKED, MAX_ID, MAX_MENTION, MAX_SUMMARY, MAX_TEXT
 
 #: where a sentence ends (also run together: "diplomats.Nikolai"), and where a clause of it ends
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])\s*|\s*\n+\s*")
@@ -60,7 +60,7 @@ def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
 #: excluded, since a model kept from one script wanders into another (Chinese, Cyrillic). The
 #: quotation mark and the backslash are left out: a grammar writes a pattern's characters unescaped,
 #: and a bare quotation mark lets a text run on over the next keys.
-_SLUG = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+_SLUG = {"type": "string", "pattern": f"^[a-z][a-z0-9_]{{0,{MAX_ID - 1}}}$"}
 # no-break space, Latin-1's signs (° £ « »), dashes, curly quotes, …, currency signs (€)
 _SIGNS = "\u00a0-\u00bf\u2010-\u2027\u20a0-\u20bf"
 _LETTERS = {"en": "!#-\\[\\]-~\u00c0-\u024f\u02b0-\u02ff\u1e00-\u1eff",  # ASCII and accented Latin
@@ -101,7 +101,7 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
         defs[name]["properties"] = {lang: _script(lang, most) for lang in order}
         defs[name]["required"] = list(order)
     defs["Actor"]["properties"]["id"] = defs["Source"]["properties"]["id"] = dict(_SLUG)
-    defs["Actor"]["properties"]["mention"] = _script(order[0])  # the article's words: in its script
+    defs["Actor"]["properties"]["mention"] = _script(order[0], MAX_MENTION)  # the article's words: in its script
     for name, fields in (("Pressure", ("actors", "targets", "source_ids")), ("Position", ("source_ids",))):
         for field_name in fields:
             defs[name]["properties"][field_name]["items"] = dict(_SLUG)

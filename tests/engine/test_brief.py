@@ -18,7 +18,7 @@ from bot.engine.brief import BriefEngine
 from bot.engine.held import article_spans, held_schema
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import BIDI_CONTROLS, Matcher
-from bot.engine.schema import ASKED, MAX_SUMMARY, MAX_TEXT, BriefEnvelope, brief_json_schema
+from bot.engine.schema import ASKED, MAX_ID, MAX_MENTION, MAX_SUMMARY, MAX_TEXT, BriefEnvelope, brief_json_schema
 from bot.ops.config import Settings
 from bot.ops.errors import LLMBadOutput
 from bot.render.classic import FSI, PDI, RLM, render_messages, render_text
@@ -641,9 +641,11 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
     defs = sent["$defs"]
     slug = re.compile(defs["Actor"]["properties"]["id"]["pattern"])
     assert slug.match("israeli_cabinet") and not slug.match("حركة حماس") and not slug.match("Hamas")
+    assert slug.match("a" * MAX_ID) and not slug.match("a" * (MAX_ID + 1))
     assert defs["Position"]["properties"]["actor"] == defs["Actor"]["properties"]["id"]
     mention = re.compile(defs["Actor"]["properties"]["mention"]["pattern"])  # the article's script
     assert mention.match("حركة حماس") and not mention.match("以色列") and not mention.match("Hamas")
+    assert mention.match("ب" * MAX_MENTION) and not mention.match("ب" * (MAX_MENTION + 1))
     assert defs["Pressure"]["properties"]["targets"]["items"] == defs["Actor"]["properties"]["id"]
     for name, most in (("Bilingual", MAX_TEXT), ("Summary", MAX_SUMMARY)):
         en, ar = (re.compile(defs[name]["properties"][lang]["pattern"]) for lang in ("en", "ar"))
