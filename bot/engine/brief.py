@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from bot.engine import grounding, passages, prompts
+from bot.engine import grounding, passages, prompts, references
 from bot.engine.article import Article, estimate_tokens, fit_tokens
 from bot.engine.candidates import Candidates, candidates_block, fence
 from bot.engine.held import article_spans, held_schema
@@ -372,4 +372,5 @@ class BriefEngine:
         parsed = grounding.read(text, cut_off=reply.cut_off is not None, offered=offered.actors, spoken=offered.spoken)
         if parsed.brief is None:
             return Answer(reply, parsed, parsed.issues)
+        references.restate(parsed.brief.actors, offered.actors, lambda a: grounds.actor(a).verified)
         return Answer(reply, parsed, parsed.issues + parsed.remap_issues(grounding.check(parsed.brief, grounds)))

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.engine.candidates import Candidates, in_order
 from bot.engine.normalize import Matcher
-from bot.engine.parties import Speaker
+from bot.engine.parties import NamedState, Speaker
 from bot.engine.schema import ASKED, MAX_ID, MAX_MENTION, MAX_SUMMARY, MAX_TEXT
 
 #: where a sentence ends (also run together: "diplomats.Nikolai"), and where a clause of it ends
@@ -27,7 +27,12 @@ SPAN_MIN_WORDS = 3
 #: grammar, and within what OpenAI's strict mode takes for one enum; beyond it, clauses are left
 #: out, then every span (the model writes its spans freely and the checks judge them as ever)
 SPAN_MAX_COUNT = 400
+
 SPAN_MAX_CHARS = 14000
+#: when the program offers parties, an answer names at least this many actors (or as many as are
+#: offered; the model picks which): a small model otherwise names one or two parties of an article
+#: that has six
+MIN_ACTORS = 4
 
 
 def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
@@ -114,9 +119,11 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
         defs["Pressure"]["properties"]["evidence"] = ref
         defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
         defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
-    lines = [_speaker_line(sp, defs["Actor"], language) for sp in offered.speakers if not sp.state]
+    lines = [*(_state_line(st, defs["Actor"], language) for st in offered.states),
+             *(_speaker_line(sp, defs["Actor"], language) for sp in offered.speakers if not sp.state)]
     if lines:
         out["properties"]["actors"]["items"] = {"anyOf": [*lines, {"$ref": "#/$defs/Actor"}]}
+        out["properties"]["actors"]["minItems"] = min(len(lines), MIN_ACTORS, ASKED["actors"])
     if said:
         out["properties"]["positions"]["minItems"] = 1
     bound = [_said(s.passage, offered.speaker_of[s.passage], defs["Position"])
@@ -125,6 +132,21 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
         defs["Position"]["properties"]["quote"] = {"type": "null"}
         out["properties"]["positions"]["items"] = {"anyOf": [*bound, {"$ref": "#/$defs/Position"}]}
     return out
+
+
+def _state_line(state: NamedState, actor: dict[str, Any], language: str) -> dict[str, Any]:
+    """An actor of the held schema that is `state`'s offered line, as it is: a mention the
+    article uses for it, its id, names, kind and country."""
+    line = copy.deepcopy(actor)
+    names = {"ar": state.ar, "en": state.en}
+    line["properties"].update({
+        "mention": {"type": "string", "enum": list(dict.fromkeys(text for text, _ in state.said))},
+        "id": {"type": "string", "enum": [state.id]},
+        "name": {"type": "object", "additionalProperties": False, "required": list(in_order(language)),
+                 "properties": {lang: {"type": "string", "enum": [names[lang]]} for lang in in_order(language)}},
+        "kind": {"type": "string", "enum": ["state"]},
+        "country": {"type": "string", "enum": [state.iso]}})
+    return line
 
 
 def _speaker_line(speaker: Speaker, actor: dict[str, Any], language: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """A model's references read as it meant them: by id, by name, or to an actor the prompt offered.
 
 A small model refers to a party by its name where its id belongs ("حركة حماس" for `hamas`), or
-names a state the prompt offered ready to copy (`bot.engine.parties`) without copying its line.
+names a state the prompt offered ready to copy (`bot.engine.parties`) without copying its line, or
+copies it badly.
 Both are read here, before the checks; what still does not resolve is left for them to report.
 """
 
@@ -14,11 +15,29 @@ from pydantic import BaseModel
 
 from bot.engine.normalize import normalize
 from bot.engine.schema import LIST_LIMITS, Actor, Position, Pressure, Source
-from bot.engine.speakers import actor_party
+from bot.engine.speakers import COUNTRIES, actor_party, index_of, words
 
 
 def _ref_key(text: str) -> str:
     return " ".join(normalize(text).casefold().replace("_", " ").split())
+
+
+def _names_state(actor: Actor, iso: str) -> bool:
+    """Whether the actor's own words (mention, names) name the state `iso`."""
+    return any(index_of(words(text), words(form)) is not None
+               for text in (actor.mention, actor.name.ar, actor.name.en) for form in COUNTRIES[iso])
+
+
+def restate(actors: list[Actor], offered: Sequence[Actor], found: Callable[[Actor], bool]) -> None:
+    """An actor the answer gives as an offered state, which the article does not name in its words
+    (`found`) but which itself names that state, is that state in the article's words and the
+    state's names: a small model writes "الدولة قطر" or "المصر" for a line it could have copied. Its
+    id stays, and so do the references to it."""
+    by_country = {a.country: a for a in offered if a.kind == "state" and a.country}
+    for i, a in enumerate(actors):
+        offer = by_country.get(a.country) if a.kind == "state" and a.country else None
+        if offer is not None and _names_state(a, offer.country or "") and not found(a):
+            actors[i] = a.model_copy(update={"mention": offer.mention, "name": offer.name.model_copy()})
 
 
 def resolve(lists: dict[str, list[BaseModel]], offered: Sequence[Actor] = (),

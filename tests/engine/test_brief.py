@@ -15,7 +15,7 @@ import pytest
 from bot.engine import prompts
 from bot.engine.article import from_text
 from bot.engine.brief import BriefEngine
-from bot.engine.held import article_spans, held_schema
+from bot.engine.held import MIN_ACTORS, article_spans, held_schema
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import BIDI_CONTROLS, Matcher
 from bot.engine.schema import ASKED, MAX_ID, MAX_MENTION, MAX_SUMMARY, MAX_TEXT, BriefEnvelope, brief_json_schema
@@ -677,6 +677,15 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
     assert dermer["properties"]["mention"]["enum"] == ["وزير الشؤون الاستراتيجية الإسرائيلي، رون ديرمر"]
     assert list(dermer["properties"]["name"]["properties"]) == ["ar", "en"]
     assert dermer["properties"]["name"]["properties"]["en"] == defs["Bilingual"]["properties"]["en"]
+    # a state the article names is a line copied whole, in any of the article's words for it; and an
+    # answer names at least four of the parties offered (which ones, the model's choice)
+    actors = sent["properties"]["actors"]
+    israel = next(a for a in actors["items"]["anyOf"] if a["properties"]["id"].get("enum") == ["israel"])
+    assert israel["properties"]["name"]["properties"] == {"ar": {"type": "string", "enum": ["إسرائيل"]},
+                                                          "en": {"type": "string", "enum": ["Israel"]}}
+    assert "إسرائيل" in israel["properties"]["mention"]["enum"] and israel["properties"]["country"]["enum"] == ["ISR"]
+    assert actors["minItems"] == MIN_ACTORS and actors["items"]["anyOf"][-1] == {"$ref": "#/$defs/Actor"}
+    assert "minItems" not in held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["actors"]
     assert "minItems" not in held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["positions"]
     assert all(f"up to {n}" in prompts.system_prompt() for n in ASKED.values())
     # `newsbot schema` is untouched: only what json_schema mode sends is held to the spans
@@ -728,3 +737,29 @@ async def test_a_loop_without_a_brief_is_not_shown_again_in_the_repair(settings:
     assert "جملة تتكرر" not in json.dumps(repair, ensure_ascii=False)
     assert "repeated itself" in repair[-1]["content"] and "not shown" in repair[-1]["content"]
     assert len(env.brief.pressures) == len(example_brief()["pressures"])
+
+
+async def test_an_offered_state_the_answer_copies_badly_is_that_state_in_the_article_s_words(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    data = example_brief()
+    egypt = next(a for a in data["actors"] if a["id"] == "egypt")
+    egypt.update(mention="المصر", name={"ar": "المصر", "en": "Egypt"})  # as a small model writes it
+    qatar = next(a for a in data["actors"] if a["id"] == "qatar")
+    qatar.update(mention="الدولة قطر", name={"ar": "الدولة قطر", "en": "State of Qatar"}, country="EGY")
+    llm_server.default = answer(data)
+    env = await run(settings)
+    shown = {a.id: (a.mention, a.name.ar, a.name.en) for a in env.brief.actors}
+    # Egypt is the article's Egypt, with its pressures; "Qatar" given another state's code is left
+    # to the check, which drops it
+    assert shown["egypt"] == ("مصر", "مصر", "Egypt") and "qatar" not in shown
+    assert [(d.path, d.text) for d in env.checks.dropped if d.item == "actor"] == [("actors[1]", "الدولة قطر")]
+    assert any("egypt" in p.actors for p in env.brief.pressures)
+    # the usa line's own words, which the article uses, stay as the model wrote them
+    assert shown["usa"][0] == "الولايات المتحدة الأميركية"
+    # without the candidates, nothing was offered: the same Egypt is dropped
+    llm = LLMClient(settings)
+    try:
+        bare = await BriefEngine(settings, llm, candidates=False).run(from_text(ARTICLE, "test"))
+    finally:
+        await llm.close()
+    assert "egypt" not in {a.id for a in bare.brief.actors}
