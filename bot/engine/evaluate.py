@@ -11,7 +11,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from bot.engine.brief import BriefEngine
 from bot.engine.grounding import Grounds
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import Matcher, normalize
-from bot.engine.schema import Brief, BriefEnvelope, CheckIssue
+from bot.engine.schema import Actor, Brief, BriefEnvelope, CheckIssue
 from bot.ops.config import Settings
 from bot.ops.errors import InputError, LLMBadOutput, LLMError, LLMRefused, LLMTruncated
 from bot.reading.reader import read_file
@@ -54,17 +54,34 @@ def names_match(a: tuple[str, str], b: tuple[str, str]) -> bool:
     return _closeness(a, b) > 0
 
 
-def _align(got: list[tuple[str, str]], ref: list[tuple[str, str]]) -> dict[int, int]:
-    """One-to-one matching of produced names to reference names, closest first (`_closeness`), so that
-    "Foreign minister (Qatar)" is the reference's foreign minister, not its Qatar: got index → ref index."""
-    close = sorted(((-c, i, j) for i, g in enumerate(got) for j, r in enumerate(ref) if (c := _closeness(g, r))))
-    pairs: dict[int, int] = {}
-    used: set[int] = set()
-    for _, i, j in close:
-        if i not in pairs and j not in used:
-            pairs[i] = j
-            used.add(j)
-    return pairs
+def _align(got: Sequence[Actor], ref: Sequence[Actor]) -> dict[int, int]:
+    """One-to-one matching of produced actors to reference actors (got index → ref index), as many
+    as can be matched, the closest first: the same name before one inside the other, the same kind
+    before another, a longer shared name before a shorter ("Prime minister (Israel)", a person, is the
+    reference's Netanyahu, not its Israel)."""
+    edges = sorted(((-(c >= 10_000), -(g.kind == r.kind), -c, i, j) for i, g in enumerate(got)
+                    for j, r in enumerate(ref) if (c := _closeness((g.name.ar, g.name.en), (r.name.ar, r.name.en)))))
+    options: dict[int, list[int]] = {}
+    owner: dict[int, int] = {}  # ref index → got index
+    for *_, i, j in edges:
+        options.setdefault(i, []).append(j)
+        if j not in owner and i not in owner.values():
+            owner[j] = i
+
+    def augment(i: int, seen: set[int]) -> bool:
+        """Whether `i` can take a reference actor, moving others along to their next choices."""
+        for j in options.get(i, []):
+            if j not in seen:
+                seen.add(j)
+                if j not in owner or augment(owner[j], seen):
+                    owner[j] = i
+                    return True
+        return False
+
+    for i in options:
+        if i not in owner.values():
+            augment(i, set())
+    return {i: j for j, i in owner.items()}
 
 
 def _ratio(n: int, d: int) -> float | None:
@@ -133,11 +150,9 @@ def score(name: str, env: BriefEnvelope | None, ref: Brief, error: LLMError | st
     g = env.checks.grounding
     s.grounding_rate = _ratio(g.spans_verified, g.spans_checked)
 
-    g_names = [(a.name.ar, a.name.en) for a in got.actors]
-    r_names = [(a.name.ar, a.name.en) for a in ref.actors]
-    aligned = _align(g_names, r_names)
-    s.actor_recall = _ratio(len(aligned), len(r_names))
-    s.actor_precision = _ratio(len(aligned), len(g_names))
+    aligned = _align(got.actors, ref.actors)
+    s.actor_recall = _ratio(len(aligned), len(ref.actors))
+    s.actor_precision = _ratio(len(aligned), len(got.actors))
 
     # an actor without a reference counterpart stays itself: every invented pair counts on its own
     g_index: dict[str, object] = {a.id: aligned.get(i, f"?{a.id}") for i, a in enumerate(got.actors)}

@@ -27,7 +27,6 @@ SPAN_MIN_WORDS = 3
 #: grammar, and within what OpenAI's strict mode takes for one enum; beyond it, clauses are left
 #: out, then every span (the model writes its spans freely and the checks judge them as ever)
 SPAN_MAX_COUNT = 400
-
 SPAN_MAX_CHARS = 14000
 #: when the program offers parties, an answer names at least this many actors (or as many as are
 #: offered; the model picks which): a small model otherwise names one or two parties of an article
@@ -94,8 +93,10 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
       Arabic article invents), and a mention in the article's script;
     - when the article has attributed statements (`said`), at least one position (a small model
       otherwise spends its answer on pressures);
-    - with the `offered` candidates: each speaker's actor line as one choice of actor (its mention,
-      id and name in the article's language as offered; the model writes the rest), and a quote
+    - every text as long as the brief allows and no longer (`_script`);
+    - with the `offered` candidates: each state's actor line as one choice of actor, copied whole,
+      and each speaker's (its mention, id and name in the article's language as offered; the model
+      writes the rest), with at least `MIN_ACTORS` actors (or as many as are offered); and a quote
       is only ever a whole statement's passage given to that statement's speaker, or none (a small
       model gives a quote to the wrong one of its actors), even when no span is offered.
     The checks are the same."""

@@ -104,8 +104,9 @@ def states(matcher: Matcher, limit: int = MAX_STATES) -> list[NamedState]:
 class Speaker:
     """Who speaks in the article's attributed statements, offered as an actor: an id and the
     article's words for them (`mention`, the name in the article's language); `passages`, what the
-    article attributes to them; `country`, the state its name says it speaks for ("an Israeli
-    official"), if any. A speaker that is a state the article names (`state`) is that state."""
+    article attributes to them; `country`, the state its name says it speaks for ("the Israeli
+    minister"), if any. A speaker that is a state the article names (`state`) is that state, as is
+    an official of it the article does not name ("an Israeli official")."""
 
     id: str
     mention: str
@@ -184,22 +185,33 @@ def _country(said: tuple[str, ...]) -> str | None:
     return min(found)[1] if found else None
 
 
-#: an official's forms, and the words that may stand between it and its state's adjective ("a
-#: senior Israeli official", "مسؤول كبير إسرائيلي")
+#: an official's forms; the words that may stand between it and its state's adjective ("a senior
+#: Israeli security official", "مسؤول أمني إسرائيلي"); and those that may follow an Arabic one ("مسؤول
+#: إسرائيلي آخر", "… مشارك في المفاوضات"), where a name would otherwise stand
 _OFFICIAL = (words("official"), words("مسؤول"))
-_QUALIFIERS = frozenset(w for q in ("senior", "top", "high-ranking", "كبير", "رفيع", "بارز") for w in words(q))
+_QUALIFIERS = frozenset(w for q in ("senior", "top", "high-ranking", "former", "security", "military", "government",
+                                    "كبير", "رفيع", "بارز", "سابق", "أمني", "عسكري", "حكومي") for w in words(q))
+_AFTER = frozenset(w for q in ("آخر", "ثان", "مطلع", "مشارك", "مقرب", "سابق", "كبير", "رفيع", "بارز", "أمني", "عسكري")
+                   for w in words(q))
+#: forms of a state that name one of its bodies: an official of the White House is that body's
+_BODIES = frozenset({"white house", "kremlin", "البيت الابيض", "الكرملين"})
+_CAPITALISED = re.compile(r"\b[A-Z]")
 
 
 def _unnamed_official(name: str) -> str | None:
     """The state an unnamed official speaks for, when its name is only that: "an Israeli official",
     "a senior Qatari official familiar with the talks", "مسؤول إسرائيلي آخر" (Israel). An official
-    of a named body ("مسؤول كبير في البيت الأبيض") or with a name of their own is not one."""
+    of a body ("a senior White House official", "مسؤول كبير في البيت الأبيض") or with a name of
+    their own ("Israeli official Ophir Falk", "an official, Yossi Cohen") is not one."""
     if "," in name or "،" in name:
-        return None  # "an official, Yossi Cohen": named
+        return None
     said = words(name)
     at = next((i for form in _OFFICIAL if (i := index_of(said, form)) is not None), None)
     if at is None:
         return None
+    arabic = bool(_ARABIC.search(name))
+    if not arabic and _CAPITALISED.search(name[name.lower().rindex("official"):]):
+        return None  # "Israeli official Ophir Falk"
     for iso, forms in COUNTRIES.items():
         for form in forms:
             n = len(words(form))
@@ -207,8 +219,9 @@ def _unnamed_official(name: str) -> str | None:
             if j is None:
                 continue
             between = said[j + n:at] if j < at else said[at + 1:j]
-            if all(w in _QUALIFIERS for w in between):
-                return iso
+            after = said[j + n:j + n + 1] if arabic and j > at else ()
+            if all(w in _QUALIFIERS for w in between) and all(w in _AFTER for w in after):
+                return None if form in _BODIES else iso  # not "مسؤول إسرائيلي يوسي كوهين"
     return None
 
 

@@ -3,7 +3,7 @@
 A small model refers to a party by its name where its id belongs ("حركة حماس" for `hamas`), or
 names a state the prompt offered ready to copy (`bot.engine.parties`) without copying its line, or
 copies it badly.
-Both are read here, before the checks; what still does not resolve is left for them to report.
+All are read here, before the checks; what still does not resolve is left for them to report.
 """
 
 from __future__ import annotations
@@ -32,11 +32,15 @@ def restate(actors: list[Actor], offered: Sequence[Actor], found: Callable[[Acto
     """An actor the answer gives as an offered state, which the article does not name in its words
     (`found`) but which itself names that state, is that state in the article's words and the
     state's names: a small model writes "الدولة قطر" or "المصر" for a line it could have copied. Its
-    id stays, and so do the references to it."""
+    id stays, and so do the references to it; an answer that has the state already keeps it once."""
     by_country = {a.country: a for a in offered if a.kind == "state" and a.country}
     for i, a in enumerate(actors):
         offer = by_country.get(a.country) if a.kind == "state" and a.country else None
-        if offer is not None and _names_state(a, offer.country or "") and not found(a):
+        if offer is None or not _names_state(a, offer.country or "") or found(a):
+            continue
+        # not when the answer has that state already: two actors would then be one
+        if not any(b is not a and (b.id == offer.id or (b.kind == "state" and b.country == offer.country and found(b)))
+                   for b in actors):
             actors[i] = a.model_copy(update={"mention": offer.mention, "name": offer.name.model_copy()})
 
 

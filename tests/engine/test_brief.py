@@ -746,13 +746,15 @@ async def test_an_offered_state_the_answer_copies_badly_is_that_state_in_the_art
     egypt.update(mention="المصر", name={"ar": "المصر", "en": "Egypt"})  # as a small model writes it
     qatar = next(a for a in data["actors"] if a["id"] == "qatar")
     qatar.update(mention="الدولة قطر", name={"ar": "الدولة قطر", "en": "State of Qatar"}, country="EGY")
+    data["actors"].append({"id": "egypt_gov", "mention": "الحكومة المصرية الجديدة", "kind": "state", "country": "EGY",
+                           "name": {"ar": "الحكومة المصرية الجديدة", "en": "Egypt's new government"}})
     llm_server.default = answer(data)
     env = await run(settings)
     shown = {a.id: (a.mention, a.name.ar, a.name.en) for a in env.brief.actors}
-    # Egypt is the article's Egypt, with its pressures; "Qatar" given another state's code is left
-    # to the check, which drops it
-    assert shown["egypt"] == ("مصر", "مصر", "Egypt") and "qatar" not in shown
-    assert [(d.path, d.text) for d in env.checks.dropped if d.item == "actor"] == [("actors[1]", "الدولة قطر")]
+    # Egypt is the article's Egypt, with its pressures, once; "Qatar" given another state's code is
+    # left to the check, which drops it
+    assert shown["egypt"] == ("مصر", "مصر", "Egypt") and "qatar" not in shown and "egypt_gov" not in shown
+    assert [d.text for d in env.checks.dropped if d.item == "actor"] == ["الدولة قطر", "الحكومة المصرية الجديدة"]
     assert any("egypt" in p.actors for p in env.brief.pressures)
     # the usa line's own words, which the article uses, stay as the model wrote them
     assert shown["usa"][0] == "الولايات المتحدة الأميركية"

@@ -215,7 +215,13 @@ def test_an_official_the_article_does_not_name_speaks_for_their_state() -> None:
     found = [Statement(name, "said", passage, 0, name) for name, passage in (
         ("A senior Qatari official familiar with the talks", "a deal is close"),
         ("A US official", "we are hopeful"), ("An official at the White House", "nothing is agreed"),
-        ("A Qatari official, Majed al-Ansari", "talks go on"))]
+        ("A senior White House official", "we wait"), ("A Qatari official, Majed al-Ansari", "talks go on"),
+        ("Qatari official Majed al-Ansari", "talks will go on"))]
+    # an official of a body, or named: themselves
     assert [(s.id, s.state) for s in speakers(found, named)] == [
-        ("qatar", True), ("united_states", True),
-        ("white_house", False), ("qatar_official", False)]  # of a named body, or named: themselves
+        ("qatar", True), ("united_states", True), ("white_house", False), ("united_states_official", False),
+        ("qatar_official", False), ("majed_al_ansari", False)]
+    arabic = [Statement(name, "قال", passage, 0, name) for name, passage in (
+        ("مسؤول أمني قطري", "الصفقة قريبة"), ("مسؤول كبير في البيت الأبيض", "ننتظر الرد"),
+        ("مسؤول بالبيت الأبيض", "لا اتفاق بعد"), ("مسؤول قطري ماجد الأنصاري", "المحادثات مستمرة"))]
+    assert [s.state for s in speakers(arabic, named)] == [True, False, False, False]

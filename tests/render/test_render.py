@@ -167,6 +167,18 @@ def test_malformed_and_cut_off_items_are_said_in_both_languages() -> None:
     assert "وما جاء مخالفًا للمخطط أو مقطوعًا أو زائدًا عن الحد (2)" in ar
 
 
+def test_a_quote_shown_once_for_two_is_not_said_to_be_missing() -> None:
+    from bot.engine.schema import Dropped
+
+    env = envelope(example_brief())
+    plain = [render_text(env, lang).splitlines() for lang in ("en", "ar")]
+    env.checks.dropped = [Dropped(path="positions[5]", item="position", cause="repeated", text="q", reason="r")]
+    repeated = [render_text(env, lang).splitlines() for lang in ("en", "ar")]
+    # no note among the sources; only the footer counts what the answer had in excess
+    assert [lines[:-1] for lines in repeated] == [lines[:-1] for lines in plain]
+    assert repeated[0][-1].endswith("· 1 item dropped")
+
+
 def _reference_pack(atoms: list[str], limit: int, sep: str = "\n\n") -> list[str]:
     """Packing as first written: measure every candidate message whole."""
     messages: list[str] = []
