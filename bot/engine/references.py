@@ -1,9 +1,9 @@
 """A model's references read as it meant them: by id, by name, or to an actor the prompt offered.
 
-A small model refers to a party by its name where its id belongs ("حركة حماس" for `hamas`), or
-names a state the prompt offered ready to copy (`bot.engine.parties`) without copying its line, or
-copies it badly.
-All are read here, before the checks; what still does not resolve is left for them to report.
+A small model refers to a party by its name where its id belongs ("حركة حماس" for `hamas`), names
+a state the prompt offered ready to copy (`bot.engine.parties`) without copying its line, or copies
+it badly. All are read here, before the checks; what still does not resolve is left for them to
+report.
 """
 
 from __future__ import annotations
