@@ -177,11 +177,17 @@ def _same(short: str, first: str) -> bool:
             and said[1] in re.split(r"[\s-]+", first) and short != first)
 
 
+def _forms_in(said: tuple[str, ...]) -> list[tuple[int, int, str, str]]:
+    """Each form of a state that a name's words hold: where it starts, how many words it has, the
+    state and the form."""
+    return [(at, len(words(form)), iso, form) for iso, forms in COUNTRIES.items() for form in forms
+            if (at := index_of(said, words(form))) is not None]
+
+
 def _country(said: tuple[str, ...]) -> str | None:
-    """The state a speaker's name says it speaks for, the first it names: "an Israeli official",
+    """The state a speaker's name says it speaks for, the first it names: "the Israeli minister",
     "وزير الخارجية القطري", "the US envoy to Israel" (the United States)."""
-    found = [(at, iso) for iso, forms in COUNTRIES.items() for form in forms
-             if (at := index_of(said, words(form))) is not None]
+    found = [(at, iso) for at, _, iso, _ in _forms_in(said)]
     return min(found)[1] if found else None
 
 
@@ -212,16 +218,11 @@ def _unnamed_official(name: str) -> str | None:
     arabic = bool(_ARABIC.search(name))
     if not arabic and _CAPITALISED.search(name[name.lower().rindex("official"):]):
         return None  # "Israeli official Ophir Falk"
-    for iso, forms in COUNTRIES.items():
-        for form in forms:
-            n = len(words(form))
-            j = index_of(said, words(form))
-            if j is None:
-                continue
-            between = said[j + n:at] if j < at else said[at + 1:j]
-            after = said[j + n:j + n + 1] if arabic and j > at else ()
-            if all(w in _QUALIFIERS for w in between) and all(w in _AFTER for w in after):
-                return None if form in _BODIES else iso  # not "مسؤول إسرائيلي يوسي كوهين"
+    for j, n, iso, form in _forms_in(said):
+        between = said[j + n:at] if j < at else said[at + 1:j]
+        after = said[j + n:j + n + 1] if arabic and j > at else ()
+        if all(w in _QUALIFIERS for w in between) and all(w in _AFTER for w in after):
+            return None if form in _BODIES else iso  # not "مسؤول إسرائيلي يوسي كوهين"
     return None
 
 
