@@ -372,5 +372,6 @@ class BriefEngine:
         parsed = grounding.read(text, cut_off=reply.cut_off is not None, offered=offered.actors, spoken=offered.spoken)
         if parsed.brief is None:
             return Answer(reply, parsed, parsed.issues)
+        references.complete(parsed.brief.actors, offered.actors, offered.spoken)
         references.restate(parsed.brief.actors, offered.actors, lambda a: grounds.actor(a).verified)
         return Answer(reply, parsed, parsed.issues + parsed.remap_issues(grounding.check(parsed.brief, grounds)))

@@ -28,10 +28,6 @@ SPAN_MIN_WORDS = 3
 #: out, then every span (the model writes its spans freely and the checks judge them as ever)
 SPAN_MAX_COUNT = 400
 SPAN_MAX_CHARS = 14000
-#: when the program offers parties, an answer names at least this many actors (or as many as are
-#: offered; the model picks which): a small model otherwise names one or two parties of an article
-#: that has six
-MIN_ACTORS = 4
 
 
 def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
@@ -96,9 +92,12 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
     - every text as long as the brief allows and no longer (`_script`);
     - with the `offered` candidates: each state's actor line as one choice of actor, copied whole,
       and each speaker's (its mention, id and name in the article's language as offered; the model
-      writes the rest), with at least `MIN_ACTORS` actors (or as many as are offered); and a quote
-      is only ever a whole statement's passage given to that statement's speaker, or none (a small
-      model gives a quote to the wrong one of its actors), even when no span is offered.
+      writes the rest), with as many actors as there are parties offered, up to the list's size (a
+      small model otherwise names two parties of an article that has six; which, the model's
+      choice); a quote is only ever a whole statement's passage given to that statement's speaker,
+      or none (a small model gives a quote to the wrong one of its actors), even when no span is
+      offered; and the first position quotes one of the statements whose speaker's line is ready
+      to copy (`_quoted_first`).
     The checks are the same."""
     out = copy.deepcopy(schema)
     defs = out["$defs"]
@@ -124,15 +123,34 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
              *(_speaker_line(sp, defs["Actor"], language) for sp in offered.speakers if not sp.state)]
     if lines:
         out["properties"]["actors"]["items"] = {"anyOf": [*lines, {"$ref": "#/$defs/Actor"}]}
-        out["properties"]["actors"]["minItems"] = min(len(lines), MIN_ACTORS, ASKED["actors"])
+        out["properties"]["actors"]["minItems"] = min(len(lines), ASKED["actors"])
     if said:
         out["properties"]["positions"]["minItems"] = 1
-    bound = [_said(s.passage, offered.speaker_of[s.passage], defs["Position"])
-             for s in offered.statements if s.passage in offered.speaker_of]
-    if bound:
+    given = [(s.passage, offered.speaker_of[s.passage]) for s in offered.statements if s.passage in offered.speaker_of]
+    if given:
         defs["Position"]["properties"]["quote"] = {"type": "null"}
-        out["properties"]["positions"]["items"] = {"anyOf": [*bound, {"$ref": "#/$defs/Position"}]}
+        defs["Said"] = {"anyOf": [_said(passage, who, defs["Position"]) for passage, who in given]}
+        out["properties"]["positions"]["items"] = {"anyOf": [{"$ref": "#/$defs/Said"}, {"$ref": "#/$defs/Position"}]}
+    # the first position's speaker has a line ready to copy, which the program adds to the actors
+    # when the answer leaves it out (`references.resolve`); another speaker's position would be lost
+    ready = {st.id for st in offered.states} | {sp.id for sp in offered.speakers if sp.actor() is not None}
+    first = [_said(passage, who, defs["Position"]) for passage, who in given if who in ready]
+    if first:
+        defs["SaidFirst"] = {"anyOf": first}
+        out["properties"]["positions"] = _quoted_first(out["properties"]["positions"])
     return out
+
+
+def _quoted_first(positions: dict[str, Any]) -> dict[str, Any]:
+    """The positions of the held schema when statements are offered: a list whose first position
+    quotes one of them (`$defs.SaidFirst`), then any. A small model held only to "at least one position"
+    leaves every quote null in half of its Arabic briefs. JSON Schema says "first, then any" with
+    `prefixItems` beside `items`, but llama.cpp's grammars read `prefixItems` as a whole tuple and
+    `items` before it (and `anyOf` before both); so each length the list may have is a tuple of its own."""
+    first, then = {"$ref": "#/$defs/SaidFirst"}, positions["items"]
+    tuples = [{"type": "array", "prefixItems": [first, *[then] * (n - 1)], "minItems": n, "maxItems": n}
+              for n in range(1, positions["maxItems"] + 1)]
+    return {k: v for k, v in positions.items() if k not in ("items", "minItems")} | {"anyOf": tuples}
 
 
 def _state_line(state: NamedState, actor: dict[str, Any], language: str) -> dict[str, Any]:

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from bot.engine import prompts
 from bot.engine.article import from_text
 from bot.engine.brief import BriefEngine
-from bot.engine.held import MIN_ACTORS, article_spans, held_schema
+from bot.engine.held import article_spans, held_schema
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import BIDI_CONTROLS, Matcher
 from bot.engine.schema import ASKED, MAX_ID, MAX_MENTION, MAX_SUMMARY, MAX_TEXT, BriefEnvelope, brief_json_schema
@@ -592,8 +593,7 @@ async def test_the_repair_s_schema_holds_it_to_the_part_of_the_article_it_sends(
         (r["messages"][1]["content"], r["response_format"]["json_schema"]["schema"]) for r in llm_server.requests)
     sent = repair[repair.index("<article>"):]
     spans = repair_schema["$defs"]["ArticleSpan"]["enum"]
-    quotes = [p["properties"]["quote"]["enum"][0] for p in repair_schema["properties"]["positions"]["items"]["anyOf"]
-              if "properties" in p]
+    quotes = [p["properties"]["quote"]["enum"][0] for p in repair_schema["$defs"]["Said"]["anyOf"]]
     assert quotes and all(q in sent for q in quotes) and all(s in sent for s in spans)
     # the first round saw more of the article, and could quote more of it
     assert "الجولة رقم" in first and len(first_schema["$defs"]["ArticleSpan"]["enum"]) > len(spans)
@@ -662,12 +662,28 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
         assert list(english["properties"]) == english["required"] == ["en", "ar"]
     # each list as long as the prompt asks for, so that a model that repeats an item moves on
     assert {k: sent["properties"][k]["maxItems"] for k in ASKED} == ASKED
-    # an article that attributes statements gets at least one position written, whose quote is one
-    # of the statements the prompt offers, given to its speaker, or none
+    # an article that attributes statements gets at least one position written, the first quoting one
+    # of the statements the prompt offers; a quote is only ever a statement given to its speaker
     positions = sent["properties"]["positions"]
-    assert positions["minItems"] == 1 and sent["$defs"]["Position"]["properties"]["quote"] == {"type": "null"}
-    bound = {(p["properties"]["quote"]["enum"][0], p["properties"]["actor"]["enum"][0])
-             for p in positions["items"]["anyOf"][:-1]}
+    assert sent["$defs"]["Position"]["properties"]["quote"] == {"type": "null"}
+    bound, first = ({(p["properties"]["quote"]["enum"][0], p["properties"]["actor"]["enum"][0])
+                     for p in sent["$defs"][name]["anyOf"]} for name in ("Said", "SaidFirst"))
+    # the first position's speaker has a line ready to copy; "an informed official" has none
+    informed = next(a for q, a in bound if q == "هناك احتمالاً قريبًا للتوصل إلى صفقة جزئية")
+    assert first == {(q, a) for q, a in bound if a != informed} and len(first) >= 3
+    said = {"quote": "إدارة ترامب ستقدم خلال الأسابيع المقبلة مقترحًا لإنهاء الحرب", "actor": "israel_minister",
+            "stance": {"ar": "مقترح أمريكي قريب", "en": "A US proposal soon"}, "source_ids": []}
+    unquoted = {**said, "actor": "egypt", "quote": None}
+    validator = Draft202012Validator({"$defs": sent["$defs"], "properties": {"positions": positions}})
+    for ok in ([said], [said, unquoted], [said, said, unquoted, unquoted]):
+        assert validator.is_valid({"positions": ok})
+    by_informed = {**said, "quote": "هناك احتمالاً قريبًا للتوصل إلى صفقة جزئية", "actor": informed}
+    assert validator.is_valid({"positions": [said, by_informed]})
+    for wrong in ([], [unquoted], [unquoted, said], [said] * 5, [{**said, "actor": "egypt"}], [by_informed]):
+        assert not validator.is_valid({"positions": wrong})
+    # as llama.cpp reads the schema: each length a tuple of its own, `prefixItems` alone
+    assert [len(t["prefixItems"]) for t in positions["anyOf"]] == list(range(1, ASKED["positions"] + 1))
+    assert all("items" not in t for t in positions["anyOf"])
     assert ("الباب لم يُغلق بعد أمام إمكانية التوصل إلى اتفاق، رغم معارضة بعض الوزراء في الكابينيت",
             "israel") in bound
     assert ("إدارة ترامب ستقدم خلال الأسابيع المقبلة مقترحًا لإنهاء الحرب", "israel_minister") in bound
@@ -678,15 +694,17 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
     assert list(dermer["properties"]["name"]["properties"]) == ["ar", "en"]
     assert dermer["properties"]["name"]["properties"]["en"] == defs["Bilingual"]["properties"]["en"]
     # a state the article names is a line copied whole, in any of the article's words for it; and an
-    # answer names at least four of the parties offered (which ones, the model's choice)
+    # answer names as many actors as there are parties offered (which ones, the model's choice)
     actors = sent["properties"]["actors"]
     israel = next(a for a in actors["items"]["anyOf"] if a["properties"]["id"].get("enum") == ["israel"])
     assert israel["properties"]["name"]["properties"] == {"ar": {"type": "string", "enum": ["إسرائيل"]},
                                                           "en": {"type": "string", "enum": ["Israel"]}}
     assert "إسرائيل" in israel["properties"]["mention"]["enum"] and israel["properties"]["country"]["enum"] == ["ISR"]
-    assert actors["minItems"] == MIN_ACTORS and actors["items"]["anyOf"][-1] == {"$ref": "#/$defs/Actor"}
+    assert actors["minItems"] == len(actors["items"]["anyOf"]) - 1 == 6
+    assert actors["items"]["anyOf"][-1] == {"$ref": "#/$defs/Actor"}
     assert "minItems" not in held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["actors"]
-    assert "minItems" not in held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["positions"]
+    plain = held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["positions"]
+    assert "minItems" not in plain and "anyOf" not in plain
     assert all(f"up to {n}" in prompts.system_prompt() for n in ASKED.values())
     # `newsbot schema` is untouched: only what json_schema mode sends is held to the spans
     assert brief_json_schema(strict=True)["$defs"]["Pressure"]["properties"]["evidence"] == {"type": "string"}
@@ -737,6 +755,24 @@ async def test_a_loop_without_a_brief_is_not_shown_again_in_the_repair(settings:
     assert "جملة تتكرر" not in json.dumps(repair, ensure_ascii=False)
     assert "repeated itself" in repair[-1]["content"] and "not shown" in repair[-1]["content"]
     assert len(env.brief.pressures) == len(example_brief()["pressures"])
+
+
+async def test_an_offered_line_copied_without_its_country_has_the_line_s_country(
+        settings: Settings, llm_server: FakeLLM) -> None:
+    data = example_brief()
+    for a in data["actors"]:  # as a small model copies the lines: id, mention and names, then null
+        if a["id"] in ("israel", "egypt", "israeli_cabinet"):
+            a["country"] = None
+    data["actors"][[a["id"] for a in data["actors"]].index("egypt")]["kind"] = "government"
+    llm_server.default = answer(data)
+    env = await run(settings)
+    shown = {a.id: a.country for a in env.brief.actors}
+    # the lines' own: Israel is Israel; Egypt, given another kind than its line's, and the cabinet,
+    # which no line offers, keep what the model wrote
+    assert shown["israel"] == "ISR" and shown["egypt"] is None and shown["israeli_cabinet"] is None
+    # so "an Israeli official taking part in the talks" is Israel's, as the article says
+    official = next(p for p in env.brief.positions if p.quote and p.quote.startswith("التوصل إلى اتفاق"))
+    assert official.actor == "israel" and official.speaker_check is not None and official.speaker_check.confirmed
 
 
 async def test_an_offered_state_the_answer_copies_badly_is_that_state_in_the_article_s_words(
