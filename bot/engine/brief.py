@@ -95,7 +95,8 @@ def user_message(article: Article, text: str, truncated: bool, offered: Candidat
 @dataclass(frozen=True)
 class Ready:
     """What the prompt offered ready to copy, for reading the answer: the states' actors, and the
-    speakers' ids with their mentions and states (`references.resolve`)."""
+    ids of the speakers and the people named by their office, with their mentions and states
+    (`references.resolve`)."""
 
     actors: Sequence[Actor] = ()
     spoken: dict[str, tuple[str, str | None]] = field(default_factory=dict)
@@ -103,8 +104,8 @@ class Ready:
     @classmethod
     def of(cls, sent: Candidates) -> Ready:
         """What `sent`, the candidates in the part of the article sent, offers ready to copy."""
-        actors = [*(s.actor() for s in sent.states), *(a for s in sent.speakers if (a := s.actor()) is not None)]
-        return cls(actors, {s.id: (s.mention, s.country) for s in sent.speakers if not s.state})
+        actors = [*(s.actor() for s in sent.states), *(a for s in sent.lines if (a := s.actor()) is not None)]
+        return cls(actors, {s.id: (s.mention, s.country) for s in sent.lines})
 
 
 #: tokens a chat template adds around each message (role markers, separators), on the high side

@@ -1,7 +1,8 @@
 """What the program finds in an article before the model is asked, and how the prompt offers it.
 
-The attributed statements (`bot.engine.attribution`), the states the article names and the
-speakers of its statements (`bot.engine.parties`) are offered to the model as candidates, each
+The attributed statements (`bot.engine.attribution`), the states the article names, the
+speakers of its statements and the people it names by their office (`bot.engine.parties`) are
+offered to the model as candidates, each
 block fenced like the article: a model, above all a small one, picks from them instead of hunting
 for them. The checks are the same with or without them.
 """
@@ -45,22 +46,26 @@ MAX_STATEMENTS = 20
 @dataclass(frozen=True)
 class Candidates:
     """What the program finds in the article before the model is asked, offered to it in the
-    prompt: the attributed statements (`bot.engine.attribution`), the states it names and the
-    speakers of those statements (`bot.engine.parties`). A model, above all a small one, picks from
+    prompt: the attributed statements (`bot.engine.attribution`), the states it names, the
+    speakers of those statements and the people it names by their office (`bot.engine.parties`).
+    A model, above all a small one, picks from
     them; the checks are the same."""
 
     statements: Sequence[Statement] = ()
     states: Sequence[NamedState] = ()
     speakers: Sequence[Speaker] = ()
+    #: the people it names by their office who are not speakers ("President Vladimir Putin")
+    people: Sequence[Speaker] = ()
 
     @classmethod
     def find(cls, grounds: grounding.Grounds) -> Candidates:
-        """What the program finds in the article behind `grounds`. A speaker whose name holds
-        something like a fence tag is not offered: its line must be the article's words, unchanged."""
+        """What the program finds in the article behind `grounds`. A speaker or person whose name
+        holds something like a fence tag is not offered: its line must be the article's words, unchanged."""
         found = statements(grounds.attributions, MAX_STATEMENTS, MAX_TEXT)
         named = parties.states(grounds.matcher)
         said = [s for s in parties.speakers(found, named) if fence(s.mention) == s.mention]
-        return cls(found, named, said)
+        people = [p for p in parties.people(grounds.matcher, named, said) if fence(p.mention) == p.mention]
+        return cls(found, named, said, people)
 
     def within(self, chars: int) -> Candidates:
         """Those found in the article's first `chars` characters: the part the model is sent (a
@@ -71,7 +76,14 @@ class Candidates:
         ids = {s.id for s in named}
         speakers = [replace(sp, passages=tuple(p for p in sp.passages if p in kept)) for sp in self.speakers
                     if any(p in kept for p in sp.passages) and (not sp.state or sp.id in ids)]
-        return Candidates(found, named, speakers)
+        people = [p for p in self.people if p.start + len(p.mention) <= chars]
+        return Candidates(found, named, speakers, people)
+
+    @property
+    def lines(self) -> list[Speaker]:
+        """The speakers and the people offered each as an actor line of their own (a speaker that
+        is a state is that state's line)."""
+        return [*(s for s in self.speakers if not s.state), *self.people]
 
     @functools.cached_property
     def speaker_of(self) -> dict[str, str]:
@@ -100,18 +112,17 @@ def in_order(language: str) -> tuple[str, str]:
 
 def parties_block(offered: Candidates, language: str = "en") -> str:
     """The states the article names, each written as an actor of the brief, ready to copy (its
-    names in the order the held schema writes them), then the speakers of its statements: ready
-    too when the program can name them in both languages from their role and state, else with
-    their name in the article's language only (the model adds the other, the kind and the country)."""
+    names in the order the held schema writes them), then the speakers of its statements and the
+    people it names by their office: ready too when the program can name them in both languages
+    from their role and state, else with their name in the article's language only (the model adds
+    the other, the kind and the country)."""
     lines = []
     for s in offered.states:
         names = {"en": s.en, "ar": s.ar}
         actor = {"mention": fence(s.mention), "id": s.id, "name": {k: names[k] for k in in_order(language)},
                  "kind": "state", "country": s.iso}
         lines.append(json.dumps(actor, ensure_ascii=False))
-    for sp in offered.speakers:
-        if sp.state:
-            continue
+    for sp in offered.lines:
         line: dict[str, Any] = {"mention": fence(sp.mention), "id": sp.id}
         if (actor := sp.actor()) is not None:  # named in both languages, from its role and state
             names = {"en": actor.name.en, "ar": actor.name.ar}

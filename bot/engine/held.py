@@ -120,7 +120,7 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
         defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
         defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
     lines = [*(_state_line(st, defs["Actor"], language) for st in offered.states),
-             *(_speaker_line(sp, defs["Actor"], language) for sp in offered.speakers if not sp.state)]
+             *(_speaker_line(sp, defs["Actor"], language) for sp in offered.lines)]
     if lines:
         out["properties"]["actors"]["items"] = {"anyOf": [*lines, {"$ref": "#/$defs/Actor"}]}
         out["properties"]["actors"]["minItems"] = min(len(lines), ASKED["actors"])

@@ -5,15 +5,17 @@ not use. The program knows the states (`speakers.COUNTRIES`: names, adjectives, 
 languages), so it offers each one the article names as a ready actor: an id, the article's own
 words for it and its names in both languages. It also knows who speaks in the article's attributed
 statements (`bot.engine.attribution`), so it offers each speaker too, in the article's words, with
-what the article attributes to them. Whether any of them is a party to anything is still the
+what the article attributes to them; and the people it names by their office ("President Vladimir
+Putin", "الرئيس الأمريكي دونالد ترامب"). Whether any of them is a party to anything is still the
 model's choice, and the checks are the same.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.engine.attribution import Statement
 from bot.engine.normalize import Matcher, normalize
@@ -117,6 +119,9 @@ class Speaker:
     #: (Qatar)", "وزير الخارجية (سوريا)"), and the kind that role is; "" unless its name gives both
     other: str = ""
     kind: str = "person"
+    #: where the article first names them: a person found by their office (`people`), not by
+    #: what they say
+    start: int = 0
 
     def actor(self) -> Actor | None:
         """The speaker as an actor of a brief, when it has a name in both languages."""
@@ -161,6 +166,9 @@ _ROLES: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("مبعوث", "envoy"), "Envoy", "المبعوث", "person"),
     (("مسؤول", "official"), "Official", "مسؤول", "person"),
     (("رئيس", "president"), "President", "الرئيس", "person"),
+    (("أمير", "emir"), "Emir", "الأمير", "person"),
+    (("ملك", "king"), "King", "الملك", "person"),
+    (("المستشار", "المستشارة", "chancellor"), "Chancellor", "المستشار", "person"),
     (("الجيش", "army", "military"), "Army", "الجيش", "government"),
     (("الحكومة", "government"), "Government", "الحكومة", "government"),
 )
@@ -299,4 +307,125 @@ def speakers(found: Sequence[Statement], named: Sequence[NamedState]) -> list[Sp
             out.append(Speaker(state.id, state.mention, passages, state.iso, state=True))
         else:
             out.append(_speaker(group[0].name, passages, taken, n))
+    return out
+
+
+# --- people the article names by their office ---------------------------------------------------
+#: offices a person is named by, besides a speaker's roles (`_ROLES` of kind person); an official
+#: is left to the speakers (an unnamed one is their state)
+_OFFICES = ("secretary-general", "secretary general", "senator", "commissioner", "الأمين العام", "وزيرة")
+_EN_NAME = re.compile(r"\s+((?:[A-Z][\w'’-]+|al-[\w-]+|bin|de|van|von)(?:\s+(?:[A-Z][\w'’-]+|al-[\w-]+|bin|de|van|von)){1,3})")
+_AR_WORD = re.compile(r"\s+([\u0621-\u064a\u064b-\u0652\u0670]{2,})")
+#: words that join an Arabic name's parts ("تميم بن حمد آل ثاني"); a title before a name; a word
+#: between an office and the name ("الرئيس السابق باراك أوباما")
+_JOINS = frozenset({"بن", "بنت", "ابن", "آل", "أبو", "ابو", "عبد"})
+_TITLES = frozenset({"الشيخ", "الأمير"})
+_FORMER = frozenset({"السابق", "السابقة", "الحالي", "الجديد"})
+#: words an Arabic name never is, the words that follow a name in a sentence (prepositions,
+#: particles, verbs of saying): "الرئيس الروسي فلاديمير بوتين في اتصال" names "فلاديمير بوتين"
+_NOT_NAME = re.compile(r"(?:في|باسم|على|من|إلى|الى|عن|أن|إن|ان|انه|أنه|قد|لم|لن|الذي|التي|خلال|مع|بعد|قبل|"
+                       r"أمس|امس|اليوم|عبر|حول|لدى|بين|كما|ثم|أو|هو|هي|يوم|منذ|حتى|عند|قال|قالت|أكد|اكد|"
+                       r"أعلن|اعلن|أشار|اشار|أضاف|اضاف|أوضح|اوضح|صرح|يقول|تقول|وقال|وأكد|واكد|وأضاف|واضاف|وأعلن|واعلن)")
+#: the offices that name a person without their state ("الرئيس بشار الأسد"); any other needs one
+_BY_NAME_ALONE = frozenset({"الرئيس", "الملك", "الأمير", "المستشارة", "المستشار"})
+#: at most this many people named by their office are offered (the ones the article names first)
+MAX_PEOPLE = 6
+
+
+@functools.cache
+def _offices() -> tuple[str, ...]:
+    """The offices a person is named by, longest first ("prime minister" before "minister")."""
+    found = {f for forms, *_, kind in _ROLES if kind == "person" and "official" not in forms for f in forms}
+    return tuple(sorted(found | set(_OFFICES), key=len, reverse=True))
+
+
+def _arabic_name(text: str, at: int, titled: bool) -> tuple[int, int] | None:
+    """The Arabic name that starts at `at`, as article offsets: a title when `titled` asks for one
+    ("الشيخ"), then a first and a family name and any parts they join ("بن حمد", "آل ثاني")."""
+    parts: list[tuple[int, int]] = []
+    pos = at
+    while (m := _AR_WORD.match(text, pos)) is not None:
+        word, pos = m.group(1), m.end()
+        if titled:
+            if word not in _TITLES:
+                return None
+            titled = False
+            continue
+        if not parts and word in _FORMER:
+            continue
+        joined = bool(parts) and text[slice(*parts[-1])] in _JOINS
+        if not joined and (len(parts) >= 2 or (not parts and word.startswith("ال")) or _NOT_NAME.fullmatch(word)):
+            if not (word in _JOINS and len(parts) >= 2):
+                break
+        parts.append((m.start(1), m.end(1)))
+    while parts and text[slice(*parts[-1])] in _JOINS:
+        parts.pop()
+    return (parts[0][0], parts[-1][1]) if len(parts) >= 2 else None
+
+
+#: a word of the text as a state's form may hold it ("U.S.", "al-Sham")
+_TOKEN = re.compile(r"[\w.'’-]+")
+
+
+def _state_words(text: str, tokens: list[re.Match[str]], forms: frozenset[tuple[str, ...]]) -> int:
+    """How many of `tokens` (from the first) are a state's form: "الأمريكي", "United States"; 0 when none."""
+    for n in (3, 2, 1):
+        if len(tokens) >= n and words(text[tokens[0].start():tokens[n - 1].end()]) in forms:
+            return n
+    return 0
+
+
+def _named(text: str, office: re.Match[str], forms: frozenset[tuple[str, ...]]) -> tuple[int, int] | None:
+    """The person an office found in `text` names, as article offsets of the office (and a state
+    that qualifies it) and the name: "US Secretary of State John Kerry", "الرئيس الأمريكي دونالد
+    ترامب", "أمير قطر الشيخ تميم بن حمد"; None when no name follows it."""
+    start, end = office.span(1)
+    if office.group(1).isascii():
+        before = list(_TOKEN.finditer(text, max(0, start - 40), start))[-3:]
+        for n in (3, 2, 1):
+            if len(before) >= n and _state_words(text, before[-n:], forms) == n and before[-n].group()[0].isupper() \
+                    and not text[before[-1].end():start].strip():
+                start = before[-n].start()
+                break
+        name = _EN_NAME.match(text, end)
+        if name is None:
+            return None
+        return start, name.end(1) - (2 if name.group(1).endswith(("'s", "’s")) else 0)
+    after = list(_TOKEN.finditer(text, end, end + 60))[:3]
+    n = _state_words(text, after, forms) if after and not text[end:after[0].start()].strip(" ") else 0
+    if not n and office.group(1) not in _BY_NAME_ALONE:
+        return None  # "وزير خارجية أوباما", "السفيرة مجموعة صغيرة": an office of no state, no name
+    # after a state's name the person has a title: "أمير قطر الشيخ تميم", not "أمير قطر أرجأ خطابه"
+    titled = bool(n) and not after[n - 1].group().endswith(("ي", "ية", "يه"))
+    name = _arabic_name(text, after[n - 1].end() if n else end, titled)
+    return (start, name[1]) if name else None
+
+
+def people(matcher: Matcher, named: Sequence[NamedState], said: Sequence[Speaker],
+           limit: int = MAX_PEOPLE) -> list[Speaker]:
+    """The people `matcher`'s article names by their office, who are not among the speakers `said`:
+    "Russian President Vladimir Putin", "Chancellor Angela Merkel", "الرئيس الأمريكي دونالد ترامب",
+    "أمير قطر الشيخ تميم بن حمد", in the order it first names them. A party to a pressure is as
+    often someone the article names as someone it quotes; each is offered as a speaker's line is,
+    without statements (`start`: where the article first names them)."""
+    text = matcher.article
+    forms = frozenset(words(f) for found in COUNTRIES.values() for f in found)  # "US Secretary of State": any state
+    spoken = [words(s.mention) for s in said]
+    found: dict[tuple[str, ...], tuple[int, int]] = {}
+    for office in _offices():
+        # an Arabic office may be definite and joined: "رئيس", "الرئيس", "ورئيس", "وبالرئيس"
+        flags, joined = (re.IGNORECASE, "") if office.isascii() else (0, "(?:[وف])?(?:[بل](?=ال))?")
+        the = "" if office.isascii() or office.startswith("ال") else "(?:ال)?"
+        for m in re.finditer(rf"(?<![\w-]){joined}({the}{re.escape(office)})(?![\w-])", text, flags):
+            span = _named(text, m, forms)
+            if span is None:
+                continue
+            who = words(text[m.end(1):span[1]])
+            if (not any(index_of(s, who[-2:]) is not None or _same(" ".join(s), " ".join(who)) for s in spoken)
+                    and not any(index_of(f, who[-2:]) is not None for f in found)):
+                found[words(text[slice(*span)])] = span
+    taken = {s.id for s in named} | {s.id for s in said}
+    out = []
+    for n, (start, end) in enumerate(sorted(found.values())[:limit], len(said) + 1):
+        out.append(replace(_speaker(text[start:end], (), taken, n), start=start))
     return out

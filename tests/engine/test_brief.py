@@ -700,7 +700,7 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
     assert israel["properties"]["name"]["properties"] == {"ar": {"type": "string", "enum": ["إسرائيل"]},
                                                           "en": {"type": "string", "enum": ["Israel"]}}
     assert "إسرائيل" in israel["properties"]["mention"]["enum"] and israel["properties"]["country"]["enum"] == ["ISR"]
-    assert actors["minItems"] == len(actors["items"]["anyOf"]) - 1 == 6
+    assert actors["minItems"] == len(actors["items"]["anyOf"]) - 1 == 7  # 4 states, 2 speakers, 1 envoy
     assert actors["items"]["anyOf"][-1] == {"$ref": "#/$defs/Actor"}
     assert "minItems" not in held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["actors"]
     plain = held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["positions"]

@@ -225,3 +225,58 @@ def test_an_official_the_article_does_not_name_speaks_for_their_state() -> None:
         ("مسؤول أمني قطري", "الصفقة قريبة"), ("مسؤول كبير في البيت الأبيض", "ننتظر الرد"),
         ("مسؤول بالبيت الأبيض", "لا اتفاق بعد"), ("مسؤول قطري ماجد الأنصاري", "المحادثات مستمرة"))]
     assert [s.state for s in speakers(arabic, named)] == [True, False, False, False]
+
+
+# real sentences of the references in eval/en and eval/ar
+PEOPLE_EN = ('He described as "absolutely unacceptable" US Secretary of State John Kerry\'s recent condemnation of '
+             "the government's use of barrel bombs in the city of Aleppo. The US National Security Agency (NSA) was "
+             "last year accused of bugging the phone of Chancellor Angela Merkel as part of a huge surveillance "
+             "programme. Russia says it was shot down within Syrian airspace and President Vladimir Putin vented his "
+             "anger at Turkey's government again on Thursday. Mr Kerry said that the talks would go on.")
+PEOPLE_AR = ("قال مسؤول كبير في البيت الأبيض، الأربعاء 15 فيفري 2017، إن الرئيس الأمريكي دونالد ترامب يدعم هدف "
+             "السلام بين \"إسرائيل\" والفلسطينيين، حتى إذا لم يتضمن حل الدولتين. وقال المسؤول، قبل ساعات من اجتماع "
+             "في البيت الأبيض بين ترامب ورئيس الوزراء الإسرائيلي بنيامين نتنياهو، إن السلام هو الهدف النهائي. "
+             "وأوضح أن الولايات المتحدة لم تعد تركز على إزاحة الرئيس بشار الأسد عن السلطة، لتتخلى عن الموقف الأولي "
+             "لإدارة الرئيس السابق باراك أوباما بشأن مصير الأسد. وأبلغت السفيرة مجموعة صغيرة من الصحفيين أن "
+             "أمير قطر أرجأ خطابه، فيما اتصل أمير قطر الشيخ تميم بن حمد آل ثاني بالرئيس الفرنسي. واتهم المتحدث "
+             "باسم الخارجية الايرانية \"مجموعات المعارضة المسلحة\" بالوقوف وراء الانتهاكات.")
+
+
+def _people(text: str) -> list[tuple[str, str, str]]:
+    grounds = grounding.Grounds(Matcher(text), ())
+    found = Candidates.find(grounds)
+    return [(p.id, p.mention, p.other) for p in found.people]
+
+
+def test_the_people_an_english_article_names_by_their_office_are_offered() -> None:
+    # the office, the state before it and the name, without a possessive
+    assert _people(PEOPLE_EN.removesuffix(" Mr Kerry said that the talks would go on.")) == [
+        ("john_kerry", "US Secretary of State John Kerry", "وزير الخارجية (الولايات المتحدة)"),
+        ("angela_merkel", "Chancellor Angela Merkel", ""), ("vladimir_putin", "President Vladimir Putin", "")]
+
+
+def test_the_people_an_arabic_article_names_by_their_office_are_offered() -> None:
+    assert _people(PEOPLE_AR) == [
+        ("united_states_president", "الرئيس الأمريكي دونالد ترامب", "President (United States)"),
+        # joined to "and", and its name ends before the comma
+        ("israel_prime_minister", "رئيس الوزراء الإسرائيلي بنيامين نتنياهو", "Prime minister (Israel)"),
+        ("speaker_4", "الرئيس بشار الأسد", ""), ("speaker_5", "الرئيس السابق باراك أوباما", ""),
+        # after a state's name a person has a title: "أمير قطر أرجأ خطابه" names no one
+        ("qatar_emir", "أمير قطر الشيخ تميم بن حمد آل ثاني", "Emir (Qatar)")]
+    # "the ambassador [told] a small group", "the spokesman of the foreign ministry": offices, no names
+    assert not any(w in m for _, m, _ in _people(PEOPLE_AR) for w in ("مجموعة", "باسم", "أرجأ"))
+
+
+def test_a_person_named_by_their_office_is_offered_as_a_line_unless_they_speak() -> None:
+    article = from_text(PEOPLE_EN, "test")
+    grounds = grounding.Grounds(Matcher(article.text), ())
+    found = Candidates.find(grounds)
+    # Kerry speaks ("Mr Kerry said", the same person): he is offered once, as the speaker he is
+    assert [s.mention for s in found.speakers] == ["Mr Kerry"] and "john_kerry" not in {p.id for p in found.people}
+    block = user_message(article, article.text, False, found).split("<article_parties>")[1]
+    lines = [json.loads(line) for line in block.split("</article_parties>")[0].strip().splitlines()]
+    assert {"mention": "President Vladimir Putin", "id": "vladimir_putin",
+            "name": {"en": "President Vladimir Putin"}} in lines
+    # only those named in the part of the article sent
+    cut = found.within(PEOPLE_EN.index("Russia says"))
+    assert [p.id for p in cut.people] == ["angela_merkel"]
