@@ -91,8 +91,8 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
       otherwise spends its answer on pressures);
     - every text as long as the brief allows and no longer (`_script`);
     - with the `offered` candidates: each state's actor line as one choice of actor, copied whole,
-      and each speaker's (its mention, id and name in the article's language as offered; the model
-      writes the rest), with as many actors as there are parties offered, up to the list's size (a
+      and each speaker's and person's (its mention, id and name in the article's language as
+      offered; the model writes the rest), with as many actors as there are parties offered, up to the list's size (a
       small model otherwise names two parties of an article that has six; which, the model's
       choice); a quote is only ever a whole statement's passage given to that statement's speaker,
       or none (a small model gives a quote to the wrong one of its actors), even when no span is

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from bot.engine.attribution import Statement
 from bot.engine.normalize import Matcher, normalize
 from bot.engine.schema import Actor, Bilingual
-from bot.engine.speakers import COUNTRIES, index_of, words
+from bot.engine.speakers import COUNTRIES, index_of, variants, words
 
 #: each state's name in English and Arabic, as a brief shows it
 NAMES: dict[str, tuple[str, str]] = {
@@ -168,7 +168,7 @@ _ROLES: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("رئيس", "president"), "President", "الرئيس", "person"),
     (("أمير", "emir"), "Emir", "الأمير", "person"),
     (("ملك", "king"), "King", "الملك", "person"),
-    (("المستشار", "المستشارة", "chancellor"), "Chancellor", "المستشار", "person"),
+    (("chancellor",), "Chancellor", "المستشار", "person"),  # in Arabic "مستشار" is any adviser
     (("الجيش", "army", "military"), "Army", "الجيش", "government"),
     (("الحكومة", "government"), "Government", "الحكومة", "government"),
 )
@@ -313,21 +313,31 @@ def speakers(found: Sequence[Statement], named: Sequence[NamedState]) -> list[Sp
 # --- people the article names by their office ---------------------------------------------------
 #: offices a person is named by, besides a speaker's roles (`_ROLES` of kind person); an official
 #: is left to the speakers (an unnamed one is their state)
-_OFFICES = ("secretary-general", "secretary general", "senator", "commissioner", "الأمين العام", "وزيرة")
-_EN_NAME = re.compile(r"\s+((?:[A-Z][\w'’-]+|al-[\w-]+|bin|de|van|von)(?:\s+(?:[A-Z][\w'’-]+|al-[\w-]+|bin|de|van|von)){1,3})")
-_AR_WORD = re.compile(r"\s+([\u0621-\u064a\u064b-\u0652\u0670]{2,})")
-#: words that join an Arabic name's parts ("تميم بن حمد آل ثاني"); a title before a name; a word
-#: between an office and the name ("الرئيس السابق باراك أوباما")
-_JOINS = frozenset({"بن", "بنت", "ابن", "آل", "أبو", "ابو", "عبد"})
+_OFFICES = ("secretary-general", "secretary general", "senator", "commissioner", "الأمين العام", "وزيرة",
+            "المستشار", "المستشارة")  # "المستشارة الألمانية": a chancellor only beside the state
+#: the offices that name a person without their state ("الرئيس بشار الأسد"); any other needs one
+_BY_NAME_ALONE = frozenset({"الرئيس", "الملك", "الأمير"})
+#: an English name: capitalised words and the small words of a name, on one line ("Bashar al-Assad")
+_EN_PART = r"(?:[A-Z][\w'’-]*|al-[\w-]+|(?:bin|de|van|von)(?=[^\S\n]))"
+_EN_NAME = re.compile(rf"[^\S\n]+({_EN_PART}(?:[^\S\n]+{_EN_PART}){{1,3}})")
+#: a capitalised word that ends a name: a headline's verb ("President Trump Says Iran Deal")
+_EN_NOT_NAME = frozenset({"says", "said", "tells", "told", "warns", "urges", "calls", "meets", "visits", "vows",
+                          "insists", "denies", "rejects", "accuses", "backs", "slams", "to", "and", "of", "the"})
+#: an Arabic word of a name, on the same line
+_AR_WORD = re.compile(r"[^\S\n]+([\u0621-\u064a\u064b-\u0652\u0670]{2,})")
+#: words that join the next word to a name ("تميم بن حمد آل ثاني"), and those that start a
+#: compound part of it ("عبد الفتاح", "أبو مازن"); a title before a name; a word between an office
+#: and the name ("الرئيس السابق باراك أوباما")
+_JOINS = frozenset({"بن", "بنت", "ابن", "آل"})
+_COMPOUND = frozenset({"عبد", "أبو", "ابو"})
 _TITLES = frozenset({"الشيخ", "الأمير"})
 _FORMER = frozenset({"السابق", "السابقة", "الحالي", "الجديد"})
 #: words an Arabic name never is, the words that follow a name in a sentence (prepositions,
-#: particles, verbs of saying): "الرئيس الروسي فلاديمير بوتين في اتصال" names "فلاديمير بوتين"
+#: particles, verbs of saying), also after a joined و, ف, ب or ل ("وفي", "بأن"): "الرئيس الروسي
+#: فلاديمير بوتين في اتصال" names "فلاديمير بوتين"
 _NOT_NAME = re.compile(r"(?:في|باسم|على|من|إلى|الى|عن|أن|إن|ان|انه|أنه|قد|لم|لن|الذي|التي|خلال|مع|بعد|قبل|"
                        r"أمس|امس|اليوم|عبر|حول|لدى|بين|كما|ثم|أو|هو|هي|يوم|منذ|حتى|عند|قال|قالت|أكد|اكد|"
-                       r"أعلن|اعلن|أشار|اشار|أضاف|اضاف|أوضح|اوضح|صرح|يقول|تقول|وقال|وأكد|واكد|وأضاف|واضاف|وأعلن|واعلن)")
-#: the offices that name a person without their state ("الرئيس بشار الأسد"); any other needs one
-_BY_NAME_ALONE = frozenset({"الرئيس", "الملك", "الأمير", "المستشارة", "المستشار"})
+                       r"أعلن|اعلن|أشار|اشار|أضاف|اضاف|أوضح|اوضح|صرح|يقول|تقول|يدعو|تدعو|دعا|يدعم|أن|لأن|لان)")
 #: at most this many people named by their office are offered (the ones the article names first)
 MAX_PEOPLE = 6
 
@@ -339,93 +349,151 @@ def _offices() -> tuple[str, ...]:
     return tuple(sorted(found | set(_OFFICES), key=len, reverse=True))
 
 
+def _not_name(word: str) -> bool:
+    return bool(_NOT_NAME.fullmatch(word) or (word[:1] in "وفبل" and _NOT_NAME.fullmatch(word[1:])))
+
+
 def _arabic_name(text: str, at: int, titled: bool) -> tuple[int, int] | None:
     """The Arabic name that starts at `at`, as article offsets: a title when `titled` asks for one
-    ("الشيخ"), then a first and a family name and any parts they join ("بن حمد", "آل ثاني")."""
-    parts: list[tuple[int, int]] = []
+    ("الشيخ"), then a first and a family name, with the words they join ("بن حمد", "آل ثاني",
+    "عبد الفتاح"); a third name only when the article uses it apart ("رجب طيب أردوغان", where it
+    writes "أردوغان" again). At most ten words are read."""
+    tokens: list[tuple[int, int, str]] = []
     pos = at
-    while (m := _AR_WORD.match(text, pos)) is not None:
-        word, pos = m.group(1), m.end()
-        if titled:
-            if word not in _TITLES:
-                return None
-            titled = False
-            continue
-        if not parts and word in _FORMER:
-            continue
-        joined = bool(parts) and text[slice(*parts[-1])] in _JOINS
-        if not joined and (len(parts) >= 2 or (not parts and word.startswith("ال")) or _NOT_NAME.fullmatch(word)):
-            if not (word in _JOINS and len(parts) >= 2):
+    while len(tokens) < 10 and (m := _AR_WORD.match(text, pos)) is not None:
+        tokens.append((m.start(1), m.end(1), m.group(1)))
+        pos = m.end()
+    i = 0
+    if titled:
+        if not tokens or tokens[0][2] not in _TITLES:
+            return None
+        i = 1
+    if i < len(tokens) and tokens[i][2] in _FORMER:
+        i += 1
+    name: list[tuple[int, int, str]] = []
+    free = 0  # its words that no other word joins to it
+    while i < len(tokens):
+        word = tokens[i][2]
+        if (name and word in _JOINS) or word in _COMPOUND:
+            if i + 1 == len(tokens) or _not_name(tokens[i + 1][2]):
                 break
-        parts.append((m.start(1), m.end(1)))
-    while parts and text[slice(*parts[-1])] in _JOINS:
-        parts.pop()
-    return (parts[0][0], parts[-1][1]) if len(parts) >= 2 else None
+            free += word in _COMPOUND
+            name += tokens[i:i + 2]
+            i += 2
+            continue
+        if (_not_name(word) or word in _JOINS or (not name and word.startswith("ال"))
+                or any(w in _JOINS for *_, w in name)):
+            break  # after "بن حمد" or "آل ثاني" only another such part goes on with the name
+        if free >= 2 and not re.search(rf"(?<![\w])[وفبل]?{re.escape(word)}(?![\w])",
+                                       text[:name[-1][0]] + " " + text[tokens[i][1]:]):
+            break
+        name.append(tokens[i])
+        free += 1
+        i += 1
+    return (name[0][0], name[-1][1]) if len(name) >= 2 else None
+
+
+def _english_name(text: str, at: int) -> tuple[int, int] | None:
+    """The English name that starts at `at`: its words up to a possessive (which ends it) or a
+    headline's verb; None when fewer than two."""
+    m = _EN_NAME.match(text, at)
+    if m is None:
+        return None
+    parts = list(re.finditer(r"\S+", m.group(1)))
+    end = 0
+    for n, part in enumerate(parts):
+        word = part.group()
+        if word.lower() in _EN_NOT_NAME:
+            break
+        end = n + 1
+        if word.endswith(("'s", "’s")):
+            break
+    if end < 2:
+        return None
+    last = parts[end - 1]
+    return m.start(1), m.start(1) + last.end() - (2 if last.group().endswith(("'s", "’s")) else 0)
 
 
 #: a word of the text as a state's form may hold it ("U.S.", "al-Sham")
 _TOKEN = re.compile(r"[\w.'’-]+")
 
 
-def _state_words(text: str, tokens: list[re.Match[str]], forms: frozenset[tuple[str, ...]]) -> int:
-    """How many of `tokens` (from the first) are a state's form: "الأمريكي", "United States"; 0 when none."""
+@functools.cache
+def _state_forms() -> dict[str, list[tuple[str, ...]]]:
+    """Each state's forms (as `words` gives them), by each spelling of their first word."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for forms in COUNTRIES.values():
+        for form in forms:
+            said = words(form)
+            if said:
+                for v in {said[0], *variants(said[0])}:
+                    out.setdefault(v, []).append(said)
+    return out
+
+
+def _state_words(text: str, tokens: list[re.Match[str]]) -> int:
+    """How many of `tokens` (from the first) are a state's form: "الأمريكي", "الألمانية", "United
+    States"; 0 when none. Compared as the speaker check compares them (`index_of`)."""
     for n in (3, 2, 1):
-        if len(tokens) >= n and words(text[tokens[0].start():tokens[n - 1].end()]) in forms:
-            return n
+        if len(tokens) >= n:
+            said = words(text[tokens[0].start():tokens[n - 1].end()])
+            if len(said) == n and any(len(form) == n and index_of(said, form) == 0
+                                      for v in variants(said[0]) for form in _state_forms().get(v, ())):
+                return n
     return 0
 
 
-def _named(text: str, office: re.Match[str], forms: frozenset[tuple[str, ...]]) -> tuple[int, int] | None:
-    """The person an office found in `text` names, as article offsets of the office (and a state
-    that qualifies it) and the name: "US Secretary of State John Kerry", "الرئيس الأمريكي دونالد
-    ترامب", "أمير قطر الشيخ تميم بن حمد"; None when no name follows it."""
+def _named(text: str, office: re.Match[str]) -> tuple[int, int, int] | None:
+    """The person an office found in `text` names: where the office (or a state before it) starts,
+    where the name starts and where it ends. "US Secretary of State John Kerry", "الرئيس الأمريكي
+    دونالد ترامب", "أمير قطر الشيخ تميم بن حمد"; None when no name follows it."""
     start, end = office.span(1)
     if office.group(1).isascii():
         before = list(_TOKEN.finditer(text, max(0, start - 40), start))[-3:]
         for n in (3, 2, 1):
-            if len(before) >= n and _state_words(text, before[-n:], forms) == n and before[-n].group()[0].isupper() \
-                    and not text[before[-1].end():start].strip():
+            if (len(before) >= n and before[-n].group()[0].isupper() and not text[before[-1].end():start].strip()
+                    and _state_words(text, before[-n:]) == n):
                 start = before[-n].start()
                 break
-        name = _EN_NAME.match(text, end)
-        if name is None:
-            return None
-        return start, name.end(1) - (2 if name.group(1).endswith(("'s", "’s")) else 0)
+        name = _english_name(text, end)
+        return (start, *name) if name else None
     after = list(_TOKEN.finditer(text, end, end + 60))[:3]
-    n = _state_words(text, after, forms) if after and not text[end:after[0].start()].strip(" ") else 0
+    n = _state_words(text, after) if after and not text[end:after[0].start()].strip(" ") else 0
     if not n and office.group(1) not in _BY_NAME_ALONE:
         return None  # "وزير خارجية أوباما", "السفيرة مجموعة صغيرة": an office of no state, no name
     # after a state's name the person has a title: "أمير قطر الشيخ تميم", not "أمير قطر أرجأ خطابه"
     titled = bool(n) and not after[n - 1].group().endswith(("ي", "ية", "يه"))
     name = _arabic_name(text, after[n - 1].end() if n else end, titled)
-    return (start, name[1]) if name else None
+    return (start, *name) if name else None
 
 
 def people(matcher: Matcher, named: Sequence[NamedState], said: Sequence[Speaker],
            limit: int = MAX_PEOPLE) -> list[Speaker]:
     """The people `matcher`'s article names by their office, who are not among the speakers `said`:
     "Russian President Vladimir Putin", "Chancellor Angela Merkel", "الرئيس الأمريكي دونالد ترامب",
-    "أمير قطر الشيخ تميم بن حمد", in the order it first names them. A party to a pressure is as
-    often someone the article names as someone it quotes; each is offered as a speaker's line is,
-    without statements (`start`: where the article first names them)."""
+    "أمير قطر الشيخ تميم بن حمد", in the order it first names them, each once. A party to a
+    pressure is as often someone the article names as someone it quotes; each is offered as a
+    speaker's line is, without statements (`start`: where the article first names them)."""
     text = matcher.article
-    forms = frozenset(words(f) for found in COUNTRIES.values() for f in found)  # "US Secretary of State": any state
-    spoken = [words(s.mention) for s in said]
-    found: dict[tuple[str, ...], tuple[int, int]] = {}
+    found: list[tuple[int, int, int]] = []
     for office in _offices():
         # an Arabic office may be definite and joined: "رئيس", "الرئيس", "ورئيس", "وبالرئيس"
         flags, joined = (re.IGNORECASE, "") if office.isascii() else (0, "(?:[وف])?(?:[بل](?=ال))?")
         the = "" if office.isascii() or office.startswith("ال") else "(?:ال)?"
         for m in re.finditer(rf"(?<![\w-]){joined}({the}{re.escape(office)})(?![\w-])", text, flags):
-            span = _named(text, m, forms)
-            if span is None:
-                continue
-            who = words(text[m.end(1):span[1]])
-            if (not any(index_of(s, who[-2:]) is not None or _same(" ".join(s), " ".join(who)) for s in spoken)
-                    and not any(index_of(f, who[-2:]) is not None for f in found)):
-                found[words(text[slice(*span)])] = span
+            if (span := _named(text, m)) is not None:
+                found.append(span)
+    # the same person, once: a speaker ("Mr Kerry", "ترامب", the minister "محمد بن عبد الرحمن آل
+    # ثاني"), or named by two offices; the Emir "تميم بن حمد آل ثاني" is not his minister
+    spoken = [tuple(w for w in words(s.mention) if w not in _HONORIFICS) for s in said if not s.state]
+    names: list[tuple[str, ...]] = []
+    kept: list[tuple[int, int]] = []
+    for start, at, end in sorted(found):
+        who = words(text[at:end])
+        if any(index_of(s, who) is not None or (s and index_of(who, s) is not None) for s in [*spoken, *names]):
+            continue
+        names.append(who)
+        kept.append((start, end))
     taken = {s.id for s in named} | {s.id for s in said}
-    out = []
-    for n, (start, end) in enumerate(sorted(found.values())[:limit], len(said) + 1):
-        out.append(replace(_speaker(text[start:end], (), taken, n), start=start))
-    return out
+    return [replace(_speaker(text[start:end], (), taken, n), start=start)
+            for n, (start, end) in enumerate(kept[:limit], len(said) + 1)]

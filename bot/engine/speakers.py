@@ -102,7 +102,7 @@ _GENERIC = frozenset(match_form(w) for w in (
     "منظمه", "تنظيم", "ميليشيا", "قوات"))
 #: the article with what may be joined before it ("وبال", "لل"), which a word never starts with;
 #: a lone joined letter may also be the word's own first letter ("بريطانيا"), so a word is
-#: compared both with and without it (`_variants`)
+#: compared both with and without it (`variants`)
 _AR_ARTICLE = re.compile(r"^[وف]?(?:[بلك]?ال|لل)(?=\w{2})")
 _AR_JOINED = re.compile(r"^(?:[وف]?[بلك]|[وف])(?=\w{2})")
 _WORDS = re.compile(r"[\w.]+")
@@ -127,13 +127,15 @@ def words(text: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=8192)
-def _variants(word: str, joined: bool = True) -> frozenset[str]:
+def variants(word: str, joined: bool = True) -> frozenset[str]:
     """A word and its Arabic relative-adjective and plural forms, for comparing adjectives; with
     `joined`, an Arabic word also without a joined letter before it (وقطر → قطر; بريطانيا stays
     itself too). Only the text looked in is read so, never the name looked for: "لبيد" (Lapid)
     must not become the connector "بيد"."""
     out = set()
-    for w in {word, _AR_JOINED.sub("", word)} if joined and "\u0600" <= word[:1] <= "\u06ff" else {word}:
+    # the text's "الالمانيه" is read "المانيه" (`_word`), but Germany's own ال goes from its forms too
+    arabic = joined and "\u0600" <= word[:1] <= "\u06ff"
+    for w in {word, _AR_JOINED.sub("", word), word.removeprefix("ال")} if arabic else {word}:
         out.add(w)
         if w.endswith("ه") and len(w) > 3:
             out.add(w[:-1])  # مصريه → مصري
@@ -149,10 +151,10 @@ def index_of(haystack: Sequence[str], needle: Sequence[str]) -> int | None:
     if not needle or len(needle) > len(haystack):
         return None
     bag = _bag(tuple(haystack))
-    if any(not (_variants(w, False) & bag) for w in needle):
+    if any(not (variants(w, False) & bag) for w in needle):
         return None  # a word of the needle is nowhere: no need to look for the order
-    forms = [_variants(w) for w in haystack]
-    wanted = [_variants(w, False) for w in needle]
+    forms = [variants(w) for w in haystack]
+    wanted = [variants(w, False) for w in needle]
     return next((i for i in range(len(haystack) - len(needle) + 1)
                  if all(forms[i + k] & wanted[k] for k in range(len(needle)))), None)
 
@@ -164,7 +166,7 @@ def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _bag(haystack: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(v for w in haystack for v in _variants(w))
+    return frozenset(v for w in haystack for v in variants(w))
 
 
 def _initials(name: str) -> str | None:
@@ -201,7 +203,7 @@ class Party:
         for at in range(len(got)):  # the country and the words beside it within a few words
             if not any(_contains(got[at:at + len(c)], c) for c in self.country):
                 continue
-            near = {v for w in got[max(0, at - _NEAR):at + _NEAR + 1] for v in _variants(w)}
+            near = {v for w in got[max(0, at - _NEAR):at + _NEAR + 1] for v in variants(w)}
             found = [len(need) for need in self.beside if need <= near]
             if found:
                 best_form = max(best_form, 0.5 + max(found))
@@ -227,7 +229,7 @@ def party(names: Iterable[str], kind: str | None = None, country: str | None = N
 def _party(names: tuple[str, ...], kind: str | None, country: str | None) -> Party:
     forms: set[tuple[str, ...]] = set()
     country_forms = tuple(tuple(words(c)) for c in COUNTRIES.get(country or "", ()))
-    country_words = {w for c in country_forms for w in c for w in _variants(w, False)}
+    country_words = {w for c in country_forms for w in c for w in variants(w, False)}
     beside: set[frozenset[str]] = set()
     for name in names:
         ws = [w for w in words(name) if w not in _STOP] or list(words(name))
@@ -241,7 +243,7 @@ def _party(names: tuple[str, ...], kind: str | None, country: str | None) -> Par
             forms.add((short,))
         if kind == "person" and len(ws) >= 2 and len(ws[-1]) >= 3:
             forms.add((ws[-1],))  # "Mr Mekdad", "المقداد"
-        rest = frozenset(w for w in ws if not (_variants(w, False) & country_words))
+        rest = frozenset(w for w in ws if not (variants(w, False) & country_words))
         if rest and len(rest) < len(ws):
             beside.add(rest)
     forms.discard(())

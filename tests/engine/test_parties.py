@@ -11,6 +11,8 @@ from bot.engine.brief import user_message
 from bot.engine.candidates import Candidates
 from bot.engine.normalize import Matcher
 from bot.engine.parties import NAMES, speakers, states
+from bot.engine.references import complete
+from bot.engine.schema import Actor, Bilingual
 from bot.engine.speakers import COUNTRIES
 from tests.conftest import EXAMPLE_ARTICLE
 
@@ -261,10 +263,57 @@ def test_the_people_an_arabic_article_names_by_their_office_are_offered() -> Non
         # joined to "and", and its name ends before the comma
         ("israel_prime_minister", "رئيس الوزراء الإسرائيلي بنيامين نتنياهو", "Prime minister (Israel)"),
         ("speaker_4", "الرئيس بشار الأسد", ""), ("speaker_5", "الرئيس السابق باراك أوباما", ""),
-        # after a state's name a person has a title: "أمير قطر أرجأ خطابه" names no one
+        # after a state's name a person has a title: "أمير قطر أرجأ خطابه" names no one; nor do
+        # "the ambassador [told] a small group" and "the spokesman of the foreign ministry"
         ("qatar_emir", "أمير قطر الشيخ تميم بن حمد آل ثاني", "Emir (Qatar)")]
-    # "the ambassador [told] a small group", "the spokesman of the foreign ministry": offices, no names
-    assert not any(w in m for _, m, _ in _people(PEOPLE_AR) for w in ("مجموعة", "باسم", "أرجأ"))
+
+
+def test_a_person_s_name_ends_where_the_name_does() -> None:
+    mentions = [m for _, m, _ in _people(
+        "President Emmanuel Macron declared a state of emergency. Chancellor Merkel's Christian Democrats "
+        "lost. The statement came from President Barack Obama\nWhite House officials declined to comment. "
+        "الرئيس أردوغان يدعو إيران إلى الحوار. واستقبل الرئيس التركي رجب طيب أردوغان نظيره الإيراني، وقال "
+        "أردوغان إن الحوار مستمر. ورحبت المستشارة الألمانية أنغيلا ميركل بالاتفاق، والتقى الرئيس المصري عبد "
+        "الفتاح السيسي بالوفد.")]
+    # not "Macron de[clared]" nor "Christian Democrats" nor "White House"; the third name only
+    # when the article uses it apart ("أردوغان" again); "أنغيلا ميركل" beside "الألمانية"
+    assert mentions == ["President Emmanuel Macron", "President Barack Obama", "الرئيس التركي رجب طيب أردوغان",
+                        "المستشارة الألمانية أنغيلا ميركل", "الرئيس المصري عبد الفتاح السيسي"]
+    assert not _people("الرئيس " + "بن " * 3000)  # a run of joined words is read ten words at a time
+
+
+def test_a_person_who_speaks_or_is_named_twice_is_offered_once() -> None:
+    text = ('Putin said that the talks would go on. Russian President Vladimir Putin met Senator John Kerry, '
+            'and Secretary of State John Kerry flew home.')
+    grounds = grounding.Grounds(Matcher(text), ())
+    found = Candidates.find(grounds)
+    assert [s.mention for s in found.speakers] == ["Putin"]
+    assert [(p.mention, p.start) for p in found.people] == [("Senator John Kerry", text.index("Senator"))]
+    # the Qatari foreign minister speaks; the Emir, of the same family, is someone else
+    assert [m for _, m, _ in _people(ARABIC + " واتصل أمير قطر الشيخ تميم بن حمد آل ثاني بالرئيس الفرنسي.")] == [
+        "أمير قطر الشيخ تميم بن حمد آل ثاني"]
+    # an adviser is not a chancellor
+    (bolton,) = speakers(statements(Attributions(
+        'قال مستشار الأمن القومي الأمريكي جون بولتون إن "العقوبات على إيران ستستمر حتى تغير سلوكها".'),
+                                    20, 1200), [])
+    assert bolton.actor() is None and "Chancellor" not in bolton.other
+
+
+def test_an_answer_s_actor_with_an_offered_id_and_no_country_has_the_line_s_country() -> None:
+    offered = speakers(statements(Attributions(ENGLISH), 20, 1200), states(Matcher(ENGLISH)))
+    ready = [*(s.actor() for s in states(Matcher(ENGLISH))), *(a for s in offered if (a := s.actor()) is not None)]
+    spoken = {s.id: (s.mention, s.country) for s in offered if not s.state}
+    actors = [Actor(mention="Syria", id="syria", name=Bilingual(en="Syria", ar="سوريا"), kind="state", country=None),
+              Actor(mention="Syria", id="syrian_army", name=Bilingual(en="Syria", ar="سوريا"), kind="state", country=None),
+              Actor(mention="Faisal al-Mekdad", id="faisal_al_mekdad", kind="government", country=None,
+                    name=Bilingual(en="Faisal al-Mekdad", ar="فيصل المقداد"))]
+    complete(actors, ready, spoken)
+    # the state's line; not an id the prompt never offered, nor a line of another kind
+    assert [a.country for a in actors] == ["SYR", None, None]
+    negotiators = Actor(mention="Syrian negotiators", id="syrian_negotiators", kind="other", country=None,
+                        name=Bilingual(en="Syrian negotiators", ar="المفاوضون السوريون"))
+    complete(found := [negotiators], ready, {"syrian_negotiators": ("Syrian negotiators", "SYR")})
+    assert found[0].country == "SYR"  # a speaker without a ready line: the state its name gives
 
 
 def test_a_person_named_by_their_office_is_offered_as_a_line_unless_they_speak() -> None:
