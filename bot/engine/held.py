@@ -28,6 +28,11 @@ SPAN_MIN_WORDS = 3
 #: out, then every span (the model writes its spans freely and the checks judge them as ever)
 SPAN_MAX_COUNT = 400
 SPAN_MAX_CHARS = 14000
+#: the parties offered that an answer's actors start with, copied in order (the speakers' lines,
+#: then the states', then the people's); the rest of the list is the model's. A small model asked
+#: only for "at least this many actors" names two parties of six, or copies one line over and over
+#: until the loop is cut off
+MAX_COPIED = 7
 
 
 def article_spans(text: str, matcher: Matcher | None = None) -> list[str]:
@@ -92,12 +97,11 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
     - every text as long as the brief allows and no longer (`_script`);
     - with the `offered` candidates: each state's actor line as one choice of actor, copied whole,
       and each speaker's and person's (its mention, id and name in the article's language as
-      offered; the model writes the rest), with as many actors as there are parties offered, up to the list's size (a
-      small model otherwise names two parties of an article that has six; which, the model's
-      choice); a quote is only ever a whole statement's passage given to that statement's speaker,
-      or none (a small model gives a quote to the wrong one of its actors), even when no span is
-      offered; and the first position quotes one of the statements whose speaker's line is ready
-      to copy (`_quoted_first`).
+      offered; the model writes the rest); the actors start with the first `MAX_COPIED` of those
+      lines, in order, and go on with any; a quote is only ever a whole statement's passage given
+      to that statement's speaker, or none (a small model gives a quote to the wrong one of its
+      actors), even when no span is offered; and the first position quotes one of the statements
+      whose speaker's line is ready to copy.
     The checks are the same."""
     out = copy.deepcopy(schema)
     defs = out["$defs"]
@@ -119,11 +123,12 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
         defs["Pressure"]["properties"]["evidence"] = ref
         defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
         defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
-    lines = [*(_state_line(st, defs["Actor"], language) for st in offered.states),
-             *(_speaker_line(sp, defs["Actor"], language) for sp in offered.lines)]
+    # the speakers first: their statements are the positions
+    lines = [*(_speaker_line(sp, defs["Actor"], language) for sp in offered.lines),
+             *(_state_line(st, defs["Actor"], language) for st in offered.states)]
     if lines:
         out["properties"]["actors"]["items"] = {"anyOf": [*lines, {"$ref": "#/$defs/Actor"}]}
-        out["properties"]["actors"]["minItems"] = min(len(lines), ASKED["actors"])
+        out["properties"]["actors"] = _lists(out["properties"]["actors"], lines[:MAX_COPIED])
     if said:
         out["properties"]["positions"]["minItems"] = 1
     given = [(s.passage, offered.speaker_of[s.passage]) for s in offered.statements if s.passage in offered.speaker_of]
@@ -137,20 +142,18 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
     first = [_said(passage, who, defs["Position"]) for passage, who in given if who in ready]
     if first:
         defs["SaidFirst"] = {"anyOf": first}
-        out["properties"]["positions"] = _quoted_first(out["properties"]["positions"])
+        out["properties"]["positions"] = _lists(out["properties"]["positions"], [{"$ref": "#/$defs/SaidFirst"}])
     return out
 
 
-def _quoted_first(positions: dict[str, Any]) -> dict[str, Any]:
-    """The positions of the held schema when statements are offered: a list whose first position
-    quotes one of them (`$defs.SaidFirst`), then any. A small model held only to "at least one position"
-    leaves every quote null in half of its Arabic briefs. JSON Schema says "first, then any" with
-    `prefixItems` beside `items`, but llama.cpp's grammars read `prefixItems` as a whole tuple and
-    `items` before it (and `anyOf` before both); so each length the list may have is a tuple of its own."""
-    first, then = {"$ref": "#/$defs/SaidFirst"}, positions["items"]
-    tuples = [{"type": "array", "prefixItems": [first, *[then] * (n - 1)], "minItems": n, "maxItems": n}
-              for n in range(1, positions["maxItems"] + 1)]
-    return {k: v for k, v in positions.items() if k not in ("items", "minItems")} | {"anyOf": tuples}
+def _lists(array: dict[str, Any], first: list[dict[str, Any]]) -> dict[str, Any]:
+    """`array` (its `items` and `maxItems`) as a list that starts with `first`, one item each, then
+    any items. JSON Schema says "these first, then any" with `prefixItems` beside `items`, but
+    llama.cpp's grammars read `prefixItems` as a whole tuple and `items` before it (and `anyOf`
+    before both); so each length the list may have is a tuple of its own."""
+    tuples = [{"type": "array", "prefixItems": [*first, *[array["items"]] * (n - len(first))], "minItems": n,
+               "maxItems": n} for n in range(len(first), array["maxItems"] + 1)]
+    return {k: v for k, v in array.items() if k not in ("items", "minItems")} | {"anyOf": tuples}
 
 
 def _state_line(state: NamedState, actor: dict[str, Any], language: str) -> dict[str, Any]:

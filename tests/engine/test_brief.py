@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from bot.engine import prompts
 from bot.engine.article import from_text
 from bot.engine.brief import BriefEngine
-from bot.engine.held import article_spans, held_schema
+from bot.engine.held import MAX_COPIED, article_spans, held_schema
 from bot.engine.llm import LLMClient
 from bot.engine.normalize import BIDI_CONTROLS, Matcher
 from bot.engine.schema import ASKED, MAX_ID, MAX_MENTION, MAX_SUMMARY, MAX_TEXT, BriefEnvelope, brief_json_schema
@@ -687,21 +687,42 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
     assert ("الباب لم يُغلق بعد أمام إمكانية التوصل إلى اتفاق، رغم معارضة بعض الوزراء في الكابينيت",
             "israel") in bound
     assert ("إدارة ترامب ستقدم خلال الأسابيع المقبلة مقترحًا لإنهاء الحرب", "israel_minister") in bound
-    # a speaker's actor line, once begun, is copied: the model writes its English name, kind and country
-    dermer = next(a for a in sent["properties"]["actors"]["items"]["anyOf"]
-                  if a.get("properties", {}).get("id", {}).get("enum") == ["israel_minister"])
+    # the actors start with the parties offered, one line each, in order (the speakers', then the
+    # states', then the people's; at most MAX_COPIED), then any up to the list's size
+    actors = sent["properties"]["actors"]
+    first = [a["properties"]["id"]["enum"][0] for a in actors["anyOf"][0]["prefixItems"]]
+    assert first == ["speaker_2", "israel_minister", "united_states_envoy", "united_states", "qatar", "egypt",
+                     "israel"][:MAX_COPIED]
+    assert [len(t["prefixItems"]) for t in actors["anyOf"]] == list(range(len(first), ASKED["actors"] + 1))
+    lines = actors["anyOf"][-1]["prefixItems"][-1]["anyOf"]  # a free place: any line, or any actor
+    assert len(lines) == 8 and lines[-1] == {"$ref": "#/$defs/Actor"}
+    # a speaker's line: the model writes its English name, kind and country
+    dermer = next(a for a in lines if a.get("properties", {}).get("id", {}).get("enum") == ["israel_minister"])
     assert dermer["properties"]["mention"]["enum"] == ["وزير الشؤون الاستراتيجية الإسرائيلي، رون ديرمر"]
     assert list(dermer["properties"]["name"]["properties"]) == ["ar", "en"]
     assert dermer["properties"]["name"]["properties"]["en"] == defs["Bilingual"]["properties"]["en"]
-    # a state the article names is a line copied whole, in any of the article's words for it; and an
-    # answer names as many actors as there are parties offered (which ones, the model's choice)
-    actors = sent["properties"]["actors"]
-    israel = next(a for a in actors["items"]["anyOf"] if a["properties"]["id"].get("enum") == ["israel"])
+    # a state's line is copied whole, in any of the article's words for it
+    israel = next(a for a in lines if a["properties"]["id"].get("enum") == ["israel"])
     assert israel["properties"]["name"]["properties"] == {"ar": {"type": "string", "enum": ["إسرائيل"]},
                                                           "en": {"type": "string", "enum": ["Israel"]}}
     assert "إسرائيل" in israel["properties"]["mention"]["enum"] and israel["properties"]["country"]["enum"] == ["ISR"]
-    assert actors["minItems"] == len(actors["items"]["anyOf"]) - 1 == 7  # 4 states, 2 speakers, 1 envoy
-    assert actors["items"]["anyOf"][-1] == {"$ref": "#/$defs/Actor"}
+    def line(mention: str, ident: str, en: str, kind: str, country: str | None, ar: str = "") -> dict[str, Any]:
+        return {"mention": mention, "id": ident, "name": {"ar": ar or mention, "en": en}, "kind": kind,
+                "country": country}
+
+    copied = [line("مسؤول مطلع", "speaker_2", "An informed official", "person", None),
+              line("وزير الشؤون الاستراتيجية الإسرائيلي، رون ديرمر", "israel_minister", "Ron Dermer", "person", "ISR"),
+              line("المبعوث الأميركي ستيف ويتكوف", "united_states_envoy", "Steve Witkoff", "person", "USA"),
+              line("الولايات المتحدة", "united_states", "United States", "state", "USA"),
+              line("قطر", "qatar", "Qatar", "state", "QAT"), line("مصر", "egypt", "Egypt", "state", "EGY"),
+              line("إسرائيل", "israel", "Israel", "state", "ISR")]
+    hamas = line("حركة حماس", "hamas", "Hamas", "armed_group", "PSE")
+    validator = Draft202012Validator({"$defs": sent["$defs"], "properties": {"actors": actors}})
+    assert validator.is_valid({"actors": copied}) and validator.is_valid({"actors": [*copied, hamas]})
+    # not without a line, nor out of order, nor a line twice over (a small model's loop), nor past the bound
+    for wrong in ([hamas, *copied], copied[1:], [*copied[:4], copied[3], *copied[4:]], [*copied, hamas, hamas],
+                  [*copied[:3], {**copied[3], "name": {"ar": "أمريكا", "en": "America"}}, *copied[4:]]):
+        assert not validator.is_valid({"actors": wrong})
     assert "minItems" not in held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["actors"]
     plain = held_schema(brief_json_schema(strict=True), spans, "ar")["properties"]["positions"]
     assert "minItems" not in plain and "anyOf" not in plain
