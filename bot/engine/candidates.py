@@ -2,9 +2,9 @@
 
 The attributed statements (`bot.engine.attribution`), the states the article names, the
 speakers of its statements and the people it names by their office (`bot.engine.parties`) are
-offered to the model as candidates, each
-block fenced like the article: a model, above all a small one, picks from them instead of hunting
-for them. The checks are the same with or without them.
+offered to the model as candidates, each block fenced like the article: a model, above all a
+small one, picks from them instead of hunting for them. The checks are the same with or without
+them.
 """
 
 from __future__ import annotations
@@ -48,8 +48,7 @@ class Candidates:
     """What the program finds in the article before the model is asked, offered to it in the
     prompt: the attributed statements (`bot.engine.attribution`), the states it names, the
     speakers of those statements and the people it names by their office (`bot.engine.parties`).
-    A model, above all a small one, picks from
-    them; the checks are the same."""
+    A model, above all a small one, picks from them; the checks are the same."""
 
     statements: Sequence[Statement] = ()
     states: Sequence[NamedState] = ()

@@ -29,7 +29,7 @@ SPAN_MIN_WORDS = 3
 SPAN_MAX_COUNT = 400
 SPAN_MAX_CHARS = 14000
 #: the parties offered that an answer's actors start with, copied in order (the speakers' lines,
-#: then the states', then the people's); the rest of the list is the model's. A small model asked
+#: then the people's, then the states'); the rest of the list is the model's. A small model asked
 #: only for "at least this many actors" names two parties of six, or copies one line over and over
 #: until the loop is cut off
 MAX_COPIED = 7
@@ -123,7 +123,7 @@ def held_schema(schema: dict[str, Any], spans: Sequence[str], language: str = "e
         defs["Pressure"]["properties"]["evidence"] = ref
         defs["Position"]["properties"]["quote"] = {"anyOf": [ref, {"type": "null"}]}
         defs["Source"]["properties"]["evidence"] = {"anyOf": [ref, {"type": "string", "enum": [""]}]}
-    # the speakers first: their statements are the positions
+    # the speakers first (their statements are the positions), then the people, then the states
     lines = [*(_speaker_line(sp, defs["Actor"], language) for sp in offered.lines),
              *(_state_line(st, defs["Actor"], language) for st in offered.states)]
     if lines:

@@ -688,7 +688,7 @@ async def test_json_schema_mode_holds_quotes_and_evidence_to_the_article_s_spans
             "israel") in bound
     assert ("إدارة ترامب ستقدم خلال الأسابيع المقبلة مقترحًا لإنهاء الحرب", "israel_minister") in bound
     # the actors start with the parties offered, one line each, in order (the speakers', then the
-    # states', then the people's; at most MAX_COPIED), then any up to the list's size
+    # people's, then the states'; at most MAX_COPIED), then any up to the list's size
     actors = sent["properties"]["actors"]
     first = [a["properties"]["id"]["enum"][0] for a in actors["anyOf"][0]["prefixItems"]]
     assert first == ["speaker_2", "israel_minister", "united_states_envoy", "united_states", "qatar", "egypt",
